@@ -1,0 +1,124 @@
+/**
+ * Every error Celeriac throws descends from {@link CeleryError} and carries a
+ * stable `code`, so callers can branch on `err.code` without string matching.
+ *
+ * The tree mirrors kombu's and Celery's (`kombu.exceptions`, `celery.exceptions`):
+ * decode/encode/content-disallowed for serialization, a recoverable connection
+ * error for transports, and the task-outcome errors a caller of
+ * `AsyncResult.get()` sees.
+ */
+export class CeleryError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A message that is not a valid Celery task message (missing `id`, 2-element body, ...). */
+export class ProtocolError extends CeleryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_PROTOCOL", message, options);
+  }
+}
+
+/** A body that could not be decoded (bad JSON, unknown `__type__` marker, bad compression stream). */
+export class DecodeError extends CeleryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_DECODE", message, options);
+  }
+}
+
+/** A value that the chosen serializer cannot represent. */
+export class EncodeError extends CeleryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_ENCODE", message, options);
+  }
+}
+
+/** Mirrors `kombu.exceptions.ContentDisallowed`: a content type outside the accept list (pickle, for one). */
+export class ContentDisallowedError extends CeleryError {
+  readonly contentType: string;
+
+  constructor(contentType: string, message?: string) {
+    super("ERR_CONTENT_DISALLOWED", message ?? `Refusing to deserialize content of type ${contentType}`);
+    this.contentType = contentType;
+  }
+}
+
+/** A bad option, setting or URL. The message names the option and what it accepts. */
+export class ConfigError extends CeleryError {
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super("ERR_CONFIG", message);
+    this.option = option;
+  }
+}
+
+/** Broker or backend unreachable or lost (kombu's `OperationalError`); retrying may succeed. */
+export class ConnectionLostError extends CeleryError {
+  readonly recoverable = true;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_CONNECTION", message, options);
+  }
+}
+
+/** A wait ran out of time (`AsyncResult.get({ timeout })`). Mirrors `celery.exceptions.TimeoutError`. */
+export class TimeoutError extends CeleryError {
+  constructor(message: string) {
+    super("ERR_TIMEOUT", message);
+  }
+}
+
+/** The task was revoked or expired (`celery.exceptions.TaskRevokedError`). */
+export class TaskRevokedError extends CeleryError {
+  readonly taskId: string | undefined;
+
+  constructor(message: string, taskId?: string) {
+    super("ERR_TASK_REVOKED", message);
+    this.taskId = taskId;
+  }
+}
+
+/**
+ * A task failed on the remote side. Carries Celery's exception triple
+ * (`exc_type`, `exc_module`, `exc_message`) and the remote traceback text, so
+ * a Python exception keeps its identity across the bridge.
+ */
+export class RemoteTaskError extends CeleryError {
+  readonly excType: string;
+  readonly excModule: string | undefined;
+  readonly excMessage: unknown[];
+  readonly traceback: string | null;
+  readonly taskId: string | undefined;
+
+  constructor(info: {
+    excType: string;
+    excModule?: string | undefined;
+    excMessage: unknown[];
+    traceback?: string | null;
+    taskId?: string | undefined;
+  }) {
+    const shown = info.excMessage.length === 1 ? String(info.excMessage[0]) : JSON.stringify(info.excMessage);
+    super("ERR_REMOTE_TASK", `${info.excModule ? `${info.excModule}.` : ""}${info.excType}: ${shown}`);
+    this.excType = info.excType;
+    this.excModule = info.excModule;
+    this.excMessage = info.excMessage;
+    this.traceback = info.traceback ?? null;
+    this.taskId = info.taskId;
+  }
+}
+
+/** The task name is not registered on the worker that received it (`celery.exceptions.NotRegistered`). */
+export class NotRegisteredError extends CeleryError {
+  readonly taskName: string;
+
+  constructor(taskName: string) {
+    super("ERR_NOT_REGISTERED", `Task of kind ${JSON.stringify(taskName)} is not registered`);
+    this.taskName = taskName;
+  }
+}
