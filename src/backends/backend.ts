@@ -1,0 +1,47 @@
+/**
+ * The result-backend interface the client (`AsyncResult`) and the worker see.
+ * Implementations mirror Celery's backends byte for byte: `backends/redis.ts`
+ * (celery/backends/redis.py RedisBackend) and later `backends/rpc.ts`
+ * (celery/backends/rpc.py RPCBackend).
+ *
+ * Metas cross this interface as decoded plain objects in Celery's shape
+ * (`{status, result, traceback, children, date_done, ..., task_id}`); the
+ * backend serializes them with the result serializer.
+ */
+export interface ResultMetaRecord {
+  status: string;
+  result: unknown;
+  traceback: string | null;
+  children: unknown[] | null;
+  date_done: string | null;
+  task_id: string;
+  [extra: string]: unknown;
+}
+
+export interface WaitOptions {
+  /** Milliseconds; undefined waits forever. */
+  timeout?: number;
+  /** Abort the wait early. */
+  signal?: AbortSignal;
+}
+
+export interface ResultBackend {
+  /**
+   * Store a task's meta as Celery's `_store_result` does: never overwrite a
+   * stored SUCCESS; on Redis SETEX + PUBLISH in one pipeline.
+   */
+  storeResult(meta: ResultMetaRecord): Promise<void>;
+  /** Current meta; an unknown id reads as `{status: "PENDING", result: null, ...}` as in Celery. */
+  getMeta(taskId: string): Promise<ResultMetaRecord>;
+  /** Resolve with the first READY meta (SUCCESS, FAILURE, REVOKED) for the id. */
+  waitForReady(taskId: string, options?: WaitOptions): Promise<ResultMetaRecord>;
+  /**
+   * Called by the producer before a task is published (Celery `on_task_call`):
+   * on Redis, SUBSCRIBE to the meta channel first so no result is missed.
+   */
+  onTaskCall?(taskId: string): Promise<void>;
+  forget(taskId: string): Promise<void>;
+  saveGroup(groupId: string, meta: unknown): Promise<void>;
+  restoreGroup(groupId: string): Promise<unknown | null>;
+  close(): Promise<void>;
+}
