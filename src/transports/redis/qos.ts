@@ -1,0 +1,212 @@
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+
+/**
+ * kombu's Redis ack emulation (kombu/transport/redis.py `QoS`,
+ * `Channel._do_restore_message`), byte-compatible so TS and Python workers
+ * share one `unacked` hash, one `unacked_index` sorted set and one
+ * `unacked_mutex` lock:
+ *
+ * - delivery: `ZADD unacked_index <now> <tag>` + `HSET unacked <tag> [envelope, exchange, routing_key]` (one pipeline);
+ * - ack / reject without requeue: `ZREM` + `HDEL`;
+ * - reject with requeue: restore with `LPUSH` (far end: the message queues up again);
+ * - visibility sweep and shutdown restore: `RPUSH` (consumer end: it is next), to
+ *   the priority sub-list of the message's priority (kombu >= 5.4), with
+ *   `headers.redelivered` and `properties.delivery_info.redelivered` set.
+ */
+export interface QosKeys {
+  unacked: string;
+  unackedIndex: string;
+  unackedMutex: string;
+  /** `_kombu.binding.<exchange>` (with the global key prefix, if any). */
+  bindingTable(exchange: string): string;
+  /** The list key of a queue's priority bucket for a message priority 0-9 (kombu `_q_for_pri`). */
+  queueKey(queue: string, priority: number): string;
+}
+
+export interface QosOptions {
+  keys: QosKeys;
+  /** Seconds a delivered message may stay unacked before a sweep restores it (kombu default 3600). */
+  visibilityTimeout: number;
+  /** Seconds the sweep lock lives (kombu `unacked_mutex_expire`, 300). */
+  mutexExpire?: number;
+  /** Most tags restored per sweep (kombu `unacked_restore_limit`, unlimited). */
+  restoreLimit?: number | null;
+  /** Separator inside binding members (kombu `sep`, `"\x06\x16"`). */
+  sep?: string;
+}
+
+/** kombu/transport/redis.py uses redis-py `Lock.release`'s compare-and-delete; this script does the same. */
+const RELEASE_IF_OWNER =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/** kombu `_get_message_priority`: int(properties.priority) clamped to 0-9, 0 when absent or bad. */
+export function messagePriority(envelope: unknown): number {
+  const props = (envelope as { properties?: { priority?: unknown } } | null)?.properties;
+  const raw = props?.priority;
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number.parseInt(raw, 10) : Number.NaN;
+  if (!Number.isFinite(n)) return 0;
+  return Math.max(0, Math.min(9, Math.trunc(n)));
+}
+
+export class RedisQoS {
+  private readonly keys: QosKeys;
+  private readonly visibilityTimeout: number;
+  private readonly mutexExpireMs: number;
+  private readonly restoreLimit: number | null;
+  private readonly sep: string;
+  private restoreChain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: Redis,
+    options: QosOptions,
+  ) {
+    this.keys = options.keys;
+    this.visibilityTimeout = options.visibilityTimeout;
+    this.mutexExpireMs = Math.round((options.mutexExpire ?? 300) * 1000);
+    this.restoreLimit = options.restoreLimit ?? null;
+    this.sep = options.sep ?? "\x06\x16";
+  }
+
+  /**
+   * Record a delivered message as unacked (kombu `QoS.append`). The stored
+   * value embeds the envelope string exactly as popped, so a Python sweep
+   * restores the very bytes the producer wrote.
+   */
+  async append(tag: string, rawEnvelope: string, exchange: string, routingKey: string): Promise<void> {
+    const entry = `[${rawEnvelope}, ${JSON.stringify(exchange)}, ${JSON.stringify(routingKey)}]`;
+    await this.client
+      .pipeline()
+      .zadd(this.keys.unackedIndex, Date.now() / 1000, tag)
+      .hset(this.keys.unacked, tag, entry)
+      .exec()
+      .then(throwPipelineError);
+  }
+
+  /** kombu `QoS.ack` (and `reject(requeue=False)`). */
+  async ack(tag: string): Promise<void> {
+    await this.client
+      .pipeline()
+      .zrem(this.keys.unackedIndex, tag)
+      .hdel(this.keys.unacked, tag)
+      .exec()
+      .then(throwPipelineError);
+  }
+
+  /** kombu `QoS.reject`: requeue restores to the far end (LPUSH), otherwise the same as ack. */
+  async reject(tag: string, requeue: boolean): Promise<void> {
+    if (requeue) await this.restoreByTag(tag, true);
+    else await this.ack(tag);
+  }
+
+  /**
+   * kombu `QoS.restore_by_tag`: in a WATCH/MULTI transaction on `unacked`,
+   * remove the tag from both indices and push the stored envelope back to
+   * every queue its (exchange, routing key) reaches. Returns whether the tag
+   * was still unacked (false when someone else restored or acked it first).
+   */
+  restoreByTag(tag: string, leftmost = false): Promise<boolean> {
+    // WATCH state is per connection: run one restore transaction at a time on it.
+    const run = this.restoreChain.then(() => this.restoreByTagNow(tag, leftmost));
+    this.restoreChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async restoreByTagNow(tag: string, leftmost: boolean): Promise<boolean> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      await this.client.watch(this.keys.unacked);
+      const stored = await this.client.hget(this.keys.unacked, tag);
+      const multi = this.client.multi().zrem(this.keys.unackedIndex, tag).hdel(this.keys.unacked, tag);
+      if (stored !== null) {
+        const pushes = await this.restorePushes(stored);
+        for (const [key, value] of pushes) {
+          if (leftmost) multi.lpush(key, value);
+          else multi.rpush(key, value);
+        }
+      }
+      const result = await multi.exec();
+      if (result !== null) return stored !== null;
+      // WATCH fired: another client touched `unacked`; retry like redis-py's transaction().
+    }
+    throw new Error(`could not restore unacked message ${tag}: unacked hash kept changing`);
+  }
+
+  /**
+   * kombu `QoS.restore_visible`: under the shared `unacked_mutex`, restore
+   * every message unacked for longer than the visibility timeout. Returns
+   * how many were restored, or -1 when another worker holds the lock.
+   */
+  async restoreVisible(): Promise<number> {
+    const token = randomUUID().replace(/-/g, "");
+    const locked = await this.client.set(this.keys.unackedMutex, token, "PX", this.mutexExpireMs, "NX");
+    if (locked !== "OK") return -1;
+    try {
+      const ceil = Date.now() / 1000 - this.visibilityTimeout;
+      // kombu 5.7 sends ZRANGE ... BYSCORE REV (Redis >= 6.2); ZREVRANGEBYSCORE is the same query.
+      const args: (string | number)[] = [this.keys.unackedIndex, ceil, 0];
+      if (this.restoreLimit !== null) args.push("LIMIT", 0, this.restoreLimit);
+      const tags = (await this.client.call("ZREVRANGEBYSCORE", ...args)) as string[];
+      let restored = 0;
+      for (const tag of tags) {
+        if (await this.restoreByTag(tag, false)) restored++;
+      }
+      return restored;
+    } finally {
+      await this.client.eval(RELEASE_IF_OWNER, 1, this.keys.unackedMutex, token);
+    }
+  }
+
+  /** kombu `Channel._do_restore_message`: mark redelivered, then one push per matching queue. */
+  private async restorePushes(stored: string): Promise<[string, string][]> {
+    let envelope: Record<string, unknown>;
+    let exchange: string;
+    let routingKey: string;
+    try {
+      const parsed = JSON.parse(stored) as [Record<string, unknown>, string, string];
+      [envelope, exchange, routingKey] = parsed;
+      if (typeof envelope !== "object" || envelope === null) throw new Error("envelope is not an object");
+    } catch {
+      // kombu logs "Could not restore message" and drops it; there is nothing sane to push.
+      return [];
+    }
+    const headers = envelope.headers as Record<string, unknown> | undefined;
+    const properties = envelope.properties as Record<string, unknown> | undefined;
+    const deliveryInfo = properties?.delivery_info as Record<string, unknown> | undefined;
+    if (headers && deliveryInfo) {
+      headers.redelivered = true;
+      deliveryInfo.redelivered = true;
+    }
+    const value = JSON.stringify(envelope);
+    const priority = messagePriority(envelope);
+    const queues = await this.lookup(exchange, routingKey);
+    return queues.map((q) => [this.keys.queueKey(q, priority), value]);
+  }
+
+  /** kombu `Channel._lookup`: the anonymous exchange routes to the queue named by the routing key; others via the binding table. */
+  async lookup(exchange: string, routingKey: string): Promise<string[]> {
+    if (!exchange) return [routingKey];
+    const members = await this.client.smembers(this.keys.bindingTable(exchange));
+    const queues = new Set<string>();
+    for (const member of members) {
+      const [bindingKey, pattern, queue] = member.split(this.sep);
+      if (queue === undefined) continue;
+      if (bindingKey === routingKey || (pattern && topicMatches(pattern, routingKey))) queues.add(queue);
+    }
+    return [...queues];
+  }
+}
+
+function topicMatches(pattern: string, routingKey: string): boolean {
+  try {
+    return new RegExp(`^${pattern}$`).test(routingKey);
+  } catch {
+    return false;
+  }
+}
+
+function throwPipelineError(results: [Error | null, unknown][] | null): void {
+  for (const [err] of results ?? []) if (err) throw err;
+}

@@ -1,0 +1,59 @@
+import type { DeliveryInfo } from "../transports/transport.js";
+import type { RetryOptions } from "./errors.js";
+
+/**
+ * What a handler receives as its first argument: the request (Celery's
+ * `self.request` of a bound task) plus the two things a TS handler needs to
+ * cooperate with the worker: an `AbortSignal` and `retry()`.
+ *
+ * ```ts
+ * app.task("ts.resize", async (ctx, path: string, width: number) => {
+ *   const dpi = ctx.kwargs.dpi ?? 72;                 // keyword args
+ *   await resize(path, width, dpi, { signal: ctx.signal });
+ *   if (busy) ctx.retry({ countdown: 5 });           // throws: nothing after it runs
+ * });
+ * ```
+ */
+export interface TaskContext {
+  /** Task id (`headers.id`); the same across retries. */
+  readonly id: string;
+  /** Registered task name (`headers.task`). */
+  readonly name: string;
+  /** Positional args as received. */
+  readonly args: readonly unknown[];
+  /** Keyword args as received (Python callers pass them; TS handlers read them here). */
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  /** How many times this task was retried before this run (`headers.retries`). */
+  readonly retries: number;
+  readonly rootId: string | null;
+  readonly parentId: string | null;
+  readonly groupId: string | null;
+  readonly groupIndex: number | null;
+  readonly eta: Date | null;
+  readonly expires: Date | null;
+  /** `[hard, soft]` seconds in force for this run (message header, else the task's options). */
+  readonly timeLimit: readonly [number | null, number | null];
+  /** Sender node name (`headers.origin`). */
+  readonly origin: string | null;
+  readonly replyTo: string | null;
+  readonly correlationId: string | null;
+  /** Non-Celery message headers (Celery `request.headers` / `Context._get_custom_headers`). */
+  readonly headers: Readonly<Record<string, unknown>>;
+  /** Where the message came from (exchange, routing key, priority, redelivered, queue). */
+  readonly deliveryInfo: Readonly<DeliveryInfo>;
+  /** This worker's node name (`celery@host`). */
+  readonly hostname: string;
+  /**
+   * Aborts when the soft time limit fires (reason: `SoftTimeLimitExceeded`),
+   * when the hard limit abandons the task (reason: `TimeLimitExceeded`) or
+   * at a cold shutdown. Pass it to fetch/streams, or check `signal.aborted`.
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Celery's `Task.retry()`: re-sends this task (same id, `retries + 1`, eta
+   * = now + countdown, parent id = this id) and throws `Retry`, so the worker
+   * stores RETRY meta. When retries are exhausted it throws `options.exc`
+   * (or `MaxRetriesExceededError`) instead, and the task fails. Always throws.
+   */
+  retry(options?: RetryOptions): never;
+}

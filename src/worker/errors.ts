@@ -1,0 +1,150 @@
+import { CeleryError } from "../errors.js";
+
+/**
+ * Throwables a task handler uses for control flow, and the time-limit errors
+ * the worker raises, each carrying the Python identity (`exc_type`,
+ * `exc_module`, `exc_message` args) Celery stores for it, so a Python
+ * `AsyncResult.get()` re-raises the same class.
+ *
+ * Identities checked against the Python sources:
+ * - `celery.exceptions.Retry`, `Reject`, `Ignore`, `MaxRetriesExceededError`
+ * - `SoftTimeLimitExceeded` / `TimeLimitExceeded` are billiard's
+ *   (`celery/exceptions.py` re-exports `billiard.exceptions`), so their
+ *   `__module__` — what Celery stores — is `billiard.exceptions`.
+ */
+export interface PythonIdentity {
+  readonly excType: string;
+  readonly excModule: string;
+  /** Python `exc.args`, stored as `exc_message`. */
+  readonly excArgs: unknown[];
+}
+
+export function hasPythonIdentity(err: unknown): err is PythonIdentity {
+  if (typeof err !== "object" || err === null) return false;
+  const candidate = err as Partial<PythonIdentity>;
+  return (
+    typeof candidate.excType === "string" &&
+    typeof candidate.excModule === "string" &&
+    Array.isArray(candidate.excArgs)
+  );
+}
+
+/**
+ * Throw this from a handler to fail with an arbitrary Python exception class:
+ * `throw new PythonError("ValueError", ["bad value", 7])` is stored as
+ * `{"exc_type": "ValueError", "exc_message": ["bad value", 7], "exc_module": "builtins"}`.
+ */
+export class PythonError extends CeleryError implements PythonIdentity {
+  readonly excType: string;
+  readonly excModule: string;
+  readonly excArgs: unknown[];
+
+  constructor(excType: string, excArgs: unknown[] = [], excModule = "builtins") {
+    super("ERR_TASK_FAILED", `${excType}(${excArgs.map((a) => JSON.stringify(a)).join(", ")})`);
+    this.excType = excType;
+    this.excModule = excModule;
+    this.excArgs = excArgs;
+  }
+}
+
+/** Options of `ctx.retry()`, the subset of Celery's `Task.retry()` keywords that make sense across the bridge. */
+export interface RetryOptions {
+  /** The error that caused the retry; stored as the RETRY result and re-thrown when retries run out. */
+  exc?: unknown;
+  /** Seconds before the retry runs; default the task's `defaultRetryDelay` (180). */
+  countdown?: number;
+  /** Absolute time of the retry (wins over countdown). */
+  eta?: Date;
+  /** Overrides the task's `maxRetries` for this call (`null` = unlimited). */
+  maxRetries?: number | null;
+  /** Positional args of the retried task (default: the same). */
+  args?: unknown[];
+  /** Keyword args of the retried task (default: the same). */
+  kwargs?: Record<string, unknown>;
+  queue?: string;
+  priority?: number;
+}
+
+/**
+ * `celery.exceptions.Retry`: the handler asked to be retried. The worker
+ * publishes the retry message (same id, `retries + 1`) and stores RETRY meta.
+ */
+export class Retry extends CeleryError implements PythonIdentity {
+  readonly excType = "Retry";
+  readonly excModule = "celery.exceptions";
+  readonly excArgs: unknown[];
+  readonly exc: unknown;
+  /** Seconds (countdown) or absolute eta. */
+  readonly when: number | Date;
+  readonly options: RetryOptions;
+
+  constructor(options: RetryOptions, when: number | Date) {
+    const shown = when instanceof Date ? when.toISOString() : `${when}s`;
+    super("ERR_RETRY", `Retry in ${shown}`);
+    this.exc = options.exc;
+    this.when = when;
+    this.options = options;
+    this.excArgs = [this.message];
+  }
+}
+
+/** `celery.exceptions.Reject`: reject the message, requeued or not (Celery 5.7: stores FAILURE when not requeued). */
+export class Reject extends CeleryError implements PythonIdentity {
+  readonly excType = "Reject";
+  readonly excModule = "celery.exceptions";
+  readonly excArgs: unknown[];
+  readonly requeue: boolean;
+
+  constructor(reason?: unknown, requeue = false) {
+    super("ERR_REJECT", `Reject: ${String(reason ?? "")}`);
+    this.requeue = requeue;
+    this.excArgs = [reason ?? null, requeue];
+  }
+}
+
+/** `celery.exceptions.Ignore`: ack the message and store no result (the handler wrote its own state). */
+export class Ignore extends CeleryError implements PythonIdentity {
+  readonly excType = "Ignore";
+  readonly excModule = "celery.exceptions";
+  readonly excArgs: unknown[] = [];
+
+  constructor(message = "Ignore") {
+    super("ERR_IGNORE", message);
+  }
+}
+
+/** billiard's SoftTimeLimitExceeded: what a handler sees (via `ctx.signal.reason`) when its soft limit fires. */
+export class SoftTimeLimitExceeded extends CeleryError implements PythonIdentity {
+  readonly excType = "SoftTimeLimitExceeded";
+  readonly excModule = "billiard.exceptions";
+  /** billiard raises it without arguments (`pool.py soft_timeout_sighandler`). */
+  readonly excArgs: unknown[] = [];
+
+  constructor(readonly seconds?: number) {
+    super("ERR_SOFT_TIME_LIMIT", `SoftTimeLimitExceeded()`);
+  }
+}
+
+/** billiard's TimeLimitExceeded(timeout): stored by `Request.on_timeout` when the hard limit kills a task. */
+export class TimeLimitExceeded extends CeleryError implements PythonIdentity {
+  readonly excType = "TimeLimitExceeded";
+  readonly excModule = "billiard.exceptions";
+  readonly excArgs: unknown[];
+
+  constructor(readonly seconds: number) {
+    super("ERR_TIME_LIMIT", `TimeLimitExceeded(${seconds})`);
+    this.excArgs = [seconds];
+  }
+}
+
+/** `celery.exceptions.MaxRetriesExceededError`, raised by `ctx.retry()` when no `exc` was given. */
+export class MaxRetriesExceededError extends CeleryError implements PythonIdentity {
+  readonly excType = "MaxRetriesExceededError";
+  readonly excModule = "celery.exceptions";
+  readonly excArgs: unknown[];
+
+  constructor(message: string) {
+    super("ERR_MAX_RETRIES", message);
+    this.excArgs = [message];
+  }
+}

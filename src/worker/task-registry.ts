@@ -1,0 +1,229 @@
+import { ConfigError } from "../errors.js";
+import type { TaskContext } from "./context.js";
+import type { RetryOptions } from "./errors.js";
+import { parseRateLimit, type RateLimit } from "./rate-limit.js";
+
+/**
+ * Task registration, the TS side of Celery's `@app.task` and class-based
+ * `Task` bases.
+ *
+ * A handler is `(ctx, ...args) => result | Promise<result>`: positional
+ * args are spread, keyword args are in `ctx.kwargs` (Python callers send
+ * both). The return value must be serializable by the result serializer.
+ */
+export type TaskHandler<A extends unknown[] = unknown[], R = unknown> = (
+  ctx: TaskContext,
+  ...args: A
+) => R | Promise<R>;
+
+/** Which errors trigger an automatic retry: an Error class, a Python exception name (`"ValueError"`), or a predicate. */
+export type ErrorMatcher =
+  | (abstract new (
+      ...args: never[]
+    ) => unknown)
+  | string
+  | ((err: unknown) => boolean);
+
+/** A handler that runs in the `worker_threads` pool: the module is imported inside each thread. */
+export interface ThreadedHandler {
+  readonly kind: "threaded";
+  /** Absolute path or file: URL of an ES module. */
+  readonly module: string;
+  /** Named export holding the handler `(ctx, ...args)`; ctx in a thread has no `retry()` (throw `Retry`-free errors instead). */
+  readonly exportName: string;
+}
+
+/** Mark a task to run in the worker's thread pool (CPU-bound handlers). */
+export function threadedTask(module: string | URL, exportName: string): ThreadedHandler {
+  return { kind: "threaded", module: module.toString(), exportName };
+}
+
+/** Celery's task options, camelCased; unset ones fall back to the base, then to the app settings, then Celery's defaults. */
+export interface TaskOptions {
+  /** `max_retries`, default 3; `null` retries forever. */
+  maxRetries?: number | null;
+  /** `default_retry_delay` in seconds, default 180. */
+  defaultRetryDelay?: number;
+  /** `rate_limit`: `"100/s"`, `"10/m"`, `"5/h"` or tasks per second. */
+  rateLimit?: RateLimit | null;
+  /** `ignore_result`: store no result (the message header can override it, Celery 5.6.3+ rules). */
+  ignoreResult?: boolean;
+  /** Hard time limit in seconds: the task is abandoned and fails with TimeLimitExceeded. */
+  timeLimit?: number | null;
+  /** Soft time limit in seconds: `ctx.signal` aborts with SoftTimeLimitExceeded. */
+  softTimeLimit?: number | null;
+  /** Ack after the handler finished instead of before it starts. */
+  acksLate?: boolean;
+  /** Store STARTED (`{pid, hostname}`) when the handler starts. */
+  trackStarted?: boolean;
+  /** Errors that trigger `ctx.retry({exc, countdown: backoff})` automatically. */
+  autoretryFor?: ErrorMatcher[];
+  /** Errors excluded from `autoretryFor`. */
+  dontAutoretryFor?: ErrorMatcher[];
+  /** Extra `retry()` options for autoretry (`maxRetries`, `countdown`). */
+  retryKwargs?: Pick<RetryOptions, "maxRetries" | "countdown">;
+  /** Exponential backoff for autoretry: `true` (factor 1) or a factor in seconds. */
+  retryBackoff?: boolean | number;
+  /** Cap of the backoff in seconds, default 600. */
+  retryBackoffMax?: number;
+  /** Full jitter on the backoff, default true. */
+  retryJitter?: boolean;
+  /** Result serializer for this task's results (`"json"`, `"msgpack"`, `"yaml"`). */
+  serializer?: string;
+  /** Shared defaults, like a Celery `Task` base class. */
+  base?: TaskBase;
+}
+
+/** Shared options for many tasks, chainable like Python's class-based bases. */
+export interface TaskBase {
+  readonly options: Readonly<Omit<TaskOptions, "base">>;
+  extend(options: Omit<TaskOptions, "base">): TaskBase;
+}
+
+export function defineTaskBase(options: Omit<TaskOptions, "base">, parent?: TaskBase): TaskBase {
+  const merged = { ...(parent?.options ?? {}), ...dropUndefined(options) };
+  const base: TaskBase = {
+    options: Object.freeze(merged),
+    extend: (more) => defineTaskBase(more, base),
+  };
+  return base;
+}
+
+/** App-wide task defaults (Celery settings `task_acks_late`, `task_track_started`, ...). */
+export interface TaskDefaults {
+  taskAcksLate?: boolean;
+  taskTrackStarted?: boolean;
+  taskIgnoreResult?: boolean;
+  taskTimeLimit?: number | null;
+  taskSoftTimeLimit?: number | null;
+  taskDefaultRateLimit?: RateLimit | null;
+  resultSerializer?: string;
+}
+
+/** A task's options after applying base and app defaults; every field decided. */
+export interface ResolvedTaskOptions {
+  maxRetries: number | null;
+  defaultRetryDelay: number;
+  /** Tasks per second; 0 = unlimited. */
+  rateLimit: number;
+  ignoreResult: boolean;
+  timeLimit: number | null;
+  softTimeLimit: number | null;
+  acksLate: boolean;
+  trackStarted: boolean;
+  autoretryFor: ErrorMatcher[];
+  dontAutoretryFor: ErrorMatcher[];
+  retryKwargs: Pick<RetryOptions, "maxRetries" | "countdown">;
+  retryBackoff: boolean | number;
+  retryBackoffMax: number;
+  retryJitter: boolean;
+  serializer: string | null;
+}
+
+export interface TaskDefinition {
+  readonly name: string;
+  readonly handler: TaskHandler | ThreadedHandler;
+  readonly options: ResolvedTaskOptions;
+}
+
+export function resolveTaskOptions(
+  options: TaskOptions = {},
+  defaults: TaskDefaults = {},
+): ResolvedTaskOptions {
+  const o: Omit<TaskOptions, "base"> = { ...(options.base?.options ?? {}), ...dropUndefined(options) };
+  const seconds = (name: string, v: number | null | undefined): number | null => {
+    if (v === null || v === undefined) return null;
+    if (!Number.isFinite(v) || v <= 0)
+      throw new ConfigError(name, `${name} must be a positive number of seconds (got ${v})`);
+    return v;
+  };
+  const maxRetries = o.maxRetries === undefined ? 3 : o.maxRetries;
+  if (maxRetries !== null && (!Number.isInteger(maxRetries) || maxRetries < 0)) {
+    throw new ConfigError(
+      "maxRetries",
+      `maxRetries must be a non-negative integer or null (got ${maxRetries})`,
+    );
+  }
+  return {
+    maxRetries,
+    defaultRetryDelay: o.defaultRetryDelay ?? 180,
+    rateLimit: parseRateLimit(o.rateLimit === undefined ? defaults.taskDefaultRateLimit : o.rateLimit),
+    ignoreResult: o.ignoreResult ?? defaults.taskIgnoreResult ?? false,
+    timeLimit: seconds("timeLimit", o.timeLimit === undefined ? defaults.taskTimeLimit : o.timeLimit),
+    softTimeLimit: seconds(
+      "softTimeLimit",
+      o.softTimeLimit === undefined ? defaults.taskSoftTimeLimit : o.softTimeLimit,
+    ),
+    acksLate: o.acksLate ?? defaults.taskAcksLate ?? false,
+    trackStarted: o.trackStarted ?? defaults.taskTrackStarted ?? false,
+    autoretryFor: o.autoretryFor ?? [],
+    dontAutoretryFor: o.dontAutoretryFor ?? [],
+    retryKwargs: o.retryKwargs ?? {},
+    retryBackoff: o.retryBackoff ?? false,
+    retryBackoffMax: o.retryBackoffMax ?? 600,
+    retryJitter: o.retryJitter ?? true,
+    serializer: o.serializer ?? defaults.resultSerializer ?? null,
+  };
+}
+
+/** Does `err` match one of the matchers (class, Python exception name, or predicate)? */
+export function matchesError(err: unknown, matchers: ErrorMatcher[]): boolean {
+  return matchers.some((m) => {
+    if (typeof m === "string") {
+      const pyType = (err as { excType?: unknown } | null)?.excType;
+      const name = typeof pyType === "string" ? pyType : err instanceof Error ? err.name : undefined;
+      return name === m || (m === "Exception" && err instanceof Error);
+    }
+    if (isConstructor(m)) return err instanceof (m as abstract new (...args: never[]) => unknown);
+    return (m as (e: unknown) => boolean)(err);
+  });
+}
+
+function isConstructor(m: unknown): boolean {
+  return (
+    typeof m === "function" && m.prototype !== undefined && (m === Error || m.prototype instanceof Error)
+  );
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v !== undefined && k !== "base") (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+/** Name → definition. Task names are Celery's (`"ts.resize"`), matched exactly against the `task` header. */
+export class TaskRegistry {
+  private readonly tasks = new Map<string, TaskDefinition>();
+
+  constructor(private readonly defaults: TaskDefaults = {}) {}
+
+  register<A extends unknown[], R>(
+    name: string,
+    handler: TaskHandler<A, R> | ThreadedHandler,
+    options: TaskOptions = {},
+  ): TaskDefinition {
+    if (typeof name !== "string" || name === "")
+      throw new ConfigError("task", "a task needs a non-empty name");
+    const definition: TaskDefinition = {
+      name,
+      handler: handler as TaskHandler | ThreadedHandler,
+      options: resolveTaskOptions(options, this.defaults),
+    };
+    this.tasks.set(name, definition);
+    return definition;
+  }
+
+  get(name: string): TaskDefinition | undefined {
+    return this.tasks.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.tasks.has(name);
+  }
+
+  names(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+}
