@@ -1,0 +1,226 @@
+"""The Celery app the interop tests run as a real Python worker and use as a Python producer.
+
+Configured entirely from environment variables, so the TypeScript harness
+(test/support/celery.ts) can point it at the throwaway brokers of a test run:
+
+    CELERIAC_BROKER_URL       broker URL (default redis://127.0.0.1:6379/0)
+    CELERIAC_BACKEND_URL      result backend URL (default: none, results disabled)
+    CELERIAC_DEFAULT_QUEUE    task_default_queue (default "celery")
+    CELERIAC_TASK_SERIALIZER  task_serializer and result_serializer (default "json")
+    CELERIAC_BROKER_CA        CA file: broker_use_ssl = {ca_certs, cert_reqs: CERT_REQUIRED}
+    CELERIAC_BACKEND_CA       CA file: redis_backend_use_ssl likewise
+    CELERIAC_RECORD_URL       Redis URL used by interop.record (default: the backend URL)
+    CELERIAC_CELERY_CONFIG    JSON object merged into app.conf last (any Celery setting)
+
+Task names are explicit ("interop.<name>") so TypeScript producers can call them by name
+whatever module path the worker was started with. Add tasks at the bottom; keep each one small
+and say in its docstring what a test can check with it.
+
+Producer snippets (test/support/celery.ts runPython / pythonJson) do
+``from interop_app import app, emit`` and print one JSON document with ``emit(value)``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import ssl
+import sys
+import time
+
+from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
+
+ACCEPT = ["json", "msgpack", "yaml"]
+
+
+def _config_from_env() -> dict:
+    serializer = os.environ.get("CELERIAC_TASK_SERIALIZER", "json")
+    conf = {
+        "broker_url": os.environ.get("CELERIAC_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        "result_backend": os.environ.get("CELERIAC_BACKEND_URL") or None,
+        "task_default_queue": os.environ.get("CELERIAC_DEFAULT_QUEUE", "celery"),
+        "task_serializer": serializer,
+        "result_serializer": serializer,
+        "accept_content": ACCEPT,
+        "result_accept_content": ACCEPT,
+        # Stores name/args/kwargs/worker/queue in the result meta, so tests can check them.
+        "result_extended": True,
+        # Silences the 5.3+ deprecation warning; the default behaviour is the same.
+        "broker_connection_retry_on_startup": True,
+        # One message at a time per process makes ordering tests (priority, countdown) honest.
+        "worker_prefetch_multiplier": 1,
+    }
+    broker_ca = os.environ.get("CELERIAC_BROKER_CA")
+    if broker_ca:
+        # py-amqp and kombu want a dict here, not an SSLContext (harness notes §2).
+        conf["broker_use_ssl"] = {"ca_certs": broker_ca, "cert_reqs": ssl.CERT_REQUIRED}
+    backend_ca = os.environ.get("CELERIAC_BACKEND_CA")
+    if backend_ca:
+        conf["redis_backend_use_ssl"] = {"ssl_ca_certs": backend_ca, "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    extra = os.environ.get("CELERIAC_CELERY_CONFIG")
+    if extra:
+        conf.update(json.loads(extra))
+    return conf
+
+
+app = Celery("interop_app")
+app.conf.update(_config_from_env())
+
+
+def emit(value) -> None:
+    """Print ``value`` as the one JSON document a pythonJson() snippet returns.
+
+    Non-JSON values (datetime, bytes, Decimal, ...) are written as their repr so a snippet never
+    dies on output formatting; check types with interop.echo_types instead.
+    """
+    sys.stdout.write(json.dumps(value, default=repr) + "\n")
+    sys.stdout.flush()
+
+
+class InteropError(Exception):
+    """A custom exception the TS side must see as exc_type "InteropError", module "interop_app"."""
+
+
+# ---------------------------------------------------------------------------- tasks
+
+
+@app.task(name="interop.add")
+def add(x, y):
+    """x + y: the smallest round trip."""
+    return x + y
+
+
+@app.task(name="interop.mul")
+def mul(x, y):
+    """x * y: a second step for chains."""
+    return x * y
+
+
+@app.task(name="interop.xsum")
+def xsum(numbers):
+    """sum(numbers): a chord body / group collector."""
+    return sum(numbers)
+
+
+@app.task(name="interop.echo")
+def echo(*args, **kwargs):
+    """Returns [args, kwargs] exactly as Python decoded them (types kept for the result codec)."""
+    return [list(args), kwargs]
+
+
+def _describe(value) -> dict:
+    kind = type(value)
+    description = {"type": kind.__name__, "module": kind.__module__, "repr": repr(value)}
+    if isinstance(value, (bytes, bytearray)):
+        description["hex"] = bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        description["items"] = [_describe(item) for item in value]
+    elif isinstance(value, dict):
+        description["items"] = {str(key): _describe(item) for key, item in value.items()}
+    if hasattr(value, "tzinfo"):
+        description["tz"] = None if value.tzinfo is None else str(value.tzinfo)
+    return description
+
+
+@app.task(name="interop.echo_types")
+def echo_types(value):
+    """Describes the Python types the worker decoded, recursively.
+
+    {"type": "datetime", "module": "datetime", "repr": "datetime.datetime(...)", "tz": ...,
+     "value": <the value itself>, "items": [...] for lists/tuples/dicts, "hex" for bytes}.
+    A TS test can check Python saw a real datetime/Decimal/UUID/bytes, not a string.
+    """
+    description = _describe(value)
+    description["value"] = value
+    return description
+
+
+@app.task(name="interop.sleep")
+def sleep(seconds):
+    """Sleeps, then returns `seconds` (for timeouts, revokes, warm shutdown)."""
+    time.sleep(float(seconds))
+    return seconds
+
+
+@app.task(name="interop.fail")
+def fail(kind, *args):
+    """Raises builtin exception `kind` (e.g. "ValueError", "KeyError") with `args`, or
+    InteropError(*args) for kind "InteropError" or any name that is not a builtin exception."""
+    exc_class = getattr(builtins, kind, None)
+    if not (isinstance(exc_class, type) and issubclass(exc_class, BaseException)):
+        exc_class = InteropError
+    raise exc_class(*args)
+
+
+_REQUEST_FIELDS = [
+    "id", "root_id", "parent_id", "group", "group_index", "retries", "eta", "expires",
+    "shadow", "delivery_info", "correlation_id", "reply_to", "hostname", "origin", "timelimit",
+    "ignore_result", "priority", "argsrepr", "kwargsrepr", "properties", "headers", "chord",
+    "callbacks", "errbacks", "chain", "is_eager", "stamps",
+]  # fmt: skip
+
+
+def _jsonable(value) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+@app.task(name="interop.headers", bind=True)
+def headers(self, *args, **kwargs):
+    """Returns what the worker's request context holds: the standard fields above under their
+    names, and every other request attribute (custom message headers end up there) in "extra"."""
+    request = self.request
+    known = {field: getattr(request, field, None) for field in _REQUEST_FIELDS}
+    known = {key: (value if _jsonable(value) else repr(value)) for key, value in known.items()}
+    extra = {
+        key: (value if _jsonable(value) else repr(value))
+        for key, value in vars(request).items()
+        if key not in _REQUEST_FIELDS and not key.startswith("_")
+        and key not in ("args", "kwargs", "task")
+    }  # fmt: skip
+    return {"request": known, "extra": extra, "args": list(args), "kwargs": kwargs}
+
+
+_record_client = None
+
+
+def _record_redis():
+    global _record_client
+    if _record_client is None:
+        import redis
+
+        url = os.environ.get("CELERIAC_RECORD_URL") or os.environ.get("CELERIAC_BACKEND_URL")
+        if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise RuntimeError("interop.record needs CELERIAC_RECORD_URL (or a redis backend URL)")
+        _record_client = redis.Redis.from_url(url)
+    return _record_client
+
+
+@app.task(name="interop.record")
+def record(tag, key="interop:record"):
+    """RPUSHes `tag` to Redis list `key` and returns the list length: the order in which a
+    worker ran tasks (priority, countdown/ETA tests). Read it back with LRANGE key 0 -1."""
+    return _record_redis().rpush(key, str(tag))
+
+
+@app.task(name="interop.time_limited")
+def time_limited(seconds):
+    """Sleeps; returns "soft-time-limit" when the soft time limit fired first, else "completed"."""
+    try:
+        time.sleep(float(seconds))
+    except SoftTimeLimitExceeded:
+        return "soft-time-limit"
+    return "completed"
+
+
+@app.task(name="interop.retry_once", bind=True)
+def retry_once(self, countdown=0):
+    """Retries itself once (same id, retries+1), then returns {"retries": n}."""
+    if self.request.retries == 0:
+        raise self.retry(countdown=countdown, max_retries=1)
+    return {"retries": self.request.retries}
