@@ -1,0 +1,359 @@
+/**
+ * A port of celery/utils/saferepr.py `saferepr`: the Python-`repr`-like text
+ * Celery writes into the `argsrepr`/`kwargsrepr` headers (1024 characters,
+ * depth 3). Python values are inferred from the JS values the serializer
+ * would send: an integral number below 1e21 is an `int` (that is how
+ * JSON.stringify writes it), any other number a `float`, arrays are lists
+ * (wrap in {@link PyTuple} for a tuple), objects and Maps are dicts.
+ *
+ * It is NOT Python's `repr()` for strings: saferepr wraps the text in single
+ * quotes and only escapes `'` as `\'` (`_format_chars`), with no other
+ * escaping. Both truncation algorithms are ported: `balanced` (5.7) closes
+ * every bracket it opened; the 5.2–5.6 one drops the closing token that hits
+ * the limit (`('xxx...', ...`).
+ *
+ * Approximations (Python would see the decoded kombu type): Date ->
+ * `datetime.datetime(..., tzinfo=datetime.timezone.utc)`; objects with a
+ * `toPythonRepr()` method use it; the serializer's PyDecimal/PyUUID wrappers
+ * (by class name) become `Decimal('…')`/`UUID('…')`, PyDate/PyTime/PyDateTime
+ * `datetime.<kind>.fromisoformat('…')`; a JS Set's order is insertion order,
+ * not Python's hash order.
+ */
+
+/** Marks a JS array as a Python tuple for {@link saferepr} (`(1,)`, `(1, 2)`). */
+export class PyTuple {
+  constructor(readonly items: readonly unknown[]) {}
+}
+
+export interface SafereprOptions {
+  /** Output budget in characters (Python `len`, i.e. code points). null = unlimited. */
+  maxlen?: number | null;
+  /** Container depth shown before `[...]` (`task_repr_maxlevels`, default 3). 0 = unlimited. */
+  maxlevels?: number;
+  /** 5.7 algorithm (balanced brackets). false = 5.2–5.6. Default true. */
+  balanced?: boolean;
+}
+
+// Stream nodes (celery/utils/saferepr.py _literal, _key, _quoted, _dirty).
+class Lit {
+  constructor(
+    readonly value: string,
+    readonly truncate: boolean,
+    readonly direction: number,
+  ) {}
+}
+class Key {
+  constructor(readonly value: unknown) {}
+}
+class Quoted {
+  constructor(readonly value: string | Uint8Array) {}
+}
+class Dirty {
+  constructor(readonly obj: object) {}
+}
+
+const DICT_START = new Lit("{", false, 1);
+const DICT_KVSEP = new Lit(": ", true, 0);
+const DICT_END = new Lit("}", false, -1);
+const LIST_START = new Lit("[", false, 1);
+const LIST_END = new Lit("]", false, -1);
+const LIST_SEP = new Lit(", ", true, 0);
+const SET_START = new Lit("{", false, 1);
+const SET_END = new Lit("}", false, -1);
+const TUPLE_START = new Lit("(", false, 1);
+const TUPLE_END = new Lit(")", false, -1);
+const TUPLE_END_SV = new Lit(",)", false, -1);
+
+type Stream = Iterator<unknown>;
+
+function* chain(...parts: (readonly unknown[] | Stream)[]): Generator<unknown> {
+  for (const part of parts) {
+    if (Array.isArray(part)) {
+      yield* part;
+    } else {
+      // A shared iterator (Python's `it`): pull manually so nothing closes it on our behalf.
+      const stream = part as Stream;
+      for (let r = stream.next(); !r.done; r = stream.next()) yield r.value;
+    }
+  }
+}
+
+function* chainList(items: readonly unknown[]): Generator<unknown> {
+  for (let i = 0; i < items.length; i++) {
+    yield items[i];
+    if (i < items.length - 1) yield LIST_SEP;
+  }
+}
+
+function* chainDict(entries: [unknown, unknown][]): Generator<unknown> {
+  for (let i = 0; i < entries.length; i++) {
+    const [k, v] = entries[i] as [unknown, unknown];
+    yield new Key(k);
+    yield DICT_KVSEP;
+    yield v;
+    if (i < entries.length - 1) yield LIST_SEP;
+  }
+}
+
+// --- Python text helpers ----------------------------------------------------
+
+/** Python `len(s)`: code points, not UTF-16 units. */
+function pyLen(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+/** Python `s[:n]` in code points. */
+function pySlice(s: string, n: number): string {
+  let count = 0;
+  let i = 0;
+  while (i < s.length && count < n) {
+    const c = s.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < s.length;
+    i += pair && s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff ? 2 : 1;
+    count++;
+  }
+  return s.slice(0, i);
+}
+
+/** celery/utils/text.py truncate: cut at the last space before maxlen, add `...`. Note `>=`. */
+function truncate(s: string, maxlen: number | null): string {
+  if (maxlen && s.length >= maxlen && pyLen(s) >= maxlen) {
+    const head = pySlice(s, maxlen);
+    const space = head.lastIndexOf(" ");
+    return `${space >= 0 ? head.slice(0, space) : head}...`;
+  }
+  return s;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function reprBinaryBytes(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+}
+
+/** saferepr.py _format_chars / _format_binary_bytes. */
+function formatChars(value: string | Uint8Array, maxlen: number | null): string {
+  if (typeof value === "string") return `'${truncate(value, maxlen).replace(/'/g, "\\'")}'`;
+  if (maxlen && value.length > maxlen) return `b'${reprBinaryBytes(value.subarray(0, maxlen))}...'`;
+  return `b'${reprBinaryBytes(value)}'`;
+}
+
+/**
+ * Python `repr(float)` of the value Python decodes from `JSON.stringify(n)`:
+ * an integral number below 1e21 is written as digits and decodes to `int`.
+ */
+export function pyNumberRepr(n: number): string {
+  if (Number.isNaN(n)) return "nan";
+  if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf";
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return String(n === 0 ? 0 : n);
+  const [mantissa = "0", expText = "0"] = n.toExponential().split("e");
+  const negative = mantissa.startsWith("-");
+  const digitsText = mantissa.replace("-", "").replace(".", "");
+  const exp = Number(expText);
+  let body: string;
+  if (exp >= -4 && exp < 16) {
+    if (exp >= 0) {
+      const intPart = digitsText.slice(0, exp + 1).padEnd(exp + 1, "0");
+      const frac = digitsText.slice(exp + 1);
+      body = `${intPart}.${frac || "0"}`;
+    } else {
+      body = `0.${"0".repeat(-exp - 1)}${digitsText}`;
+    }
+  } else {
+    const rest = digitsText.slice(1);
+    body = `${digitsText[0]}${rest ? `.${rest}` : ""}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  }
+  return negative ? `-${body}` : body;
+}
+
+function datetimeRepr(d: Date): string {
+  if (Number.isNaN(d.getTime())) return "datetime.datetime(invalid)";
+  const parts = [
+    d.getUTCFullYear(),
+    d.getUTCMonth() + 1,
+    d.getUTCDate(),
+    d.getUTCHours(),
+    d.getUTCMinutes(),
+    d.getUTCSeconds(),
+    d.getUTCMilliseconds() * 1000,
+  ];
+  // datetime.__repr__ drops a zero microsecond, then a zero second.
+  if (parts[6] === 0) parts.pop();
+  if (parts.length === 6 && parts[5] === 0) parts.pop();
+  return `datetime.datetime(${parts.join(", ")}, tzinfo=datetime.timezone.utc)`;
+}
+
+const PY_WRAPPERS: Record<string, (text: string) => string> = {
+  PyDecimal: (t) => `Decimal('${t}')`,
+  PyUUID: (t) => `UUID('${t}')`,
+  PyDate: (t) => `datetime.date.fromisoformat('${t}')`,
+  PyTime: (t) => `datetime.time.fromisoformat('${t}')`,
+  PyDateTime: (t) => `datetime.datetime.fromisoformat('${t}')`,
+};
+
+/** The text of a value Python would `repr()` directly (saferepr's "other object" branch). */
+function scalarRepr(value: unknown): string | null {
+  if (value === null || value === undefined) return "None";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value === "number") return pyNumberRepr(value);
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "function") return `<function ${value.name || "<anonymous>"}>`;
+  if (typeof value === "symbol") return String(value);
+  if (value instanceof Date) return datetimeRepr(value);
+  if (typeof value === "object") {
+    const hook = (value as { toPythonRepr?: unknown }).toPythonRepr;
+    if (typeof hook === "function") return String(hook.call(value));
+    const wrap = PY_WRAPPERS[value.constructor?.name ?? ""];
+    if (wrap) return wrap(String(value));
+  }
+  return null;
+}
+
+type Container = { start: Lit; end: Lit; inner: Generator<unknown>; obj: object } | { empty: string };
+
+function asContainer(value: object): Container | null {
+  if (value instanceof PyTuple) {
+    return {
+      start: TUPLE_START,
+      end: value.items.length === 1 ? TUPLE_END_SV : TUPLE_END,
+      inner: chainList(value.items),
+      obj: value,
+    };
+  }
+  if (Array.isArray(value)) return { start: LIST_START, end: LIST_END, inner: chainList(value), obj: value };
+  if (value instanceof Set) {
+    if (value.size === 0) return { empty: "set()" };
+    return { start: SET_START, end: SET_END, inner: chainList([...value]), obj: value };
+  }
+  if (value instanceof Map)
+    return { start: DICT_START, end: DICT_END, inner: chainDict([...value]), obj: value };
+  const json = (value as { toJSON?: unknown }).toJSON;
+  if (typeof json === "function") return null;
+  return { start: DICT_START, end: DICT_END, inner: chainDict(Object.entries(value)), obj: value };
+}
+
+/** saferepr.py reprstream: yields [token, the iterator it came from]. */
+function* reprstream(
+  stack: Stream[],
+  maxlevels: number,
+  balanced: boolean,
+): Generator<[unknown, Stream], void, undefined> {
+  const seen = new Set<object>();
+  let level = 0;
+  while (stack.length > 0) {
+    const it = stack.shift() as Stream;
+    for (let r = it.next(); !r.done; r = it.next()) {
+      const val = r.value;
+      if (val instanceof Dirty) {
+        seen.delete(val.obj);
+        continue;
+      }
+      if (val instanceof Lit) {
+        level += val.direction;
+        yield [val, it];
+        continue;
+      }
+      if (val instanceof Key) {
+        yield [val, it];
+        continue;
+      }
+      if (typeof val === "string" || val instanceof Uint8Array) {
+        yield [new Quoted(val), it];
+        continue;
+      }
+      const scalar = scalarRepr(val);
+      if (scalar !== null) {
+        yield [scalar, it];
+        continue;
+      }
+      const objectValue = val as object;
+      const container = asContainer(objectValue);
+      if (container === null) {
+        yield [scalarRepr((objectValue as { toJSON: () => unknown }).toJSON()) ?? String(objectValue), it];
+        continue;
+      }
+      if ("empty" in container) {
+        yield [container.empty, it];
+        continue;
+      }
+      if (maxlevels && level >= maxlevels) {
+        const text = `${container.start.value}...${container.end.value}`;
+        // 5.7 yields a literal so maxlen can't cut it in half; 5.6 a plain string.
+        yield [balanced ? new Lit(text, false, 0) : text, it];
+        continue;
+      }
+      if (seen.has(container.obj)) {
+        yield [`<Recursion on ${Array.isArray(container.obj) ? "list" : "dict"} with id=0>`, it];
+        continue;
+      }
+      seen.add(container.obj);
+      stack.push(chain([container.start], container.inner, [new Dirty(container.obj), container.end], it));
+      break;
+    }
+  }
+}
+
+function* saferepStream(o: unknown, maxlenIn: number | null, maxlevels: number, balanced: boolean) {
+  let maxlen = maxlenIn;
+  const stack: Stream[] = [[o][Symbol.iterator]()];
+  const stream = reprstream(stack, maxlevels, balanced);
+  for (let r = stream.next(); !r.done; r = stream.next()) {
+    const [token, it] = r.value;
+    if (maxlen !== null && maxlen <= 0) {
+      if (balanced && token instanceof Lit && token.direction < 0) {
+        // The cut value was the last of its container: just close it.
+        yield token.value;
+        continue;
+      }
+      yield ", ...";
+      stack.push(balanced ? chain([token], it) : it);
+      break;
+    }
+    let val: string;
+    if (token instanceof Lit) val = token.value;
+    else if (token instanceof Key) val = saferepr(token.value, { maxlen, maxlevels, balanced });
+    else if (token instanceof Quoted) val = formatChars(token.value, maxlen);
+    else val = truncate(token as string, maxlen);
+    yield val;
+    if (maxlen !== null) maxlen -= pyLen(val);
+  }
+  // maxlen exceeded: emit the dangling closing brackets.
+  let depth = 0;
+  for (const rest of stack) {
+    for (let r = rest.next(); !r.done; r = rest.next()) {
+      const node = r.value;
+      if (!(node instanceof Lit) || node.truncate) continue;
+      if (!balanced) {
+        yield node.value;
+        continue;
+      }
+      // 5.7: a container opened after the limit isn't shown, nor its closing bracket.
+      depth += node.direction;
+      if (depth < 0) {
+        depth = 0;
+        yield node.value;
+      }
+    }
+  }
+}
+
+/** celery.utils.saferepr.saferepr(o, maxlen, maxlevels). */
+export function saferepr(value: unknown, options: SafereprOptions = {}): string {
+  const { maxlen = null, maxlevels = 3, balanced = true } = options;
+  let out = "";
+  for (const piece of saferepStream(value, maxlen, maxlevels, balanced)) out += piece;
+  return out;
+}
