@@ -1,0 +1,690 @@
+import { CELERY_MINORS, type CeleryMinor, type CompatProfile, compatProfile } from "./compat.js";
+import { ConfigError } from "./errors.js";
+
+/**
+ * Every Celeriac setting, named as Celery names it (celery/app/defaults.py)
+ * in camelCase, with Celery's defaults. `resolveSettings` validates the user's
+ * object once, up front, so a typo or a bad value is a {@link ConfigError}
+ * naming the option and the values it accepts, before any connection opens.
+ */
+
+export const SERIALIZERS = ["json", "msgpack", "yaml"] as const;
+export type SerializerName = (typeof SERIALIZERS)[number];
+
+/** kombu/compression.py aliases (name or MIME type both accepted, as kombu's `get_encoder` does). */
+export const COMPRESSIONS = [
+  "zlib",
+  "gzip",
+  "bzip2",
+  "bzip",
+  "lzma",
+  "xz",
+  "brotli",
+  "zstd",
+  "zstandard",
+  "application/x-gzip",
+  "application/x-bz2",
+  "application/x-lzma",
+  "application/x-brotli",
+  "application/zstd",
+] as const;
+export type CompressionName = (typeof COMPRESSIONS)[number];
+
+/** Celery's `ssl_cert_reqs` values (`ssl.CERT_*` names and the lower-case forms the URL takes). */
+export type CertReqs = "required" | "optional" | "none";
+
+/** TLS settings as Celery's `broker_use_ssl` / `redis_backend_use_ssl` dicts, plus in-memory PEM. */
+export interface TlsSettings {
+  sslCertReqs?: CertReqs;
+  /** Paths, as Celery takes them. */
+  sslCaCerts?: string;
+  sslCertfile?: string;
+  sslKeyfile?: string;
+  /** PEM contents instead of paths. */
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** SNI / certificate host name override. */
+  servername?: string;
+}
+
+/** kombu Redis transport options (kombu/transport/redis.py `Channel.from_transport_options`). */
+export interface BrokerTransportOptions {
+  globalKeyprefix?: string;
+  visibilityTimeout?: number;
+  prioritySteps?: number[];
+  sep?: string;
+  fanoutPrefix?: boolean | string;
+  fanoutPatterns?: boolean;
+  bodyEncoding?: "base64" | "utf-8";
+  unackedKey?: string;
+  unackedIndexKey?: string;
+  unackedMutexKey?: string;
+  unackedMutexExpire?: number;
+  unackedRestoreLimit?: number | null;
+  unackedRestoreInterval?: number;
+  unackedRestoreThrottle?: number;
+  queueOrderStrategy?: "round_robin" | "priority" | "sorted";
+  brpopTimeout?: number;
+}
+
+export interface ResultBackendTransportOptions {
+  globalKeyprefix?: string;
+}
+
+/** Celery's `task_publish_retry_policy` (kombu `Connection.ensure` arguments), seconds. */
+export interface RetryPolicy {
+  maxRetries?: number;
+  intervalStart?: number;
+  intervalStep?: number;
+  intervalMax?: number;
+}
+
+/** A route as Celery's `task_routes` values: a queue name or an options object. */
+export type RouteTarget =
+  | string
+  | {
+      queue?: string;
+      exchange?: string;
+      exchangeType?: "direct" | "topic" | "fanout";
+      routingKey?: string;
+      /** Celery's spelling, accepted too. */
+      routing_key?: string;
+      priority?: number;
+    };
+
+/**
+ * Celery's `task_routes`: a map of exact names and glob patterns (`fnmatch`),
+ * a list of such maps or `[pattern, route]` pairs (RegExp allowed), or router
+ * functions `(name, args, kwargs, options) => RouteTarget | undefined`.
+ */
+export type RouterFunction = (
+  name: string,
+  args: readonly unknown[],
+  kwargs: Record<string, unknown>,
+  options: Record<string, unknown>,
+) => RouteTarget | null | undefined;
+export type TaskRoutes =
+  | Record<string, RouteTarget>
+  | Array<Record<string, RouteTarget> | [string | RegExp, RouteTarget] | RouterFunction>;
+
+/** A queue declared in `task_queues` (kombu `Queue`). */
+export interface QueueSetting {
+  name: string;
+  exchange?: string;
+  exchangeType?: "direct" | "topic" | "fanout";
+  routingKey?: string;
+  durable?: boolean;
+  autoDelete?: boolean;
+  exclusive?: boolean;
+  queueArguments?: Record<string, unknown>;
+}
+
+/** What `new Celery({...})` takes. Everything is optional except what you use. */
+export interface CeleryOptions {
+  broker?: string;
+  backend?: string;
+  /** Which Celery minor the peers run; default "5.7". */
+  compat?: CeleryMinor;
+  // broker connection
+  brokerTransportOptions?: BrokerTransportOptions;
+  brokerUseSsl?: boolean | TlsSettings;
+  brokerConnectionRetry?: boolean;
+  brokerConnectionRetryOnStartup?: boolean;
+  brokerConnectionMaxRetries?: number;
+  /** Seconds (Celery's float seconds). */
+  brokerConnectionTimeout?: number;
+  brokerHeartbeat?: number;
+  brokerPoolLimit?: number;
+  taskPublishRetry?: boolean;
+  taskPublishRetryPolicy?: RetryPolicy;
+  // task defaults and routing
+  taskDefaultQueue?: string;
+  taskDefaultExchange?: string;
+  taskDefaultExchangeType?: "direct" | "topic" | "fanout";
+  taskDefaultRoutingKey?: string;
+  taskDefaultPriority?: number | null;
+  taskDefaultDeliveryMode?: "persistent" | "transient" | 1 | 2;
+  taskQueues?: QueueSetting[];
+  taskRoutes?: TaskRoutes;
+  taskCreateMissingQueues?: boolean;
+  taskSerializer?: SerializerName;
+  taskCompression?: CompressionName | null;
+  acceptContent?: SerializerName[];
+  taskIgnoreResult?: boolean;
+  taskTimeLimit?: number | null;
+  taskSoftTimeLimit?: number | null;
+  taskAcksLate?: boolean;
+  taskAcksOnFailureOrTimeout?: boolean;
+  taskRejectOnWorkerLost?: boolean;
+  taskTrackStarted?: boolean;
+  taskStoreErrorsEvenIfIgnored?: boolean;
+  taskSendSentEvent?: boolean;
+  taskInheritParentPriority?: boolean;
+  taskDefaultRateLimit?: string | number | null;
+  // results
+  resultSerializer?: SerializerName;
+  resultAcceptContent?: SerializerName[] | null;
+  resultCompression?: CompressionName | null;
+  /** Seconds; `null`/0 stores without expiry. */
+  resultExpires?: number | null;
+  resultFailureExpires?: number | null;
+  resultChordExpires?: number | null;
+  resultExtended?: boolean;
+  resultBackendTransportOptions?: ResultBackendTransportOptions;
+  redisBackendUseSsl?: boolean | TlsSettings;
+  /** Seconds. */
+  redisSocketConnectTimeout?: number | null;
+  // worker
+  workerConcurrency?: number | null;
+  workerPrefetchMultiplier?: number;
+  workerSendTaskEvents?: boolean;
+  workerDisableRateLimits?: boolean;
+  workerEnableRemoteControl?: boolean;
+  workerMaxTasksPerChild?: number | null;
+  workerLostWaitSeconds?: number;
+  workerCancelLongRunningTasksOnConnectionLoss?: boolean;
+  // events
+  eventSerializer?: SerializerName;
+  eventQueueExpires?: number;
+  eventQueueTtl?: number;
+  eventExchange?: string;
+  eventQueuePrefix?: string;
+  controlExchange?: string;
+  // time
+  timezone?: string;
+  enableUtc?: boolean;
+}
+
+type Required2<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
+
+/** Settings after defaults and validation; what every collaborator reads. */
+export interface Settings
+  extends Required2<
+    Omit<
+      CeleryOptions,
+      | "broker"
+      | "backend"
+      | "compat"
+      | "brokerTransportOptions"
+      | "resultBackendTransportOptions"
+      | "taskPublishRetryPolicy"
+      | "taskRoutes"
+      | "taskDefaultExchange"
+      | "taskDefaultRoutingKey"
+      | "brokerUseSsl"
+      | "redisBackendUseSsl"
+      | "taskDefaultDeliveryMode"
+    >
+  > {
+  readonly broker: string;
+  readonly backend: string | null;
+  readonly compat: CompatProfile;
+  readonly brokerTransportOptions: Required2<BrokerTransportOptions>;
+  readonly resultBackendTransportOptions: Required2<ResultBackendTransportOptions>;
+  readonly taskPublishRetryPolicy: Required2<RetryPolicy>;
+  readonly taskRoutes: TaskRoutes;
+  readonly taskDefaultExchange: string;
+  readonly taskDefaultRoutingKey: string;
+  readonly brokerUseSsl: TlsSettings | null;
+  readonly redisBackendUseSsl: TlsSettings | null;
+  /** 2 = persistent, 1 = transient (kombu `DELIVERY_MODES`). */
+  readonly taskDefaultDeliveryMode: 1 | 2;
+}
+
+export const DEFAULT_BROKER_TRANSPORT_OPTIONS: Required2<BrokerTransportOptions> = {
+  globalKeyprefix: "",
+  visibilityTimeout: 3600,
+  prioritySteps: [0, 3, 6, 9],
+  sep: "\x06\x16",
+  fanoutPrefix: true,
+  fanoutPatterns: true,
+  bodyEncoding: "base64",
+  unackedKey: "unacked",
+  unackedIndexKey: "unacked_index",
+  unackedMutexKey: "unacked_mutex",
+  unackedMutexExpire: 300,
+  unackedRestoreLimit: null,
+  unackedRestoreInterval: 10,
+  unackedRestoreThrottle: 10,
+  queueOrderStrategy: "round_robin",
+  brpopTimeout: 1,
+};
+
+/** celery/app/defaults.py `task_publish_retry_policy`. */
+export const DEFAULT_PUBLISH_RETRY_POLICY: Required2<RetryPolicy> = {
+  maxRetries: 3,
+  intervalStart: 0,
+  intervalStep: 0.2,
+  intervalMax: 0.2,
+};
+
+const SCALAR_DEFAULTS = {
+  brokerConnectionRetry: true,
+  brokerConnectionRetryOnStartup: true,
+  brokerConnectionMaxRetries: 100,
+  brokerConnectionTimeout: 4,
+  brokerHeartbeat: 120,
+  brokerPoolLimit: 10,
+  taskPublishRetry: true,
+  taskDefaultQueue: "celery",
+  taskDefaultExchangeType: "direct",
+  taskDefaultPriority: null,
+  taskQueues: [],
+  taskCreateMissingQueues: true,
+  taskSerializer: "json",
+  taskCompression: null,
+  acceptContent: ["json"],
+  taskIgnoreResult: false,
+  taskTimeLimit: null,
+  taskSoftTimeLimit: null,
+  taskAcksLate: false,
+  taskAcksOnFailureOrTimeout: true,
+  taskRejectOnWorkerLost: false,
+  taskTrackStarted: false,
+  taskStoreErrorsEvenIfIgnored: false,
+  taskSendSentEvent: false,
+  taskInheritParentPriority: false,
+  taskDefaultRateLimit: null,
+  resultSerializer: "json",
+  resultAcceptContent: null,
+  resultCompression: null,
+  resultExpires: 86400,
+  resultFailureExpires: null,
+  resultChordExpires: null,
+  resultExtended: false,
+  redisSocketConnectTimeout: null,
+  workerConcurrency: null,
+  workerPrefetchMultiplier: 4,
+  workerSendTaskEvents: false,
+  workerDisableRateLimits: false,
+  workerEnableRemoteControl: true,
+  workerMaxTasksPerChild: null,
+  workerLostWaitSeconds: 10,
+  workerCancelLongRunningTasksOnConnectionLoss: false,
+  eventSerializer: "json",
+  eventQueueExpires: 60,
+  eventQueueTtl: 5,
+  eventExchange: "celeryev",
+  eventQueuePrefix: "celeryev",
+  controlExchange: "celery",
+  timezone: "UTC",
+  enableUtc: true,
+} as const;
+
+const STRUCTURED_KEYS = [
+  "broker",
+  "backend",
+  "compat",
+  "brokerTransportOptions",
+  "resultBackendTransportOptions",
+  "taskPublishRetryPolicy",
+  "taskRoutes",
+  "taskDefaultExchange",
+  "taskDefaultRoutingKey",
+  "brokerUseSsl",
+  "redisBackendUseSsl",
+  "taskDefaultDeliveryMode",
+] as const;
+
+/** Every option name `new Celery()` accepts (used to reject typos). */
+export const KNOWN_OPTIONS: readonly string[] = [...STRUCTURED_KEYS, ...Object.keys(SCALAR_DEFAULTS)];
+
+export const DEFAULT_BROKER_URL = "redis://localhost:6379/0";
+
+type Check = (option: string, value: unknown) => void;
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (value === null || typeof value !== "object") return String(value);
+  return Array.isArray(value) ? "an array" : "an object";
+}
+
+function oneOf(values: readonly (string | number)[]): Check {
+  return (option, value) => {
+    if (!(values as readonly unknown[]).includes(value)) {
+      throw new ConfigError(
+        option,
+        `${option} must be one of ${values.map((v) => JSON.stringify(v)).join(", ")} (got ${describe(value)})`,
+      );
+    }
+  };
+}
+
+const isBool: Check = (option, value) => {
+  if (typeof value !== "boolean")
+    throw new ConfigError(option, `${option} must be true or false (got ${describe(value)})`);
+};
+
+function number(opts: { min?: number; integer?: boolean; nullable?: boolean }): Check {
+  return (option, value) => {
+    if (value === null && opts.nullable) return;
+    const ok =
+      typeof value === "number" &&
+      Number.isFinite(value) &&
+      (opts.min === undefined || value >= opts.min) &&
+      (!opts.integer || Number.isInteger(value));
+    if (!ok) {
+      const kind = opts.integer ? "an integer" : "a number";
+      const range = opts.min !== undefined ? ` >= ${opts.min}` : "";
+      throw new ConfigError(
+        option,
+        `${option} must be ${kind}${range}${opts.nullable ? " or null" : ""} (got ${describe(value)})`,
+      );
+    }
+  };
+}
+
+function text(opts: { nonEmpty?: boolean; nullable?: boolean } = {}): Check {
+  return (option, value) => {
+    if (value === null && opts.nullable) return;
+    if (typeof value !== "string" || (opts.nonEmpty && value.length === 0)) {
+      throw new ConfigError(
+        option,
+        `${option} must be a ${opts.nonEmpty ? "non-empty " : ""}string${opts.nullable ? " or null" : ""} (got ${describe(value)})`,
+      );
+    }
+  };
+}
+
+function listOf(values: readonly string[], nullable = false): Check {
+  return (option, value) => {
+    if (value === null && nullable) return;
+    if (!Array.isArray(value) || value.some((v) => !values.includes(v))) {
+      throw new ConfigError(
+        option,
+        `${option} must be a list of ${values.map((v) => JSON.stringify(v)).join(", ")} (got ${JSON.stringify(value)})`,
+      );
+    }
+  };
+}
+
+const nullableCompression: Check = (option, value) => {
+  if (value === null) return;
+  oneOf(COMPRESSIONS)(option, value);
+};
+
+const exchangeTypes = ["direct", "topic", "fanout"] as const;
+
+const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
+  brokerConnectionRetry: isBool,
+  brokerConnectionRetryOnStartup: isBool,
+  brokerConnectionMaxRetries: number({ min: 0, integer: true }),
+  brokerConnectionTimeout: number({ min: 0 }),
+  brokerHeartbeat: number({ min: 0 }),
+  brokerPoolLimit: number({ min: 0, integer: true }),
+  taskPublishRetry: isBool,
+  taskDefaultQueue: text({ nonEmpty: true }),
+  taskDefaultExchangeType: oneOf(exchangeTypes),
+  taskDefaultPriority: number({ min: 0, integer: true, nullable: true }),
+  taskQueues: (option, value) => {
+    if (!Array.isArray(value))
+      throw new ConfigError(option, `${option} must be a list of {name, ...} queues`);
+    for (const [i, q] of value.entries()) {
+      const name = (q as { name?: unknown } | null)?.name;
+      if (typeof name !== "string" || name === "") {
+        throw new ConfigError(
+          option,
+          `${option}[${i}].name must be a non-empty string (got ${describe(name)})`,
+        );
+      }
+      const type = (q as { exchangeType?: unknown }).exchangeType;
+      if (type !== undefined) oneOf(exchangeTypes)(`${option}[${i}].exchangeType`, type);
+    }
+  },
+  taskCreateMissingQueues: isBool,
+  taskSerializer: oneOf(SERIALIZERS),
+  taskCompression: nullableCompression,
+  acceptContent: listOf(SERIALIZERS),
+  taskIgnoreResult: isBool,
+  taskTimeLimit: number({ min: 0, nullable: true }),
+  taskSoftTimeLimit: number({ min: 0, nullable: true }),
+  taskAcksLate: isBool,
+  taskAcksOnFailureOrTimeout: isBool,
+  taskRejectOnWorkerLost: isBool,
+  taskTrackStarted: isBool,
+  taskStoreErrorsEvenIfIgnored: isBool,
+  taskSendSentEvent: isBool,
+  taskInheritParentPriority: isBool,
+  taskDefaultRateLimit: (option, value) => {
+    if (value === null || (typeof value === "number" && value >= 0)) return;
+    if (typeof value === "string" && /^\d+(\.\d+)?(\/[smh])?$/.test(value)) return;
+    throw new ConfigError(
+      option,
+      `${option} must be null, a number, or "N/s", "N/m", "N/h" (got ${describe(value)})`,
+    );
+  },
+  resultSerializer: oneOf(SERIALIZERS),
+  resultAcceptContent: listOf(SERIALIZERS, true),
+  resultCompression: nullableCompression,
+  resultExpires: number({ min: 0, nullable: true }),
+  resultFailureExpires: number({ min: 0, nullable: true }),
+  resultChordExpires: number({ min: 0, nullable: true }),
+  resultExtended: isBool,
+  redisSocketConnectTimeout: number({ min: 0, nullable: true }),
+  workerConcurrency: number({ min: 1, integer: true, nullable: true }),
+  workerPrefetchMultiplier: number({ min: 0, integer: true }),
+  workerSendTaskEvents: isBool,
+  workerDisableRateLimits: isBool,
+  workerEnableRemoteControl: isBool,
+  workerMaxTasksPerChild: number({ min: 1, integer: true, nullable: true }),
+  workerLostWaitSeconds: number({ min: 0 }),
+  workerCancelLongRunningTasksOnConnectionLoss: isBool,
+  eventSerializer: oneOf(SERIALIZERS),
+  eventQueueExpires: number({ min: 0 }),
+  eventQueueTtl: number({ min: 0 }),
+  eventExchange: text({ nonEmpty: true }),
+  eventQueuePrefix: text({ nonEmpty: true }),
+  controlExchange: text({ nonEmpty: true }),
+  timezone: text({ nonEmpty: true }),
+  enableUtc: isBool,
+};
+
+const TRANSPORT_OPTION_CHECKS: Record<keyof BrokerTransportOptions, Check> = {
+  globalKeyprefix: text(),
+  visibilityTimeout: number({ min: 0 }),
+  prioritySteps: (option, value) => {
+    const ok =
+      Array.isArray(value) &&
+      value.length > 0 &&
+      value.every(
+        (v, i) => Number.isInteger(v) && v >= 0 && v <= 255 && (i === 0 || v > (value[i - 1] as number)),
+      );
+    if (!ok)
+      throw new ConfigError(
+        option,
+        `${option} must be a non-empty ascending list of integers, e.g. [0, 3, 6, 9]`,
+      );
+  },
+  sep: text({ nonEmpty: true }),
+  fanoutPrefix: (option, value) => {
+    if (typeof value !== "boolean" && typeof value !== "string") {
+      throw new ConfigError(
+        option,
+        `${option} must be true, false or a prefix string (got ${describe(value)})`,
+      );
+    }
+  },
+  fanoutPatterns: isBool,
+  bodyEncoding: oneOf(["base64", "utf-8"]),
+  unackedKey: text({ nonEmpty: true }),
+  unackedIndexKey: text({ nonEmpty: true }),
+  unackedMutexKey: text({ nonEmpty: true }),
+  unackedMutexExpire: number({ min: 0 }),
+  unackedRestoreLimit: number({ min: 1, integer: true, nullable: true }),
+  unackedRestoreInterval: number({ min: 0 }),
+  unackedRestoreThrottle: number({ min: 1, integer: true }),
+  queueOrderStrategy: oneOf(["round_robin", "priority", "sorted"]),
+  brpopTimeout: number({ min: 0 }),
+};
+
+const RETRY_POLICY_CHECKS: Record<keyof RetryPolicy, Check> = {
+  maxRetries: number({ min: 0, integer: true }),
+  intervalStart: number({ min: 0 }),
+  intervalStep: number({ min: 0 }),
+  intervalMax: number({ min: 0 }),
+};
+
+const TLS_KEYS = [
+  "sslCertReqs",
+  "sslCaCerts",
+  "sslCertfile",
+  "sslKeyfile",
+  "ca",
+  "cert",
+  "key",
+  "servername",
+];
+
+function checkObject<T extends object>(
+  option: string,
+  value: unknown,
+  checks: Record<string, Check>,
+  defaults: T,
+): T {
+  if (value === undefined) return { ...defaults };
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(option, `${option} must be an object with keys ${Object.keys(checks).join(", ")}`);
+  }
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  for (const [key, v] of Object.entries(value)) {
+    const check = checks[key];
+    if (!check) {
+      throw new ConfigError(
+        `${option}.${key}`,
+        `unknown option ${option}.${key}; accepted: ${Object.keys(checks).join(", ")}`,
+      );
+    }
+    if (v === undefined) continue;
+    check(`${option}.${key}`, v);
+    out[key] = v;
+  }
+  return out as T;
+}
+
+function checkTls(option: string, value: unknown): TlsSettings | null {
+  if (value === undefined || value === false || value === null) return null;
+  if (value === true) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(
+      option,
+      `${option} must be true, false, or an object with keys ${TLS_KEYS.join(", ")}`,
+    );
+  }
+  for (const [key, v] of Object.entries(value)) {
+    if (!TLS_KEYS.includes(key)) {
+      throw new ConfigError(
+        `${option}.${key}`,
+        `unknown option ${option}.${key}; accepted: ${TLS_KEYS.join(", ")}`,
+      );
+    }
+    if (key === "sslCertReqs") oneOf(["required", "optional", "none"])(`${option}.${key}`, v);
+  }
+  return value as TlsSettings;
+}
+
+function checkRoutes(value: unknown): TaskRoutes {
+  const option = "taskRoutes";
+  if (value === undefined) return {};
+  const entries = Array.isArray(value) ? value : [value];
+  for (const [i, entry] of entries.entries()) {
+    if (typeof entry === "function") continue;
+    if (Array.isArray(entry)) {
+      const [pattern] = entry;
+      if (entry.length !== 2 || !(typeof pattern === "string" || pattern instanceof RegExp)) {
+        throw new ConfigError(option, `${option}[${i}] must be [pattern (string or RegExp), route]`);
+      }
+      continue;
+    }
+    if (entry === null || typeof entry !== "object") {
+      throw new ConfigError(
+        option,
+        `${option} entries must be {name or glob: route} maps, [pattern, route] pairs or router functions (got ${describe(entry)})`,
+      );
+    }
+    for (const [name, target] of Object.entries(entry)) {
+      if (typeof target === "string") continue;
+      if (target === null || typeof target !== "object") {
+        throw new ConfigError(
+          option,
+          `${option}[${JSON.stringify(name)}] must be a queue name or {queue, exchange, routingKey, priority}`,
+        );
+      }
+    }
+  }
+  return value as TaskRoutes;
+}
+
+/** Validates and fills in defaults; throws {@link ConfigError} naming the bad option. */
+export function resolveSettings(options: CeleryOptions = {}): Settings {
+  if (options === null || typeof options !== "object")
+    throw new ConfigError("options", "Celery options must be an object");
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.includes(key)) {
+      throw new ConfigError(
+        key,
+        `unknown setting ${JSON.stringify(key)}; settings are Celery's names in camelCase (e.g. taskDefaultQueue)`,
+      );
+    }
+  }
+  const input = options as Record<string, unknown>;
+  const scalars: Record<string, unknown> = {};
+  for (const [key, fallback] of Object.entries(SCALAR_DEFAULTS)) {
+    const value = input[key];
+    if (value === undefined) {
+      scalars[key] = Array.isArray(fallback) ? [...fallback] : fallback;
+    } else {
+      SCALAR_CHECKS[key as keyof typeof SCALAR_DEFAULTS](key, value);
+      scalars[key] = value;
+    }
+  }
+  if (options.broker !== undefined) text({ nonEmpty: true })("broker", options.broker);
+  if (options.backend !== undefined && options.backend !== null)
+    text({ nonEmpty: true })("backend", options.backend);
+  if (options.compat !== undefined && !(CELERY_MINORS as readonly string[]).includes(options.compat)) {
+    compatProfile(options.compat); // throws the ConfigError naming the accepted minors
+  }
+  const queue = scalars.taskDefaultQueue as string;
+  if (options.taskDefaultExchange !== undefined)
+    text({ nonEmpty: true })("taskDefaultExchange", options.taskDefaultExchange);
+  if (options.taskDefaultRoutingKey !== undefined)
+    text()("taskDefaultRoutingKey", options.taskDefaultRoutingKey);
+  let deliveryMode: 1 | 2 = 2;
+  if (options.taskDefaultDeliveryMode !== undefined) {
+    oneOf(["persistent", "transient", 1, 2])("taskDefaultDeliveryMode", options.taskDefaultDeliveryMode);
+    const mode = options.taskDefaultDeliveryMode;
+    deliveryMode = mode === "transient" || mode === 1 ? 1 : 2;
+  }
+  const settings = {
+    ...scalars,
+    broker: options.broker ?? DEFAULT_BROKER_URL,
+    backend: options.backend ?? null,
+    compat: compatProfile(options.compat ?? "5.7"),
+    brokerTransportOptions: checkObject(
+      "brokerTransportOptions",
+      options.brokerTransportOptions,
+      TRANSPORT_OPTION_CHECKS,
+      DEFAULT_BROKER_TRANSPORT_OPTIONS,
+    ),
+    resultBackendTransportOptions: checkObject(
+      "resultBackendTransportOptions",
+      options.resultBackendTransportOptions,
+      { globalKeyprefix: text() },
+      { globalKeyprefix: "" },
+    ),
+    taskPublishRetryPolicy: checkObject(
+      "taskPublishRetryPolicy",
+      options.taskPublishRetryPolicy,
+      RETRY_POLICY_CHECKS,
+      DEFAULT_PUBLISH_RETRY_POLICY,
+    ),
+    taskRoutes: checkRoutes(options.taskRoutes),
+    // celery/app/amqp.py: the default exchange and routing key follow the default queue's name.
+    taskDefaultExchange: options.taskDefaultExchange ?? queue,
+    taskDefaultRoutingKey: options.taskDefaultRoutingKey ?? queue,
+    brokerUseSsl: checkTls("brokerUseSsl", options.brokerUseSsl),
+    redisBackendUseSsl: checkTls("redisBackendUseSsl", options.redisBackendUseSsl),
+    taskDefaultDeliveryMode: deliveryMode,
+  };
+  return Object.freeze(settings) as unknown as Settings;
+}
