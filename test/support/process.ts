@@ -24,6 +24,30 @@ export interface SpawnOptions {
   onOutput?: (text: string, stream: "stdout" | "stderr") => void;
 }
 
+/**
+ * Last-resort clean-up when the process exits without running teardown (a crashed test file, a
+ * forgotten afterAll): SIGKILL whatever is still running, synchronously, so nothing outlives us.
+ */
+const exitCleanups = new Set<() => void>();
+let exitHookInstalled = false;
+
+export function registerExitCleanup(cleanup: () => void): () => void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const fn of exitCleanups) {
+        try {
+          fn();
+        } catch {
+          // Best effort: the process is going away.
+        }
+      }
+    });
+  }
+  exitCleanups.add(cleanup);
+  return () => exitCleanups.delete(cleanup);
+}
+
 /** Output is kept so failures can print it; capped so a chatty child cannot eat the heap. */
 const MAX_KEPT_OUTPUT = 2_000_000;
 
@@ -71,6 +95,8 @@ export class ChildHandle {
         resolve(this.exitInfo);
       });
     });
+    const unregister = registerExitCleanup(() => this.signal("SIGKILL"));
+    void this.exited.then(unregister);
   }
 
   get pid(): number | undefined {

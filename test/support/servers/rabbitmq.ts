@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { connect as amqpConnect } from "amqplib";
 import { freePort, makeTempDir } from "../ports.js";
-import { ChildHandle, tcpAccepts, waitUntil } from "../process.js";
+import { ChildHandle, registerExitCleanup, tcpAccepts, waitUntil } from "../process.js";
 import type { TestCerts } from "../tls.js";
 
 export const RABBITMQ_BIN_DIR = process.env.CELERIAC_RABBITMQ_BIN_DIR ?? "/usr/lib/rabbitmq/bin";
@@ -93,6 +93,22 @@ class RabbitMqServerImpl implements RabbitMqServer {
     private readonly options: RabbitMqOptions,
   ) {
     this.nodeName = `cx${process.pid}x${Math.random().toString(36).slice(2, 8)}@localhost`;
+    // Registered before the script's own handle, so beam dies first and is not orphaned.
+    registerExitCleanup(() => {
+      if (this.running) this.killBeamNow();
+    });
+  }
+
+  /** SIGKILL of the Erlang VM, by the pid it wrote; the script then reaps it. */
+  private killBeamNow(): void {
+    const pidFile = join(this.dir, "pid");
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : Number.NaN;
+    if (!Number.isInteger(pid) || pid <= 0) return;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
   }
 
   get url(): string {
@@ -234,17 +250,9 @@ class RabbitMqServerImpl implements RabbitMqServer {
 
   async kill(): Promise<void> {
     if (!this.server?.running) return;
-    const pidFile = join(this.dir, "pid");
-    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : Number.NaN;
     // Kill beam itself, not the script: the script then reaps it and exits. Killing the script
     // would orphan beam.
-    if (Number.isInteger(pid) && pid > 0) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone; the script is about to exit.
-      }
-    }
+    this.killBeamNow();
     await this.server.terminate("SIGKILL", 10_000);
   }
 

@@ -1,0 +1,71 @@
+/**
+ * Builds a TS worker stack (settings, RedisTransport, RedisBackend) from plain
+ * URLs, for interop tests, the standalone worker script and the benchmark.
+ * It uses the same collaborators the `Celery` facade wires.
+ */
+import { inflateSync } from "node:zlib";
+import { createMetaCodec } from "../../../src/backends/meta-codec.js";
+import { RedisBackend } from "../../../src/backends/redis.js";
+import { type CeleryOptions, resolveSettings } from "../../../src/config.js";
+import { createLogger, type Logger, type LogLevel } from "../../../src/logging.js";
+import { RedisTransport } from "../../../src/transports/redis/index.js";
+import { parseRedisUrl } from "../../../src/transports/redis/url.js";
+import { createWorker, registerTask, type WorkerHost } from "../../../src/worker/app-hooks.js";
+import type { TaskHandler, TaskOptions, ThreadedHandler } from "../../../src/worker/task-registry.js";
+import type { Worker, WorkerOptions } from "../../../src/worker/worker.js";
+
+export interface TsStack extends WorkerHost {
+  readonly transport: RedisTransport;
+  readonly backend: RedisBackend;
+  readonly logger: Logger;
+  task<A extends unknown[], R>(
+    name: string,
+    handler: TaskHandler<A, R> | ThreadedHandler,
+    options?: TaskOptions,
+  ): void;
+  worker(options?: WorkerOptions): Worker;
+  close(): Promise<void>;
+}
+
+export function createTsStack(
+  options: CeleryOptions & { broker: string; backend: string },
+  log: { level?: LogLevel; lines?: string[] } = {},
+): TsStack {
+  const settings = resolveSettings(options);
+  const transport = new RedisTransport({
+    endpoint: parseRedisUrl("broker", settings.broker),
+    transportOptions: settings.brokerTransportOptions,
+    permanentBindings: settings.compat.permanentBindings,
+    publishRetryPolicy: settings.taskPublishRetryPolicy,
+  });
+  const codec = createMetaCodec({
+    serialize: (v) => new TextEncoder().encode(JSON.stringify(v)),
+    deserialize: (d) => JSON.parse(new TextDecoder().decode(d)),
+    decompress: (d) => inflateSync(d),
+  });
+  const backend = new RedisBackend({
+    endpoint: parseRedisUrl("backend", options.backend),
+    codec,
+    resultExpires: settings.resultExpires,
+  });
+  const lines = log.lines;
+  const logger = createLogger({
+    level: log.level ?? "info",
+    ...(lines ? { destination: { write: (line: string) => lines.push(line) } } : {}),
+  });
+  const host: TsStack = {
+    settings,
+    transport,
+    backend,
+    logger,
+    task: (name, handler, taskOptions) => {
+      registerTask(host, name, handler, taskOptions);
+    },
+    worker: (workerOptions) => createWorker(host, workerOptions),
+    close: async () => {
+      await transport.close();
+      await backend.close();
+    },
+  };
+  return host;
+}
