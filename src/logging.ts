@@ -1,0 +1,100 @@
+import { type DestinationStream, type Logger, pino } from "pino";
+
+/**
+ * Logger factory. Lines look like Celery's worker log by default:
+ *
+ *     [2026-11-24 08:08:25,174: INFO/MainProcess] Task ts.add[5f1c…] succeeded in 0.0012s: 5
+ *
+ * and are pino JSON objects with `format: "json"`. Credentials never reach a
+ * line: URL passwords are masked and fields named like secrets are redacted.
+ */
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+export interface LoggerOptions {
+  /** Minimum level, default `"info"` (or `CELERIAC_LOG_LEVEL`). */
+  level?: LogLevel;
+  /** `"text"` (Celery-like lines, default) or `"json"` (one pino object per line). */
+  format?: "text" | "json";
+  /** Where lines go; default stderr (where Celery's worker logs too). */
+  destination?: { write(line: string): unknown };
+  /** Process label in text lines, Celery's `%(processName)s`; default `MainProcess`. */
+  processName?: string;
+}
+
+export type { Logger };
+
+/** Secret-looking keys, at the top level and one level down, masked in every line. */
+const REDACT_PATHS = ["password", "pass", "secret", "token", "*.password", "*.secret", "*.token", "*.pass"];
+
+/** Mask the password in any `scheme://user:password@host` URL inside the text. */
+export function redactUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@/\s]+)(@)/gi, "$1***$3");
+}
+
+const LEVEL_NAMES: Record<number, string> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO",
+  40: "WARNING",
+  50: "ERROR",
+  60: "CRITICAL",
+};
+
+/** Celery's `%(asctime)s` is `YYYY-MM-DD HH:MM:SS,mmm` in local time. */
+function asctime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`;
+}
+
+const RESERVED = new Set(["level", "time", "msg", "pid", "hostname", "name"]);
+
+/** Turns pino's JSON lines into Celery-style text lines (extra fields appended as `key=value`). */
+function textDestination(out: { write(line: string): unknown }, processName: string): DestinationStream {
+  return {
+    write(line: string) {
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        out.write(redactUrl(line));
+        return;
+      }
+      const level = LEVEL_NAMES[Number(record.level)] ?? String(record.level);
+      const time = typeof record.time === "number" ? record.time : Date.now();
+      const msg = typeof record.msg === "string" ? record.msg : "";
+      let extras = "";
+      let stack = "";
+      for (const [k, v] of Object.entries(record)) {
+        if (RESERVED.has(k)) continue;
+        if (
+          k === "err" &&
+          typeof v === "object" &&
+          v !== null &&
+          typeof (v as { stack?: unknown }).stack === "string"
+        ) {
+          stack = `\n${(v as { stack: string }).stack}`;
+          continue;
+        }
+        extras += ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`;
+      }
+      out.write(redactUrl(`[${asctime(time)}: ${level}/${processName}] ${msg}${extras}${stack}\n`));
+    },
+  };
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? (process.env.CELERIAC_LOG_LEVEL as LogLevel | undefined) ?? "info";
+  const out = options.destination ?? process.stderr;
+  const redactingOut: DestinationStream = { write: (line: string) => out.write(redactUrl(line)) };
+  const destination =
+    options.format === "json" ? redactingOut : textDestination(out, options.processName ?? "MainProcess");
+  return pino(
+    {
+      level,
+      base: undefined,
+      redact: { paths: REDACT_PATHS, censor: "***" },
+    },
+    destination,
+  );
+}

@@ -1,0 +1,83 @@
+import { SoftTimeLimitExceeded, TimeLimitExceeded } from "./errors.js";
+
+/**
+ * Runs one handler invocation under Celery's two time limits
+ * (celery/worker/request.py `Request.on_timeout`, billiard's pool timers):
+ *
+ * - soft: the run's `AbortSignal` aborts with `SoftTimeLimitExceeded`;
+ *   the handler may clean up. If it then fails with the abort reason or an
+ *   `AbortError`, the failure is recorded as `SoftTimeLimitExceeded`, as the
+ *   exception a Python task sees.
+ * - hard: the run is abandoned (its promise is ignored from then on; a
+ *   thread-pool run is terminated by `onHardTimeout`), and the outcome is
+ *   `timeout`, stored as `TimeLimitExceeded(<seconds>)`.
+ */
+export type Outcome =
+  | { kind: "ok"; value: unknown }
+  | { kind: "error"; error: unknown }
+  | { kind: "timeout"; seconds: number };
+
+export interface LimitOptions {
+  soft: number | null;
+  hard: number | null;
+  controller: AbortController;
+  onSoftTimeout?: (seconds: number) => void;
+  onHardTimeout?: (seconds: number) => void;
+}
+
+export function runWithLimits(run: () => unknown, options: LimitOptions): Promise<Outcome> {
+  const { controller } = options;
+  let softFired = false;
+  return new Promise<Outcome>((resolve) => {
+    let done = false;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = (outcome: Outcome) => {
+      if (done) return;
+      done = true;
+      for (const t of timers) clearTimeout(t);
+      resolve(outcome);
+    };
+    if (options.soft !== null && (options.hard === null || options.soft < options.hard)) {
+      const soft = options.soft;
+      timers.push(
+        setTimeout(() => {
+          softFired = true;
+          options.onSoftTimeout?.(soft);
+          controller.abort(new SoftTimeLimitExceeded(soft));
+        }, soft * 1000),
+      );
+    }
+    if (options.hard !== null) {
+      const hard = options.hard;
+      timers.push(
+        setTimeout(() => {
+          if (done) return;
+          if (!controller.signal.aborted) controller.abort(new TimeLimitExceeded(hard));
+          options.onHardTimeout?.(hard);
+          finish({ kind: "timeout", seconds: hard });
+        }, hard * 1000),
+      );
+    }
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(run());
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (value) => finish({ kind: "ok", value }),
+      (error: unknown) => {
+        const isAbort =
+          error === controller.signal.reason ||
+          (typeof error === "object" &&
+            error !== null &&
+            (error as { name?: unknown }).name === "AbortError");
+        if (softFired && isAbort && !(error instanceof SoftTimeLimitExceeded)) {
+          finish({ kind: "error", error: controller.signal.reason });
+        } else {
+          finish({ kind: "error", error });
+        }
+      },
+    );
+  });
+}

@@ -1,0 +1,344 @@
+import type { ResultBackend, ResultMetaRecord } from "../backends/backend.js";
+import type { CompatProfile } from "../compat.js";
+import type { Logger } from "../logging.js";
+import type { Delivery, OutgoingMessage } from "../transports/transport.js";
+import { backoffFactor, exponentialBackoff } from "./backoff.js";
+import type { TaskContext } from "./context.js";
+import {
+  Ignore,
+  MaxRetriesExceededError,
+  Reject,
+  Retry,
+  type RetryOptions,
+  TimeLimitExceeded,
+} from "./errors.js";
+import { excInfoOf, excRepr, tracebackOf } from "./exc-info.js";
+import { type Outcome, runWithLimits } from "./executor.js";
+import type { WorkerRequest } from "./request.js";
+import { buildResultMeta, childTuple, type MetaContext } from "./result-meta.js";
+import { buildRetryMessage } from "./retry-message.js";
+import { matchesError, type TaskDefinition, type TaskHandler } from "./task-registry.js";
+import type { ThreadPool } from "./thread-pool.js";
+
+/**
+ * Runs one accepted request the way celery/app/trace.py `build_tracer`
+ * does: STARTED (trackStarted), the handler under time limits, then SUCCESS
+ * / RETRY / FAILURE meta, Celery's log lines, and the late ack.
+ */
+export interface RunnerDeps {
+  backend: ResultBackend | null;
+  publish(message: OutgoingMessage): Promise<void>;
+  encodeBody(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
+  logger: Logger;
+  hostname: string;
+  compat: CompatProfile;
+  resultExtended: boolean;
+  storeErrorsEvenIfIgnored: boolean;
+  threadPool(): ThreadPool;
+}
+
+/** celery/worker/request.py + celery/backends/base.py `get_actual_ignore_result` (5.6.3+ override rule). */
+export function effectiveIgnoreResult(
+  header: boolean | null,
+  taskSetting: boolean,
+  compat: CompatProfile,
+): boolean {
+  const overrides = compat.minor === "5.7" || compat.minor === "5.6";
+  if (overrides) return header === null ? taskSetting : header;
+  return taskSetting || header === true;
+}
+
+/** Python's `repr()`-ish rendering of a return value for the "succeeded" line. */
+function resultRepr(value: unknown): string {
+  if (value === undefined || value === null) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  const text = typeof value === "string" ? `'${value}'` : (JSON.stringify(value) ?? String(value));
+  return text.length > 256 ? `${text.slice(0, 253)}...` : text;
+}
+
+export class TaskRunner {
+  constructor(private readonly deps: RunnerDeps) {}
+
+  private metaContext(): MetaContext {
+    return {
+      hostname: this.deps.hostname,
+      resultExtended: this.deps.resultExtended,
+      compat: this.deps.compat,
+    };
+  }
+
+  async store(meta: ResultMetaRecord): Promise<void> {
+    if (!this.deps.backend) return;
+    try {
+      await this.deps.backend.storeResult(meta);
+    } catch (err) {
+      this.deps.logger.error(
+        { err },
+        `Could not store result of task ${meta.task_id}: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** Runs the request; resolves once its meta is stored and its message settled. */
+  async run(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    delivery: Delivery,
+    signalOnShutdown: AbortSignal,
+  ): Promise<void> {
+    const { logger } = this.deps;
+    const options = task.options;
+    const ignoreResult = effectiveIgnoreResult(request.ignoreResult, options.ignoreResult, this.deps.compat);
+    const storeErrors = !ignoreResult || this.deps.storeErrorsEvenIfIgnored;
+    const [hardHeader, softHeader] = request.timeLimit;
+    const hard = hardHeader ?? options.timeLimit;
+    const soft = softHeader ?? options.softTimeLimit;
+
+    if (!options.acksLate) await this.settle(delivery, "ack");
+    if (options.trackStarted && !ignoreResult) {
+      await this.store(
+        buildResultMeta(
+          "STARTED",
+          { pid: process.pid, hostname: this.deps.hostname },
+          null,
+          request,
+          this.metaContext(),
+        ),
+      );
+    }
+
+    const controller = new AbortController();
+    const onShutdown = () => controller.abort(signalOnShutdown.reason);
+    signalOnShutdown.addEventListener("abort", onShutdown, { once: true });
+    const started = performance.now();
+    const outcome = await this.execute(request, task, controller, soft, hard);
+    signalOnShutdown.removeEventListener("abort", onShutdown);
+    const runtime = (performance.now() - started) / 1000;
+    const label = `${request.displayName}[${request.id}]`;
+
+    let finalAck: "ack" | "requeue" | "reject" = "ack";
+    if (outcome.kind === "ok") {
+      if (!ignoreResult)
+        await this.store(buildResultMeta("SUCCESS", outcome.value, null, request, this.metaContext()));
+      logger.info(`Task ${label} succeeded in ${runtime.toFixed(6)}s: ${resultRepr(outcome.value)}`);
+    } else if (outcome.kind === "timeout") {
+      const exc = new TimeLimitExceeded(outcome.seconds);
+      logger.error(`Hard time limit (${outcome.seconds}s) exceeded for ${label}`);
+      if (storeErrors) {
+        await this.store(buildResultMeta("FAILURE", excInfoOf(exc), null, request, this.metaContext()));
+      }
+    } else {
+      finalAck = await this.onError(request, task, outcome.error, label, runtime, ignoreResult, storeErrors);
+    }
+    if (finalAck === "requeue") await this.settle(delivery, "requeue");
+    else if (finalAck === "reject") await this.settle(delivery, "reject");
+    else await this.settle(delivery, "ack");
+  }
+
+  private execute(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    controller: AbortController,
+    soft: number | null,
+    hard: number | null,
+  ): Promise<Outcome> {
+    const label = `${request.displayName}[${request.id}]`;
+    const limits = {
+      soft,
+      hard,
+      controller,
+      onSoftTimeout: (s: number) => this.deps.logger.warn(`Soft time limit (${s}s) exceeded for ${label}`),
+    };
+    const handler = task.handler;
+    if (typeof handler === "function") {
+      const ctx = this.context(request, task, controller.signal, hard, soft);
+      return runWithLimits(() => (handler as TaskHandler)(ctx, ...request.args), limits);
+    }
+    const { result, control } = this.deps.threadPool().run({
+      module: handler.module,
+      exportName: handler.exportName,
+      args: request.args,
+      context: this.plainContext(request, hard, soft),
+    });
+    controller.signal.addEventListener("abort", () => control.abort(), { once: true });
+    return runWithLimits(() => result, { ...limits, onHardTimeout: () => control.terminate() });
+  }
+
+  private plainContext(
+    request: WorkerRequest,
+    hard: number | null,
+    soft: number | null,
+  ): Record<string, unknown> {
+    return {
+      id: request.id,
+      name: request.name,
+      args: request.args,
+      kwargs: request.kwargs,
+      retries: request.retries,
+      rootId: request.rootId,
+      parentId: request.parentId,
+      groupId: request.groupId,
+      groupIndex: request.groupIndex,
+      eta: request.eta,
+      expires: request.expires,
+      timeLimit: [hard, soft],
+      origin: request.origin,
+      replyTo: request.replyTo,
+      correlationId: request.correlationId,
+      headers: request.customHeaders,
+      deliveryInfo: { ...request.deliveryInfo },
+      hostname: this.deps.hostname,
+    };
+  }
+
+  private context(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    signal: AbortSignal,
+    hard: number | null,
+    soft: number | null,
+  ): TaskContext {
+    const plain = this.plainContext(request, hard, soft) as Omit<TaskContext, "signal" | "retry">;
+    return {
+      ...plain,
+      signal,
+      retry: (options: RetryOptions = {}): never => {
+        throw this.prepareRetry(request, task, options);
+      },
+    };
+  }
+
+  /**
+   * celery/app/task.py `Task.retry` up to the publish: the max-retries check
+   * (throws `exc` or MaxRetriesExceededError) and the countdown. Publishing
+   * happens in {@link onError}, so `retry()` can stay synchronous.
+   */
+  prepareRetry(request: WorkerRequest, task: TaskDefinition, options: RetryOptions): Retry | unknown {
+    const maxRetries = options.maxRetries === undefined ? task.options.maxRetries : options.maxRetries;
+    const retries = request.retries + 1;
+    if (maxRetries !== null && retries > maxRetries) {
+      if (options.exc !== undefined) return options.exc;
+      const args = options.args ?? request.args;
+      const kwargs = options.kwargs ?? request.kwargs;
+      return new MaxRetriesExceededError(
+        `Can't retry ${request.name}[${request.id}] args:${JSON.stringify(args)} kwargs:${JSON.stringify(kwargs)}`,
+      );
+    }
+    const when =
+      options.eta ?? (options.countdown === undefined ? task.options.defaultRetryDelay : options.countdown);
+    return new Retry(options, when);
+  }
+
+  private async onError(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    errorIn: unknown,
+    label: string,
+    runtime: number,
+    ignoreResult: boolean,
+    storeErrors: boolean,
+  ): Promise<"ack" | "requeue" | "reject"> {
+    const { logger } = this.deps;
+    let error = errorIn;
+    // celery/app/autoretry.py: matching errors become task.retry(exc=..., countdown=backoff, **retry_kwargs).
+    const o = task.options;
+    if (
+      !(error instanceof Retry) &&
+      o.autoretryFor.length > 0 &&
+      matchesError(error, o.autoretryFor) &&
+      !matchesError(error, o.dontAutoretryFor)
+    ) {
+      const retryOptions: RetryOptions = { ...o.retryKwargs, exc: error };
+      if (o.retryBackoff) {
+        const factor = backoffFactor(o.retryBackoff, this.deps.compat);
+        retryOptions.countdown = exponentialBackoff(
+          factor,
+          request.retries,
+          o.retryBackoffMax,
+          o.retryJitter,
+        );
+      }
+      error = this.prepareRetry(request, task, retryOptions);
+    }
+    if (error instanceof Retry) {
+      const eta = error.when instanceof Date ? error.when : new Date(Date.now() + error.when * 1000);
+      try {
+        await this.deps.publish(
+          buildRetryMessage({
+            request,
+            options: error.options,
+            eta,
+            ignoreResult,
+            hostname: this.deps.hostname,
+            compat: this.deps.compat,
+            encodeBody: this.deps.encodeBody,
+          }),
+        );
+      } catch (publishError) {
+        // Task.retry: a failed publish raises Reject(exc, requeue=False).
+        error = new Reject(publishError, false);
+      }
+      if (error instanceof Retry) {
+        const exc = error.exc;
+        const reason = exc === undefined ? error.message : excRepr(exc);
+        logger.info(
+          `Task ${label} retry: Retry in ${error.when instanceof Date ? error.when.toISOString() : `${error.when}s`}: ${reason}`,
+        );
+        if (storeErrors) {
+          const result = exc === undefined ? null : excInfoOf(exc);
+          await this.store(
+            buildResultMeta(
+              "RETRY",
+              result,
+              exc === undefined ? null : tracebackOf(exc),
+              request,
+              this.metaContext(),
+              [childTuple(request.id)],
+            ),
+          );
+        }
+        return "ack";
+      }
+    }
+    if (error instanceof Ignore) {
+      logger.info(`Task ${label} ignored`);
+      return "ack";
+    }
+    if (error instanceof Reject) {
+      logger.info(`Task ${label} rejected: ${error.message}${error.requeue ? " (requeued)" : ""}`);
+      if (error.requeue) return "requeue";
+      // 5.7: Reject(requeue=False) stores FAILURE (celery/worker/request.py Request.on_failure).
+      if (storeErrors && this.deps.compat.minor === "5.7") {
+        await this.store(
+          buildResultMeta("FAILURE", excInfoOf(error), tracebackOf(error), request, this.metaContext()),
+        );
+      }
+      return "reject";
+    }
+    logger.error(
+      { err: error instanceof Error ? error : undefined },
+      `Task ${label} raised unexpected: ${excRepr(error)}`,
+    );
+    if (storeErrors) {
+      await this.store(
+        buildResultMeta("FAILURE", excInfoOf(error), tracebackOf(error), request, this.metaContext()),
+      );
+    }
+    void runtime;
+    return "ack";
+  }
+
+  private async settle(delivery: Delivery, how: "ack" | "requeue" | "reject"): Promise<void> {
+    try {
+      if (how === "ack") await delivery.ack();
+      else await delivery.reject(how === "requeue");
+    } catch (err) {
+      // The message stays in `unacked`; the visibility sweep will redeliver it.
+      this.deps.logger.error(
+        { err },
+        `Could not ${how} message ${delivery.deliveryInfo.deliveryTag}: ${(err as Error).message}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,370 @@
+import { hostname as osHostname } from "node:os";
+import type { ResultBackend } from "../backends/backend.js";
+import type { Settings } from "../config.js";
+import { ContentDisallowedError, DecodeError, NotRegisteredError, ProtocolError } from "../errors.js";
+import { createLogger, type Logger } from "../logging.js";
+import type { Consumer, Delivery, OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
+import { type BodyDecoder, jsonBodyDecoder } from "./body-codec.js";
+import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
+import { buildWorkerRequest, taskNameOf, type WorkerRequest } from "./request.js";
+import { buildResultMeta } from "./result-meta.js";
+import { TaskRevokedErrorInfo } from "./revoked.js";
+import type { TaskDefinition, TaskRegistry } from "./task-registry.js";
+import { effectiveIgnoreResult, TaskRunner } from "./task-runner.js";
+import { ThreadPool } from "./thread-pool.js";
+
+/**
+ * The worker: consumes task messages, gates them (expired, ETA, rate limit,
+ * concurrency) and hands them to the {@link TaskRunner}, the way Celery's
+ * `Consumer` + `strategy.default` + pool do.
+ *
+ * ETA/countdown: the message stays unacked in this process until it is due
+ * (prefetch is raised meanwhile, as kombu's QoS does). On Redis, an ETA
+ * further away than `visibilityTimeout` (default 1 h) gets restored by a
+ * visibility sweep (ours or a Python worker's) and runs twice — the same
+ * caveat Celery documents for the Redis transport.
+ */
+export interface WorkerOptions {
+  /** Queue names (or full specs) to consume; default `[settings.taskDefaultQueue]`. */
+  queues?: (string | QueueSpec)[];
+  /** Tasks run at once; default `settings.workerConcurrency` or 16. */
+  concurrency?: number;
+  /** Unsettled messages = concurrency × this; default `settings.workerPrefetchMultiplier` (4). */
+  prefetchMultiplier?: number;
+  /** Node name in results and logs; default `celery@<host>` (Celery's default). */
+  hostname?: string;
+  /** Threads of the `worker_threads` pool used by `threadedTask` handlers; default = concurrency. */
+  threads?: number;
+  /** `execArgv` of pool threads (e.g. `["--import", "tsx"]` to load .ts task modules); default the process's. */
+  threadExecArgv?: string[];
+}
+
+export interface WorkerDeps {
+  settings: Settings;
+  registry: TaskRegistry;
+  transport: Pick<Transport, "consume">;
+  backend: ResultBackend | null;
+  /** Publishes a task message (used for retries); usually `transport.publish`. */
+  publish(message: OutgoingMessage): Promise<void>;
+  logger?: Logger;
+  /** Body decoder (decompress + accept check + deserialize); default JSON/zlib. */
+  decodeBody?: BodyDecoder;
+  /** Body encoder for retry messages; default JSON. */
+  encodeBody?(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
+}
+
+export interface CloseOptions {
+  /** Milliseconds to wait for running tasks before restoring the rest; default 30 000. */
+  timeout?: number;
+}
+
+function toQueueSpec(q: string | QueueSpec): QueueSpec {
+  return typeof q === "string"
+    ? { name: q, exchange: q, exchangeType: "direct", routingKey: q, durable: true }
+    : q;
+}
+
+const jsonEncodeBody = (body: unknown[]) => ({
+  body: new TextEncoder().encode(JSON.stringify(body)),
+  contentType: "application/json",
+  contentEncoding: "utf-8",
+});
+
+interface Held {
+  delivery: Delivery;
+  request: WorkerRequest;
+  task: TaskDefinition;
+}
+
+export class Worker {
+  readonly hostname: string;
+  readonly queues: QueueSpec[];
+  readonly concurrency: number;
+  readonly prefetchMultiplier: number;
+  private readonly logger: Logger;
+  private readonly decodeBody: BodyDecoder;
+  private readonly runner: TaskRunner;
+  private consumer: Consumer | null = null;
+  private running = 0;
+  private readonly ready: Held[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly etaTimers = new Map<NodeJS.Timeout, Held>();
+  private readonly buckets = new Map<string, RateLimitedQueue<Held>>();
+  private readonly shutdown = new AbortController();
+  private pool: ThreadPool | null = null;
+  private state: "new" | "running" | "closing" | "closed" = "new";
+  private readonly threads: number;
+  private readonly threadExecArgv: string[] | undefined;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    options: WorkerOptions = {},
+  ) {
+    const s = deps.settings;
+    this.hostname = options.hostname ?? `celery@${osHostname()}`;
+    this.queues = (options.queues ?? [s.taskDefaultQueue]).map(toQueueSpec);
+    this.concurrency = Math.max(1, options.concurrency ?? s.workerConcurrency ?? 16);
+    this.prefetchMultiplier = Math.max(0, options.prefetchMultiplier ?? s.workerPrefetchMultiplier);
+    this.threads = options.threads ?? this.concurrency;
+    this.threadExecArgv = options.threadExecArgv;
+    this.logger = deps.logger ?? createLogger();
+    this.decodeBody = deps.decodeBody ?? jsonBodyDecoder(s.acceptContent);
+    this.runner = new TaskRunner({
+      backend: deps.backend,
+      publish: deps.publish,
+      encodeBody: deps.encodeBody ?? jsonEncodeBody,
+      logger: this.logger,
+      hostname: this.hostname,
+      compat: s.compat,
+      resultExtended: s.resultExtended,
+      storeErrorsEvenIfIgnored: s.taskStoreErrorsEvenIfIgnored,
+      threadPool: () => {
+        this.pool ??= new ThreadPool(this.threads, this.threadExecArgv);
+        return this.pool;
+      },
+    });
+  }
+
+  /** Prefetch bound: concurrency × multiplier (0 = unbounded), plus messages held for their ETA. */
+  private prefetch(): number {
+    if (this.prefetchMultiplier === 0) return 0;
+    return this.concurrency * this.prefetchMultiplier + this.etaTimers.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== "new") throw new Error(`worker already ${this.state}`);
+    this.state = "running";
+    this.consumer = await this.deps.transport.consume({
+      queues: this.queues,
+      prefetch: this.prefetch(),
+      onMessage: (delivery) => this.onMessage(delivery),
+      onError: (err) => this.logger.error({ err }, `consumer: ${err.message}`),
+    });
+    this.logger.info(
+      `${this.hostname} ready. queues=${this.queues.map((q) => q.name).join(",")} concurrency=${this.concurrency} tasks=${this.deps.registry.names().join(",")}`,
+    );
+  }
+
+  /** Stop consuming, let running tasks finish up to `timeout`, put everything else back on its queue. */
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (this.state === "closed" || this.state === "closing") return;
+    this.state = "closing";
+    const timeout = options.timeout ?? 30_000;
+    this.logger.info(
+      `${this.hostname}: warm shutdown, waiting up to ${timeout / 1000}s for ${this.running} task(s)`,
+    );
+    await this.consumer?.cancel();
+    // Not started yet: back to the queue (kombu restores unacked messages at shutdown).
+    const waiting: Held[] = [...this.ready.splice(0)];
+    for (const [timer, held] of this.etaTimers) {
+      clearTimeout(timer);
+      waiting.push(held);
+    }
+    this.etaTimers.clear();
+    for (const bucket of this.buckets.values()) waiting.push(...bucket.takeAll());
+    await Promise.all(waiting.map((h) => this.restore(h.delivery)));
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.all([...this.inFlight]).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeout);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.logger.warn(
+        `${this.hostname}: ${this.running} task(s) still running after ${timeout / 1000}s; abandoning them`,
+      );
+      this.shutdown.abort(new Error("worker shutdown"));
+    }
+    await this.pool?.close();
+    this.state = "closed";
+  }
+
+  private async restore(delivery: Delivery): Promise<void> {
+    try {
+      await delivery.reject(true);
+    } catch (err) {
+      this.logger.error(
+        { err },
+        `could not restore message ${delivery.deliveryInfo.deliveryTag}; the visibility sweep will`,
+      );
+    }
+  }
+
+  private onMessage(delivery: Delivery): void {
+    if (this.state !== "running") {
+      void this.restore(delivery);
+      return;
+    }
+    try {
+      this.accept(delivery);
+    } catch (err) {
+      this.logger.error({ err }, `Unrecoverable error handling message: ${(err as Error).message}`);
+      void delivery.reject(false).catch(() => undefined);
+    }
+  }
+
+  /** celery/worker/consumer/consumer.py `on_task_received` + strategy.py `task_message_handler`. */
+  private accept(delivery: Delivery): void {
+    const headers = delivery.headers;
+    let payload: unknown;
+    try {
+      payload = this.decodeBody(delivery);
+    } catch (err) {
+      if (err instanceof DecodeError) {
+        // Consumer.on_decode_error: critical log, then ack (discard).
+        this.logger.fatal(
+          `Can't decode message body: ${err.message} [type:${JSON.stringify(delivery.contentType)} encoding:${JSON.stringify(delivery.contentEncoding)} headers:${JSON.stringify(headers).slice(0, 512)}]`,
+        );
+        void delivery.ack().catch(() => undefined);
+        return;
+      }
+      if (err instanceof ContentDisallowedError) {
+        this.logger.error(
+          `Received invalid task message: ${err.message}. The message has been ignored and discarded.`,
+        );
+        void delivery.reject(false).catch(() => undefined);
+        return;
+      }
+      throw err;
+    }
+    const name = taskNameOf(headers, payload);
+    if (name === null) {
+      // Consumer.on_unknown_message
+      this.logger.warn(
+        `Received and deleted unknown message. Wrong destination?!? headers:${JSON.stringify(headers).slice(0, 512)}`,
+      );
+      void delivery.reject(false).catch(() => undefined);
+      return;
+    }
+    const task = this.deps.registry.get(name);
+    if (!task) {
+      this.onUnknownTask(delivery, name, payload);
+      return;
+    }
+    let request: WorkerRequest;
+    try {
+      request = buildWorkerRequest(headers, delivery.properties, payload, delivery.deliveryInfo);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.logger.error(
+          `Received invalid task message: ${err.message}. The message has been ignored and discarded.`,
+        );
+        void delivery.reject(false).catch(() => undefined);
+        return;
+      }
+      throw err;
+    }
+    this.logger.info(`Task ${request.displayName}[${request.id}] received`);
+    const held: Held = { delivery, request, task };
+    if (this.expired(held)) return;
+    const eta = request.eta?.getTime();
+    if (eta !== undefined && eta > Date.now()) {
+      const timer = setTimeout(
+        () => {
+          this.etaTimers.delete(timer);
+          this.consumer?.setPrefetch(this.prefetch());
+          this.rateGate(held);
+        },
+        Math.min(eta - Date.now(), 2 ** 31 - 1),
+      );
+      this.etaTimers.set(timer, held);
+      this.consumer?.setPrefetch(this.prefetch());
+      return;
+    }
+    this.rateGate(held);
+  }
+
+  /** Consumer.on_unknown_task: reject and store FAILURE NotRegistered(name). */
+  private onUnknownTask(delivery: Delivery, name: string, payload: unknown): void {
+    this.logger.error(
+      `Received unregistered task of type '${name}'. The message has been ignored and discarded. Did you remember to import the module containing this task?`,
+    );
+    const body = payload as Record<string, unknown> | null;
+    const id =
+      typeof delivery.headers.id === "string"
+        ? delivery.headers.id
+        : typeof body?.id === "string"
+          ? body.id
+          : null;
+    void delivery.reject(false).catch(() => undefined);
+    if (id !== null) {
+      const exc = new NotRegisteredError(name);
+      void this.runner.store(
+        buildResultMeta(
+          "FAILURE",
+          { exc_type: "NotRegistered", exc_message: [exc.taskName], exc_module: "celery.exceptions" },
+          null,
+          { id },
+          { hostname: this.hostname, resultExtended: false, compat: this.deps.settings.compat },
+        ),
+      );
+    }
+  }
+
+  /** Request.revoked / maybe_expire: an expired task is not run; REVOKED meta with reason "expired". */
+  private expired(held: Held): boolean {
+    const { request, task, delivery } = held;
+    if (!request.expires || request.expires.getTime() > Date.now()) return false;
+    this.logger.info(`Discarding revoked task: ${request.displayName}[${request.id}] (expired)`);
+    void delivery.ack().catch(() => undefined);
+    const ignore = effectiveIgnoreResult(
+      request.ignoreResult,
+      task.options.ignoreResult,
+      this.deps.settings.compat,
+    );
+    if (!ignore || this.deps.settings.taskStoreErrorsEvenIfIgnored) {
+      void this.runner.store(
+        buildResultMeta("REVOKED", TaskRevokedErrorInfo("expired"), null, request, {
+          hostname: this.hostname,
+          resultExtended: this.deps.settings.resultExtended,
+          compat: this.deps.settings.compat,
+        }),
+      );
+    }
+    return true;
+  }
+
+  private rateGate(held: Held): void {
+    if (this.state !== "running") {
+      void this.restore(held.delivery);
+      return;
+    }
+    const rate = held.task.options.rateLimit;
+    if (rate > 0 && !this.deps.settings.workerDisableRateLimits) {
+      let bucket = this.buckets.get(held.task.name);
+      if (!bucket) {
+        bucket = new RateLimitedQueue<Held>(new TokenBucket(rate, 1), (h) => this.enqueue(h));
+        this.buckets.set(held.task.name, bucket);
+      }
+      bucket.push(held);
+      return;
+    }
+    this.enqueue(held);
+  }
+
+  private enqueue(held: Held): void {
+    this.ready.push(held);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.ready.length > 0 && this.state === "running") {
+      const held = this.ready.shift() as Held;
+      if (this.expired(held)) continue;
+      this.running++;
+      const run = this.runner
+        .run(held.request, held.task, held.delivery, this.shutdown.signal)
+        .catch((err: unknown) => {
+          this.logger.error({ err }, `internal error running ${held.request.id}: ${(err as Error).message}`);
+        })
+        .finally(() => {
+          this.running--;
+          this.inFlight.delete(run);
+          this.pump();
+        });
+      this.inFlight.add(run);
+    }
+  }
+}
