@@ -1,0 +1,362 @@
+/**
+ * Builds a Celery task message exactly as Python would publish it.
+ *
+ * mirrors celery/app/amqp.py `AMQP.as_task_v2` (headers, body, properties),
+ * plus the parts of `Celery.send_task` (celery/app/base.py: `expires` ->
+ * `expiration`, clamped at 0; the `ignore_result` default) and
+ * `AMQP._create_task_sender.send_task_message` (`headers2.update(headers)`,
+ * leftover options -> properties) and kombu `Producer.publish` (`delivery_mode`,
+ * `expiration = str(int(s * 1000))`, `priority=0`) that shape the message.
+ *
+ * Routing, the `reply_to` default (`app.thread_oid`), the `origin` default
+ * (`anon_nodename()`) and parent/root inheritance belong to the caller; this
+ * module is pure and takes them as inputs.
+ */
+import { randomUUID } from "node:crypto";
+import type { CompatProfile } from "../compat.js";
+import { ProtocolError } from "../errors.js";
+import { formatIsoUtc, parseIsoDatetime } from "./datetime.js";
+import { describeValue, isPlainObject } from "./guards.js";
+import { PyTuple, saferepr } from "./saferepr.js";
+import type {
+  Embed,
+  SignatureDict,
+  TaskBodyV1,
+  TaskHeaders,
+  TaskMessage,
+  TaskMessageV1,
+  TaskProperties,
+} from "./task-message.js";
+
+/** AMQP.argsrepr_maxsize / kwargsrepr_maxsize. */
+export const REPR_MAXSIZE = 1024;
+/** Default of the 5.7 `task_repr_maxlevels` setting (and saferepr's default before). */
+export const REPR_MAXLEVELS = 3;
+
+/** Everything `apply_async`/`send_task` would pass to `as_task_v2`, already resolved by the caller. */
+export interface BuildTaskInput {
+  /** Task id; a new uuid4 when absent (`task_id or uuid()`). */
+  id?: string;
+  args?: readonly unknown[] | null;
+  kwargs?: Record<string, unknown> | null;
+  /** Seconds from `now`; wins over `eta` (as in as_task_v2). 0 means none (`if countdown:`). */
+  countdown?: number | null;
+  /** A Date, or an ISO-8601 string that is sent unchanged (validated first). */
+  eta?: Date | string | null;
+  /** Seconds from `now`, a Date, or an ISO-8601 string sent unchanged. Also sets `properties.expiration`. */
+  expires?: number | Date | string | null;
+  /** Message priority; kombu writes 0 when absent. */
+  priority?: number | null;
+  shadow?: string | null;
+  /** Hard time limit in seconds (`timelimit[0]`). */
+  timeLimit?: number | null;
+  /** Soft time limit in seconds (`timelimit[1]`). */
+  softTimeLimit?: number | null;
+  groupId?: string | null;
+  groupIndex?: number | null;
+  /** Defaults to the task id when empty (`if not root_id: root_id = task_id`). */
+  rootId?: string | null;
+  parentId?: string | null;
+  retries?: number;
+  /** Override the computed `saferepr` texts (as `apply_async(argsrepr=...)` can). */
+  argsrepr?: string;
+  kwargsrepr?: string;
+  /** `gen<pid>@<hostname>` of the sender (`anon_nodename()`); the caller supplies it. */
+  origin: string;
+  /**
+   * The task's or caller's setting. When absent: `null` on 5.7 (`send_task()`
+   * default), `false` before. `apply_async` of a known task passes its boolean.
+   */
+  ignoreResult?: boolean | null;
+  /** 5.3+ header. */
+  replacedTaskNesting?: number;
+  /** 5.3+ canvas stamping: names of the stamps, each a key of `stamps`. */
+  stampedHeaders?: readonly string[] | null;
+  stamps?: Record<string, unknown>;
+  /** Custom headers, merged last over Celery's (`headers2.update(headers)`). */
+  headers?: Record<string, unknown>;
+  callbacks?: SignatureDict[] | null;
+  errbacks?: SignatureDict[] | null;
+  chain?: SignatureDict[] | null;
+  chord?: SignatureDict | null;
+  /** RPC reply queue (`reply_to or app.thread_oid`); `""` when absent, as as_task_v2 writes. */
+  replyTo?: string | null;
+  /** Default 2 (persistent), `task_default_delivery_mode`. */
+  deliveryMode?: number;
+  /** Leftover options Celery copies into properties (`properties.update(kwargs)`), after reply_to. */
+  extraProperties?: Record<string, unknown>;
+  /** Python saw a tuple (apply_async) or a list (send_task with a list): only changes `argsrepr`. Default "tuple". */
+  argsReprStyle?: "tuple" | "list";
+  /** `task_repr_maxlevels` (5.7). */
+  reprMaxLevels?: number;
+  /** Clock for countdown/expires; injectable for tests. */
+  now?: Date;
+}
+
+/** 5.7 saferepr keeps brackets balanced; 5.2–5.6 cut with `, ...`. */
+export function usesBalancedRepr(compat: CompatProfile): boolean {
+  return !["5.2", "5.3", "5.4", "5.5", "5.6"].includes(compat.minor);
+}
+
+function optionalString(value: unknown, field: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string")
+    throw new ProtocolError(`${field} must be a string or null, got ${describeValue(value)}`);
+  return value;
+}
+
+function optionalNumber(
+  value: unknown,
+  field: string,
+  opts: { integer?: boolean; min?: number } = {},
+): number | null {
+  if (value === undefined || value === null) return null;
+  if (
+    typeof value !== "number" ||
+    !Number.isFinite(value) ||
+    (opts.integer && !Number.isInteger(value)) ||
+    (opts.min !== undefined && value < opts.min)
+  ) {
+    const kind = opts.integer ? "an integer" : "a finite number";
+    const range = opts.min !== undefined ? ` >= ${opts.min}` : "";
+    throw new ProtocolError(`${field} must be ${kind}${range} or null, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function checkSignatureList(value: unknown, field: string): SignatureDict[] | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value)) throw new ProtocolError(`${field} must be an array of signatures or null`);
+  for (const [i, sig] of value.entries()) checkSignature(sig, `${field}[${i}]`);
+  return value as SignatureDict[];
+}
+
+function checkSignature(value: unknown, field: string): SignatureDict | null {
+  if (value === undefined || value === null) return null;
+  if (!isPlainObject(value) || typeof value.task !== "string") {
+    throw new ProtocolError(
+      `${field} must be a signature object with a string "task", got ${describeValue(value)}`,
+    );
+  }
+  return value as SignatureDict;
+}
+
+/** Validated args/kwargs: `args or ()`, `kwargs or {}` with as_task_v2's type checks. */
+function checkArgs(input: BuildTaskInput): { args: unknown[]; kwargs: Record<string, unknown> } {
+  const args = input.args ?? [];
+  if (!Array.isArray(args)) {
+    throw new ProtocolError(`args must be an array (a Python list/tuple), got ${describeValue(args)}`);
+  }
+  const kwargs = input.kwargs ?? {};
+  if (!isPlainObject(kwargs)) {
+    throw new ProtocolError(`kwargs must be a plain object (a Python mapping), got ${describeValue(kwargs)}`);
+  }
+  return { args: args as unknown[], kwargs };
+}
+
+function toDate(value: Date | string, field: string): Date {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new ProtocolError(`${field} is an invalid Date`);
+    return value;
+  }
+  return parseIsoDatetime(value, field);
+}
+
+interface Times {
+  eta: string | null;
+  expires: string | null;
+  /** kombu `expiration` property, or undefined when `expires` was not given. */
+  expiration: string | undefined;
+}
+
+/** countdown -> eta, expires -> ISO + `expiration` (as_task_v2 + Celery.send_task + Producer.publish). */
+function resolveTimes(input: BuildTaskInput, now: Date): Times {
+  const countdown = optionalNumber(input.countdown, "countdown");
+  let eta: string | null = null;
+  if (countdown) {
+    eta = formatIsoUtc(new Date(now.getTime() + countdown * 1000), "eta");
+  } else if (input.eta !== undefined && input.eta !== null) {
+    if (typeof input.eta !== "string" && !(input.eta instanceof Date)) {
+      throw new ProtocolError(`eta must be a Date or an ISO-8601 string, got ${describeValue(input.eta)}`);
+    }
+    const etaDate = toDate(input.eta, "eta");
+    eta = typeof input.eta === "string" ? input.eta : formatIsoUtc(etaDate, "eta");
+  }
+
+  const raw = input.expires;
+  if (raw === undefined || raw === null) return { eta, expires: null, expiration: undefined };
+  let expires: string;
+  let expiresSeconds: number;
+  if (typeof raw === "number") {
+    optionalNumber(raw, "expires");
+    expires = formatIsoUtc(new Date(now.getTime() + raw * 1000), "expires");
+    expiresSeconds = raw;
+  } else if (typeof raw === "string" || raw instanceof Date) {
+    const date = toDate(raw, "expires");
+    expires = typeof raw === "string" ? raw : formatIsoUtc(date, "expires");
+    expiresSeconds = (date.getTime() - now.getTime()) / 1000;
+  } else {
+    throw new ProtocolError(
+      `expires must be seconds, a Date or an ISO-8601 string, got ${describeValue(raw)}`,
+    );
+  }
+  // Celery.send_task clamps a past expiry to 0 ("expired upon reaching a queue").
+  const expiration = String(Math.trunc(Math.max(0, expiresSeconds) * 1000));
+  return { eta, expires, expiration };
+}
+
+function reprs(
+  input: BuildTaskInput,
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+  compat: CompatProfile,
+) {
+  const options = {
+    maxlen: REPR_MAXSIZE,
+    maxlevels: input.reprMaxLevels ?? REPR_MAXLEVELS,
+    balanced: usesBalancedRepr(compat),
+  };
+  // `args or ()`: empty args are always the tuple `()`.
+  const argsValue = input.argsReprStyle === "list" && args.length > 0 ? args : new PyTuple(args);
+  return {
+    argsrepr: input.argsrepr ?? saferepr(argsValue, options),
+    kwargsrepr: input.kwargsrepr ?? saferepr(kwargs, options),
+  };
+}
+
+function buildProperties(input: BuildTaskInput, id: string, expiration: string | undefined): TaskProperties {
+  const priority = optionalNumber(input.priority, "priority", { integer: true, min: 0 });
+  if (priority !== null && priority > 255)
+    throw new ProtocolError(`priority must be <= 255, got ${priority}`);
+  const deliveryMode = optionalNumber(input.deliveryMode, "deliveryMode", { integer: true, min: 1 }) ?? 2;
+  const extra = input.extraProperties ?? {};
+  if (!isPlainObject(extra)) throw new ProtocolError("extraProperties must be a plain object");
+  // Key order of kombu: correlation_id, reply_to, leftovers, delivery_mode, expiration, priority.
+  const properties: Record<string, unknown> = {
+    correlation_id: id,
+    reply_to: optionalString(input.replyTo, "replyTo") ?? "",
+    ...extra,
+  };
+  properties.delivery_mode = deliveryMode;
+  if (expiration !== undefined) properties.expiration = expiration;
+  properties.priority = priority ?? 0;
+  return properties as TaskProperties;
+}
+
+/** Builds one protocol v2 task message. Throws ProtocolError naming the bad field before anything is sent. */
+export function buildTaskMessage(name: string, input: BuildTaskInput, compat: CompatProfile): TaskMessage {
+  if (typeof name !== "string" || name === "")
+    throw new ProtocolError("task name must be a non-empty string");
+  const id = input.id ?? randomUUID();
+  if (typeof id !== "string" || id === "") throw new ProtocolError("id must be a non-empty string");
+  if (typeof input.origin !== "string")
+    throw new ProtocolError("origin must be a string (gen<pid>@<hostname>)");
+  const { args, kwargs } = checkArgs(input);
+  const now = input.now ?? new Date();
+  const times = resolveTimes(input, now);
+  const { argsrepr, kwargsrepr } = reprs(input, args, kwargs, compat);
+  const custom = input.headers ?? {};
+  if (!isPlainObject(custom)) throw new ProtocolError("headers must be a plain object");
+
+  const headers: TaskHeaders = {
+    lang: "py",
+    task: name,
+    id,
+    shadow: optionalString(input.shadow, "shadow"),
+    eta: times.eta,
+    expires: times.expires,
+    group: optionalString(input.groupId, "groupId"),
+    group_index: optionalNumber(input.groupIndex, "groupIndex", { integer: true, min: 0 }),
+    retries: optionalNumber(input.retries, "retries", { integer: true, min: 0 }) ?? 0,
+    timelimit: [
+      optionalNumber(input.timeLimit, "timeLimit", { min: 0 }),
+      optionalNumber(input.softTimeLimit, "softTimeLimit", { min: 0 }),
+    ],
+    root_id: optionalString(input.rootId, "rootId") || id,
+    parent_id: optionalString(input.parentId, "parentId"),
+    argsrepr,
+    kwargsrepr,
+    origin: input.origin,
+    ignore_result:
+      input.ignoreResult === undefined ? (compat.ignoreResultNullDefault ? null : false) : input.ignoreResult,
+  };
+  if (compat.replacedTaskNesting) {
+    headers.replaced_task_nesting =
+      optionalNumber(input.replacedTaskNesting, "replacedTaskNesting", { integer: true, min: 0 }) ?? 0;
+  }
+  if (compat.stampHeaders) {
+    const names = input.stampedHeaders ?? null;
+    if (names !== null && (!Array.isArray(names) || names.some((n) => typeof n !== "string"))) {
+      throw new ProtocolError("stampedHeaders must be an array of strings or null");
+    }
+    const stamps: Record<string, unknown> = {};
+    for (const stampName of names ?? []) {
+      if (!input.stamps || !Object.hasOwn(input.stamps, stampName)) {
+        throw new ProtocolError(`stamps has no value for stamped header ${JSON.stringify(stampName)}`);
+      }
+      stamps[stampName] = input.stamps[stampName];
+    }
+    headers.stamped_headers = names === null ? null : [...names];
+    headers.stamps = stamps;
+  }
+  Object.assign(headers, custom);
+
+  const embed: Embed = {
+    callbacks: checkSignatureList(input.callbacks, "callbacks"),
+    errbacks: checkSignatureList(input.errbacks, "errbacks"),
+    chain: checkSignatureList(input.chain, "chain"),
+    chord: checkSignature(input.chord, "chord"),
+  };
+  return { headers, properties: buildProperties(input, id, times.expiration), body: [args, kwargs, embed] };
+}
+
+/**
+ * A protocol v1 message (mirrors celery/app/amqp.py `AMQP.as_task_v1`), for
+ * old peers and for testing the parser. Python only sends these with
+ * `task_protocol = 1`.
+ */
+export function buildTaskMessageV1(name: string, input: BuildTaskInput): TaskMessageV1 {
+  if (typeof name !== "string" || name === "")
+    throw new ProtocolError("task name must be a non-empty string");
+  const id = input.id ?? randomUUID();
+  const { args, kwargs } = checkArgs(input);
+  const times = resolveTimes(input, input.now ?? new Date());
+  const group = optionalString(input.groupId, "groupId");
+  const body: TaskBodyV1 = {
+    task: name,
+    id,
+    args,
+    kwargs,
+    group,
+    group_index: optionalNumber(input.groupIndex, "groupIndex", { integer: true, min: 0 }),
+    retries: optionalNumber(input.retries, "retries", { integer: true, min: 0 }) ?? 0,
+    eta: times.eta,
+    expires: times.expires,
+    utc: true,
+    callbacks: checkSignatureList(input.callbacks, "callbacks"),
+    errbacks: checkSignatureList(input.errbacks, "errbacks"),
+    timelimit: [
+      optionalNumber(input.timeLimit, "timeLimit", { min: 0 }),
+      optionalNumber(input.softTimeLimit, "softTimeLimit", { min: 0 }),
+    ],
+    taskset: group,
+    chord: checkSignature(input.chord, "chord"),
+  };
+  return { headers: {}, properties: buildProperties(input, id, times.expiration), body };
+}
+
+/** The `task-sent` event fields as_task_v2 prepares (`sent_event`), in Celery's order. */
+export function taskSentEventFields(message: TaskMessage): Record<string, unknown> {
+  const h = message.headers;
+  return {
+    uuid: h.id,
+    root_id: h.root_id,
+    parent_id: h.parent_id,
+    name: h.task,
+    args: h.argsrepr,
+    kwargs: h.kwargsrepr,
+    retries: h.retries,
+    eta: h.eta,
+    expires: h.expires,
+  };
+}

@@ -1,0 +1,34 @@
+/** Small, total type guards shared by the builders and parsers (never throw on any input). */
+
+/** A plain JSON-like object: not null, not an array, prototype Object or null. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A short, safe description of any value for error messages (no throwing getters, no cycles). */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+    case "number":
+    case "boolean":
+      return String(value);
+    case "bigint":
+      return `${value}n`;
+    case "object":
+      if (Array.isArray(value)) return `an array of ${value.length}`;
+      if (value instanceof Date) return "a Date";
+      return isPlainObject(value) ? "an object" : `a ${Object.prototype.toString.call(value).slice(8, -1)}`;
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+/** Own-property read that never touches the prototype chain (`__proto__`, `constructor`, …). */
+export function own(obj: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
