@@ -1,0 +1,181 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { ResultBackend } from "./backends/backend.js";
+import { RedisBackend } from "./backends/redis.js";
+import { AsyncResult } from "./client/async-result.js";
+import { resultCodec } from "./client/codecs.js";
+import { type PreparedMessage, type PublishOptions, prepareTaskMessage } from "./client/producer.js";
+import { Router } from "./client/router.js";
+import { checkSendOptions, type SendTaskOptions } from "./client/send-options.js";
+import { type TaskSignature, taskSignature } from "./client/signature.js";
+import { type CeleryOptions, resolveSettings, type Settings } from "./config.js";
+import { ConfigError } from "./errors.js";
+import type { RedisConnectionOptions } from "./transports/redis/connection.js";
+import { RedisTransport } from "./transports/redis/index.js";
+import { parseRedisUrl, type RedisEndpoint } from "./transports/redis/url.js";
+
+/**
+ * The Celery application facade (celery/app/base.py `Celery`): settings,
+ * router, broker transport and result backend, each opened on first use.
+ *
+ * Producer entry points: {@link Celery.sendTask}, {@link Celery.signature}.
+ * Collaborators exposed for the worker, canvas and control code (documented,
+ * stable): `settings`, `router`, `transport`, `backend`, `origin`, `oid`,
+ * `publishTask()` (the internal send used by retries and chains, no option
+ * validation), `asyncResult()`. `app.task(...)` / `app.worker(...)` are
+ * added by `src/worker` as functions taking the app.
+ */
+export class Celery {
+  readonly settings: Settings;
+  readonly router: Router;
+  /** `gen<pid>@<hostname>` (Celery's `anon_nodename()`), the `origin` header. */
+  readonly origin: string;
+  /** This app's reply-to id (Celery's `app.thread_oid`), default `reply_to` property. */
+  readonly oid: string;
+  readonly brokerEndpoint: RedisEndpoint;
+  readonly backendEndpoint: RedisEndpoint | null;
+  private transportInstance: RedisTransport | null = null;
+  private backendInstance: ResultBackend | null = null;
+  private closed = false;
+
+  constructor(options: CeleryOptions = {}) {
+    this.settings = resolveSettings(options);
+    const s = this.settings;
+    // URLs are checked now so a bad one fails at construction, before anything is sent.
+    this.brokerEndpoint = parseRedisUrl("broker", s.broker, s.brokerUseSsl);
+    this.backendEndpoint = s.backend === null ? null : parseBackendUrl(s.backend, s.redisBackendUseSsl);
+    if (this.backendEndpoint !== null) resultCodec(s); // validates result serializer/accept settings
+    this.router = new Router(s);
+    this.origin = `gen${process.pid}@${hostname()}`;
+    this.oid = randomUUID();
+  }
+
+  /** Connection options derived from `broker_connection_*`. */
+  brokerConnectionOptions(): RedisConnectionOptions {
+    const s = this.settings;
+    return {
+      connectTimeout: s.brokerConnectionTimeout,
+      maxReconnects: s.brokerConnectionMaxRetries,
+      reconnect: s.brokerConnectionRetry,
+    };
+  }
+
+  /** The broker transport (Redis), created on first use. */
+  get transport(): RedisTransport {
+    this.assertOpen();
+    if (this.transportInstance === null) {
+      const s = this.settings;
+      this.transportInstance = new RedisTransport({
+        endpoint: this.brokerEndpoint,
+        transportOptions: s.brokerTransportOptions,
+        permanentBindings: s.compat.permanentBindings,
+        publishRetryPolicy: s.taskPublishRetry && s.brokerConnectionRetry ? s.taskPublishRetryPolicy : null,
+        connection: this.brokerConnectionOptions(),
+        exchangeTypes: this.router.exchangeTypes(),
+      });
+    }
+    return this.transportInstance;
+  }
+
+  /** The result backend, or null when no `backend` is configured (Celery's DisabledBackend). */
+  get backend(): ResultBackend | null {
+    this.assertOpen();
+    if (this.backendInstance === null && this.backendEndpoint !== null) {
+      const s = this.settings;
+      const connection: RedisConnectionOptions = { maxReconnects: s.brokerConnectionMaxRetries };
+      if (s.redisSocketConnectTimeout !== null) connection.connectTimeout = s.redisSocketConnectTimeout;
+      this.backendInstance = new RedisBackend({
+        endpoint: this.backendEndpoint,
+        codec: resultCodec(s),
+        globalKeyprefix: s.resultBackendTransportOptions.globalKeyprefix,
+        resultExpires: s.resultExpires,
+        resultFailureExpires: s.resultFailureExpires,
+        connection,
+      });
+    }
+    return this.backendInstance;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ConfigError("app", "this Celery app is closed");
+  }
+
+  /**
+   * Sends a task by name (celery/app/base.py `Celery.send_task`). Resolves
+   * once the message is in the broker; every option is checked first.
+   */
+  async sendTask<R = unknown>(
+    name: string,
+    args?: readonly unknown[] | null,
+    kwargs?: Record<string, unknown> | null,
+    options?: SendTaskOptions,
+  ): Promise<AsyncResult<R>> {
+    checkSendOptions(name, args, kwargs, options);
+    return this.publishTask<R>(name, args ?? [], kwargs ?? {}, options ?? {});
+  }
+
+  /** Builds the message without sending it (for tests, benchmarks and dry runs). */
+  prepareTask(
+    name: string,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options: PublishOptions = {},
+  ): PreparedMessage {
+    return prepareTaskMessage(
+      this.settings,
+      this.router,
+      { origin: this.origin, replyTo: this.oid },
+      name,
+      args,
+      kwargs,
+      options,
+    );
+  }
+
+  /**
+   * The internal send used by `sendTask`, task retries and chain steps: no
+   * public-option validation, accepts the internal fields of {@link PublishOptions}.
+   */
+  async publishTask<R = unknown>(
+    name: string,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options: PublishOptions = {},
+  ): Promise<AsyncResult<R>> {
+    const prepared = this.prepareTask(name, args, kwargs, options);
+    await this.transport.publish(prepared.message, prepared.declare);
+    return new AsyncResult<R>(prepared.taskMessage.headers.id, this.backend, name);
+  }
+
+  /** A handle on an existing task id (`app.AsyncResult(id)`). */
+  asyncResult<R = unknown>(taskId: string): AsyncResult<R> {
+    return new AsyncResult<R>(taskId, this.backend);
+  }
+
+  /** A typed handle on a (usually remote) task: `delay`, `applyAsync`, `s`, `si`. */
+  signature<Args extends unknown[] = unknown[], Result = unknown>(
+    name: string,
+    defaults: SendTaskOptions = {},
+  ): TaskSignature<Args, Result> {
+    checkSendOptions(name, [], {}, defaults);
+    return taskSignature<Args, Result>(this, name, defaults);
+  }
+
+  /** Flushes pending publishes and closes every connection this app opened. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([this.transportInstance?.close(), this.backendInstance?.close()]);
+  }
+}
+
+function parseBackendUrl(url: string, forcedTls: Settings["redisBackendUseSsl"]): RedisEndpoint {
+  const scheme = url.slice(0, Math.max(0, url.indexOf("://"))).toLowerCase();
+  if (scheme === "rpc" || scheme.startsWith("amqp")) {
+    throw new ConfigError(
+      "backend",
+      `backend ${scheme}:// is not supported yet; use redis://, rediss:// or socket://`,
+    );
+  }
+  return parseRedisUrl("backend", url, forcedTls);
+}

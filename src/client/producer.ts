@@ -1,0 +1,124 @@
+import type { CompressionName, SerializerName, Settings } from "../config.js";
+import { type BuildTaskInput, buildTaskMessage } from "../protocol/build.js";
+import type { SignatureDict, TaskMessage } from "../protocol/task-message.js";
+import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";
+import { compressBody, serializeBody } from "./codecs.js";
+import type { ResolvedRoute, Router } from "./router.js";
+import { type SendTaskOptions, signatureList } from "./send-options.js";
+
+/**
+ * Turns a task call into the message a transport publishes: route
+ * (celery/app/routes.py), `buildTaskMessage` (celery/app/amqp.py
+ * `as_task_v2`), serializer + compression (kombu `Producer._prepare`: the
+ * `compression` header carries the MIME type, content type stays the
+ * serializer's).
+ */
+export interface PublishOptions extends SendTaskOptions {
+  /** Internal: retries count (Task.retry), chain/chord continuation, ETA as sent by Python. */
+  retries?: number;
+  chain?: SignatureDict[] | null;
+  chord?: SignatureDict | null;
+  etaIso?: string;
+  expiresIso?: string;
+  exchangeType?: "direct" | "topic" | "fanout";
+  replacedTaskNesting?: number;
+  stampedHeaders?: string[] | null;
+  stamps?: Record<string, unknown>;
+  /** Properties copied as Celery copies leftover options (e.g. `origin` on a retry). */
+  extraProperties?: Record<string, unknown>;
+}
+
+export interface PreparedMessage {
+  message: OutgoingMessage;
+  taskMessage: TaskMessage;
+  route: ResolvedRoute;
+  declare: QueueSpec[];
+}
+
+export interface ProducerIdentity {
+  origin: string;
+  /** Default `reply_to` (Celery's `app.thread_oid`). */
+  replyTo: string;
+}
+
+export function prepareTaskMessage(
+  settings: Settings,
+  router: Router,
+  identity: ProducerIdentity,
+  name: string,
+  args: readonly unknown[],
+  kwargs: Record<string, unknown>,
+  options: PublishOptions,
+): PreparedMessage {
+  const route = router.route(
+    name,
+    {
+      queue: options.queue,
+      exchange: options.exchange,
+      routingKey: options.routingKey,
+      priority: options.priority,
+    },
+    args,
+    kwargs,
+  );
+  const priority = options.priority ?? route.priority ?? settings.taskDefaultPriority ?? undefined;
+  const input: BuildTaskInput = {
+    args: [...args],
+    kwargs,
+    origin: identity.origin,
+    replyTo: options.replyTo ?? identity.replyTo,
+    deliveryMode: settings.taskDefaultDeliveryMode,
+    argsReprStyle: "tuple",
+  };
+  if (options.taskId !== undefined) input.id = options.taskId;
+  if (options.countdown !== undefined) input.countdown = options.countdown;
+  if (options.eta !== undefined) input.eta = options.eta;
+  if (options.etaIso !== undefined) input.eta = options.etaIso;
+  if (options.expires !== undefined) input.expires = options.expires;
+  if (options.expiresIso !== undefined) input.expires = options.expiresIso;
+  if (priority !== undefined) input.priority = priority;
+  if (options.shadow !== undefined) input.shadow = options.shadow;
+  if (options.timeLimit !== undefined) input.timeLimit = options.timeLimit;
+  if (options.softTimeLimit !== undefined) input.softTimeLimit = options.softTimeLimit;
+  if (options.ignoreResult !== undefined) input.ignoreResult = options.ignoreResult;
+  if (options.headers !== undefined) input.headers = options.headers;
+  if (options.parentId !== undefined) input.parentId = options.parentId;
+  if (options.rootId !== undefined) input.rootId = options.rootId;
+  if (options.groupId !== undefined) input.groupId = options.groupId;
+  if (options.groupIndex !== undefined) input.groupIndex = options.groupIndex;
+  if (options.argsrepr !== undefined) input.argsrepr = options.argsrepr;
+  if (options.kwargsrepr !== undefined) input.kwargsrepr = options.kwargsrepr;
+  if (options.retries !== undefined) input.retries = options.retries;
+  if (options.chain !== undefined) input.chain = options.chain;
+  if (options.chord !== undefined) input.chord = options.chord;
+  if (options.replacedTaskNesting !== undefined) input.replacedTaskNesting = options.replacedTaskNesting;
+  if (options.stampedHeaders !== undefined) input.stampedHeaders = options.stampedHeaders;
+  if (options.stamps !== undefined) input.stamps = options.stamps;
+  if (options.extraProperties !== undefined) input.extraProperties = options.extraProperties;
+  const callbacks = signatureList("link", options.link);
+  if (callbacks) input.callbacks = callbacks;
+  const errbacks = signatureList("linkError", options.linkError);
+  if (errbacks) input.errbacks = errbacks;
+
+  const taskMessage = buildTaskMessage(name, input, settings.compat);
+  const serializer: SerializerName = options.serializer ?? settings.taskSerializer;
+  const serialized = serializeBody(taskMessage.body, serializer, settings);
+  const headers: Record<string, unknown> = taskMessage.headers;
+  let body = serialized.body;
+  const compression: CompressionName | null = options.compression ?? settings.taskCompression;
+  if (compression) {
+    const compressed = compressBody(body, compression);
+    body = compressed.data;
+    headers.compression = compressed.mime;
+  }
+  const message: OutgoingMessage = {
+    body,
+    contentType: serialized.contentType,
+    contentEncoding: serialized.contentEncoding,
+    headers,
+    properties: taskMessage.properties,
+    exchange: route.exchange,
+    routingKey: route.routingKey,
+  };
+  return { message, taskMessage, route, declare: [route.queue] };
+}

@@ -1,0 +1,180 @@
+import { COMPRESSIONS, type CompressionName, SERIALIZERS, type SerializerName } from "../config.js";
+import { ConfigError } from "../errors.js";
+import type { SignatureDict } from "../protocol/task-message.js";
+
+/**
+ * Every option `sendTask` / `applyAsync` takes: Celery's `apply_async`
+ * options in camelCase (celery/app/task.py `Task.apply_async`,
+ * celery/app/base.py `Celery.send_task`). Checked before anything is sent.
+ */
+export interface SendTaskOptions {
+  /** Seconds from now before the worker may run it (sets the `eta` header). */
+  countdown?: number;
+  eta?: Date;
+  /** Seconds from now, or a Date; the worker revokes (`expired`) a task received after it. */
+  expires?: number | Date;
+  /** 0-9 (0-255 accepted, clamped by the broker); on Redis lower numbers run first. */
+  priority?: number;
+  queue?: string;
+  exchange?: string;
+  routingKey?: string;
+  /** Custom headers, visible in Python's `request.headers` / as request attributes. */
+  headers?: Record<string, unknown>;
+  taskId?: string;
+  /** Name shown in the worker's logs and events instead of the real one. */
+  shadow?: string;
+  /** Hard time limit, seconds. */
+  timeLimit?: number;
+  /** Soft time limit, seconds. */
+  softTimeLimit?: number;
+  ignoreResult?: boolean;
+  serializer?: SerializerName;
+  compression?: CompressionName;
+  replyTo?: string;
+  /** Success callback(s): signatures in Celery's dict shape. */
+  link?: SignatureDict | SignatureDict[];
+  /** Error callback(s). */
+  linkError?: SignatureDict | SignatureDict[];
+  /** Workflow ids (normally set by a worker sending a subtask). */
+  parentId?: string;
+  rootId?: string;
+  groupId?: string;
+  groupIndex?: number;
+  /** `argsrepr`/`kwargsrepr` overrides (Celery accepts them too). */
+  argsrepr?: string;
+  kwargsrepr?: string;
+}
+
+export const SEND_OPTION_NAMES: readonly (keyof SendTaskOptions)[] = [
+  "countdown",
+  "eta",
+  "expires",
+  "priority",
+  "queue",
+  "exchange",
+  "routingKey",
+  "headers",
+  "taskId",
+  "shadow",
+  "timeLimit",
+  "softTimeLimit",
+  "ignoreResult",
+  "serializer",
+  "compression",
+  "replyTo",
+  "link",
+  "linkError",
+  "parentId",
+  "rootId",
+  "groupId",
+  "groupIndex",
+  "argsrepr",
+  "kwargsrepr",
+];
+
+function fail(option: string, accepted: string, value: unknown): never {
+  const shown = value instanceof Date ? `Date(${value.getTime()})` : (JSON.stringify(value) ?? String(value));
+  throw new ConfigError(option, `${option} must be ${accepted} (got ${shown})`);
+}
+
+function isSignature(value: unknown): value is SignatureDict {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
+    typeof (value as { task?: unknown }).task === "string"
+  );
+}
+
+/** Normalizes link/linkError to a list of signatures. */
+export function signatureList(
+  option: string,
+  value: SignatureDict | SignatureDict[] | undefined,
+): SignatureDict[] | null {
+  if (value === undefined) return null;
+  const list = Array.isArray(value) ? value : [value];
+  for (const sig of list) {
+    if (!isSignature(sig))
+      fail(
+        option,
+        "a signature {task, args, kwargs, options, subtask_type, immutable} or a list of them",
+        sig,
+      );
+  }
+  return list;
+}
+
+/** Throws a {@link ConfigError} naming the first bad option and what it accepts. */
+export function checkSendOptions(name: unknown, args: unknown, kwargs: unknown, options: unknown): void {
+  if (typeof name !== "string" || name === "") fail("name", "a non-empty task name string", name);
+  if (args !== undefined && args !== null && !Array.isArray(args))
+    fail("args", "an array of positional arguments", args);
+  if (kwargs !== undefined && kwargs !== null && (typeof kwargs !== "object" || Array.isArray(kwargs))) {
+    fail("kwargs", "an object of keyword arguments", kwargs);
+  }
+  if (options === undefined || options === null) return;
+  if (typeof options !== "object" || Array.isArray(options)) fail("options", "an object", options);
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!(SEND_OPTION_NAMES as readonly string[]).includes(key)) {
+      throw new ConfigError(
+        key,
+        `unknown sendTask option ${JSON.stringify(key)}; accepted: ${SEND_OPTION_NAMES.join(", ")}`,
+      );
+    }
+  }
+  const num = (key: string, min: number, integer = false) => {
+    const v = o[key];
+    if (v === undefined) return;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
+      fail(key, `${integer ? "an integer" : "a number"} >= ${min}`, v);
+    }
+  };
+  const str = (key: string, nonEmpty = false) => {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== "string" || (nonEmpty && v === "")))
+      fail(key, `a${nonEmpty ? " non-empty" : ""} string`, v);
+  };
+  num("countdown", 0);
+  if (o.eta !== undefined && !(o.eta instanceof Date && !Number.isNaN(o.eta.getTime())))
+    fail("eta", "a valid Date", o.eta);
+  if (o.expires !== undefined) {
+    const e = o.expires;
+    const ok =
+      (typeof e === "number" && Number.isFinite(e)) || (e instanceof Date && !Number.isNaN(e.getTime()));
+    if (!ok) fail("expires", "seconds (a number) or a valid Date", e);
+  }
+  num("priority", 0, true);
+  if (typeof o.priority === "number" && o.priority > 255)
+    fail("priority", "an integer 0-255 (0-9 on Redis)", o.priority);
+  str("queue", true);
+  str("exchange");
+  str("routingKey");
+  if (
+    o.headers !== undefined &&
+    (o.headers === null || typeof o.headers !== "object" || Array.isArray(o.headers))
+  ) {
+    fail("headers", "an object of header names to JSON values", o.headers);
+  }
+  str("taskId", true);
+  str("shadow");
+  num("timeLimit", 0);
+  num("softTimeLimit", 0);
+  if (o.ignoreResult !== undefined && typeof o.ignoreResult !== "boolean")
+    fail("ignoreResult", "true or false", o.ignoreResult);
+  if (o.serializer !== undefined && !(SERIALIZERS as readonly unknown[]).includes(o.serializer)) {
+    fail("serializer", `one of ${SERIALIZERS.map((s) => JSON.stringify(s)).join(", ")}`, o.serializer);
+  }
+  if (o.compression !== undefined && !(COMPRESSIONS as readonly unknown[]).includes(o.compression)) {
+    fail("compression", `one of ${COMPRESSIONS.map((s) => JSON.stringify(s)).join(", ")}`, o.compression);
+  }
+  str("replyTo");
+  signatureList("link", o.link as SignatureDict | undefined);
+  signatureList("linkError", o.linkError as SignatureDict | undefined);
+  str("parentId");
+  str("rootId");
+  str("groupId");
+  num("groupIndex", 0, true);
+  str("argsrepr");
+  str("kwargsrepr");
+}
