@@ -1,0 +1,39 @@
+/**
+ * Serialization: kombu's codecs (json with type markers, msgpack, yaml), the accept policy and
+ * message compression. Pure: no I/O. See each module for the kombu function it mirrors.
+ */
+export {
+  COMPRESSION_ALIASES,
+  CodecUnavailableError,
+  type CompressionMime,
+  compress,
+  compressionMime,
+  decompress,
+  zstdAvailable,
+} from "./compression.js";
+export {
+  type JsonDumpsOptions,
+  type JsonLoadsOptions,
+  jsonDumps,
+  jsonLoads,
+  pyJsonNumber,
+  pyJsonString,
+} from "./json.js";
+export { msgpackDumps, msgpackLoads } from "./msgpack.js";
+export { pyFloatRepr } from "./py-float.js";
+export { formatDateUtc, PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
+export {
+  AcceptPolicy,
+  CONTENT_TYPES,
+  type DeserializeOptions,
+  deserialize,
+  isSerializerName,
+  PICKLE_CONTENT_TYPE,
+  SERIALIZER_NAMES,
+  type SerializedBody,
+  type SerializeOptions,
+  type SerializerName,
+  serialize,
+  TRUSTED_CONTENT_TYPES,
+} from "./registry.js";
+export { type YamlLoadsOptions, yamlDumps, yamlLoads } from "./yaml.js";
