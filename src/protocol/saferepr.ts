@@ -12,12 +12,13 @@
  * every bracket it opened; the 5.2–5.6 one drops the closing token that hits
  * the limit (`('xxx...', ...`).
  *
- * Approximations (Python would see the decoded kombu type): Date ->
- * `datetime.datetime(..., tzinfo=datetime.timezone.utc)`; objects with a
- * `toPythonRepr()` method use it; the serializer's PyDecimal/PyUUID wrappers
- * (by class name) become `Decimal('…')`/`UUID('…')`, PyDate/PyTime/PyDateTime
- * `datetime.<kind>.fromisoformat('…')`; a JS Set's order is insertion order,
- * not Python's hash order.
+ * Python types the serializer can carry: a Date is an aware UTC
+ * `datetime.datetime(…, tzinfo=datetime.timezone.utc)` (milliseconds only);
+ * the serializer's PyDateTime/PyDate/PyTime/PyDecimal/PyUUID wrappers print
+ * exactly what Python's repr of the decoded value prints; Uint8Array is
+ * `bytes`; an object with a `toPythonRepr()` method uses it. Approximations:
+ * a JS Set keeps insertion order (Python's follows hashes), and JS moves
+ * integer-like object keys first.
  */
 
 /** Marks a JS array as a Python tuple for {@link saferepr} (`(1,)`, `(1, 2)`). */
@@ -179,30 +180,81 @@ export function pyNumberRepr(n: number): string {
   return negative ? `-${body}` : body;
 }
 
+/** `datetime.timezone(...)` repr for an offset in seconds east of UTC. */
+function tzRepr(offsetSeconds: number): string {
+  if (offsetSeconds === 0) return "datetime.timezone.utc";
+  // timedelta normalizes negatives to days=-1, seconds=86400-x.
+  const delta = offsetSeconds > 0 ? `seconds=${offsetSeconds}` : `days=-1, seconds=${86_400 + offsetSeconds}`;
+  return `datetime.timezone(datetime.timedelta(${delta}))`;
+}
+
+/** datetime/time `__repr__`: a trailing zero microsecond, then a zero second, are dropped. */
+function temporalRepr(kind: "datetime" | "time", fields: number[], offsetSeconds: number | null): string {
+  const parts = [...fields];
+  if (parts[parts.length - 1] === 0) parts.pop();
+  if (parts[parts.length - 1] === 0) parts.pop();
+  const tz = offsetSeconds === null ? "" : `, tzinfo=${tzRepr(offsetSeconds)}`;
+  return `datetime.${kind}(${parts.join(", ")}${tz})`;
+}
+
 function datetimeRepr(d: Date): string {
   if (Number.isNaN(d.getTime())) return "datetime.datetime(invalid)";
-  const parts = [
+  const fields = [
     d.getUTCFullYear(),
     d.getUTCMonth() + 1,
     d.getUTCDate(),
     d.getUTCHours(),
     d.getUTCMinutes(),
-    d.getUTCSeconds(),
-    d.getUTCMilliseconds() * 1000,
   ];
-  // datetime.__repr__ drops a zero microsecond, then a zero second.
-  if (parts[6] === 0) parts.pop();
-  if (parts.length === 6 && parts[5] === 0) parts.pop();
-  return `datetime.datetime(${parts.join(", ")}, tzinfo=datetime.timezone.utc)`;
+  return temporalRepr("datetime", [...fields, d.getUTCSeconds(), d.getUTCMilliseconds() * 1000], 0);
 }
 
-const PY_WRAPPERS: Record<string, (text: string) => string> = {
-  PyDecimal: (t) => `Decimal('${t}')`,
-  PyUUID: (t) => `UUID('${t}')`,
-  PyDate: (t) => `datetime.date.fromisoformat('${t}')`,
-  PyTime: (t) => `datetime.time.fromisoformat('${t}')`,
-  PyDateTime: (t) => `datetime.datetime.fromisoformat('${t}')`,
-};
+const TIME_TEXT = /^(\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+function offsetSecondsOf(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  if (text === "Z") return 0;
+  const digits = text.slice(1).replace(":", "");
+  const seconds = (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4))) * 60;
+  return text.startsWith("-") ? -seconds : seconds;
+}
+
+function timeFields(text: string): [number[], number | null] | null {
+  const m = TIME_TEXT.exec(text);
+  if (!m) return null;
+  const micro = Number((m[4] ?? "").padEnd(6, "0"));
+  return [[Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0), micro], offsetSecondsOf(m[5])];
+}
+
+/**
+ * Reprs of the serializer's lossless wrappers (src/serialization/pytypes.ts),
+ * recognised by class name and their `value` text so that protocol/ does not
+ * import serialization/: exactly what Python's repr of the decoded value prints.
+ */
+function pyWrapperRepr(name: string, text: string): string | null {
+  switch (name) {
+    case "PyDecimal":
+      return `Decimal('${text}')`;
+    case "PyUUID":
+      return `UUID('${text}')`;
+    case "PyDate": {
+      const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+      return m ? `datetime.date(${Number(m[1])}, ${Number(m[2])}, ${Number(m[3])})` : null;
+    }
+    case "PyTime": {
+      const parsed = timeFields(text);
+      return parsed ? temporalRepr("time", ...parsed) : null;
+    }
+    case "PyDateTime": {
+      const m = /^(\d{4})-(\d{2})-(\d{2})[T ](.*)$/.exec(text);
+      const parsed = m ? timeFields(m[4] ?? "") : null;
+      if (!m || !parsed) return null;
+      return temporalRepr("datetime", [Number(m[1]), Number(m[2]), Number(m[3]), ...parsed[0]], parsed[1]);
+    }
+    default:
+      return null;
+  }
+}
 
 /** The text of a value Python would `repr()` directly (saferepr's "other object" branch). */
 function scalarRepr(value: unknown): string | null {
@@ -216,8 +268,11 @@ function scalarRepr(value: unknown): string | null {
   if (typeof value === "object") {
     const hook = (value as { toPythonRepr?: unknown }).toPythonRepr;
     if (typeof hook === "function") return String(hook.call(value));
-    const wrap = PY_WRAPPERS[value.constructor?.name ?? ""];
-    if (wrap) return wrap(String(value));
+    const text = (value as { value?: unknown }).value;
+    if (typeof text === "string") {
+      const wrapped = pyWrapperRepr(value.constructor?.name ?? "", text);
+      if (wrapped !== null) return wrapped;
+    }
   }
   return null;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PyTuple, pyNumberRepr, saferepr } from "../../../src/protocol/saferepr.js";
+import { PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "../../../src/serialization/pytypes.js";
 
 /**
  * Golden outputs of the real `celery.utils.saferepr.saferepr(value, maxlen)`,
@@ -61,13 +62,6 @@ const GOLDEN: Record<string, [string, string | null]> = {
   unlimited: ["('«x*1100»', [[[...]]])", null],
   "long-bytes": ["(b'«z*1023»...',)", "(b'«z*1023»...', ..."],
 };
-
-class PyDecimal {
-  constructor(private readonly text: string) {}
-  toString(): string {
-    return this.text;
-  }
-}
 
 const t = (...items: unknown[]) => new PyTuple(items);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -161,5 +155,29 @@ describe("pyNumberRepr", () => {
       "nan",
       "inf",
     ]);
+  });
+});
+
+describe("saferepr of the serializer's lossless Python wrappers", () => {
+  it("prints what Python's repr of the decoded values prints", () => {
+    const value = t(
+      new PyDecimal("1.10"),
+      new PyUUID("aaaaaaaa-aaaa-4aaa-8aaa-000000000004"),
+      new PyDateTime("2024-01-02T03:04:00.000005+05:30"),
+      new PyDateTime("2024-01-02T03:04:05-08:00"),
+      new PyDateTime("2024-01-02T03:04:05"),
+      new PyDate("2024-01-02"),
+      new PyTime("03:04:05.120000"),
+      new PyTime("03:04"),
+      new PyTime("03:04:05+02:00"),
+    );
+    // Golden: celery 5.7.0 saferepr(..., 1024) of the same Python values, run once.
+    expect(saferepr(value, { maxlen: 1024 })).toBe(
+      "(Decimal('1.10'), UUID('aaaaaaaa-aaaa-4aaa-8aaa-000000000004'), datetime.datetime(2024, 1, 2, 3, 4, 0, 5, tzinfo=datetime.timezone(datetime.timedelta(seconds=19800))), datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(days=-1, seconds=57600))), datetime.datetime(2024, 1, 2, 3, 4, 5), datetime.date(2024, 1, 2), datetime.time(3, 4, 5, 120000), datetime.time(3, 4), datetime.time(3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(seconds=7200))))",
+    );
+  });
+
+  it("uses a toPythonRepr() hook when present", () => {
+    expect(saferepr(t({ toPythonRepr: () => "Custom()" }), { maxlen: 1024 })).toBe("(Custom(),)");
   });
 });
