@@ -24,6 +24,7 @@ import { EncodeError } from "../errors.js";
 import { pyFloatRepr } from "./py-float.js";
 import { formatDateUtc, PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
 
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const NON_ASCII = /[\u007f-\uffff]/;
 const NON_ASCII_ALL = /[\u007f-\uffff]/g;
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -38,6 +39,8 @@ function escapeCodeUnit(ch: string): string {
  * non-ASCII pass is added.
  */
 export function pyJsonString(s: string): string {
+  // Most strings (ids, task names, keys) need no escaping at all: skip JSON.stringify for them.
+  if (PLAIN_ASCII.test(s)) return `"${s}"`;
   const quoted = JSON.stringify(s);
   return NON_ASCII.test(quoted) ? quoted.replace(NON_ASCII_ALL, escapeCodeUnit) : quoted;
 }
@@ -48,8 +51,14 @@ export function pyJsonNumber(n: number): string {
   if (Number.isNaN(n)) return "NaN";
   if (n === Number.POSITIVE_INFINITY) return "Infinity";
   if (n === Number.NEGATIVE_INFINITY) return "-Infinity";
+  // Both languages print the shortest round-trip digits; for a fraction in [1e-4, 2^53) both
+  // also pick fixed notation, so JS's own text is Python's repr.
+  const abs = Math.abs(n);
+  if (abs >= 1e-4 && abs < 9007199254740992) return String(n);
   return pyFloatRepr(n);
 }
+
+const CYCLE_CHECK_DEPTH = 32;
 
 /** Thrown inside the walk; collects the path on the way out, becomes an EncodeError at the top. */
 class EncodeFailure {
@@ -76,7 +85,7 @@ function marker(type: string, valueJson: string): string {
 }
 
 class Encoder {
-  private readonly active = new Set<object>();
+  private readonly ancestors: object[] = [];
 
   constructor(private readonly markers: boolean) {}
 
@@ -101,11 +110,9 @@ class Encoder {
   }
 
   private object(o: object): string {
-    if (Array.isArray(o)) return this.container(o, () => this.array(o));
+    if (Array.isArray(o)) return this.array(o);
     const proto: unknown = Object.getPrototypeOf(o);
-    if (proto === Object.prototype || proto === null) {
-      return this.container(o, () => this.entries(Object.keys(o), o as Record<string, unknown>));
-    }
+    if (proto === Object.prototype || proto === null) return this.entries(o as Record<string, unknown>);
     if (o instanceof Date) return this.datetime(dateText(o));
     if (o instanceof Uint8Array) return this.bytes(o);
     if (o instanceof PyDateTime) return this.datetime(o.value);
@@ -122,7 +129,7 @@ class Encoder {
       // kombu >= 5.3 registers UUID with encoder `lambda o: {"hex": o.hex}`; 5.2 wrote str(uuid).
       return this.markers ? marker("uuid", `{"hex": "${o.hex}"}`) : pyJsonString(o.value);
     }
-    if (o instanceof Map) return this.container(o, () => this.map(o));
+    if (o instanceof Map) return this.map(o);
     if (o instanceof Set)
       throw new EncodeFailure("a Set is not JSON serializable (Python's json rejects sets too)");
     if (ArrayBuffer.isView(o) || o instanceof ArrayBuffer) {
@@ -131,21 +138,23 @@ class Encoder {
     if (o instanceof String || o instanceof Number || o instanceof Boolean) return this.value(o.valueOf())!;
     const toJSON: unknown = (o as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === "function") return this.value(toJSON.call(o)) ?? "null";
-    return this.container(o, () => this.entries(Object.keys(o), o as Record<string, unknown>));
+    return this.entries(o as Record<string, unknown>);
   }
 
-  private container(o: object, write: () => string): string {
-    if (this.active.has(o)) throw new EncodeFailure("Circular reference detected");
-    this.active.add(o);
-    try {
-      return write();
-    } finally {
-      this.active.delete(o);
+  /**
+   * Cycle guard at no cost for ordinary messages: ancestors are kept on a stack, and only a
+   * structure nested deeper than CYCLE_CHECK_DEPTH (which any cycle eventually is) is searched.
+   */
+  private enter(o: object): void {
+    if (this.ancestors.length >= CYCLE_CHECK_DEPTH && this.ancestors.includes(o)) {
+      throw new EncodeFailure("Circular reference detected");
     }
+    this.ancestors.push(o);
   }
 
   private array(a: readonly unknown[]): string {
     if (a.length === 0) return "[]";
+    this.enter(a);
     let out = "[";
     for (let i = 0; i < a.length; i++) {
       let item: string | undefined;
@@ -157,13 +166,15 @@ class Encoder {
       }
       out += i === 0 ? (item ?? "null") : `, ${item ?? "null"}`;
     }
+    this.ancestors.pop();
     return `${out}]`;
   }
 
-  private entries(keys: readonly string[], o: Record<string, unknown>): string {
+  private entries(o: Record<string, unknown>): string {
+    this.enter(o);
     let out = "{";
     let first = true;
-    for (const key of keys) {
+    for (const key of Object.keys(o)) {
       let item: string | undefined;
       try {
         item = this.value(o[key]);
@@ -175,10 +186,12 @@ class Encoder {
       out += first ? `${pyJsonString(key)}: ${item}` : `, ${pyJsonString(key)}: ${item}`;
       first = false;
     }
+    this.ancestors.pop();
     return `${out}}`;
   }
 
   private map(m: ReadonlyMap<unknown, unknown>): string {
+    this.enter(m);
     let out = "{";
     let first = true;
     for (const [rawKey, v] of m) {
@@ -194,6 +207,7 @@ class Encoder {
       out += first ? `${pyJsonString(key)}: ${item}` : `, ${pyJsonString(key)}: ${item}`;
       first = false;
     }
+    this.ancestors.pop();
     return `${out}}`;
   }
 

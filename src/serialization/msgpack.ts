@@ -17,6 +17,7 @@ import { decode, encode } from "@msgpack/msgpack";
 import { DecodeError, EncodeError } from "../errors.js";
 import { PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const INT64_MIN = -(1n << 63n);
 const UINT64_MAX = (1n << 64n) - 1n;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -47,6 +48,9 @@ function within<T>(key: string | number, run: () => T): T {
 function prepare(v: unknown, active: Set<object>): unknown {
   switch (typeof v) {
     case "string":
+      // Python's packb encodes str as UTF-8 and raises UnicodeEncodeError on a lone surrogate.
+      if (LONE_SURROGATE.test(v)) throw new PackFailure("a string with a lone surrogate is not valid UTF-8");
+      return v;
     case "number":
     case "boolean":
     case "undefined":
@@ -96,6 +100,7 @@ function prepareObject(o: object, active: Set<object>): unknown {
     }
     const source = o as Record<string, unknown>;
     for (const key of Object.keys(source)) {
+      if (LONE_SURROGATE.test(key)) throw new PackFailure("a key with a lone surrogate is not valid UTF-8");
       const prepared = within(key, () => prepare(source[key], active));
       if (prepared !== undefined) Object.defineProperty(out, key, { value: prepared, enumerable: true });
     }
