@@ -47,7 +47,11 @@ type Op =
 interface Batch {
   ops: Op[];
   waiters: { resolve(): void; reject(err: unknown): void }[];
+  sent: boolean;
 }
+
+/** Ops per pipeline write; larger bursts are split into several back-to-back writes. */
+const MAX_BATCH_OPS = 1000;
 
 /** Escapes regex metacharacters except the ones kombu keeps (`.#*`), as kombu's `escape_regex`. */
 function topicPattern(routingKey: string): string {
@@ -97,8 +101,9 @@ export class RedisPublisher {
    * Publishes one message. `declare` lists queues to bind first (once per
    * connection). Resolves once Redis has acknowledged the push.
    */
-  async publish(message: OutgoingMessage, declare: readonly QueueSpec[] = []): Promise<void> {
-    while (this.barrier) await this.barrier;
+  publish(message: OutgoingMessage, declare: readonly QueueSpec[] = []): Promise<void> {
+    // Not async on the hot path: one promise per message (the batch waiter), no extra ticks.
+    if (this.barrier) return this.barrier.then(() => this.publish(message, declare));
     const binds: Op[] = [];
     for (const spec of declare) {
       if (!this.declared.has(this.declaredKey(spec))) binds.push({ kind: "bind", spec });
@@ -115,8 +120,19 @@ export class RedisPublisher {
       const channel = this.keys.fanoutPublishChannel(message.exchange, message.routingKey);
       return this.enqueue([...binds, { kind: "publish", channel, value: JSON.stringify(envelope) }]);
     }
-    // Named direct/topic exchange: bindings first (so the table lookup sees them), then
-    // SMEMBERS + match + LPUSH to every matching queue. Later publishes wait behind us.
+    return this.publishNamed(message, binds, envelope, type);
+  }
+
+  /**
+   * Named direct/topic exchange: bindings first (so the table lookup sees them), then
+   * SMEMBERS + match + LPUSH to every matching queue. Later publishes wait behind us.
+   */
+  private async publishNamed(
+    message: OutgoingMessage,
+    binds: Op[],
+    envelope: Record<string, unknown>,
+    type: "direct" | "topic",
+  ): Promise<void> {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -184,19 +200,27 @@ export class RedisPublisher {
 
   private enqueue(ops: Op[]): Promise<void> {
     if (this.batch === null) {
-      const batch: Batch = { ops: [], waiters: [] };
+      const batch: Batch = { ops: [], waiters: [], sent: false };
       this.batch = batch;
       // Everything published in this tick joins the batch; flush once the tick's code has run.
-      setImmediate(() => {
-        this.batch = null;
-        void this.flush(batch);
-      });
+      setImmediate(() => this.send(batch));
     }
     const batch = this.batch;
     for (const op of ops) batch.ops.push(op);
-    return new Promise<void>((resolve, reject) => {
+    const done = new Promise<void>((resolve, reject) => {
       batch.waiters.push({ resolve, reject });
     });
+    // A full batch goes out at once, so Redis works while we build the next one (2 cores)
+    // and a burst does not pile up in memory.
+    if (batch.ops.length >= MAX_BATCH_OPS) this.send(batch);
+    return done;
+  }
+
+  private send(batch: Batch): void {
+    if (batch.sent) return;
+    batch.sent = true;
+    if (this.batch === batch) this.batch = null;
+    void this.flush(batch);
   }
 
   private async flush(batch: Batch): Promise<void> {
