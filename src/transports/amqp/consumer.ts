@@ -1,0 +1,199 @@
+import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
+import type { ConsumeOptions, Consumer, Delivery, QueueSpec } from "../transport.js";
+import type { AmqpConnection, SetupHook } from "./connection.js";
+import { fromMessageProperties, headersOf } from "./message.js";
+
+/**
+ * A basic.consume on every queue of one `consume()` call, on a channel of its
+ * own (publishes never share it), with `basic.qos` prefetch set first.
+ *
+ * kombu/Celery semantics kept:
+ * - prefetch is channel-wide (`global=true`, Celery's `qos_global` on
+ *   RabbitMQ) so `setPrefetch()` applies at once; quorum queues refuse a
+ *   global QoS, so a consumer with a quorum queue uses per-consumer QoS
+ *   (celery/worker/consumer/tasks.py `qos_global` with quorum detection);
+ * - acks and rejects go to the channel that delivered the message; if that
+ *   channel is gone RabbitMQ has already requeued the message, so settling it
+ *   is a no-op (the redelivery is handled again, at-least-once);
+ * - a consumer cancel notification (queue deleted, node failover) re-declares
+ *   the queue and consumes again; so does a reconnect (setup hook) and a
+ *   channel closed by a channel error on a live connection.
+ */
+export interface AmqpConsumerDeps {
+  connection: AmqpConnection;
+  /** Declares the queues (with the transport's settings) on `channel`. */
+  declare(channel: Channel, queues: QueueSpec[]): Promise<void>;
+  /** Re-declare delay after a cancel notification, ms (default 1000). */
+  recancelDelayMs?: number;
+}
+
+function isQuorum(queue: QueueSpec): boolean {
+  return queue.arguments?.["x-queue-type"] === "quorum";
+}
+
+export class AmqpConsumer implements Consumer {
+  private channel: Channel | null = null;
+  private channelGeneration = -1;
+  private opening: Promise<void> | null = null;
+  private readonly tags = new Map<string, QueueSpec>();
+  private prefetch: number;
+  private cancelled = false;
+  private unsettled = 0;
+  private readonly hook: SetupHook;
+  private readonly globalQos: boolean;
+
+  constructor(
+    private readonly deps: AmqpConsumerDeps,
+    private readonly options: ConsumeOptions,
+  ) {
+    this.prefetch = options.prefetch;
+    this.globalQos = !options.queues.some(isQuorum);
+    this.hook = (model, generation) => this.open(model, generation);
+  }
+
+  /** Opens the channel and starts consuming; re-opens after every reconnect. */
+  async start(): Promise<void> {
+    this.deps.connection.addSetupHook(this.hook);
+    const model = await this.deps.connection.model();
+    await this.open(model, this.deps.connection.generation);
+  }
+
+  private report(err: Error): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // the caller's logger must not break the consumer
+    }
+  }
+
+  private open(model: ChannelModel, generation: number): Promise<void> {
+    if (this.cancelled) return Promise.resolve();
+    if (this.channel !== null && this.channelGeneration === generation) return Promise.resolve();
+    const run = async () => {
+      if (this.cancelled || (this.channel !== null && this.channelGeneration === generation)) return;
+      const channel = await this.deps.connection.openChannel(model, false);
+      channel.on("close", () => this.onChannelClosed(channel));
+      await channel.prefetch(this.prefetch, this.globalQos);
+      await this.deps.declare(channel, this.options.queues);
+      this.tags.clear();
+      this.channel = channel;
+      this.channelGeneration = generation;
+      for (const queue of this.options.queues) await this.consumeQueue(channel, queue);
+    };
+    this.opening = (this.opening ?? Promise.resolve()).then(run, run).finally(() => {
+      this.opening = null;
+    });
+    return this.opening;
+  }
+
+  private async consumeQueue(channel: Channel, queue: QueueSpec): Promise<void> {
+    const { consumerTag } = await channel.consume(queue.name, (msg) => this.onMessage(channel, queue, msg), {
+      noAck: false,
+    });
+    this.tags.set(consumerTag, queue);
+  }
+
+  private onMessage(channel: Channel, queue: QueueSpec, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // basic.cancel from the broker (queue deleted, ...): consume again later.
+      this.report(new Error(`RabbitMQ cancelled the consumer of queue ${queue.name}; consuming again`));
+      setTimeout(() => this.reconsume(channel, queue), this.deps.recancelDelayMs ?? 1000).unref();
+      return;
+    }
+    this.unsettled += 1;
+    let settled = false;
+    const settle = (how: (ch: Channel) => void): Promise<void> => {
+      if (settled) return Promise.resolve();
+      settled = true;
+      this.unsettled -= 1;
+      if (this.channel === channel) {
+        try {
+          how(channel);
+        } catch (err) {
+          // Channel closed under us: the broker requeued the message already.
+          this.report(err as Error);
+        }
+      }
+      this.maybeCloseAfterCancel();
+      return Promise.resolve();
+    };
+    const properties = fromMessageProperties(msg);
+    const delivery: Delivery = {
+      body: msg.content,
+      contentType: msg.properties.contentType ?? "",
+      contentEncoding: msg.properties.contentEncoding ?? "",
+      headers: headersOf(msg),
+      properties,
+      deliveryInfo: {
+        exchange: msg.fields.exchange,
+        routingKey: msg.fields.routingKey,
+        priority: typeof msg.properties.priority === "number" ? msg.properties.priority : 0,
+        redelivered: msg.fields.redelivered,
+        deliveryTag: `${this.channelGeneration}:${msg.fields.deliveryTag}`,
+        queue: queue.name,
+      },
+      ack: () => settle((ch) => ch.ack(msg)),
+      reject: (requeue) => settle((ch) => ch.reject(msg, requeue)),
+    };
+    this.options.onMessage(delivery);
+  }
+
+  private async reconsume(channel: Channel, queue: QueueSpec): Promise<void> {
+    if (this.cancelled || this.channel !== channel) return;
+    try {
+      await this.deps.declare(channel, [queue]);
+      await this.consumeQueue(channel, queue);
+    } catch (err) {
+      this.report(err as Error);
+    }
+  }
+
+  private onChannelClosed(channel: Channel): void {
+    if (this.channel !== channel) return;
+    this.channel = null;
+    this.tags.clear();
+    if (this.cancelled) return;
+    // Connection loss: the reconnect hook re-opens us. A channel error on a
+    // live connection: re-open here, after a breath.
+    setTimeout(() => {
+      if (this.cancelled || this.channel !== null || !this.deps.connection.isOpen) return;
+      this.deps.connection
+        .model()
+        .then((model) => this.open(model, this.deps.connection.generation))
+        .catch((err: Error) => this.report(err));
+    }, 200).unref();
+  }
+
+  setPrefetch(prefetch: number): void {
+    this.prefetch = prefetch;
+    this.channel?.prefetch(prefetch, this.globalQos).catch((err: Error) => this.report(err));
+  }
+
+  async cancel(): Promise<void> {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.deps.connection.removeSetupHook(this.hook);
+    await this.opening?.catch(() => {});
+    const channel = this.channel;
+    if (channel === null) return;
+    for (const tag of [...this.tags.keys()]) await channel.cancel(tag).catch(() => {});
+    this.tags.clear();
+    this.maybeCloseAfterCancel();
+  }
+
+  /** After cancel, the channel stays open until every delivered message is settled. */
+  private maybeCloseAfterCancel(): void {
+    if (!this.cancelled || this.unsettled > 0 || this.channel === null) return;
+    const channel = this.channel;
+    this.channel = null;
+    channel.close().catch(() => {});
+  }
+
+  /** Closes the channel now; unsettled deliveries go back to their queues (broker requeue). */
+  async close(): Promise<void> {
+    await this.cancel();
+    const channel = this.channel;
+    this.channel = null;
+    if (channel) await channel.close().catch(() => {});
+  }
+}

@@ -1,0 +1,281 @@
+import type { Channel, ChannelModel } from "amqplib";
+import { CeleryError } from "../../errors.js";
+import type {
+  ConsumeOptions,
+  Consumer,
+  OutgoingMessage,
+  QueueSpec,
+  Transport,
+  TransportCapabilities,
+} from "../transport.js";
+import { AmqpConnection, type AmqpConnectionOptions } from "./connection.js";
+import { AmqpConsumer } from "./consumer.js";
+import { AmqpPublisher } from "./publisher.js";
+import {
+  DEFAULT_TASK_TOPOLOGY,
+  type Declarations,
+  type TaskTopologySettings,
+  taskQueueDeclarations,
+} from "./topology.js";
+import type { AmqpEndpoint } from "./url.js";
+
+/**
+ * kombu's py-amqp transport behind the {@link Transport} interface.
+ *
+ * One connection ({@link AmqpConnection}) carrying: an admin channel for
+ * declarations, purge and size; one ConfirmChannel for every publish
+ * ({@link AmqpPublisher}); one channel per `consume()` ({@link AmqpConsumer}).
+ * Every declaration made is remembered and made again, first, after a
+ * reconnect, then the consumers come back.
+ */
+export interface AmqpTransportOptions {
+  endpoint: AmqpEndpoint;
+  /** Task-queue settings (`task_queue_max_priority`, `task_default_queue_type`, ...). */
+  topology?: Partial<TaskTopologySettings>;
+  /** Publisher confirms (kombu `confirm_publish`); default true. */
+  confirmPublish?: boolean;
+  /** Channel losses one publish survives before it rejects (default 10). */
+  publishMaxAttempts?: number;
+  reconnect?: boolean;
+  /** `broker_connection_max_retries` per outage (default 100; null = forever). */
+  maxRetries?: number | null;
+  backoff?: AmqpConnectionOptions["backoff"];
+  connectionName?: string;
+  /** Errors the transport recovered from (connection or channel losses). */
+  onError?: (err: Error) => void;
+}
+
+/** RabbitMQ refused a declaration (406 PRECONDITION_FAILED: someone declared it differently). */
+export class AmqpDeclarationError extends CeleryError {
+  constructor(what: string, cause: unknown) {
+    super("ERR_DECLARE", `RabbitMQ refused to declare ${what}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function declarationKey(kind: string, name: string, extra = ""): string {
+  return `${kind}\u0000${name}\u0000${extra}`;
+}
+
+/** Applies declarations in kombu's order on one channel. */
+export async function applyDeclarations(channel: Channel, declarations: Declarations): Promise<void> {
+  for (const ex of declarations.exchanges) {
+    if (ex.name === "") continue; // the default exchange exists and cannot be declared
+    try {
+      await channel.assertExchange(ex.name, ex.type, {
+        durable: ex.durable,
+        autoDelete: ex.autoDelete,
+        internal: false,
+      });
+    } catch (err) {
+      throw new AmqpDeclarationError(`exchange ${JSON.stringify(ex.name)} (${ex.type})`, err);
+    }
+  }
+  for (const q of declarations.queues) {
+    try {
+      await channel.assertQueue(q.name, {
+        durable: q.durable,
+        exclusive: q.exclusive,
+        autoDelete: q.autoDelete,
+        arguments: q.arguments,
+      });
+    } catch (err) {
+      throw new AmqpDeclarationError(`queue ${JSON.stringify(q.name)}`, err);
+    }
+  }
+  for (const b of declarations.bindings) {
+    if (b.exchange === "") continue;
+    try {
+      await channel.bindQueue(b.queue, b.exchange, b.routingKey);
+    } catch (err) {
+      throw new AmqpDeclarationError(`binding ${b.exchange} -> ${b.queue} (${b.routingKey})`, err);
+    }
+  }
+}
+
+export class AmqpTransport implements Transport {
+  readonly capabilities: TransportCapabilities = { priority: "higher-first", fanout: true, messageTtl: true };
+  readonly connection: AmqpConnection;
+  readonly topology: TaskTopologySettings;
+  private readonly publisher: AmqpPublisher;
+  private admin: Channel | null = null;
+  private adminOpening: Promise<Channel> | null = null;
+  /** Everything ever declared, in order, for re-declaration after a reconnect. */
+  private readonly remembered = new Map<string, Declarations>();
+  /** Declarations done (or in progress) on the current connection generation. */
+  private declaredGeneration = -1;
+  private readonly declaredNow = new Map<string, Promise<void>>();
+  private readonly consumers = new Set<AmqpConsumer>();
+  private closed = false;
+
+  constructor(readonly options: AmqpTransportOptions) {
+    this.topology = { ...DEFAULT_TASK_TOPOLOGY, ...options.topology };
+    this.connection = new AmqpConnection({
+      endpoint: options.endpoint,
+      ...(options.reconnect !== undefined ? { reconnect: options.reconnect } : {}),
+      ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      connectionName: options.connectionName ?? "celeriac",
+      onError: (err) => options.onError?.(err),
+    });
+    // Runs before consumers' hooks (registered later): topology first.
+    this.connection.addSetupHook((model, generation) => this.redeclareAll(model, generation));
+    this.publisher = new AmqpPublisher(this.connection, {
+      confirm: options.confirmPublish ?? true,
+      maxAttempts: options.publishMaxAttempts ?? 10,
+    });
+  }
+
+  get endpoint(): AmqpEndpoint {
+    return this.options.endpoint;
+  }
+
+  private async redeclareAll(model: ChannelModel, generation: number): Promise<void> {
+    this.admin = null;
+    this.declaredGeneration = generation;
+    this.declaredNow.clear();
+    if (this.remembered.size === 0) return;
+    const channel = await this.connection.openChannel(model, false);
+    try {
+      for (const [key, declarations] of this.remembered) {
+        await applyDeclarations(channel, declarations);
+        this.declaredNow.set(key, Promise.resolve());
+      }
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  }
+
+  private adminChannel(): Promise<Channel> {
+    if (this.admin !== null) return Promise.resolve(this.admin);
+    this.adminOpening ??= this.connection
+      .channel(false)
+      .then(({ channel }) => {
+        channel.on("close", () => {
+          if (this.admin === channel) this.admin = null;
+        });
+        this.admin = channel;
+        return channel;
+      })
+      .finally(() => {
+        this.adminOpening = null;
+      });
+    return this.adminOpening;
+  }
+
+  /** Runs one admin operation; a channel-level refusal closes the channel, the next call opens another. */
+  private async onAdmin<T>(run: (channel: Channel) => Promise<T>): Promise<T> {
+    const channel = await this.adminChannel();
+    return run(channel);
+  }
+
+  /**
+   * Declares raw declarations once per connection and remembers them for
+   * reconnects (events, pidbox and the RPC reply queue use this).
+   */
+  async declareRaw(key: string, declarations: Declarations): Promise<void> {
+    await this.connection.model();
+    if (this.declaredGeneration !== this.connection.generation) {
+      this.declaredGeneration = this.connection.generation;
+      this.declaredNow.clear();
+    }
+    let done = this.declaredNow.get(key);
+    if (done === undefined) {
+      done = this.onAdmin((channel) => applyDeclarations(channel, declarations)).then(() => {
+        this.remembered.set(key, declarations);
+      });
+      this.declaredNow.set(key, done);
+      done.catch(() => this.declaredNow.delete(key));
+    }
+    return done;
+  }
+
+  /** Forgets remembered declarations (an exclusive/auto-delete queue no longer wanted). */
+  forget(key: string): void {
+    this.remembered.delete(key);
+    this.declaredNow.delete(key);
+  }
+
+  /** Task queues as Celery declares them (exchange, queue with x-arguments, binding). */
+  taskQueueDeclarations(queue: QueueSpec): Declarations {
+    return taskQueueDeclarations(queue, this.topology);
+  }
+
+  async declare(queues: QueueSpec[]): Promise<void> {
+    for (const queue of queues) {
+      const d = this.taskQueueDeclarations(queue);
+      await this.declareRaw(
+        declarationKey("task", queue.name, `${queue.exchange}\u0000${queue.routingKey}`),
+        d,
+      );
+    }
+  }
+
+  /** Publishes one message; `declare` declares those queues first (once per connection), as kombu's `declare=`. */
+  async publish(message: OutgoingMessage, declare: readonly QueueSpec[] = []): Promise<void> {
+    if (declare.length > 0) await this.declare([...declare]);
+    return this.publisher.publish(message);
+  }
+
+  async consume(options: ConsumeOptions): Promise<Consumer> {
+    const consumer = new AmqpConsumer(
+      {
+        connection: this.connection,
+        declare: async (channel, queues) => {
+          for (const q of queues) await applyDeclarations(channel, this.taskQueueDeclarations(q));
+        },
+      },
+      options,
+    );
+    // Remember them too, so a reconnect re-declares them before consuming.
+    for (const q of options.queues) {
+      this.remembered.set(
+        declarationKey("task", q.name, `${q.exchange}\u0000${q.routingKey}`),
+        this.taskQueueDeclarations(q),
+      );
+    }
+    await consumer.start();
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  /** Consumes queues declared by the caller (`declareRaw`), e.g. the RPC reply queue. */
+  async consumeDeclared(options: ConsumeOptions): Promise<AmqpConsumer> {
+    const consumer = new AmqpConsumer({ connection: this.connection, declare: async () => {} }, options);
+    await consumer.start();
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  private async queueOp(run: (channel: Channel) => Promise<number>): Promise<number> {
+    try {
+      return await this.onAdmin(run);
+    } catch (err) {
+      // 404 NOT_FOUND: no such queue holds nothing (as Redis answers for a missing list).
+      if (/\b404\b|NOT[-_]FOUND/.test((err as Error).message)) return 0;
+      throw err;
+    }
+  }
+
+  async purge(queue: string): Promise<number> {
+    return this.queueOp(async (ch) => (await ch.purgeQueue(queue)).messageCount);
+  }
+
+  /** Ready messages (not counting delivered-but-unacked ones), as queue.declare-ok reports. */
+  async size(queue: string): Promise<number> {
+    return this.queueOp(async (ch) => (await ch.checkQueue(queue)).messageCount);
+  }
+
+  /** Deletes a queue (tests, `celery purge`-like tools). */
+  async deleteQueue(queue: string): Promise<number> {
+    return this.queueOp(async (ch) => (await ch.deleteQueue(queue)).messageCount);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const consumer of this.consumers) await consumer.close().catch(() => {});
+    this.consumers.clear();
+    await this.publisher.close();
+    await this.connection.close();
+  }
+}
