@@ -46,7 +46,9 @@ describe("Router", () => {
   });
 
   it("fills exchange and routing key from a non-direct queue", () => {
-    const r = router({ taskQueues: [{ name: "fq", exchange: "fx", exchangeType: "fanout", routingKey: "k" }] });
+    const r = router({
+      taskQueues: [{ name: "fq", exchange: "fx", exchangeType: "fanout", routingKey: "k" }],
+    });
     expect(r.route("t", { queue: "fq" })).toMatchObject({ exchange: "fx", routingKey: "k" });
   });
 
