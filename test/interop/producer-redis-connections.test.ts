@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import { ConnectionLostError, RemoteTaskError } from "../../src/errors.js";
-import { startCeleryWorker } from "../support/celery.js";
+import { pythonJson, startCeleryWorker } from "../support/celery.js";
 import { freePort } from "../support/ports.js";
 import { waitUntil } from "../support/process.js";
 import { startRedis } from "../support/servers/redis.js";
@@ -170,6 +170,50 @@ describe("result wait across a Redis restart", () => {
       await app.close();
       await worker.stop();
       await server.dispose();
+    }
+  });
+});
+
+describe("5.7 result_compression", () => {
+  it("reads metas a Python worker stored compressed, and stores compressed ones Python can read", async () => {
+    const broker = (await allocateRedisDb()).url;
+    const backend = (await allocateRedisDb()).url;
+    const queue = uniqueQueue("rcomp");
+    const worker = await startCeleryWorker({
+      brokerUrl: broker,
+      backendUrl: backend,
+      queues: [queue],
+      config: { result_compression: "gzip" },
+    });
+    const app = new Celery({ broker, backend, taskDefaultQueue: queue, resultCompression: "zlib" });
+    const raw = new Redis(backend);
+    try {
+      const result = await app.sendTask("interop.add", [2, 40]);
+      expect(await result.get({ timeout: 20_000 })).toBe(42);
+      const stored = await raw.getBuffer(`celery-task-meta-${result.id}`);
+      expect(stored?.subarray(0, 19).toString("latin1")).toBe("\x00celery-compressed\x00");
+      // And the other way: a meta we store compressed is read by Python.
+      const backendImpl = app.backend as import("../../src/backends/redis.js").RedisBackend;
+      await backendImpl.storeResult({
+        status: "SUCCESS",
+        result: "from-ts",
+        traceback: null,
+        children: [],
+        date_done: new Date().toISOString(),
+        task_id: "ts-compressed-meta",
+      });
+      const read = await pythonJson<string>(
+        `
+from interop_app import app, emit
+emit(app.AsyncResult("ts-compressed-meta").get(timeout=5))
+`,
+        { brokerUrl: broker, backendUrl: backend, config: { result_compression: "gzip" } },
+      );
+      expect(read).toBe("from-ts");
+    } finally {
+      raw.disconnect();
+      await app.close();
+      await worker.stop();
     }
   });
 });

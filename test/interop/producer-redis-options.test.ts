@@ -243,3 +243,16 @@ describe("message options seen by the Python worker", () => {
     expect(out.request.delivery_info).toMatchObject({ priority: 5 });
   });
 });
+
+describe("serializers and compression accepted by Python", () => {
+  it.each(["msgpack", "yaml"] as const)("serializer %s", async (serializer) => {
+    const result = await app.sendTask("interop.echo", [1, "two", [3.5]], { k: null }, { serializer });
+    expect(await result.get({ timeout: 20_000 })).toEqual([[1, "two", [3.5]], { k: null }]);
+  });
+
+  it.each(["zlib", "bzip2", "xz", "brotli"] as const)("compression %s", async (compression) => {
+    const result = await app.sendTask("interop.echo", ["y".repeat(5000)], {}, { compression });
+    const [args] = (await result.get({ timeout: 20_000 })) as [string[]];
+    expect(args[0]).toBe("y".repeat(5000));
+  });
+});
