@@ -104,10 +104,10 @@ export function tlsFromSslOption(option: string, ssl: AmqpUrlOptions["ssl"]): Am
   return tls;
 }
 
-function seconds(option: string, raw: string, min: number): number {
+function seconds(option: string, name: string, raw: string, min: number): number {
   const value = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(value) || value < min) {
-    throw new ConfigError(option, `${option} must be a number >= ${min} (got ${JSON.stringify(raw)})`);
+    throw new ConfigError(option, `${option}: ${name} must be a number >= ${min} (got ${JSON.stringify(raw)})`);
   }
   return value;
 }
@@ -182,7 +182,7 @@ export function parseAmqpUrl(option: string, url: string, options: AmqpUrlOption
   }
   if (tls !== null) {
     const reqs = query.get("ssl_cert_reqs");
-    if (reqs) tls.rejectUnauthorized = parseCertReqs(`${option} ssl_cert_reqs`, reqs) !== "none";
+    if (reqs) tls.rejectUnauthorized = parseCertReqs(option, reqs) !== "none";
     const ca = query.get("ssl_ca_certs");
     if (ca) tls.caPath = ca;
     const cert = query.get("ssl_certfile");
@@ -208,11 +208,11 @@ export function parseAmqpUrl(option: string, url: string, options: AmqpUrlOption
     username: parsed.username === "" ? "guest" : decode(option, parsed.username, "user name"),
     password: parsed.password === "" ? "guest" : decode(option, parsed.password, "password"),
     vhost,
-    heartbeat: hb !== null ? seconds(`${option} heartbeat`, hb, 0) : (options.heartbeat ?? 120),
+    heartbeat: hb !== null ? seconds(option, "heartbeat", hb, 0) : (options.heartbeat ?? 120),
     connectTimeoutMs: Math.round(
-      (ct !== null ? seconds(`${option} connect_timeout`, ct, 0) : (options.connectTimeout ?? 4)) * 1000,
+      (ct !== null ? seconds(option, "connect_timeout", ct, 0) : (options.connectTimeout ?? 4)) * 1000,
     ),
-    frameMax: fm !== null ? seconds(`${option} frame_max`, fm, 0) : 0,
+    frameMax: fm !== null ? seconds(option, "frame_max", fm, 0) : 0,
   };
 }
 
