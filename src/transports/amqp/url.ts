@@ -107,7 +107,10 @@ export function tlsFromSslOption(option: string, ssl: AmqpUrlOptions["ssl"]): Am
 function seconds(option: string, name: string, raw: string, min: number): number {
   const value = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(value) || value < min) {
-    throw new ConfigError(option, `${option}: ${name} must be a number >= ${min} (got ${JSON.stringify(raw)})`);
+    throw new ConfigError(
+      option,
+      `${option}: ${name} must be a number >= ${min} (got ${JSON.stringify(raw)})`,
+    );
   }
   return value;
 }
