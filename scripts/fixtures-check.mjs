@@ -68,8 +68,10 @@ async function diffDirs(committedDir, freshDir) {
   const problems = [];
   const committed = await listFiles(committedDir);
   const fresh = await listFiles(freshDir);
-  for (const file of committed.filter((f) => !fresh.includes(f))) problems.push(`missing after regeneration: ${file}`);
-  for (const file of fresh.filter((f) => !committed.includes(f))) problems.push(`new, not committed: ${file}`);
+  for (const file of committed.filter((f) => !fresh.includes(f)))
+    problems.push(`missing after regeneration: ${file}`);
+  for (const file of fresh.filter((f) => !committed.includes(f)))
+    problems.push(`new, not committed: ${file}`);
   for (const file of committed.filter((f) => fresh.includes(f))) {
     let a = await readFile(join(committedDir, file), "utf8");
     let b = await readFile(join(freshDir, file), "utf8");

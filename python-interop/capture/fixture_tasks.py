@@ -19,7 +19,7 @@ class FixtureError(Exception):
 
 class Unserializable:
     def __repr__(self) -> str:
-        return "<Unserializable>"
+        return "Unserializable()"
 
 
 def make_app(socket_path: str, **conf) -> Celery:
