@@ -41,11 +41,11 @@ export interface BuildTaskInput {
   kwargs?: Record<string, unknown> | null;
   /** Seconds from `now`; wins over `eta` (as in as_task_v2). 0 means none (`if countdown:`). */
   countdown?: number | null;
-  /** A Date, or an ISO-8601 string that is sent unchanged (validated first). */
-  eta?: Date | string | null;
-  /** Seconds from `now`, a Date, or an ISO-8601 string sent unchanged. Also sets `properties.expiration`. */
-  expires?: number | Date | string | null;
-  /** Message priority; kombu writes 0 when absent. */
+  /** A Date (written as UTC), or an ISO-8601 string / IsoDatetimeText sent unchanged (validated first). */
+  eta?: Date | string | IsoDatetimeText | null;
+  /** Seconds from `now`, a Date, or an ISO string / IsoDatetimeText sent unchanged. Also sets `properties.expiration`. */
+  expires?: number | Date | string | IsoDatetimeText | null;
+  /** Message priority; absent -> 0 (kombu's default), null -> null (Celery's explicit None, see TaskProperties). */
   priority?: number | null;
   shadow?: string | null;
   /** Hard time limit in seconds (`timelimit[0]`). */
@@ -154,6 +154,32 @@ function checkArgs(input: BuildTaskInput): { args: unknown[]; kwargs: Record<str
   return { args: args as unknown[], kwargs };
 }
 
+/**
+ * A Python datetime kept as its exact `isoformat()` text (the serializer's
+ * PyDateTime): written verbatim, as as_task_v2 writes `eta.isoformat()` of the
+ * caller's datetime (its own offset and microseconds).
+ */
+export interface IsoDatetimeText {
+  readonly value: string;
+  toDate(): Date;
+}
+
+function isIsoDatetimeText(value: unknown): value is IsoDatetimeText {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { value?: unknown }).value === "string" &&
+    typeof (value as { toDate?: unknown }).toDate === "function"
+  );
+}
+
+/** The header text and instant of an eta/expires given as a Date, an ISO string or an IsoDatetimeText. */
+function datetimeInput(value: Date | string | IsoDatetimeText, field: string): { text: string; date: Date } {
+  if (isIsoDatetimeText(value)) return { text: value.value, date: parseIsoDatetime(value.value, field) };
+  const date = toDate(value, field);
+  return { text: typeof value === "string" ? value : formatIsoUtc(date, field), date };
+}
+
 function toDate(value: Date | string, field: string): Date {
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new ProtocolError(`${field} is an invalid Date`);
@@ -176,11 +202,10 @@ function resolveTimes(input: BuildTaskInput, now: Date): Times {
   if (countdown) {
     eta = formatIsoUtc(new Date(now.getTime() + countdown * 1000), "eta");
   } else if (input.eta !== undefined && input.eta !== null) {
-    if (typeof input.eta !== "string" && !(input.eta instanceof Date)) {
+    if (typeof input.eta !== "string" && !(input.eta instanceof Date) && !isIsoDatetimeText(input.eta)) {
       throw new ProtocolError(`eta must be a Date or an ISO-8601 string, got ${describeValue(input.eta)}`);
     }
-    const etaDate = toDate(input.eta, "eta");
-    eta = typeof input.eta === "string" ? input.eta : formatIsoUtc(etaDate, "eta");
+    eta = datetimeInput(input.eta, "eta").text;
   }
 
   const raw = input.expires;
@@ -191,9 +216,9 @@ function resolveTimes(input: BuildTaskInput, now: Date): Times {
     optionalNumber(raw, "expires");
     expires = formatIsoUtc(new Date(now.getTime() + raw * 1000), "expires");
     expiresSeconds = raw;
-  } else if (typeof raw === "string" || raw instanceof Date) {
-    const date = toDate(raw, "expires");
-    expires = typeof raw === "string" ? raw : formatIsoUtc(date, "expires");
+  } else if (typeof raw === "string" || raw instanceof Date || isIsoDatetimeText(raw)) {
+    const { text, date } = datetimeInput(raw, "expires");
+    expires = text;
     expiresSeconds = (date.getTime() - now.getTime()) / 1000;
   } else {
     throw new ProtocolError(
@@ -239,7 +264,7 @@ function buildProperties(input: BuildTaskInput, id: string, expiration: string |
   };
   properties.delivery_mode = deliveryMode;
   if (expiration !== undefined) properties.expiration = expiration;
-  properties.priority = priority ?? 0;
+  properties.priority = input.priority === null ? null : (priority ?? 0);
   return properties as TaskProperties;
 }
 

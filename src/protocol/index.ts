@@ -3,6 +3,7 @@ export {
   type BuildTaskInput,
   buildTaskMessage,
   buildTaskMessageV1,
+  type IsoDatetimeText,
   REPR_MAXLEVELS,
   REPR_MAXSIZE,
   taskSentEventFields,

@@ -83,8 +83,13 @@ export interface TaskProperties {
   delivery_mode: number;
   /** `str(int(expires_seconds * 1000))`, only when `expires` was given. */
   expiration?: string;
-  /** kombu always sets it (`Producer.publish(priority=0)`). */
-  priority: number;
+  /**
+   * `Producer.publish(priority=0)` by default. null when Celery passed
+   * `priority=None` explicitly (it does for `apply_async(queue=...)`, whose
+   * route keeps the task's None priority): the Redis envelope then writes 0
+   * (`priority or default_priority`), AMQP leaves the property out.
+   */
+  priority: number | null;
   [extra: string]: unknown;
 }
 
