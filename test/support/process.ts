@@ -25,24 +25,43 @@ export interface SpawnOptions {
 }
 
 /**
- * Last-resort clean-up when the process exits without running teardown (a crashed test file, a
- * forgotten afterAll): SIGKILL whatever is still running, synchronously, so nothing outlives us.
+ * Last-resort clean-up when the process ends without running teardown (a test whose setup threw
+ * before its try/finally, a forgotten afterAll): SIGKILL whatever is still running, synchronously,
+ * so nothing outlives us. vitest stops its fork workers with SIGTERM, which skips "exit"
+ * handlers, so the termination signals are hooked too.
  */
 const exitCleanups = new Set<() => void>();
 let exitHookInstalled = false;
 
+function runExitCleanups(): void {
+  for (const fn of exitCleanups) {
+    try {
+      fn();
+    } catch {
+      // Best effort: the process is going away.
+    }
+  }
+  exitCleanups.clear();
+}
+
+const TERMINATION_SIGNALS: ReadonlyArray<[NodeJS.Signals, number]> = [
+  ["SIGTERM", 15],
+  ["SIGINT", 2],
+  ["SIGHUP", 1],
+];
+
 export function registerExitCleanup(cleanup: () => void): () => void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.once("exit", () => {
-      for (const fn of exitCleanups) {
-        try {
-          fn();
-        } catch {
-          // Best effort: the process is going away.
-        }
-      }
-    });
+    process.once("exit", runExitCleanups);
+    for (const [signal, number] of TERMINATION_SIGNALS) {
+      process.once(signal, () => {
+        runExitCleanups();
+        // Exit as the default action would, unless someone else (vitest's main process) handles
+        // the signal and exits in its own time.
+        if (process.listenerCount(signal) === 0) process.exit(128 + number);
+      });
+    }
   }
   exitCleanups.add(cleanup);
   return () => exitCleanups.delete(cleanup);
