@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import type { CompatProfile } from "../compat.js";
 import { ProtocolError } from "../errors.js";
 import { formatIsoUtc, parseIsoDatetime } from "./datetime.js";
-import { describeValue, isPlainObject } from "./guards.js";
+import { assignOwn, describeValue, isPlainObject, setOwn } from "./guards.js";
 import { PyTuple, saferepr } from "./saferepr.js";
 import type {
   Embed,
@@ -319,12 +319,12 @@ export function buildTaskMessage(name: string, input: BuildTaskInput, compat: Co
       if (!input.stamps || !Object.hasOwn(input.stamps, stampName)) {
         throw new ProtocolError(`stamps has no value for stamped header ${JSON.stringify(stampName)}`);
       }
-      stamps[stampName] = input.stamps[stampName];
+      setOwn(stamps, stampName, input.stamps[stampName]);
     }
     headers.stamped_headers = names === null ? null : [...names];
     headers.stamps = stamps;
   }
-  Object.assign(headers, custom);
+  assignOwn(headers, custom);
 
   const embed: Embed = {
     callbacks: checkSignatureList(input.callbacks, "callbacks"),

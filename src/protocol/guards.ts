@@ -32,3 +32,17 @@ export function describeValue(value: unknown): string {
 export function own(obj: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
+
+/**
+ * `target[key] = value` that also works for a decoded `"__proto__"` key
+ * (plain assignment would replace the prototype and drop the key). An
+ * existing key keeps its position, as Python's `dict.update` does.
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** `Object.assign` with {@link setOwn} semantics (`headers2.update(headers)`). */
+export function assignOwn(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const key of Object.keys(source)) setOwn(target, key, source[key]);
+}

@@ -18,7 +18,7 @@
  */
 import { ProtocolError } from "../errors.js";
 import { parseIsoDatetime } from "./datetime.js";
-import { describeValue, isPlainObject, own } from "./guards.js";
+import { assignOwn, describeValue, isPlainObject, own, setOwn } from "./guards.js";
 import { saferepr } from "./saferepr.js";
 import type { Embed, SignatureDict } from "./task-message.js";
 
@@ -267,7 +267,7 @@ function parseEmbed(v: unknown, where: string): Embed {
 function customHeaders(headers: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(headers)) {
-    if (!CELERY_HEADER_KEYS.has(key)) out[key] = headers[key];
+    if (!CELERY_HEADER_KEYS.has(key)) setOwn(out, key, headers[key]);
   }
   return out;
 }
@@ -307,7 +307,7 @@ function fromDictBody(
   fields.retries ??= 0;
   // proto1_to_proto2 maps `taskset` to `group`; v1 bodies carry both.
   fields.group ??= own(body, "taskset");
-  if (protocol === "hybrid") Object.assign(fields, headers);
+  if (protocol === "hybrid") assignOwn(fields, headers);
   const utc = own(body, "utc") ?? true;
   if (typeof utc !== "boolean") fail(`body.utc must be a boolean, got ${describeValue(utc)}`);
   const embed = parseEmbed(

@@ -10,7 +10,7 @@ import type { CompatProfile } from "../compat.js";
 import { ProtocolError } from "../errors.js";
 import { formatPythonIsoformat, parseIsoDatetime } from "./datetime.js";
 import { type ExcInfo, toExcInfo } from "./exceptions.js";
-import { describeValue, isPlainObject, own } from "./guards.js";
+import { describeValue, isPlainObject, own, setOwn } from "./guards.js";
 import { EXCEPTION_STATES, READY_STATES, type TaskState } from "./states.js";
 
 /**
@@ -165,7 +165,7 @@ export function buildResultMeta(input: BuildResultMetaInput, compat: CompatProfi
       const named = new Set(request.stampedHeaders ?? []);
       const copyAll =
         compat.minor === "5.3" || compat.minor === "5.4" || compat.minor === "5.5" || compat.minor === "5.6";
-      for (const [k, v] of Object.entries(stamps)) if (copyAll || named.has(k)) meta[k] = v;
+      for (const [k, v] of Object.entries(stamps)) if (copyAll || named.has(k)) setOwn(meta, k, v);
     }
   }
   meta.task_id = input.taskId;
@@ -247,7 +247,7 @@ export function parseResultMeta(raw: unknown): ResultMeta {
   }
   const result = own(raw, "result");
   const extra: Record<string, unknown> = {};
-  for (const key of Object.keys(raw)) if (!KNOWN_KEYS.has(key)) extra[key] = raw[key];
+  for (const key of Object.keys(raw)) if (!KNOWN_KEYS.has(key)) setOwn(extra, key, raw[key]);
   return {
     taskId: str(raw, "task_id"),
     status,

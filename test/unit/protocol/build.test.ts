@@ -106,6 +106,12 @@ describe("buildTaskMessage", () => {
     expect(m.headers.stamped_headers).toEqual(["s1"]);
   });
 
+  it('merges a decoded "__proto__" custom header as a plain key', () => {
+    const m = buildTaskMessage("t", { ...base, headers: JSON.parse('{"__proto__": "x"}') }, compatProfile());
+    expect(Object.keys(m.headers).at(-1)).toBe("__proto__");
+    expect(Object.getPrototypeOf(m.headers)).toBe(Object.prototype);
+  });
+
   it("writes timelimit hard first, group fields, root_id defaulting to the id, parent and shadow", () => {
     const m = buildTaskMessage(
       "t",

@@ -83,6 +83,15 @@ describe("parseTaskMessage: v2", () => {
     expect(parseTaskMessage(m).headers).toEqual({ "x-custom": "v", redelivered: true });
   });
 
+  it('keeps a decoded "__proto__" header as data, never as a prototype', () => {
+    const m = captured();
+    const headers = { ...m.headers, ...JSON.parse('{"__proto__": {"polluted": 1}}') };
+    const req = parseTaskMessage({ ...m, headers });
+    expect(Object.keys(req.headers)).toEqual(["__proto__"]);
+    expect(Object.getPrototypeOf(req.headers)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it("uses shadow as the display name only when set", () => {
     const m = captured();
     m.headers.shadow = "";
