@@ -19,8 +19,8 @@ export {
   TS_EXCEPTION_MODULE,
   toExcInfo,
 } from "./exceptions.js";
+export { CELERY_HEADER_KEYS } from "./header-keys.js";
 export {
-  CELERY_HEADER_KEYS,
   parseTaskMessage,
   type RawDeliveryInfo,
   type RawTaskMessage,

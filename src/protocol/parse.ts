@@ -19,6 +19,7 @@
 import { ProtocolError } from "../errors.js";
 import { parseIsoDatetime } from "./datetime.js";
 import { assignOwn, describeValue, isPlainObject, own, setOwn } from "./guards.js";
+import { CELERY_HEADER_KEYS, HYBRID_FIELDS } from "./header-keys.js";
 import { saferepr } from "./saferepr.js";
 import type { Embed, SignatureDict } from "./task-message.js";
 
@@ -84,83 +85,6 @@ export interface TaskRequest {
   stampedHeaders: string[] | null;
   stamps: Record<string, unknown> | null;
 }
-
-/**
- * Header names Celery itself owns: the attributes of celery/app/task.py
- * `Context` (5.7) plus `lang`, `task`, `argsrepr`, `kwargsrepr`,
- * `compression` (`Context._get_custom_headers`). Everything else is custom.
- */
-export const CELERY_HEADER_KEYS: ReadonlySet<string> = new Set([
-  "_children",
-  "_filter_x_death_headers",
-  "_get_custom_headers",
-  "_protected",
-  "args",
-  "as_execution_options",
-  "callbacks",
-  "called_directly",
-  "chain",
-  "children",
-  "chord",
-  "clear",
-  "correlation_id",
-  "delivery_info",
-  "errbacks",
-  "eta",
-  "expires",
-  "get",
-  "group",
-  "group_index",
-  "headers",
-  "hostname",
-  "id",
-  "ignore_result",
-  "is_eager",
-  "kwargs",
-  "logfile",
-  "loglevel",
-  "origin",
-  "parent_id",
-  "properties",
-  "replaced_task_nesting",
-  "reply_to",
-  "retries",
-  "root_id",
-  "shadow",
-  "soft_time_limit",
-  "stamped_headers",
-  "stamps",
-  "taskset",
-  "time_limit",
-  "timelimit",
-  "update",
-  "utc",
-  "lang",
-  "task",
-  "argsrepr",
-  "kwargsrepr",
-  "compression",
-]);
-
-/** The body fields hybrid_to_proto2 lifts into headers (plus group_index, which Celery drops). */
-const HYBRID_FIELDS = [
-  "lang",
-  "task",
-  "id",
-  "root_id",
-  "parent_id",
-  "group",
-  "group_index",
-  "meth",
-  "shadow",
-  "eta",
-  "expires",
-  "retries",
-  "timelimit",
-  "argsrepr",
-  "kwargsrepr",
-  "origin",
-] as const;
 
 const fail = (message: string): never => {
   throw new ProtocolError(message);
