@@ -6,12 +6,14 @@
  * - str <-> string (UTF-8 str type), bytes <-> Uint8Array (bin type, `use_bin_type=True`);
  * - int: safe JS integers as msgpack ints; `bigint` as int64/uint64 (Python's packb raises
  *   OverflowError outside -2^63..2^64-1, so do we); decoded ints outside ±(2^53-1) become `bigint`;
- * - other numbers as float64; lists/tuples <-> arrays; dicts <-> objects (a `Map` with string keys
- *   is accepted on the way out: `unpackb` defaults to `strict_map_key=True`, so Python refuses
- *   non-string keys).
+ * - other numbers as float64. `-0` is a safe integer to JS, so it goes out as int 0 (sign lost);
+ * - lists/tuples <-> arrays; dicts <-> objects (a `Map` with string keys is accepted on the way
+ *   out: `unpackb` defaults to `strict_map_key=True`, so Python refuses non-string keys).
  * - No datetime, date, time, Decimal or UUID: kombu registers no msgpack hooks, and Python's
  *   `packb` raises TypeError for them, so encoding a `Date` or a Py* value is an EncodeError here.
  *   A msgpack timestamp extension (-1) that a peer sends anyway decodes as a `Date`.
+ * - Known limit: @msgpack/msgpack refuses a map key `__proto__` when decoding (prototype
+ *   pollution guard), so such a body is a DecodeError here although Python reads it.
  */
 import { decode, encode } from "@msgpack/msgpack";
 import { DecodeError, EncodeError } from "../errors.js";

@@ -193,17 +193,21 @@ export class PyTime {
 
 /**
  * A Python `Decimal` as its `str()` text, e.g. `1.10` (trailing zeros kept).
- * Lossless: the digits are never turned into a JS number.
+ * Lossless: the digits are never turned into a JS number. The text is normalized to exactly what
+ * Python's `str(Decimal(text))` prints (`0.0000001` -> `1E-7`, `inf` -> `Infinity`), so the wire
+ * text and `equals()` agree with Python. A JS number is read through its shortest text (`0.1`),
+ * not its binary expansion as `Decimal(0.1)` would be.
  */
 export class PyDecimal {
   readonly value: string;
 
   constructor(value: string | number | bigint) {
     const text = typeof value === "string" ? value.trim() : String(value);
-    if (!DECIMAL_RE.test(text)) {
+    const normalized = DECIMAL_RE.test(text) ? decimalStr(text) : undefined;
+    if (normalized === undefined) {
       throw new TypeError(`PyDecimal: not a decimal number: ${JSON.stringify(value)}`);
     }
-    this.value = text;
+    this.value = normalized;
   }
 
   toString(): string {
@@ -217,6 +221,33 @@ export class PyDecimal {
   equals(other: unknown): boolean {
     return other instanceof PyDecimal && other.value === this.value;
   }
+}
+
+const DECIMAL_PARTS = /^([+-]?)(?:(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?|(inf|infinity)|(s?nan)(\d*))$/i;
+
+/** CPython `Decimal.__str__` (Lib/_pydecimal.py, eng=False) applied to a parsed numeric string. */
+function decimalStr(text: string): string | undefined {
+  const m = DECIMAL_PARTS.exec(text);
+  if (!m) return undefined;
+  const sign = m[1] === "-" ? "-" : "";
+  if (m[5] !== undefined) return `${sign}Infinity`;
+  if (m[6] !== undefined) {
+    const payload = (m[7] ?? "").replace(/^0+/, "");
+    return `${sign}${m[6].toLowerCase() === "snan" ? "sNaN" : "NaN"}${payload}`;
+  }
+  const whole = m[2] ?? "";
+  const fraction = m[3] ?? "";
+  if (whole === "" && fraction === "") return undefined;
+  const digits = `${whole}${fraction}`.replace(/^0+/, "") || "0";
+  const exp = Number(m[4] ?? "0") - fraction.length;
+  const leftDigits = exp + digits.length;
+  const dotPlace = exp <= 0 && leftDigits > -6 ? leftDigits : 1;
+  let body: string;
+  if (dotPlace <= 0) body = `0.${"0".repeat(-dotPlace)}${digits}`;
+  else if (dotPlace >= digits.length) body = `${digits}${"0".repeat(dotPlace - digits.length)}`;
+  else body = `${digits.slice(0, dotPlace)}.${digits.slice(dotPlace)}`;
+  const shift = leftDigits - dotPlace;
+  return `${sign}${body}${shift === 0 ? "" : `E${shift > 0 ? "+" : "-"}${Math.abs(shift)}`}`;
 }
 
 /**

@@ -142,6 +142,38 @@ export function timestampTag(datetimes: "date" | "pydatetime"): ScalarTag {
   };
 }
 
+// PyYAML's Reader refuses these characters anywhere in a stream (reader.py NON_PRINTABLE), and
+// treats NEL/LS/PS as line breaks even inside quotes: such strings must be escaped.
+const NEEDS_ESCAPES = /[^\t\n\r\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const RAW_IN_JSON = /[\x7f-\x9f\u2028\u2029\ufffe\uffff]/g;
+
+/** A YAML double-quoted scalar that escapes everything PyYAML cannot take raw. */
+function pyyamlDoubleQuoted(value: string): string {
+  // JSON escapes (\" \\ \n \uXXXX …) are all valid YAML escapes; JSON.stringify leaves
+  // DEL, the C1 controls, LS/PS and U+FFFE/U+FFFF raw, so escape those too.
+  return JSON.stringify(value).replace(RAW_IN_JSON, (ch) => {
+    const code = ch.charCodeAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** The package's str tag, writing strings with unprintable characters as PyYAML can read them. */
+function pyyamlStringTag(base: ScalarTag): ScalarTag {
+  const stringify = base.stringify;
+  return {
+    ...base,
+    stringify(item, ctx, onComment, onChompKeep) {
+      if (typeof item.value === "string" && NEEDS_ESCAPES.test(item.value))
+        return pyyamlDoubleQuoted(item.value);
+      return stringify ? stringify(item, ctx, onComment, onChompKeep) : String(item.value);
+    },
+  };
+}
+
+const STR_TAG = "tag:yaml.org,2002:str";
+
 const REPLACED = new Set([
   "tag:yaml.org,2002:null",
   "tag:yaml.org,2002:bool",
@@ -153,5 +185,14 @@ const REPLACED = new Set([
 /** The package's YAML 1.1 tags with the scalar ones swapped for PyYAML's. */
 export function pyyamlTags(datetimes: "date" | "pydatetime"): (tags: Tags) => Tags {
   const ours = [nullTag, boolTag, intTag, floatTag, timestampTag(datetimes)];
-  return (tags) => [...ours, ...tags.filter((t) => typeof t === "string" || !REPLACED.has(t.tag))];
+  return (tags) => [
+    ...ours,
+    ...tags
+      .filter((t) => typeof t === "string" || !REPLACED.has(t.tag))
+      .map((t) =>
+        typeof t !== "string" && t.tag === STR_TAG && !("collection" in t && t.collection)
+          ? pyyamlStringTag(t as ScalarTag)
+          : t,
+      ),
+  ];
 }

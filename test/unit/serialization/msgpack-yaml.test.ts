@@ -141,6 +141,14 @@ describe("yaml (safe_dump / safe_load)", () => {
     );
   });
 
+  it("escapes characters PyYAML's reader refuses raw (DEL, C1) or reads as line breaks (NEL, LS)", () => {
+    const strings = ["del\x7f", "c1\x9f", "nel\x85", "ls\u2028", "nonchar\ufffe", "multi\nline\x7f"];
+    const text = yamlDumps(strings);
+    expect(text).not.toMatch(/[\x7f-\x9f\u2028\ufffe]/);
+    expect(text).toContain("\\x7f");
+    expect(yamlLoads(text)).toEqual(strings);
+  });
+
   it("refuses what safe_dump cannot represent, and unsafe tags on load", () => {
     expect(() => yamlDumps({ t: new PyTime("01:02") })).toThrow(/\$\["t"\].*PyTime/);
     expect(() => yamlDumps([new PyUUID("44444444444444448444444444444444")])).toThrow(EncodeError);

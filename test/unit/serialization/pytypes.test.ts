@@ -36,6 +36,34 @@ describe("Py* value classes", () => {
     expect(() => new PyDecimal("1.2.3")).toThrow(TypeError);
   });
 
+  it("PyDecimal holds exactly Python's str(Decimal(text))", () => {
+    // Right-hand sides printed by CPython 3.11's str(Decimal(left)).
+    const cases: Array<[string, string]> = [
+      ["1.10", "1.10"],
+      ["0.0000001", "1E-7"],
+      ["0.000001", "0.000001"],
+      ["-0.000100", "-0.000100"],
+      ["1E+2", "1E+2"],
+      ["1e2", "1E+2"],
+      ["100", "100"],
+      ["00012.50", "12.50"],
+      ["0E-10", "0E-10"],
+      ["0.000", "0.000"],
+      ["inf", "Infinity"],
+      ["-Infinity", "-Infinity"],
+      ["nan", "NaN"],
+      ["sNaN12", "sNaN12"],
+      ["NaN0", "NaN"],
+      ["-0", "-0"],
+      ["1.", "1"],
+      ["  .5", "0.5"],
+      ["123456789012345678901234567890.123", "123456789012345678901234567890.123"],
+      ["1E-7", "1E-7"],
+      ["12e-3", "0.012"],
+    ];
+    for (const [input, python] of cases) expect(new PyDecimal(input).value).toBe(python);
+  });
+
   it("exposes the wire text through toString, toJSON and equals", () => {
     const d = new PyDecimal("1.10");
     expect(String(d)).toBe("1.10");

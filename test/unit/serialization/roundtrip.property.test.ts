@@ -31,6 +31,10 @@ import {
 } from "./arbitraries.js";
 
 const anyString = fc.string({ unit: "binary" });
+// msgpack has no way to say "-0" for an integral JS number: it goes out as int 0 (see msgpack.ts).
+const msgpackDouble = fc.double().filter((d) => !Object.is(d, -0));
+// @msgpack/msgpack refuses to decode a `__proto__` map key (see msgpack.ts).
+const msgpackKey = wellFormedString.filter((k) => k !== "__proto__");
 const scalar = fc.oneof(anyString, fc.double(), pyInt, fc.boolean(), fc.constant(null));
 const jsonLeaf = fc.oneof(scalar, pyDate, pyTime, pyDecimal, pyUUID, bytes);
 
@@ -74,8 +78,8 @@ describe("jsonLoads(jsonDumps(x)) == x", () => {
 
 describe("msgpack and yaml round trips", () => {
   const msgpackValue = tree(
-    fc.oneof(wellFormedString, fc.double(), int64, fc.boolean(), fc.constant(null), bytes),
-    wellFormedString,
+    fc.oneof(wellFormedString, msgpackDouble, int64, fc.boolean(), fc.constant(null), bytes),
+    msgpackKey,
   );
   const yamlValue = tree(
     fc.oneof(anyString, fc.double(), pyInt, fc.boolean(), fc.constant(null), bytes, jsDate, pyDate),
@@ -113,8 +117,8 @@ const COMPRESSIONS = [undefined, "zlib", "bzip2", "lzma", "brotli", ...(zstdAvai
 const SERIALIZER_VALUES = {
   json: tree(fc.oneof(jsonLeaf, jsDate)),
   msgpack: tree(
-    fc.oneof(wellFormedString, fc.double(), int64, fc.boolean(), fc.constant(null), bytes),
-    wellFormedString,
+    fc.oneof(wellFormedString, msgpackDouble, int64, fc.boolean(), fc.constant(null), bytes),
+    msgpackKey,
   ),
   yaml: tree(
     fc.oneof(wellFormedString, fc.double(), pyInt, fc.boolean(), fc.constant(null), bytes, jsDate, pyDate),
