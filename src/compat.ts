@@ -33,6 +33,8 @@ export interface CompatProfile {
   readonly permanentBindings: boolean;
   /** 5.7 RPC replies carry the full result meta (`date_done`, extended fields). */
   readonly rpcFullMeta: boolean;
+  /** 5.7 `saferepr` truncation keeps brackets balanced (`...',)`); earlier minors end with `', ...`. */
+  readonly balancedRepr: boolean;
 }
 
 const ORDER: Record<CeleryMinor, number> = { "5.2": 2, "5.3": 3, "5.4": 4, "5.5": 5, "5.6": 6, "5.7": 7 };
@@ -60,6 +62,7 @@ export function compatProfile(minor: string = "5.7"): CompatProfile {
     chordClaimKeys: at("5.7"),
     permanentBindings: at("5.7"),
     rpcFullMeta: at("5.7"),
+    balancedRepr: at("5.7"),
   };
 }
 

@@ -95,7 +95,7 @@ export interface BuildTaskInput {
 
 /** 5.7 saferepr keeps brackets balanced; 5.2–5.6 cut with `, ...`. */
 export function usesBalancedRepr(compat: CompatProfile): boolean {
-  return !["5.2", "5.3", "5.4", "5.5", "5.6"].includes(compat.minor);
+  return compat.balancedRepr;
 }
 
 function optionalString(value: unknown, field: string): string | null {
