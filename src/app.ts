@@ -13,6 +13,9 @@ import { ConfigError } from "./errors.js";
 import type { RedisConnectionOptions } from "./transports/redis/connection.js";
 import { RedisTransport } from "./transports/redis/index.js";
 import { parseRedisUrl, type RedisEndpoint } from "./transports/redis/url.js";
+import { createWorker, registerTask } from "./worker/app-hooks.js";
+import type { TaskDefinition, TaskHandler, TaskOptions, ThreadedHandler } from "./worker/task-registry.js";
+import type { Worker, WorkerOptions } from "./worker/worker.js";
 
 /**
  * The Celery application facade (celery/app/base.py `Celery`): settings,
@@ -159,6 +162,24 @@ export class Celery {
   ): TaskSignature<Args, Result> {
     checkSendOptions(name, [], {}, defaults);
     return taskSignature<Args, Result>(this, name, defaults);
+  }
+
+  /**
+   * Registers a TS task that Python (or TS) producers can call by name
+   * (Celery's `@app.task(name=...)`). The handler gets the request context
+   * first, then the positional args.
+   */
+  task<A extends unknown[], R>(
+    name: string,
+    handler: TaskHandler<A, R> | ThreadedHandler,
+    options?: TaskOptions,
+  ): TaskDefinition {
+    return registerTask(this, name, handler, options);
+  }
+
+  /** A worker consuming this app's queues and running its registered tasks (`celery worker`). */
+  worker(options?: WorkerOptions): Worker {
+    return createWorker(this, options);
   }
 
   /** Flushes pending publishes and closes every connection this app opened. */
