@@ -56,6 +56,7 @@ export class RedisQoS {
   private readonly restoreLimit: number | null;
   private readonly sep: string;
   private restoreChain: Promise<void> = Promise.resolve();
+  private readonly pendingAcks: { tag: string; resolve(): void; reject(err: unknown): void }[] = [];
 
   constructor(
     private readonly client: Redis,
@@ -69,28 +70,68 @@ export class RedisQoS {
   }
 
   /**
-   * Record a delivered message as unacked (kombu `QoS.append`). The stored
-   * value embeds the envelope string exactly as popped, so a Python sweep
-   * restores the very bytes the producer wrote.
+   * Record delivered messages as unacked (kombu `QoS.append`), several in
+   * one pipeline: `ZADD unacked_index <now> <tag> ...` + `HSET unacked <tag>
+   * <entry> ...`. The stored entry embeds the envelope string exactly as
+   * popped, so a Python sweep restores the very bytes the producer wrote.
    */
-  async append(tag: string, rawEnvelope: string, exchange: string, routingKey: string): Promise<void> {
-    const entry = `[${rawEnvelope}, ${JSON.stringify(exchange)}, ${JSON.stringify(routingKey)}]`;
+  async appendMany(
+    entries: { tag: string; rawEnvelope: string; exchange: string; routingKey: string }[],
+  ): Promise<void> {
+    if (entries.length === 0) return;
+    const now = Date.now() / 1000;
+    const scores: (string | number)[] = [];
+    const fields: string[] = [];
+    for (const e of entries) {
+      scores.push(now, e.tag);
+      fields.push(
+        e.tag,
+        `[${e.rawEnvelope}, ${JSON.stringify(e.exchange)}, ${JSON.stringify(e.routingKey)}]`,
+      );
+    }
     await this.client
       .pipeline()
-      .zadd(this.keys.unackedIndex, Date.now() / 1000, tag)
-      .hset(this.keys.unacked, tag, entry)
+      .zadd(this.keys.unackedIndex, ...scores)
+      .hset(this.keys.unacked, ...fields)
       .exec()
       .then(throwPipelineError);
   }
 
-  /** kombu `QoS.ack` (and `reject(requeue=False)`). */
-  async ack(tag: string): Promise<void> {
-    await this.client
+  async append(tag: string, rawEnvelope: string, exchange: string, routingKey: string): Promise<void> {
+    await this.appendMany([{ tag, rawEnvelope, exchange, routingKey }]);
+  }
+
+  /**
+   * kombu `QoS.ack` (and `reject(requeue=False)`): `ZREM` + `HDEL`. Acks
+   * issued in the same event-loop turn share one pipeline (`ZREM idx t1 t2
+   * ...`, `HDEL unacked t1 t2 ...`): the same end state as kombu's one pair
+   * per tag, in far fewer round trips.
+   */
+  ack(tag: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pendingAcks.push({ tag, resolve, reject });
+      if (this.pendingAcks.length === 1) setImmediate(() => this.flushAcks());
+    });
+  }
+
+  private flushAcks(): void {
+    const batch = this.pendingAcks.splice(0);
+    if (batch.length === 0) return;
+    const tags = batch.map((a) => a.tag);
+    this.client
       .pipeline()
-      .zrem(this.keys.unackedIndex, tag)
-      .hdel(this.keys.unacked, tag)
+      .zrem(this.keys.unackedIndex, ...tags)
+      .hdel(this.keys.unacked, ...tags)
       .exec()
-      .then(throwPipelineError);
+      .then(throwPipelineError)
+      .then(
+        () => {
+          for (const a of batch) a.resolve();
+        },
+        (err: unknown) => {
+          for (const a of batch) a.reject(err);
+        },
+      );
   }
 
   /** kombu `QoS.reject`: requeue restores to the far end (LPUSH), otherwise the same as ack. */
@@ -116,7 +157,7 @@ export class RedisQoS {
   }
 
   private async restoreByTagNow(tag: string, leftmost: boolean): Promise<boolean> {
-    for (let attempt = 0; attempt < 10; attempt++) {
+    for (let attempt = 0; attempt < 50; attempt++) {
       await this.client.watch(this.keys.unacked);
       const stored = await this.client.hget(this.keys.unacked, tag);
       const multi = this.client.multi().zrem(this.keys.unackedIndex, tag).hdel(this.keys.unacked, tag);

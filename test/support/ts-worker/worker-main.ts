@@ -58,7 +58,7 @@ stack.task("interop.record", async (_ctx, tag: unknown, key = "interop:record") 
   if (recordDelayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, recordDelayMs));
   return recorder.rpush(String(key), String(tag));
 });
-stack.task("ts.sleep_record", async (ctx, ms: number, tag: string, key: string) => {
+stack.task("ts.sleep_record", async (_ctx, ms: number, tag: string, key: string) => {
   await new Promise<void>((resolve) => setTimeout(resolve, ms));
   return recorder.rpush(key, `${tag}`);
 });
