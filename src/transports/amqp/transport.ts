@@ -56,6 +56,24 @@ function declarationKey(kind: string, name: string, extra = ""): string {
   return `${kind}\u0000${name}\u0000${extra}`;
 }
 
+/**
+ * x-arguments typed as py-amqp writes them (amqp/serialization.py
+ * `_write_item`): an int is `I` (signedint) when it fits 32 bits, else `L`.
+ * amqplib would pick the smallest type (`b`, `s`); RabbitMQ accepts either,
+ * but `rabbitmqctl list_queues` then shows a different type than Celery's.
+ */
+export function pyAmqpTypedArguments(args: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    if (typeof value === "number" && Number.isInteger(value)) {
+      out[key] = { "!": value >= -0x80000000 && value < 0x80000000 ? "int" : "long", value };
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
 /** Applies declarations in kombu's order on one channel. */
 export async function applyDeclarations(channel: Channel, declarations: Declarations): Promise<void> {
   for (const ex of declarations.exchanges) {
@@ -76,7 +94,7 @@ export async function applyDeclarations(channel: Channel, declarations: Declarat
         durable: q.durable,
         exclusive: q.exclusive,
         autoDelete: q.autoDelete,
-        arguments: q.arguments,
+        arguments: pyAmqpTypedArguments(q.arguments),
       });
     } catch (err) {
       throw new AmqpDeclarationError(`queue ${JSON.stringify(q.name)}`, err);
