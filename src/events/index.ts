@@ -1,0 +1,26 @@
+/** Celery events: dispatch (worker and producer side), receive, and the cluster `State`. */
+export { LamportClock } from "./clock.js";
+export { type DispatcherOptions, EventDispatcher, type EventSink } from "./dispatcher.js";
+export {
+  adjustTimestamp,
+  buildEvent,
+  type EventBody,
+  groupFrom,
+  loadAverage,
+  routingKeyOf,
+  SW_IDENT,
+  SW_VER,
+  softwareInfo,
+  utcoffset,
+} from "./event.js";
+export { Heart, type HeartStats } from "./heartbeat.js";
+export { eventJson, PyFloat, pyFloat } from "./json.js";
+export { type EventHandlers, EventProcessor, type EventProcessorOptions } from "./receiver.js";
+export {
+  type RedisEventReceiverOptions,
+  type RunningReceiver,
+  startRedisEventReceiver,
+} from "./redis-receiver.js";
+export { type RedisEventSinkOptions, redisEventSink } from "./redis-sink.js";
+export { State, type StateOptions, TaskState, WorkerState } from "./state.js";
+export { taskEventFields } from "./task-events.js";

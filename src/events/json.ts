@@ -1,0 +1,35 @@
+import { jsonDumps, pyFloatRepr } from "../serialization/index.js";
+
+/**
+ * A number that Python sends as a `float` even when it is integral
+ * (`freq: 2.0`, `utcoffset: 0.0`, `loadavg: [0.0, …]`). JS has one number
+ * type, so the event encoder needs to be told; a consumer reading the JSON
+ * then gets the same Python type a Celery worker would have sent.
+ */
+export class PyFloat {
+  constructor(readonly value: number) {}
+  toJSON(): number {
+    return this.value;
+  }
+}
+
+export const pyFloat = (value: number): PyFloat => new PyFloat(value);
+
+/**
+ * kombu's JSON (`kombu/utils/json.py dumps`, Python separators `, ` and `: `)
+ * for event bodies, with {@link PyFloat} rendered as `float.__repr__`. Events
+ * are dicts/lists of plain values, so only those two containers are walked.
+ */
+export function eventJson(value: unknown): string {
+  if (value instanceof PyFloat) return Number.isFinite(value.value) ? pyFloatRepr(value.value) : "null";
+  if (Array.isArray(value)) return `[${value.map(eventJson).join(", ")}]`;
+  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const parts: string[] = [];
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+      if (v === undefined) continue;
+      parts.push(`${jsonDumps(key)}: ${eventJson(v)}`);
+    }
+    return `{${parts.join(", ")}}`;
+  }
+  return jsonDumps(value === undefined ? null : value);
+}
