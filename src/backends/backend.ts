@@ -18,6 +18,16 @@ export interface ResultMetaRecord {
   [extra: string]: unknown;
 }
 
+/**
+ * Where the task's caller waits for the reply: the request's `reply_to` and
+ * `correlation_id`. Only the RPC backend needs it (celery/backends/rpc.py
+ * `RPCBackend.destination_for`); key/value backends ignore it.
+ */
+export interface ReplyDestination {
+  replyTo: string | null;
+  correlationId: string | null;
+}
+
 export interface WaitOptions {
   /** Milliseconds; undefined waits forever. */
   timeout?: number;
@@ -30,7 +40,7 @@ export interface ResultBackend {
    * Store a task's meta as Celery's `_store_result` does: never overwrite a
    * stored SUCCESS; on Redis SETEX + PUBLISH in one pipeline.
    */
-  storeResult(meta: ResultMetaRecord): Promise<void>;
+  storeResult(meta: ResultMetaRecord, destination?: ReplyDestination): Promise<void>;
   /** Current meta; an unknown id reads as `{status: "PENDING", result: null, ...}` as in Celery. */
   getMeta(taskId: string): Promise<ResultMetaRecord>;
   /** Resolve with the first READY meta (SUCCESS, FAILURE, REVOKED) for the id. */
