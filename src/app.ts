@@ -9,7 +9,9 @@ import { Router } from "./client/router.js";
 import { checkSendOptions, type SendTaskOptions } from "./client/send-options.js";
 import { type TaskSignature, taskSignature } from "./client/signature.js";
 import { type CeleryOptions, resolveSettings, type Settings } from "./config.js";
+import { type Control, closeControlOf, controlOf } from "./control/control.js";
 import { ConfigError } from "./errors.js";
+import { type AppEvents, closeEventsOf, eventsOf } from "./events/app-events.js";
 import type { RedisConnectionOptions } from "./transports/redis/connection.js";
 import { RedisTransport } from "./transports/redis/index.js";
 import { parseRedisUrl, type RedisEndpoint } from "./transports/redis/url.js";
@@ -147,6 +149,14 @@ export class Celery {
   ): Promise<AsyncResult<R>> {
     const prepared = this.prepareTask(name, args, kwargs, options);
     await this.transport.publish(prepared.message, prepared.declare);
+    if (this.settings.taskSendSentEvent) {
+      // celery/app/amqp.py send_task_message: task-sent after the publish (src/events).
+      this.events.taskSent(prepared.taskMessage, {
+        queue: prepared.route.queue.name,
+        exchange: prepared.message.exchange,
+        routingKey: prepared.message.routingKey,
+      });
+    }
     return new AsyncResult<R>(prepared.taskMessage.headers.id, this.backend, name);
   }
 
@@ -182,10 +192,23 @@ export class Celery {
     return createWorker(this, options);
   }
 
+  /** Remote control of Python and TS workers (`app.control`; src/control). */
+  get control(): Control {
+    this.assertOpen();
+    return controlOf(this);
+  }
+
+  /** Events: the producer's dispatcher, `receiver(handlers)`, `State` (`app.events`; src/events). */
+  get events(): AppEvents {
+    this.assertOpen();
+    return eventsOf(this);
+  }
+
   /** Flushes pending publishes and closes every connection this app opened. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([closeEventsOf(this), closeControlOf(this)]);
     await Promise.all([this.transportInstance?.close(), this.backendInstance?.close()]);
   }
 }

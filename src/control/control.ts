@@ -204,3 +204,8 @@ export function controlOf(app: ControlAppLike): Control {
   }
   return c;
 }
+
+/** Closes the app's `Control` if one was created (for `app.close()`). */
+export async function closeControlOf(app: object): Promise<void> {
+  await controls.get(app)?.close();
+}

@@ -1,0 +1,121 @@
+import type { Redis } from "ioredis";
+import type { Settings } from "../config.js";
+import { taskSentEventFields } from "../protocol/build.js";
+import type { TaskMessage } from "../protocol/task-message.js";
+import type { RedisKeys } from "../transports/redis/keys.js";
+import type { LamportClock } from "./clock.js";
+import { EventDispatcher } from "./dispatcher.js";
+import { type EventHandlers, EventProcessor } from "./receiver.js";
+import { type RunningReceiver, startRedisEventReceiver } from "./redis-receiver.js";
+import { redisEventSink } from "./redis-sink.js";
+import { State, type StateOptions } from "./state.js";
+
+/** What `AppEvents` needs from the app (the `Celery` facade satisfies it). */
+export interface EventsAppLike {
+  readonly settings: Settings;
+  readonly origin: string;
+  readonly transport: { readonly keys: RedisKeys; readonly client: Redis; newClient(name: string): Redis };
+}
+
+export interface ReceiverOptions {
+  /** Broadcast `heartbeat` once subscribed so workers announce themselves (Celery's `wakeup=True`). */
+  wakeup?: () => Promise<unknown>;
+  onError?(err: unknown): void;
+  clock?: LamportClock;
+}
+
+/**
+ * `app.events` (celery/app/events.py `Events`): the producer's dispatcher
+ * (for `task-sent` with `taskSendSentEvent`), `receiver(handlers)` and `State`.
+ */
+export class AppEvents {
+  private dispatcherInstance: EventDispatcher | null = null;
+
+  constructor(private readonly app: EventsAppLike) {}
+
+  /** The app's own dispatcher (hostname `gen<pid>@host`, unbuffered), created on first use. */
+  get dispatcher(): EventDispatcher {
+    if (this.dispatcherInstance === null) {
+      const s = this.app.settings;
+      this.dispatcherInstance = new EventDispatcher({
+        hostname: this.app.origin,
+        compat: s.compat,
+        sink: redisEventSink({
+          client: this.app.transport.client,
+          keys: this.app.transport.keys,
+          exchange: s.eventExchange,
+          bodyEncoding: s.brokerTransportOptions.bodyEncoding,
+        }),
+      });
+    }
+    return this.dispatcherInstance;
+  }
+
+  /**
+   * celery/app/amqp.py `send_task_message`: after the publish, `task-sent`
+   * with the message's fields plus `queue, exchange, routing_key`.
+   */
+  taskSent(message: TaskMessage, route: { queue: string; exchange: string; routingKey: string }): void {
+    this.dispatcher.send("task-sent", {
+      ...taskSentEventFields(message),
+      queue: route.queue,
+      exchange: route.exchange,
+      routing_key: route.routingKey,
+    });
+  }
+
+  /** Starts consuming events from every worker (Celery's `EventReceiver(...).capture()`). */
+  async receiver(handlers: EventHandlers, options: ReceiverOptions = {}): Promise<RunningReceiver> {
+    const s = this.app.settings;
+    const processor = new EventProcessor({
+      handlers,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.onError ? { onMalformed: (_b, reason) => options.onError?.(new Error(reason)) } : {}),
+    });
+    const subscriber = this.app.transport.newClient("celeriac-events");
+    const running = await startRedisEventReceiver({
+      subscriber,
+      client: this.app.transport.client,
+      keys: this.app.transport.keys,
+      processor,
+      exchange: s.eventExchange,
+      queuePrefix: s.eventQueuePrefix,
+      queueExpires: s.eventQueueExpires,
+      bindingDeadlines: s.compat.permanentBindings,
+      ...(options.wakeup ? { onReady: async () => void (await options.wakeup?.()) } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+    return {
+      queue: running.queue,
+      async close() {
+        await running.close();
+        subscriber.disconnect();
+      },
+    };
+  }
+
+  /** A bounded cluster state to feed from {@link receiver}. */
+  State(options?: StateOptions): State {
+    return new State(options);
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcherInstance?.drain();
+  }
+}
+
+const perApp = new WeakMap<object, AppEvents>();
+
+export function eventsOf(app: EventsAppLike): AppEvents {
+  let e = perApp.get(app);
+  if (!e) {
+    e = new AppEvents(app);
+    perApp.set(app, e);
+  }
+  return e;
+}
+
+/** Drains the app's event dispatcher if one was created (for `app.close()`). */
+export async function closeEventsOf(app: object): Promise<void> {
+  await perApp.get(app)?.close();
+}
