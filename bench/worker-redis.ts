@@ -6,16 +6,16 @@
  *   (a) the Celeriac TS worker (async pool; kombu ack emulation on)
  *   (b) Python Celery prefork -c 2
  *   (c) Python Celery threads pool (-c 8)
- *   (d) celery-node 0.5.9 (reference; installed with `npm install --no-save celery-node`
- *       into a temp dir outside the repo, path given by CELERY_NODE_DIR)
+ *   (d) celery-node 0.5.9 (reference; installed on first use with `npm install --no-save
+ *       celery-node@0.5.9` into $TMPDIR/celeriac-bench-celery-node, or CELERY_NODE_DIR)
  *
  * Rate = tasks / (last date_done − first date_done), read from the stored
  * metas; RSS = peak VmRSS of the worker's process tree, sampled every 100 ms.
  *
  *   npx tsx bench/worker-redis.ts [--tasks 10000] [--only celeriac,prefork,threads,celery-node]
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,7 +32,22 @@ const opt = (name: string, fallback: string) => {
 };
 const TASKS = Number(opt("tasks", "10000"));
 const ONLY = opt("only", "celeriac,prefork,threads,celery-node").split(",");
-const CELERY_NODE_DIR = process.env.CELERY_NODE_DIR ?? "/tmp/cnode";
+const CELERY_NODE_DIR = process.env.CELERY_NODE_DIR ?? join(tmpdir(), "celeriac-bench-celery-node");
+
+/** celery-node is a reference only: installed outside the repo, never a dependency. */
+function ensureCeleryNode(): string {
+  const entry = join(CELERY_NODE_DIR, "node_modules", "celery-node", "dist", "index.js");
+  if (!existsSync(entry)) {
+    mkdirSync(CELERY_NODE_DIR, { recursive: true });
+    const npm = spawnSync("npm", ["install", "--no-save", "--no-package-lock", "celery-node@0.5.9"], {
+      cwd: CELERY_NODE_DIR,
+      stdio: "inherit",
+    });
+    if (npm.status !== 0 || !existsSync(entry))
+      throw new Error(`could not install celery-node into ${CELERY_NODE_DIR}`);
+  }
+  return entry;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -223,9 +238,7 @@ async function main(): Promise<void> {
     if (ONLY.includes("threads"))
       results.push(await measure("Python Celery 5.7 threads -c 8", celery("threads", 8), broker, backend));
     if (ONLY.includes("celery-node")) {
-      const entry = join(CELERY_NODE_DIR, "node_modules", "celery-node", "dist", "index.js");
-      if (!existsSync(entry))
-        throw new Error(`celery-node missing: cd ${CELERY_NODE_DIR} && npm install --no-save celery-node`);
+      const entry = ensureCeleryNode();
       const script = `const celery = require(${JSON.stringify(entry)}); const w = celery.createWorker(${JSON.stringify(broker)}, ${JSON.stringify(backend)}, "bench"); w.register("interop.add", (a, b) => a + b); w.start();`;
       results.push(
         await measure(

@@ -95,7 +95,9 @@ export class TaskRunner {
     const hard = hardHeader ?? options.timeLimit;
     const soft = softHeader ?? options.softTimeLimit;
 
-    if (!options.acksLate) await this.settle(delivery, "ack");
+    // Celery acks before running (kombu's ack is a socket write it does not wait on); we do not
+    // hold the handler back on the round trip either. A failed ack is logged by settle().
+    const earlyAck = options.acksLate ? null : this.settle(delivery, "ack");
     if (options.trackStarted && !ignoreResult) {
       await this.store(
         buildResultMeta(
@@ -131,7 +133,8 @@ export class TaskRunner {
     } else {
       finalAck = await this.onError(request, task, outcome.error, label, runtime, ignoreResult, storeErrors);
     }
-    if (finalAck === "requeue") await this.settle(delivery, "requeue");
+    if (earlyAck) await earlyAck;
+    else if (finalAck === "requeue") await this.settle(delivery, "requeue");
     else if (finalAck === "reject") await this.settle(delivery, "reject");
     else await this.settle(delivery, "ack");
   }
