@@ -1,5 +1,6 @@
 import type { ResultBackend, ResultMetaRecord } from "../backends/backend.js";
 import { ConfigError } from "../errors.js";
+import { type AnyResult, parentOf } from "./group-result.js";
 import { metaToError } from "./result-error.js";
 
 /**
@@ -165,6 +166,11 @@ export class AsyncResult<T = unknown> {
   /** Results of tasks this task sent while running (from the last fetched meta). */
   get children(): AsyncResult[] {
     return childIds(this.cached?.children ?? null).map((id) => new AsyncResult(id, this.backend));
+  }
+
+  /** The result this one's task received its input from (chain/chord steps; `AsyncResult.parent`). */
+  get parent(): AnyResult | null {
+    return parentOf(this);
   }
 
   /** Deletes the stored result (`AsyncResult.forget`). */

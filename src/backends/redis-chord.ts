@@ -1,0 +1,299 @@
+import { randomBytes } from "node:crypto";
+import type { Redis } from "ioredis";
+import { ConfigError } from "../errors.js";
+import { saferepr } from "../protocol/saferepr.js";
+import type { RedisBackend } from "./redis.js";
+
+/**
+ * The Redis chord join, the same keys and semantics as Celery's Redis
+ * backend so TS and Python header tasks can share one chord
+ * (celery/backends/redis.py `set_chord_size`, `on_chord_part_return`,
+ * wire notes 6.5):
+ *
+ * - `celery-taskset-meta-<gid>.j` ZSET of `[1, tid, state, result]` scored by
+ *   `group_index`; `.s` the chord size written by the producer; `.t` the
+ *   `add_to_chord` counter.
+ * - 5.7 (`compat.chordClaimKeys`): one Lua script per header part with the
+ *   `.d` dedup set (`"<tid>:<group_index>"`) and the `.c` claim key; only the
+ *   claimant fires the body, then a cleanup script deletes the keys and
+ *   leaves `.c = done` so late duplicates do nothing. The producer does
+ *   `DEL .c` then `SET .s n EX ttl` (no PUBLISH).
+ * - 5.2-5.6: a MULTI of ZADD/ZCOUNT/GET .t/GET .s/EXPIRE; the producer's
+ *   `.s` is written like any value (SETEX + PUBLISH).
+ *
+ * `result_chord_ordered=False` (RPUSH lists) is not supported: Celery's
+ * default, the ordered ZSET, is always used.
+ */
+
+// Our own Lua, written to the semantics of Celery 5.7's CHORD_PART_RETURN_LUA:
+// KEYS .j .t .s .d <group meta key> .c; ARGV tid, value, score, expires, group_expires, claim_expires, token.
+export const CHORD_PART_RETURN_SCRIPT = `
+local j, t, s, d, g, c = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+if redis.call('GET', c) == 'done' then return {-1, false, false, 0} end
+local member = ARGV[1] .. ':' .. ARGV[3]
+if redis.call('SISMEMBER', d, member) == 0 then
+  redis.call('ZADD', j, ARGV[3], ARGV[2])
+  redis.call('SADD', d, member)
+end
+local ready = redis.call('ZCOUNT', j, '-inf', '+inf')
+local ttl, gttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+if ttl > 0 then
+  redis.call('EXPIRE', j, ttl); redis.call('EXPIRE', t, ttl)
+  redis.call('EXPIRE', s, ttl); redis.call('EXPIRE', d, ttl)
+  if gttl > 0 then redis.call('EXPIRE', g, gttl) end
+end
+local diff = redis.call('GET', t)
+local size = redis.call('GET', s)
+local claimed = 0
+if size and ready == tonumber(size) + tonumber(diff or 0) then
+  if redis.call('SET', c, ARGV[7], 'NX', 'EX', tonumber(ARGV[6])) then claimed = 1 end
+end
+return {ready, diff, size, claimed}
+`;
+
+// Semantics of CHORD_CLAIM_EXTEND_LUA: keep (or retake) the claim while publishing the body.
+export const CHORD_CLAIM_EXTEND_SCRIPT = `
+local c, s = KEYS[1], KEYS[2]
+local holder = redis.call('GET', c)
+if holder == ARGV[1] then return redis.call('EXPIRE', c, tonumber(ARGV[2])) end
+if not holder and redis.call('EXISTS', s) == 1 then
+  if redis.call('SET', c, ARGV[1], 'EX', tonumber(ARGV[2]), 'NX') then return 1 end
+end
+return 0
+`;
+
+// Semantics of CHORD_CLEANUP_LUA: drop the chord keys and mark it done, if we still hold the claim.
+export const CHORD_CLEANUP_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+  local ttl = tonumber(ARGV[2])
+  if ttl and ttl > 0 then redis.call('SET', KEYS[1], 'done', 'EX', ttl) end
+  return 1
+end
+return 0
+`;
+
+/** A header part as the join needs it (from the worker request). */
+export interface ChordPart {
+  id: string;
+  groupId: string | null;
+  groupIndex: number | null;
+}
+
+/** `[1, tid, state, result]` entries decoded, in `group_index` order. */
+export interface ChordMember {
+  taskId: string;
+  state: string;
+  result: unknown;
+}
+
+export type ChordJoin =
+  /** Not complete yet, a late duplicate, or another worker holds the claim. */
+  | { kind: "waiting" }
+  /** Complete and claimed by us: publish the body with `results`, then call `done()`. */
+  | { kind: "ready"; results: unknown[]; done(): Promise<void> }
+  /** Complete and claimed, but a member failed: the body must be marked FAILURE with `error`. */
+  | { kind: "failed"; error: ChordErrorInfo; done(): Promise<void> };
+
+/** `celery.exceptions.ChordError` in Celery's stored exception shape. */
+export interface ChordErrorInfo {
+  exc_type: "ChordError";
+  exc_message: [string];
+  exc_module: "celery.exceptions";
+}
+
+export function chordError(message: string): ChordErrorInfo {
+  return { exc_type: "ChordError", exc_message: [message], exc_module: "celery.exceptions" };
+}
+
+/** Python's `repr(exc)` for a stored exception dict: `ValueError('bad value', 7)`. */
+export function excDictRepr(value: unknown): string {
+  if (value !== null && typeof value === "object" && "exc_type" in value) {
+    const v = value as { exc_type: unknown; exc_message?: unknown };
+    const args = Array.isArray(v.exc_message)
+      ? v.exc_message
+      : v.exc_message === undefined
+        ? []
+        : [v.exc_message];
+    return `${String(v.exc_type)}(${args.map((a) => saferepr(a, { maxlen: null })).join(", ")})`;
+  }
+  return saferepr(value, { maxlen: null });
+}
+
+const PROPAGATE = new Set(["FAILURE", "REVOKED"]);
+
+export interface RedisChordOptions {
+  /** 5.7 Lua join (`.d`/`.c`) vs the 5.2-5.6 pipeline. */
+  claimKeys: boolean;
+  /** `result_chord_expires` (null = `result_expires`). */
+  chordExpires?: number | null;
+  /** `result_expires` (default 86400; 0/null = no expiry). */
+  resultExpires?: number | null;
+  /** `result_chord_join_timeout` seconds (Celery default 3.0): claim TTL = max(5, 2 x this). */
+  joinTimeout?: number;
+}
+
+export class RedisChord {
+  constructor(
+    private readonly backend: RedisBackend,
+    private readonly options: RedisChordOptions,
+  ) {}
+
+  private get client(): Redis {
+    return this.backend.client;
+  }
+
+  private key(gid: string, suffix: "j" | "t" | "s" | "d" | "c"): string {
+    return this.backend.keys.chordKey(gid, suffix);
+  }
+
+  /** `BaseKeyValueStoreBackend.chord_expires`. */
+  private get chordTtl(): number {
+    const base = this.options.resultExpires === undefined ? 86400 : (this.options.resultExpires ?? 0);
+    return Math.round(this.options.chordExpires ?? base) || 0;
+  }
+
+  /** `_chord_result_expires`: the group meta never outlives less than `result_expires`. */
+  private get groupTtl(): number {
+    const base = this.options.resultExpires === undefined ? 86400 : (this.options.resultExpires ?? 0);
+    const ttl = this.chordTtl;
+    return !ttl || !base ? 0 : Math.max(ttl, Math.round(base));
+  }
+
+  /** `RedisBackend.set_chord_size`, per compat. */
+  async setChordSize(groupId: string, size: number): Promise<void> {
+    if (!Number.isInteger(size) || size < 0)
+      throw new ConfigError("chord", `chord size must be an integer >= 0 (got ${size})`);
+    const skey = this.key(groupId, "s");
+    if (this.options.claimKeys) {
+      // Reapplying a frozen chord reuses its group id: drop an old run's claim/done marker first.
+      await this.client.del(this.key(groupId, "c"));
+      const ttl = this.chordTtl;
+      if (ttl > 0) await this.client.set(skey, String(size), "EX", ttl);
+      else await this.client.set(skey, String(size));
+      return;
+    }
+    await this.backend.setWithState(skey, Buffer.from(String(size)), "SUCCESS");
+  }
+
+  private encodeMember(part: ChordPart, state: string, result: unknown): Buffer {
+    return this.backend.codec.encode([1, part.id, state, result]);
+  }
+
+  private decodeMembers(raw: Buffer[]): ChordMember[] {
+    return raw.map((data) => {
+      const v = this.backend.codec.decode(data);
+      if (!Array.isArray(v) || v.length < 4) return { taskId: "?", state: "FAILURE", result: v };
+      return { taskId: String(v[1]), state: String(v[2]), result: v[3] };
+    });
+  }
+
+  /** `_unpack_chord_result`: values in order, or the ChordError of the first failed member. */
+  private settle(members: ChordMember[]): { results: unknown[] } | { error: ChordErrorInfo } {
+    const results: unknown[] = [];
+    for (const m of members) {
+      if (PROPAGATE.has(m.state))
+        return { error: chordError(`Dependency ${m.taskId} raised ${excDictRepr(m.result)}`) };
+      results.push(m.result);
+    }
+    return { results };
+  }
+
+  /**
+   * `on_chord_part_return` for one finished header task. `result` is the
+   * value already encoded as Celery stores it (the exception dict for
+   * FAILURE/REVOKED).
+   */
+  async onChordPartReturn(part: ChordPart, state: string, result: unknown): Promise<ChordJoin> {
+    const gid = part.groupId;
+    if (!gid || !part.id) return { kind: "waiting" };
+    return this.options.claimKeys
+      ? this.joinWithClaim(part, gid, state, result)
+      : this.joinPipeline(part, gid, state, result);
+  }
+
+  private async joinWithClaim(
+    part: ChordPart,
+    gid: string,
+    state: string,
+    result: unknown,
+  ): Promise<ChordJoin> {
+    const joinTimeout = this.options.joinTimeout ?? 3;
+    const claimTtl = Math.max(5, Math.trunc(joinTimeout * 2));
+    const doneTtl = Math.trunc(Math.max(claimTtl * 2, 300));
+    const token = randomBytes(16).toString("hex");
+    const keys = [
+      this.key(gid, "j"),
+      this.key(gid, "t"),
+      this.key(gid, "s"),
+      this.key(gid, "d"),
+      this.backend.keys.groupMeta(gid),
+      this.key(gid, "c"),
+    ];
+    const score = part.groupIndex === null ? "+inf" : String(part.groupIndex);
+    const reply = (await this.client.eval(
+      CHORD_PART_RETURN_SCRIPT,
+      keys.length,
+      ...keys,
+      part.id,
+      this.encodeMember(part, state, result),
+      score,
+      String(this.chordTtl),
+      String(this.groupTtl),
+      String(claimTtl),
+      token,
+    )) as [number, string | null, string | null, number];
+    const [ready, diff, size, claimed] = reply;
+    if (ready === -1 || !size || claimed !== 1) return { kind: "waiting" };
+    if (ready !== Number(size) + Number(diff ?? 0)) return { kind: "waiting" };
+    const raw = await this.client.zrangeBuffer(keys[0] as string, "0", "-1");
+    const settled = this.settle(this.decodeMembers(raw));
+    const [j, t, s, d, , c] = keys as [string, string, string, string, string, string];
+    if ("error" in settled) {
+      // Celery drops `.s` so a late copy of a header task cannot fail the chord again; results stay.
+      return { kind: "failed", error: settled.error, done: async () => void (await this.client.del(s)) };
+    }
+    await this.client.eval(CHORD_CLAIM_EXTEND_SCRIPT, 2, c, s, token, String(Math.max(claimTtl * 2, 21)));
+    return {
+      kind: "ready",
+      results: settled.results,
+      done: async () =>
+        void (await this.client.eval(CHORD_CLEANUP_SCRIPT, 5, c, j, t, s, d, token, String(doneTtl))),
+    };
+  }
+
+  private async joinPipeline(
+    part: ChordPart,
+    gid: string,
+    state: string,
+    result: unknown,
+  ): Promise<ChordJoin> {
+    const j = this.key(gid, "j");
+    const t = this.key(gid, "t");
+    const s = this.key(gid, "s");
+    const multi = this.client.multi();
+    multi.zadd(
+      j,
+      part.groupIndex === null ? "+inf" : String(part.groupIndex),
+      this.encodeMember(part, state, result),
+    );
+    multi.zcount(j, "-inf", "+inf");
+    multi.get(t);
+    multi.get(s);
+    const ttl = this.options.resultExpires === undefined ? 86400 : (this.options.resultExpires ?? 0);
+    if (ttl) {
+      multi.expire(j, ttl);
+      multi.expire(t, ttl);
+      multi.expire(s, ttl);
+    }
+    const replies = (await multi.exec()) ?? [];
+    const ready = Number(replies[1]?.[1] ?? 0);
+    const diff = Number((replies[2]?.[1] as string | null) ?? 0);
+    const size = replies[3]?.[1] as string | null;
+    if (!size || ready !== Number(size) + diff) return { kind: "waiting" };
+    const settled = this.settle(this.decodeMembers(await this.client.zrangeBuffer(j, "0", "-1")));
+    const cleanup = async () => void (await this.client.del(j, t, s));
+    if ("error" in settled) return { kind: "failed", error: settled.error, done: async () => {} };
+    return { kind: "ready", results: settled.results, done: cleanup };
+  }
+}

@@ -1,0 +1,90 @@
+import type { ResultBackend } from "../backends/backend.js";
+import { RedisBackend } from "../backends/redis.js";
+import { RedisChord } from "../backends/redis-chord.js";
+import { AsyncResult } from "../client/async-result.js";
+import { type AnyResult, GroupResult, setParent } from "../client/group-result.js";
+import type { PublishOptions } from "../client/producer.js";
+import type { Settings } from "../config.js";
+import { ConfigError } from "../errors.js";
+import { applySignature, type CanvasPublisher, type ResultNode } from "./apply.js";
+import { type Signature, snakeOption } from "./signature.js";
+
+/** What applying a workflow needs from the app (the `Celery` facade satisfies it). */
+export interface CanvasApp {
+  readonly settings: Settings;
+  readonly oid: string;
+  readonly backend: ResultBackend | null;
+  publishTask(
+    name: string,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options?: PublishOptions,
+  ): Promise<unknown>;
+}
+
+const chords = new WeakMap<ResultBackend, RedisChord>();
+
+/** The Redis chord join for a backend, configured from the app's settings (one per backend). */
+export function chordJoinFor(backend: ResultBackend | null, settings: Settings): RedisChord {
+  if (!(backend instanceof RedisBackend)) {
+    throw new ConfigError(
+      "backend",
+      backend === null
+        ? "chords need a result backend: configure a redis:// backend"
+        : "chords need the Redis result backend (Celery's RPC backend has no chords either)",
+    );
+  }
+  let join = chords.get(backend);
+  if (!join) {
+    join = new RedisChord(backend, {
+      claimKeys: settings.compat.chordClaimKeys,
+      chordExpires: settings.resultChordExpires,
+      resultExpires: settings.resultExpires,
+    });
+    chords.set(backend, join);
+  }
+  return join;
+}
+
+/** A {@link CanvasPublisher} sending through the app. */
+export function canvasPublisher(app: CanvasApp): CanvasPublisher {
+  return {
+    oid: app.oid,
+    publishTask: (name, args, kwargs, options) => app.publishTask(name, args, kwargs, options),
+    setChordSize: (gid, size) => chordJoinFor(app.backend, app.settings).setChordSize(gid, size),
+  };
+}
+
+/** Result handles (with `parent` links) for a result tree. */
+export function resultOf(node: ResultNode, backend: ResultBackend | null): AnyResult {
+  const result: AnyResult =
+    node.kind === "task"
+      ? new AsyncResult(node.id, backend)
+      : new GroupResult(
+          node.id,
+          node.results.map((n) => resultOf(n, backend)),
+          backend,
+        );
+  if (node.parent) setParent(result, resultOf(node.parent, backend));
+  return result;
+}
+
+/** `apply_async` options in camelCase (`sendTask` spellings) or Celery's snake_case. */
+export type CanvasOptions = Record<string, unknown>;
+
+/**
+ * Sends a workflow (`sig.apply_async(args, kwargs, **options)`): a chain's
+ * last step result, a group's GroupResult, a chord's body result.
+ */
+export async function applyAsync(
+  app: CanvasApp,
+  sig: Signature,
+  args: readonly unknown[] = [],
+  kwargs: Record<string, unknown> = {},
+  options: CanvasOptions = {},
+): Promise<AnyResult> {
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) extra[snakeOption(k)] = v;
+  const node = await applySignature(canvasPublisher(app), sig, args, kwargs, extra);
+  return resultOf(node, app.backend);
+}

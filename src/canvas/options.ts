@@ -1,0 +1,68 @@
+import type { PublishOptions } from "../client/producer.js";
+import type { SignatureDict } from "../protocol/task-message.js";
+import { plain } from "./signature.js";
+
+/**
+ * A signature's `options` (Celery's `apply_async` keywords, snake_case, as
+ * they travel inside embed/callback dicts) -> the producer's
+ * {@link PublishOptions}. Keys Celery accepts but that do not change the
+ * message (`retry`, `retry_policy`, `add_to_parent`, `producer`, ...) are
+ * dropped, as is anything of the wrong type: a dict written by Python may
+ * hold values we cannot reproduce (an `Exchange` object, say) and must not
+ * break the send.
+ */
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+
+function sigList(v: unknown): SignatureDict[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  const list = (Array.isArray(v) ? v : [v]).map(plain);
+  return list.length > 0 ? (list as SignatureDict[]) : undefined;
+}
+
+export function toPublishOptions(options: Record<string, unknown>): PublishOptions {
+  const o: PublishOptions = {};
+  const set = <K extends keyof PublishOptions>(key: K, value: PublishOptions[K] | undefined) => {
+    if (value !== undefined) o[key] = value;
+  };
+  set("taskId", str(options.task_id));
+  set("countdown", num(options.countdown));
+  const eta = options.eta;
+  if (eta instanceof Date) o.eta = eta;
+  else set("etaIso", str(eta));
+  const expires = options.expires;
+  if (expires instanceof Date || typeof expires === "number") o.expires = expires;
+  else set("expiresIso", str(expires));
+  set("priority", num(options.priority));
+  set("queue", str(options.queue));
+  set("exchange", str(options.exchange));
+  set("routingKey", str(options.routing_key));
+  const headers = options.headers;
+  if (headers !== null && typeof headers === "object" && !Array.isArray(headers)) {
+    o.headers = headers as Record<string, unknown>;
+  }
+  set("shadow", str(options.shadow));
+  set("timeLimit", num(options.time_limit));
+  set("softTimeLimit", num(options.soft_time_limit));
+  if (typeof options.ignore_result === "boolean") o.ignoreResult = options.ignore_result;
+  const serializer = str(options.serializer);
+  if (serializer === "json" || serializer === "msgpack" || serializer === "yaml") o.serializer = serializer;
+  set("replyTo", str(options.reply_to));
+  set("link", sigList(options.link));
+  set("linkError", sigList(options.link_error));
+  set("parentId", str(options.parent_id));
+  set("rootId", str(options.root_id));
+  set("groupId", str(options.group_id));
+  set("groupIndex", num(options.group_index));
+  set("argsrepr", str(options.argsrepr));
+  set("kwargsrepr", str(options.kwargsrepr));
+  if (Array.isArray(options.chain)) o.chain = options.chain.map(plain) as SignatureDict[];
+  if (options.chord !== undefined && options.chord !== null) o.chord = plain(options.chord) as SignatureDict;
+  if (Array.isArray(options.stamped_headers)) o.stampedHeaders = options.stamped_headers as string[];
+  const stamps = options.stamps;
+  if (stamps !== null && typeof stamps === "object" && !Array.isArray(stamps)) {
+    o.stamps = stamps as Record<string, unknown>;
+  }
+  set("replacedTaskNesting", num(options.replaced_task_nesting));
+  return o;
+}

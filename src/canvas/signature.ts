@@ -1,0 +1,398 @@
+import { randomUUID } from "node:crypto";
+import { ConfigError } from "../errors.js";
+import type { SignatureDict } from "../protocol/task-message.js";
+
+/**
+ * Celery signatures (celery/canvas.py `Signature`, `_chain`, `group`,
+ * `_chord`) as plain TS objects that serialize to exactly Celery's dict
+ * shape (wire notes 2.1):
+ *
+ * `{task, args, kwargs, options, subtask_type, immutable}`
+ *
+ * Like Celery's, a signature is mutable: `set()`, `link()`, `linkError()`
+ * and `freeze()` change it in place and return it (or the callback / the
+ * frozen id), `clone()` copies. Options keep Celery's snake_case names
+ * (`task_id`, `link_error`, `group_id`, ...) because they travel on the
+ * wire; `set()` also accepts the camelCase `sendTask` spellings.
+ */
+export type SubtaskType = "chain" | "group" | "chord" | "xmap" | "xstarmap" | "chunks";
+
+/** Options Celery will not let a merge override (`Signature._IMMUTABLE_OPTIONS`). */
+const IMMUTABLE_OPTIONS = new Set(["group_id", "stamped_headers"]);
+
+/** camelCase `sendTask` option names -> Celery's `apply_async` keyword names. */
+export function snakeOption(key: string): string {
+  return key === "linkError" ? "link_error" : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Deep copy of option values; signatures inside options are cloned, not shared. */
+function copyValue(value: unknown): unknown {
+  if (value instanceof Signature) return value.clone();
+  if (Array.isArray(value)) return value.map(copyValue);
+  if (value instanceof Date) return new Date(value.getTime());
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = copyValue(v);
+    return out;
+  }
+  return value;
+}
+
+/** Replaces every Signature instance inside a value by its dict (for the wire). */
+export function plain(value: unknown): unknown {
+  if (value instanceof Signature) return value.toDict();
+  if (Array.isArray(value)) return value.map(plain);
+  if (value instanceof Date) return value;
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = plain(v);
+    return out;
+  }
+  return value;
+}
+
+export interface FreezeOptions {
+  id?: string | undefined;
+  groupId?: string | undefined;
+  chord?: Signature | undefined;
+  rootId?: string | undefined;
+  parentId?: string | undefined;
+  groupIndex?: number | undefined;
+  /** Default `reply_to` when the signature has none (Celery's `app.thread_oid`). */
+  replyTo?: string | undefined;
+}
+
+export class Signature {
+  task: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  options: Record<string, unknown>;
+  subtaskType: SubtaskType | null;
+  immutable: boolean;
+
+  constructor(
+    task: string,
+    args: readonly unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+    options: Record<string, unknown> = {},
+    subtaskType: SubtaskType | null = null,
+    immutable = false,
+  ) {
+    if (typeof task !== "string" || task === "") {
+      throw new ConfigError("task", `a signature needs a task name (got ${JSON.stringify(task)})`);
+    }
+    this.task = task;
+    this.args = [...args];
+    this.kwargs = { ...kwargs };
+    this.options = { ...options };
+    this.subtaskType = subtaskType;
+    this.immutable = immutable;
+  }
+
+  /** `options.task_id` once frozen (Celery's `Signature.id`). */
+  get id(): string | undefined {
+    const id = this.options.task_id;
+    return typeof id === "string" ? id : undefined;
+  }
+
+  /**
+   * celery/canvas.py `Signature._merge`: partial args are PREPENDED to the
+   * stored args and kwargs merged, unless immutable; options merge except
+   * `group_id`/`stamped_headers` already set.
+   */
+  merge(
+    args: readonly unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+    options: Record<string, unknown> | null = null,
+  ): { args: unknown[]; kwargs: Record<string, unknown>; options: Record<string, unknown> } {
+    let merged = this.options;
+    if (options !== null) {
+      merged = { ...this.options };
+      for (const [k, v] of Object.entries(options)) {
+        if (v === undefined) continue;
+        if (IMMUTABLE_OPTIONS.has(k) && k in this.options) continue;
+        merged[k] = v;
+      }
+    }
+    if (this.immutable) return { args: this.args, kwargs: this.kwargs, options: merged };
+    return {
+      args: args.length > 0 ? [...args, ...this.args] : this.args,
+      kwargs: Object.keys(kwargs).length > 0 ? { ...this.kwargs, ...kwargs } : this.kwargs,
+      options: merged,
+    };
+  }
+
+  /** celery/canvas.py `Signature.clone` (alias `partial`): a copy with partial args prepended. */
+  clone(
+    args: readonly unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+    options?: Record<string, unknown>,
+  ): this {
+    const m = this.merge(args, kwargs, options ?? null);
+    const copy = Object.create(Object.getPrototypeOf(this) as object) as this;
+    copy.task = this.task;
+    copy.args = [...m.args];
+    copy.kwargs = copyValue(m.kwargs) as Record<string, unknown>;
+    copy.options = copyValue(m.options) as Record<string, unknown>;
+    copy.subtaskType = this.subtaskType;
+    copy.immutable = this.immutable;
+    return copy;
+  }
+
+  /** `Signature.set`: updates options in place (camelCase names accepted) and returns this. */
+  set(options: Record<string, unknown>, immutable?: boolean): this {
+    if (immutable !== undefined) this.immutable = immutable;
+    for (const [k, v] of Object.entries(options)) {
+      if (v === undefined) continue;
+      this.options[snakeOption(k)] = v;
+    }
+    return this;
+  }
+
+  private appendOption(key: "link" | "link_error", sig: Signature | SignatureDict): void {
+    const value = sig instanceof Signature ? sig : Signature.fromDict(sig);
+    const current = this.options[key];
+    const list = Array.isArray(current)
+      ? current
+      : current === undefined || current === null
+        ? []
+        : [current];
+    if (!list.some((item) => JSON.stringify(plain(item)) === JSON.stringify(value.toDict())))
+      list.push(value);
+    this.options[key] = list;
+  }
+
+  /** `Signature.link`: run `callback` with this task's result prepended (unless immutable). */
+  link(callback: Signature | SignatureDict): Signature {
+    this.appendOption("link", callback);
+    return callback instanceof Signature ? callback : Signature.fromDict(callback);
+  }
+
+  /** `Signature.link_error`: run `errback(failed_task_id)` when this task fails. */
+  linkError(errback: Signature | SignatureDict): Signature {
+    this.appendOption("link_error", errback);
+    return errback instanceof Signature ? errback : Signature.fromDict(errback);
+  }
+
+  /**
+   * celery/canvas.py `Signature.freeze`: keeps an existing `task_id` or sets
+   * one, and records root/parent/group ids, chord body and `reply_to` in the
+   * options, so the id is known before anything is sent. Returns the id.
+   */
+  freeze(opts: FreezeOptions = {}): string {
+    const o = this.options;
+    let id = o.task_id;
+    if (typeof id !== "string") {
+      id = opts.id ?? randomUUID();
+      o.task_id = id;
+    }
+    if (opts.rootId) o.root_id = opts.rootId;
+    if (opts.parentId) o.parent_id = opts.parentId;
+    if (!("reply_to" in o) && opts.replyTo !== undefined) o.reply_to = opts.replyTo;
+    if (opts.groupId && !("group_id" in o)) o.group_id = opts.groupId;
+    if (opts.chord) o.chord = opts.chord;
+    if (opts.groupIndex !== undefined) o.group_index = opts.groupIndex;
+    return id as string;
+  }
+
+  /** Celery's dict shape, ready for JSON (nested signatures become dicts). */
+  toDict(): SignatureDict {
+    return {
+      task: this.task,
+      args: plain(this.args) as unknown[],
+      kwargs: plain(this.kwargs) as Record<string, unknown>,
+      options: plain(this.options) as Record<string, unknown>,
+      subtask_type: this.subtaskType,
+      immutable: this.immutable,
+    };
+  }
+
+  toJSON(): SignatureDict {
+    return this.toDict();
+  }
+
+  /**
+   * celery/canvas.py `Signature.from_dict`: builds the class named by
+   * `subtask_type` (`chain`, `group`, `chord`); other compound types
+   * (`xmap`, `xstarmap`, `chunks`) stay plain signatures that the canvas
+   * refuses to apply.
+   */
+  static fromDict(d: SignatureDict | Signature): Signature {
+    if (d instanceof Signature) return d;
+    if (!isRecord(d) || typeof d.task !== "string") {
+      throw new ConfigError("signature", `not a Celery signature dict: ${JSON.stringify(d)}`);
+    }
+    const args = Array.isArray(d.args) ? d.args : [];
+    const kwargs = isRecord(d.kwargs) ? d.kwargs : {};
+    const options = isRecord(d.options) ? d.options : {};
+    const immutable = d.immutable === true;
+    const type = typeof d.subtask_type === "string" ? (d.subtask_type as SubtaskType) : null;
+    if (type === "chain") {
+      const tasks = Array.isArray(kwargs.tasks) ? kwargs.tasks : [];
+      return new Chain(
+        tasks.map((t) => Signature.fromDict(t as SignatureDict)),
+        options,
+        args,
+        immutable,
+      );
+    }
+    if (type === "group") {
+      const tasks = Array.isArray(kwargs.tasks) ? kwargs.tasks : [];
+      return new Group(
+        tasks.map((t) => Signature.fromDict(t as SignatureDict)),
+        options,
+        args,
+        immutable,
+      );
+    }
+    if (type === "chord") {
+      const rawHeader = kwargs.header;
+      const header = Array.isArray(rawHeader)
+        ? new Group(rawHeader.map((t) => Signature.fromDict(t as SignatureDict)))
+        : Signature.fromDict(rawHeader as SignatureDict);
+      const body = Signature.fromDict(kwargs.body as SignatureDict);
+      const extra = isRecord(kwargs.kwargs) ? kwargs.kwargs : {};
+      const c = new Chord(
+        header instanceof Group ? header : new Group([header]),
+        body,
+        options,
+        args,
+        immutable,
+      );
+      c.kwargs.kwargs = { ...extra };
+      return c;
+    }
+    return new Signature(d.task, args, kwargs, options, type, immutable);
+  }
+}
+
+/** `chain(a, b, c)` / `a | b | c`: `{"task":"celery.chain","kwargs":{"tasks":[...]},"subtask_type":"chain"}`. */
+export class Chain extends Signature {
+  constructor(
+    tasks: Signature[],
+    options: Record<string, unknown> = {},
+    args: unknown[] = [],
+    immutable = false,
+  ) {
+    super("celery.chain", args, { tasks: [...tasks] }, options, "chain", immutable);
+  }
+
+  get tasks(): Signature[] {
+    return this.kwargs.tasks as Signature[];
+  }
+}
+
+/** `group(a, b)`: members run in parallel; `{"task":"celery.group","kwargs":{"tasks":[...]}}`. */
+export class Group extends Signature {
+  constructor(
+    tasks: Signature[],
+    options: Record<string, unknown> = {},
+    args: unknown[] = [],
+    immutable = false,
+  ) {
+    super("celery.group", args, { tasks: [...tasks] }, options, "group", immutable);
+  }
+
+  get tasks(): Signature[] {
+    return this.kwargs.tasks as Signature[];
+  }
+
+  /**
+   * celery/canvas.py `group.link`: links an immutable copy to the FIRST
+   * member only (Celery's documented caveat: use a chord to wait for all).
+   */
+  override link(callback: Signature | SignatureDict): Signature {
+    const sig = Signature.fromDict(callback).clone().set({}, true);
+    const first = this.tasks[0];
+    if (!first) throw new ConfigError("link", "cannot link a callback to an empty group");
+    return first.link(sig);
+  }
+
+  /** 5.7 `group.link_error`: every member gets the errback (no longer made immutable, 0.1 item 16). */
+  override linkError(errback: Signature | SignatureDict): Signature {
+    const sig = Signature.fromDict(errback);
+    for (const task of this.tasks) task.linkError(sig.clone());
+    return sig;
+  }
+}
+
+/** `chord(header, body)`: `{"task":"celery.chord","kwargs":{"header":group,"body":sig,"kwargs":{}}}`. */
+export class Chord extends Signature {
+  constructor(
+    header: Group,
+    body: Signature,
+    options: Record<string, unknown> = {},
+    args: unknown[] = [],
+    immutable = false,
+  ) {
+    super("celery.chord", args, { kwargs: {}, header, body }, options, "chord", immutable);
+  }
+
+  get header(): Group {
+    return this.kwargs.header as Group;
+  }
+
+  get body(): Signature {
+    return this.kwargs.body as Signature;
+  }
+
+  set body(sig: Signature) {
+    this.kwargs.body = sig;
+  }
+
+  /** `_chord.link`: callbacks go to the body only. */
+  override link(callback: Signature | SignatureDict): Signature {
+    return this.body.link(callback);
+  }
+
+  /** `_chord.link_error` (default `task_allow_error_cb_on_chord_header=False`): the body only. */
+  override linkError(errback: Signature | SignatureDict): Signature {
+    return this.body.linkError(errback);
+  }
+}
+
+type SigInput = Signature | SignatureDict;
+const toSig = (s: SigInput): Signature => Signature.fromDict(s);
+
+/** A task signature by name (`celery.signature(name, args, kwargs, options)`). */
+export function signature(
+  task: string,
+  args: readonly unknown[] = [],
+  kwargs: Record<string, unknown> = {},
+  options: Record<string, unknown> = {},
+): Signature {
+  const snake: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) snake[snakeOption(k)] = v;
+  return new Signature(task, args, kwargs, snake);
+}
+
+/** `Task.s(*args)`: a mutable signature (a parent's result is prepended to its args). */
+export function s(task: string, ...args: unknown[]): Signature {
+  return new Signature(task, args);
+}
+
+/** `Task.si(*args)`: an immutable signature (a parent's result is not passed). */
+export function si(task: string, ...args: unknown[]): Signature {
+  return new Signature(task, args, {}, {}, null, true);
+}
+
+/** `chain(*tasks)`; nested chains are spliced when applied, as `_chain.prepare_steps` does. */
+export function chain(...tasks: SigInput[]): Chain {
+  return new Chain(tasks.map(toSig));
+}
+
+/** `group(*tasks)` (or `group([tasks])`). */
+export function group(...tasks: (SigInput | SigInput[])[]): Group {
+  const flat = tasks.length === 1 && Array.isArray(tasks[0]) ? tasks[0] : (tasks as SigInput[]);
+  return new Group(flat.map(toSig));
+}
+
+/** `chord(header, body)`: body runs with the ordered list of header results. */
+export function chord(header: Group | SigInput[], body: SigInput): Chord {
+  const g = header instanceof Group ? header : new Group(header.map(toSig));
+  return new Chord(g, toSig(body));
+}

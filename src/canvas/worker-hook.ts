@@ -1,0 +1,161 @@
+import { randomUUID } from "node:crypto";
+import { hostname as osHostname } from "node:os";
+import type { ResultBackend, ResultMetaRecord } from "../backends/backend.js";
+import { prepareTaskMessage } from "../client/producer.js";
+import { Router } from "../client/router.js";
+import type { Settings } from "../config.js";
+import type { Logger } from "../logging.js";
+import type { OutgoingMessage } from "../transports/transport.js";
+import type { WorkerRequest } from "../worker/request.js";
+import { buildResultMeta, type MetaContext } from "../worker/result-meta.js";
+import { chordJoinFor } from "./app-apply.js";
+import type { CanvasPublisher } from "./apply.js";
+import {
+  type ContinuationDeps,
+  type ContinuationOutcome,
+  type ContinuationRequest,
+  runContinuations,
+} from "./continuation.js";
+
+/**
+ * The glue between the TS worker and the canvas: builds the collaborators
+ * of {@link runContinuations} from what the worker already holds, so the
+ * worker needs one call where it stores a result:
+ *
+ * ```ts
+ * await runWorkerContinuations(canvas, request, { kind: "success", value }, (children) =>
+ *   this.store(buildResultMeta("SUCCESS", value, null, request, ctx, children)));
+ * ```
+ */
+export interface WorkerCanvasHost {
+  settings: Settings;
+  backend: ResultBackend | null;
+  publish(message: OutgoingMessage): Promise<void>;
+  hostname: string;
+  logger?: Logger;
+}
+
+export interface WorkerCanvas {
+  deps: ContinuationDeps;
+}
+
+export function workerCanvas(host: WorkerCanvasHost): WorkerCanvas {
+  const settings = host.settings;
+  const router = new Router(settings);
+  const identity = { origin: `gen${process.pid}@${osHostname()}`, replyTo: randomUUID() };
+  const publisher: CanvasPublisher = {
+    oid: identity.replyTo,
+    publishTask: async (name, args, kwargs, options) => {
+      const prepared = prepareTaskMessage(settings, router, identity, name, args, kwargs, options);
+      await host.publish(prepared.message);
+    },
+    setChordSize: (gid, size) => chordJoinFor(host.backend, settings).setChordSize(gid, size),
+  };
+  const metaContext: MetaContext = {
+    hostname: host.hostname,
+    resultExtended: settings.resultExtended,
+    compat: settings.compat,
+  };
+  const deps: ContinuationDeps = {
+    publisher,
+    chordJoin: () => {
+      try {
+        return chordJoinFor(host.backend, settings);
+      } catch {
+        return null;
+      }
+    },
+    storeMeta: async (meta: ResultMetaRecord) => {
+      await host.backend?.storeResult(meta);
+    },
+    buildMeta: (state, result, traceback, taskId, ctx) => {
+      if (ctx === null) {
+        // Celery's `mark_as_failure(task_id, exc)` without a request: core fields only.
+        return buildResultMeta(
+          state,
+          result,
+          traceback,
+          { id: taskId },
+          { ...metaContext, resultExtended: false },
+        );
+      }
+      const meta = buildResultMeta(
+        state,
+        result,
+        traceback,
+        {
+          id: taskId,
+          ...(ctx.name !== undefined ? { name: ctx.name } : {}),
+          ...(ctx.args !== undefined ? { args: ctx.args } : {}),
+          ...(ctx.kwargs !== undefined ? { kwargs: ctx.kwargs } : {}),
+          groupId: ctx.groupId ?? null,
+          parentId: ctx.parentId ?? null,
+          retries: 0,
+        },
+        metaContext,
+      );
+      if (ctx.synthetic && settings.resultExtended) {
+        // `_fail_chain` builds a Context from the signature: no worker, no delivery info.
+        const m = meta as Record<string, unknown>;
+        m.worker = null;
+        m.queue = null;
+      }
+      return meta;
+    },
+    inheritParentPriority: settings.taskInheritParentPriority,
+    log: (level, message, err) => {
+      if (!host.logger) return;
+      if (level === "error") host.logger.error(err === undefined ? {} : { err }, message);
+      else host.logger.warn(err === undefined ? {} : { err }, message);
+    },
+  };
+  return { deps };
+}
+
+/** The continuation view of a worker request. */
+export function continuationRequest(request: WorkerRequest): ContinuationRequest {
+  const priority = request.properties.priority;
+  return {
+    id: request.id,
+    name: request.name,
+    args: request.args,
+    kwargs: request.kwargs,
+    rootId: request.rootId,
+    parentId: request.parentId,
+    groupId: request.groupId,
+    groupIndex: request.groupIndex,
+    callbacks: request.embed.callbacks,
+    errbacks: request.embed.errbacks,
+    chain: request.embed.chain,
+    chord: request.embed.chord,
+    priority: typeof priority === "number" ? priority : null,
+  };
+}
+
+/**
+ * The single worker call site: runs the request's continuations around
+ * `store(children)` (the worker's own meta write). Continuation errors are
+ * logged, never thrown into the worker loop; `store` is still called once.
+ */
+export async function runWorkerContinuations(
+  canvas: WorkerCanvas,
+  request: WorkerRequest,
+  outcome: ContinuationOutcome,
+  store: (children: unknown[]) => Promise<void>,
+): Promise<void> {
+  let stored = false;
+  const guardedStore = async (children: unknown[]) => {
+    stored = true;
+    await store(children);
+  };
+  try {
+    await runContinuations(canvas.deps, continuationRequest(request), outcome, guardedStore);
+  } catch (err) {
+    canvas.deps.log?.(
+      "error",
+      `Canvas continuation of ${request.name}[${request.id}] failed: ${String(err)}`,
+      err,
+    );
+    if (!stored) await store([]);
+  }
+}
