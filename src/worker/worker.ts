@@ -4,7 +4,7 @@ import type { Settings } from "../config.js";
 import { ContentDisallowedError, DecodeError, NotRegisteredError, ProtocolError } from "../errors.js";
 import { createLogger, type Logger } from "../logging.js";
 import type { Consumer, Delivery, OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
-import { type BodyDecoder, jsonBodyDecoder } from "./body-codec.js";
+import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder } from "./body-codec.js";
 import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import { buildWorkerRequest, taskNameOf, type WorkerRequest } from "./request.js";
 import { buildResultMeta } from "./result-meta.js";
@@ -47,9 +47,9 @@ export interface WorkerDeps {
   /** Publishes a task message (used for retries); usually `transport.publish`. */
   publish(message: OutgoingMessage): Promise<void>;
   logger?: Logger;
-  /** Body decoder (decompress + accept check + deserialize); default JSON/zlib. */
+  /** Body decoder (decompress + accept check + deserialize); default kombu's codecs per `acceptContent`. */
   decodeBody?: BodyDecoder;
-  /** Body encoder for retry messages; default JSON. */
+  /** Body encoder for retry messages; default `taskSerializer`. */
   encodeBody?(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
 }
 
@@ -63,12 +63,6 @@ function toQueueSpec(q: string | QueueSpec): QueueSpec {
     ? { name: q, exchange: q, exchangeType: "direct", routingKey: q, durable: true }
     : q;
 }
-
-const jsonEncodeBody = (body: unknown[]) => ({
-  body: new TextEncoder().encode(JSON.stringify(body)),
-  contentType: "application/json",
-  contentEncoding: "utf-8",
-});
 
 interface Held {
   delivery: Delivery;
@@ -108,11 +102,11 @@ export class Worker {
     this.threads = options.threads ?? this.concurrency;
     this.threadExecArgv = options.threadExecArgv;
     this.logger = deps.logger ?? createLogger();
-    this.decodeBody = deps.decodeBody ?? jsonBodyDecoder(s.acceptContent);
+    this.decodeBody = deps.decodeBody ?? kombuBodyDecoder(s.acceptContent, s.compat);
     this.runner = new TaskRunner({
       backend: deps.backend,
       publish: deps.publish,
-      encodeBody: deps.encodeBody ?? jsonEncodeBody,
+      encodeBody: deps.encodeBody ?? kombuBodyEncoder(s.taskSerializer, s.compat),
       logger: this.logger,
       hostname: this.hostname,
       compat: s.compat,

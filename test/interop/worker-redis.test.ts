@@ -99,6 +99,19 @@ emit({"same": got == value, "types": sorted(type(v).__name__ for v in got.values
     expect(out.types).toEqual(["NoneType", "bool", "bool", "dict", "float", "int", "int", "list", "str"]);
   });
 
+  it("decodes kombu type markers and big ints from Python and sends them back the same way", async () => {
+    const out = await py<{ same: boolean; types: string[] }>(`
+from datetime import datetime, timezone
+from decimal import Decimal
+from uuid import UUID
+value = [datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc), 2**70, UUID("12345678-1234-5678-1234-567812345678"), Decimal("1.10")]
+got = app.send_task("ts.echo", (value,), queue=Q).get(timeout=20)
+emit({"same": got == value, "types": [type(v).__name__ for v in got]})
+`);
+    expect(out.types).toEqual(["datetime", "int", "UUID", "Decimal"]);
+    expect(out.same).toBe(true);
+  });
+
   it("passes kwargs and the request to the handler", async () => {
     const out = await py<{ kwargs: Record<string, unknown>; retries: number; same_id: boolean }>(`
 r = app.send_task("ts.kwargs", (), {"a": 1, "b": [2]}, queue=Q)

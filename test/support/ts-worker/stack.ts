@@ -3,11 +3,17 @@
  * URLs, for interop tests, the standalone worker script and the benchmark.
  * It uses the same collaborators the `Celery` facade wires.
  */
-import { inflateSync } from "node:zlib";
 import { createMetaCodec } from "../../../src/backends/meta-codec.js";
 import { RedisBackend } from "../../../src/backends/redis.js";
 import { type CeleryOptions, resolveSettings } from "../../../src/config.js";
 import { createLogger, type Logger, type LogLevel } from "../../../src/logging.js";
+import {
+  AcceptPolicy,
+  CONTENT_TYPES,
+  decompress,
+  deserialize,
+  serialize,
+} from "../../../src/serialization/index.js";
 import { RedisTransport } from "../../../src/transports/redis/index.js";
 import { parseRedisUrl } from "../../../src/transports/redis/url.js";
 import { createWorker, registerTask, type WorkerHost } from "../../../src/worker/app-hooks.js";
@@ -38,10 +44,12 @@ export function createTsStack(
     permanentBindings: settings.compat.permanentBindings,
     publishRetryPolicy: settings.taskPublishRetryPolicy,
   });
+  const accept = AcceptPolicy.from(["json", "msgpack", "yaml"]);
   const codec = createMetaCodec({
-    serialize: (v) => new TextEncoder().encode(JSON.stringify(v)),
-    deserialize: (d) => JSON.parse(new TextDecoder().decode(d)),
-    decompress: (d) => inflateSync(d),
+    serialize: (v) => serialize(v, settings.resultSerializer, { compat: settings.compat }).body,
+    deserialize: (d) =>
+      deserialize(d, CONTENT_TYPES[settings.resultSerializer], "utf-8", accept, { compat: settings.compat }),
+    decompress: (d, mime) => decompress(d, mime),
   });
   const backend = new RedisBackend({
     endpoint: parseRedisUrl("backend", options.backend),
