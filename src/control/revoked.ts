@@ -48,8 +48,8 @@ export class RevokedSet {
   }
 
   /** Ids, oldest first (what 5.7's `hello` and `revoked` reply). */
-  ids(): string[] {
-    this.purge();
+  ids(now = Date.now()): string[] {
+    this.purge(now);
     return [...this.entries.keys()];
   }
 
