@@ -38,10 +38,7 @@ export class Control {
   private blockingClient: Redis | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    private readonly app: ControlAppLike,
-    clock: LamportClock = new LamportClock(),
-  ) {
+  constructor(app: ControlAppLike, clock: LamportClock = new LamportClock()) {
     this.clock = clock;
     const s = app.settings;
     this.mailbox = new RedisMailboxClient({

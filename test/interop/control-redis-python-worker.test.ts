@@ -75,7 +75,8 @@ describe("TS app.control -> Python worker (Redis)", () => {
     });
     expect(active).toMatchObject({ id: r.id, name: "interop.sleep", args: [2], hostname: worker.hostname });
     const query = await inspect.queryTask(r.id);
-    const entry = (query?.[worker.hostname] as Record<string, [string, { id: string }]>)[r.id];
+    const byId = query?.[worker.hostname] as Record<string, [string, { id: string }]> | undefined;
+    const entry = byId?.[r.id];
     expect(entry?.[0]).toBe("active");
     expect(entry?.[1].id).toBe(r.id);
     await r.get({ timeout: 20_000 });
