@@ -336,6 +336,18 @@ export class Chord extends Signature {
     return this.kwargs.header as Group;
   }
 
+  /**
+   * Celery's `_maybe_group` keeps an unfrozen header as a plain list of
+   * signatures; once frozen (the header group has a task_id) it is a group dict.
+   */
+  override toDict(): SignatureDict {
+    const d = super.toDict();
+    if (Object.keys(this.header.options).length === 0) {
+      (d.kwargs as Record<string, unknown>).header = this.header.tasks.map((t) => t.toDict());
+    }
+    return d;
+  }
+
   get body(): Signature {
     return this.kwargs.body as Signature;
   }
