@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { ResultBackend } from "./backends/backend.js";
 import { RedisBackend } from "./backends/redis.js";
+import { createRpcBackend } from "./backends/rpc.js";
 import { AsyncResult } from "./client/async-result.js";
 import { resultCodec } from "./client/codecs.js";
 import { type PreparedMessage, type PublishOptions, prepareTaskMessage } from "./client/producer.js";
@@ -12,6 +13,11 @@ import { type CeleryOptions, resolveSettings, type Settings } from "./config.js"
 import { type Control, closeControlOf, controlOf } from "./control/control.js";
 import { ConfigError } from "./errors.js";
 import { type AppEvents, closeEventsOf, eventsOf } from "./events/app-events.js";
+import {
+  type AmqpTransport,
+  amqpEndpointFromSettings,
+  createAmqpTransport,
+} from "./transports/amqp/index.js";
 import type { RedisConnectionOptions } from "./transports/redis/connection.js";
 import { RedisTransport } from "./transports/redis/index.js";
 import { parseRedisUrl, type RedisEndpoint } from "./transports/redis/url.js";
@@ -37,9 +43,14 @@ export class Celery {
   readonly origin: string;
   /** This app's reply-to id (Celery's `app.thread_oid`), default `reply_to` property. */
   readonly oid: string;
-  readonly brokerEndpoint: RedisEndpoint;
+  /** The Redis broker endpoint, or null when the broker is AMQP. */
+  readonly brokerEndpoint: RedisEndpoint | null;
   readonly backendEndpoint: RedisEndpoint | null;
-  private transportInstance: RedisTransport | null = null;
+  /** `amqp://`/`amqps://`/`pyamqp://` broker: the AMQP transport; else kombu's Redis transport. */
+  readonly brokerIsAmqp: boolean;
+  /** `rpc://` backend: replies travel over the AMQP broker (celery/backends/rpc.py). */
+  readonly backendIsRpc: boolean;
+  private transportInstance: BrokerTransport | null = null;
   private backendInstance: ResultBackend | null = null;
   private closed = false;
 
@@ -47,9 +58,21 @@ export class Celery {
     this.settings = resolveSettings(options);
     const s = this.settings;
     // URLs are checked now so a bad one fails at construction, before anything is sent.
-    this.brokerEndpoint = parseRedisUrl("broker", s.broker, s.brokerUseSsl);
-    this.backendEndpoint = s.backend === null ? null : parseBackendUrl(s.backend, s.redisBackendUseSsl);
-    if (this.backendEndpoint !== null) resultCodec(s); // validates result serializer/accept settings
+    this.brokerIsAmqp = /^(py)?amqps?:\/\//i.test(s.broker);
+    if (this.brokerIsAmqp) amqpEndpointFromSettings(s.broker, s);
+    this.brokerEndpoint = this.brokerIsAmqp ? null : parseRedisUrl("broker", s.broker, s.brokerUseSsl);
+    this.backendIsRpc = s.backend !== null && /^rpcs?:\/\//i.test(s.backend);
+    if (this.backendIsRpc && !this.brokerIsAmqp) {
+      throw new ConfigError(
+        "backend",
+        `backend rpc:// sends results over the broker and needs an amqp:// or amqps:// broker (got ${JSON.stringify(
+          s.broker.replace(/\/\/[^@/]*@/, "//***@"),
+        )})`,
+      );
+    }
+    this.backendEndpoint =
+      s.backend === null || this.backendIsRpc ? null : parseBackendUrl(s.backend, s.redisBackendUseSsl);
+    if (s.backend !== null) resultCodec(s); // validates result serializer/accept settings
     this.router = new Router(s);
     this.origin = `gen${process.pid}@${hostname()}`;
     this.oid = randomUUID();
@@ -65,26 +88,49 @@ export class Celery {
     };
   }
 
-  /** The broker transport (Redis), created on first use. */
-  get transport(): RedisTransport {
+  /** The broker transport (Redis or AMQP), created on first use. */
+  get transport(): BrokerTransport {
     this.assertOpen();
     if (this.transportInstance === null) {
       const s = this.settings;
-      this.transportInstance = new RedisTransport({
-        endpoint: this.brokerEndpoint,
-        transportOptions: s.brokerTransportOptions,
-        permanentBindings: s.compat.permanentBindings,
-        publishRetryPolicy: s.taskPublishRetry && s.brokerConnectionRetry ? s.taskPublishRetryPolicy : null,
-        connection: this.brokerConnectionOptions(),
-        exchangeTypes: this.router.exchangeTypes(),
-      });
+      this.transportInstance =
+        this.brokerEndpoint === null
+          ? createAmqpTransport(s.broker, s)
+          : new RedisTransport({
+              endpoint: this.brokerEndpoint,
+              transportOptions: s.brokerTransportOptions,
+              permanentBindings: s.compat.permanentBindings,
+              publishRetryPolicy:
+                s.taskPublishRetry && s.brokerConnectionRetry ? s.taskPublishRetryPolicy : null,
+              connection: this.brokerConnectionOptions(),
+              exchangeTypes: this.router.exchangeTypes(),
+            });
     }
     return this.transportInstance;
+  }
+
+  /** The Redis transport; a ConfigError naming `broker` when the broker is AMQP. */
+  get redisTransport(): RedisTransport {
+    const transport = this.transport;
+    if (!(transport instanceof RedisTransport)) {
+      throw new ConfigError("broker", "this feature needs a redis:// broker (the app's broker is AMQP)");
+    }
+    return transport;
   }
 
   /** The result backend, or null when no `backend` is configured (Celery's DisabledBackend). */
   get backend(): ResultBackend | null {
     this.assertOpen();
+    if (this.backendInstance === null && this.backendIsRpc) {
+      const s = this.settings;
+      this.backendInstance = createRpcBackend({
+        transport: this.transport as AmqpTransport,
+        oid: this.oid,
+        codec: resultCodec(s),
+        compat: s.compat,
+        resultExpires: s.resultExpires,
+      });
+    }
     if (this.backendInstance === null && this.backendEndpoint !== null) {
       const s = this.settings;
       const connection: RedisConnectionOptions = { maxReconnects: s.brokerConnectionMaxRetries };
@@ -212,6 +258,9 @@ export class Celery {
     await Promise.all([this.transportInstance?.close(), this.backendInstance?.close()]);
   }
 }
+
+/** The broker transports the facade can open. */
+export type BrokerTransport = RedisTransport | AmqpTransport;
 
 function parseBackendUrl(url: string, forcedTls: Settings["redisBackendUseSsl"]): RedisEndpoint {
   const scheme = url.slice(0, Math.max(0, url.indexOf("://"))).toLowerCase();

@@ -9,7 +9,11 @@ import { type BroadcastOptions, RedisMailboxClient } from "./redis-mailbox.js";
 export interface ControlAppLike {
   readonly settings: Settings;
   readonly oid: string;
-  readonly transport: { readonly keys: RedisKeys; readonly client: Redis; newClient(name: string): Redis };
+  readonly redisTransport: {
+    readonly keys: RedisKeys;
+    readonly client: Redis;
+    newClient(name: string): Redis;
+  };
 }
 
 export interface DestinationOptions {
@@ -42,8 +46,8 @@ export class Control {
     this.clock = clock;
     const s = app.settings;
     this.mailbox = new RedisMailboxClient({
-      client: app.transport.client,
-      keys: app.transport.keys,
+      client: app.redisTransport.client,
+      keys: app.redisTransport.keys,
       names: mailboxNames(s.controlExchange),
       bindingDeadlines: s.compat.permanentBindings,
       bodyEncoding: s.brokerTransportOptions.bodyEncoding,
@@ -51,7 +55,7 @@ export class Control {
       clockForward: () => this.clock.forward(),
       clockAdjust: (v) => this.clock.adjust(v),
       blocking: () => {
-        this.blockingClient ??= app.transport.newClient("celeriac-pidbox-reply");
+        this.blockingClient ??= app.redisTransport.newClient("celeriac-pidbox-reply");
         return this.blockingClient;
       },
     });

@@ -14,7 +14,7 @@ import { State, type StateOptions } from "./state.js";
 export interface EventsAppLike {
   readonly settings: Settings;
   readonly origin: string;
-  readonly transport: { readonly keys: RedisKeys; readonly client: Redis; newClient(name: string): Redis };
+  readonly redisTransport: { readonly keys: RedisKeys; readonly client: Redis; newClient(name: string): Redis };
 }
 
 export interface ReceiverOptions {
@@ -41,8 +41,8 @@ export class AppEvents {
         hostname: this.app.origin,
         compat: s.compat,
         sink: redisEventSink({
-          client: this.app.transport.client,
-          keys: this.app.transport.keys,
+          client: this.app.redisTransport.client,
+          keys: this.app.redisTransport.keys,
           exchange: s.eventExchange,
           bodyEncoding: s.brokerTransportOptions.bodyEncoding,
         }),
@@ -72,11 +72,11 @@ export class AppEvents {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.onError ? { onMalformed: (_b, reason) => options.onError?.(new Error(reason)) } : {}),
     });
-    const subscriber = this.app.transport.newClient("celeriac-events");
+    const subscriber = this.app.redisTransport.newClient("celeriac-events");
     const running = await startRedisEventReceiver({
       subscriber,
-      client: this.app.transport.client,
-      keys: this.app.transport.keys,
+      client: this.app.redisTransport.client,
+      keys: this.app.redisTransport.keys,
       processor,
       exchange: s.eventExchange,
       queuePrefix: s.eventQueuePrefix,

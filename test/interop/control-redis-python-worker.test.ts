@@ -113,7 +113,7 @@ describe("TS app.control -> Python worker (Redis)", () => {
 
 describe("TS events State <- Python worker (Redis)", () => {
   let receiver: RunningReceiver | null = null;
-  const subscriber = () => app.transport.newClient("test-events");
+  const subscriber = () => app.redisTransport.newClient("test-events");
 
   afterAll(async () => {
     await receiver?.close();
@@ -124,8 +124,8 @@ describe("TS events State <- Python worker (Redis)", () => {
     const processor = new EventProcessor({ handlers: { "*": (e) => state.event(e) } });
     receiver = await startRedisEventReceiver({
       subscriber: subscriber(),
-      client: app.transport.client,
-      keys: app.transport.keys,
+      client: app.redisTransport.client,
+      keys: app.redisTransport.keys,
       processor,
       bindingDeadlines: true,
       onReady: async () => {

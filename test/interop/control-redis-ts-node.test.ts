@@ -94,15 +94,15 @@ async function celeryCli(args: string[]): Promise<{ code: number | null; out: st
 beforeAll(async () => {
   broker = (await allocateRedisDb()).url;
   app = new Celery({ broker });
-  const keys = app.transport.keys;
+  const keys = app.redisTransport.keys;
   const options = {
-    client: app.transport.client,
+    client: app.redisTransport.client,
     keys,
     names: mailboxNames("celery"),
     bindingDeadlines: true,
   };
   const pidbox = new PidboxNode({ host: makeHost(), sendReply: redisReplySender(options) });
-  node = await listenRedisPidbox(pidbox, { ...options, subscriber: app.transport.newClient("test-pidbox") });
+  node = await listenRedisPidbox(pidbox, { ...options, subscriber: app.redisTransport.newClient("test-pidbox") });
 }, 60_000);
 
 afterAll(async () => {

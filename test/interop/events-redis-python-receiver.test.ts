@@ -62,7 +62,7 @@ print(json.dumps(snap), flush=True)
 
 describe("Python EventReceiver + State <- TS events (Redis)", () => {
   it("tracks the TS worker (online, heartbeats, offline) and its task", async () => {
-    const sink = redisEventSink({ client: app.transport.client, keys: app.transport.keys });
+    const sink = redisEventSink({ client: app.redisTransport.client, keys: app.redisTransport.keys });
     const d = new EventDispatcher({ hostname, sink, compat: compatProfile("5.7"), bufferGroups: ["task"] });
     let processed = 0;
     const heart = new Heart(d, { active: () => 0, processed: () => processed }, 0.5);
@@ -71,7 +71,7 @@ describe("Python EventReceiver + State <- TS events (Redis)", () => {
       brokerUrl: broker,
     });
     // Wait for the Python receiver to subscribe (its PSUBSCRIBE shows in PUBSUB NUMPAT).
-    for (let i = 0; i < 200 && Number(await app.transport.client.pubsub("NUMPAT")) < 1; i++) {
+    for (let i = 0; i < 200 && Number(await app.redisTransport.client.pubsub("NUMPAT")) < 1; i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     heart.start();

@@ -138,7 +138,8 @@ describe("scheduling", () => {
     const key = uniqueName("prio");
     const busy = await app.sendTask("interop.sleep", [1.5]);
     // Wait until the worker has taken the sleep task off the queue (it is then busy).
-    const broker = new Redis(app.brokerEndpoint.port, "127.0.0.1", { db: app.brokerEndpoint.db });
+    const endpoint = app.brokerEndpoint!;
+    const broker = new Redis(endpoint.port, "127.0.0.1", { db: endpoint.db });
     try {
       for (let i = 0; i < 200 && (await broker.llen(queue)) > 0; i++)
         await new Promise((r) => setTimeout(r, 10));
