@@ -7,7 +7,7 @@ import type { PublishOptions } from "../client/producer.js";
 import type { Settings } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { applySignature, type CanvasPublisher, type ResultNode } from "./apply.js";
-import { type Signature, snakeOption } from "./signature.js";
+import { type Chain, type Chord, type Group, type Signature, snakeOption } from "./signature.js";
 
 /** What applying a workflow needs from the app (the `Celery` facade satisfies it). */
 export interface CanvasApp {
@@ -76,6 +76,35 @@ export type CanvasOptions = Record<string, unknown>;
  * Sends a workflow (`sig.apply_async(args, kwargs, **options)`): a chain's
  * last step result, a group's GroupResult, a chord's body result.
  */
+export async function applyAsync<T = unknown>(
+  app: CanvasApp,
+  sig: Group,
+  args?: readonly unknown[],
+  kwargs?: Record<string, unknown>,
+  options?: CanvasOptions,
+): Promise<GroupResult<T>>;
+export async function applyAsync<T = unknown>(
+  app: CanvasApp,
+  sig: Chord,
+  args?: readonly unknown[],
+  kwargs?: Record<string, unknown>,
+  options?: CanvasOptions,
+): Promise<AsyncResult<T>>;
+/** A chain's result is its last step's: an AsyncResult, or a GroupResult when the chain ends in a group. */
+export async function applyAsync<T = unknown>(
+  app: CanvasApp,
+  sig: Chain,
+  args?: readonly unknown[],
+  kwargs?: Record<string, unknown>,
+  options?: CanvasOptions,
+): Promise<AsyncResult<T>>;
+export async function applyAsync<T = unknown>(
+  app: CanvasApp,
+  sig: Signature,
+  args?: readonly unknown[],
+  kwargs?: Record<string, unknown>,
+  options?: CanvasOptions,
+): Promise<AsyncResult<T>>;
 export async function applyAsync(
   app: CanvasApp,
   sig: Signature,

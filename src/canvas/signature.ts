@@ -272,6 +272,8 @@ export class Signature {
 
 /** `chain(a, b, c)` / `a | b | c`: `{"task":"celery.chain","kwargs":{"tasks":[...]},"subtask_type":"chain"}`. */
 export class Chain extends Signature {
+  declare subtaskType: "chain";
+
   constructor(
     tasks: Signature[],
     options: Record<string, unknown> = {},
@@ -288,6 +290,8 @@ export class Chain extends Signature {
 
 /** `group(a, b)`: members run in parallel; `{"task":"celery.group","kwargs":{"tasks":[...]}}`. */
 export class Group extends Signature {
+  declare subtaskType: "group";
+
   constructor(
     tasks: Signature[],
     options: Record<string, unknown> = {},
@@ -322,6 +326,8 @@ export class Group extends Signature {
 
 /** `chord(header, body)`: `{"task":"celery.chord","kwargs":{"header":group,"body":sig,"kwargs":{}}}`. */
 export class Chord extends Signature {
+  declare subtaskType: "chord";
+
   constructor(
     header: Group,
     body: Signature,

@@ -107,10 +107,10 @@ emit(chain(add.s(1, 2), add.s(3), mul.s(4)).apply_async(queue=${JSON.stringify(q
   });
 
   it("group: ordered results, completedCount, save/restore through celery-taskset-meta", async () => {
-    const res = (await applyAsync(
+    const res = await applyAsync(
       app,
       group(s("interop.add", 1, 1), s("interop.mul", 3, 3), s("interop.add", 5, 5)),
-    )) as GroupResult;
+    );
     expect(res).toBeInstanceOf(GroupResult);
     expect(await res.get(T)).toEqual([2, 9, 10]);
     expect(await res.completedCount()).toBe(3);
@@ -172,12 +172,10 @@ emit(r.id)
     ok.link(s("interop.mul", 10));
     const okRes = await applyAsync(app, ok);
     expect(await okRes.get(T)).toBe(4);
-    const meta = await okRes.meta();
-    const child = new AsyncResult(
-      ((meta.children?.[0] as unknown[])[0] as string[])[0] as string,
-      app.backend,
-    );
-    expect(await child.get(T)).toBe(40);
+    await okRes.meta();
+    const [child] = okRes.children;
+    expect(child).toBeDefined();
+    expect(await child?.get(T)).toBe(40);
 
     const bad = s("interop.fail", "KeyError", "nope");
     bad.linkError(signature("interop.record", [], { key }));
