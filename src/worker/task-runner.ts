@@ -1,4 +1,6 @@
 import type { ResultBackend, ResultMetaRecord } from "../backends/backend.js";
+import type { ContinuationOutcome } from "../canvas/continuation.js";
+import { runWorkerContinuations, type WorkerCanvas } from "../canvas/worker-hook.js";
 import type { CompatProfile } from "../compat.js";
 import type { Logger } from "../logging.js";
 import type { Delivery, OutgoingMessage } from "../transports/transport.js";
@@ -35,6 +37,8 @@ export interface RunnerDeps {
   resultExtended: boolean;
   storeErrorsEvenIfIgnored: boolean;
   threadPool(): ThreadPool;
+  /** Canvas continuations (callbacks, chain, chord join, errbacks); absent = none run. */
+  canvas?: WorkerCanvas;
 }
 
 /** celery/worker/request.py + celery/backends/base.py `get_actual_ignore_result` (5.6.3+ override rule). */
@@ -121,15 +125,17 @@ export class TaskRunner {
 
     let finalAck: "ack" | "requeue" | "reject" = "ack";
     if (outcome.kind === "ok") {
-      if (!ignoreResult)
-        await this.store(buildResultMeta("SUCCESS", outcome.value, null, request, this.metaContext()));
+      const value = outcome.value;
+      await this.finish(request, { kind: "success", value }, !ignoreResult, (children) =>
+        buildResultMeta("SUCCESS", value, null, request, this.metaContext(), children),
+      );
       logger.info(`Task ${label} succeeded in ${runtime.toFixed(6)}s: ${resultRepr(outcome.value)}`);
     } else if (outcome.kind === "timeout") {
       const exc = new TimeLimitExceeded(outcome.seconds);
       logger.error(`Hard time limit (${outcome.seconds}s) exceeded for ${label}`);
-      if (storeErrors) {
-        await this.store(buildResultMeta("FAILURE", excInfoOf(exc), null, request, this.metaContext()));
-      }
+      await this.finish(request, { kind: "failure", exc: excInfoOf(exc), traceback: null }, storeErrors, () =>
+        buildResultMeta("FAILURE", excInfoOf(exc), null, request, this.metaContext()),
+      );
     } else {
       finalAck = await this.onError(request, task, outcome.error, label, runtime, ignoreResult, storeErrors);
     }
@@ -323,13 +329,30 @@ export class TaskRunner {
       { err: error instanceof Error ? error : undefined },
       `Task ${label} raised unexpected: ${excRepr(error)}`,
     );
-    if (storeErrors) {
-      await this.store(
-        buildResultMeta("FAILURE", excInfoOf(error), tracebackOf(error), request, this.metaContext()),
-      );
-    }
+    const failure = { kind: "failure" as const, exc: excInfoOf(error), traceback: tracebackOf(error) };
+    await this.finish(request, failure, storeErrors, () =>
+      buildResultMeta("FAILURE", failure.exc, failure.traceback, request, this.metaContext()),
+    );
     void runtime;
     return "ack";
+  }
+
+  /**
+   * Stores the outcome (when `write`) with the canvas continuations around
+   * it, in Celery's order (celery/app/trace.py: callbacks and next chain step
+   * before `mark_as_done`; chord part, failed chain steps and errbacks after).
+   */
+  private async finish(
+    request: WorkerRequest,
+    outcome: ContinuationOutcome,
+    write: boolean,
+    meta: (children: unknown[]) => ResultMetaRecord,
+  ): Promise<void> {
+    const store = async (children: unknown[]) => {
+      if (write) await this.store(meta(children));
+    };
+    if (this.deps.canvas) await runWorkerContinuations(this.deps.canvas, request, outcome, store);
+    else await store([]);
   }
 
   private async settle(delivery: Delivery, how: "ack" | "requeue" | "reject"): Promise<void> {

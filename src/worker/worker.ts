@@ -1,5 +1,6 @@
 import { hostname as osHostname } from "node:os";
 import type { ResultBackend } from "../backends/backend.js";
+import { workerCanvas } from "../canvas/worker-hook.js";
 import type { Settings } from "../config.js";
 import { ContentDisallowedError, DecodeError, NotRegisteredError, ProtocolError } from "../errors.js";
 import { createLogger, type Logger } from "../logging.js";
@@ -112,6 +113,13 @@ export class Worker {
       compat: s.compat,
       resultExtended: s.resultExtended,
       storeErrorsEvenIfIgnored: s.taskStoreErrorsEvenIfIgnored,
+      canvas: workerCanvas({
+        settings: s,
+        backend: deps.backend,
+        publish: deps.publish,
+        hostname: this.hostname,
+        logger: this.logger,
+      }),
       threadPool: () => {
         this.pool ??= new ThreadPool(this.threads, this.threadExecArgv);
         return this.pool;
