@@ -219,7 +219,7 @@ describe("link and link_error across languages", () => {
     const meta = await res.meta();
     // One child: the group of both callbacks, as trace.py sends them.
     expect(meta.children).toHaveLength(1);
-    const [[gid], members] = meta.children?.[0] as [[string, null], unknown[][]];
+    const [[gid], members] = (meta.children ?? [])[0] as [[string, null], unknown[][]];
     expect(typeof gid).toBe("string");
     const ids = members.map((m) => (m[0] as string[])[0] as string);
     const values = await Promise.all(ids.map((id) => app.asyncResult(id).get(T)));

@@ -174,7 +174,7 @@ describe("continuations (celery/app/trace.py rules)", () => {
       ["cb", [42], "t1", "r1"],
       ["next", [42], "t1", "r1"],
     ]);
-    expect((plan[1]?.options.chain as SignatureDict[]).map((d) => d.task)).toEqual(["last"]);
+    expect(((plan[1]?.options.chain ?? []) as SignatureDict[]).map((d) => d.task)).toEqual(["last"]);
   });
 
   it("several callbacks: group callbacks alone, the rest as one group", () => {
