@@ -1,4 +1,16 @@
 import { CELERY_MINORS, type CeleryMinor, type CompatProfile, compatProfile } from "./compat.js";
+import {
+  type CompressionName,
+  checkObject,
+  checkRoutes,
+  checkTls,
+  oneOf,
+  RETRY_POLICY_CHECKS,
+  SCALAR_CHECKS,
+  type SerializerName,
+  TRANSPORT_OPTION_CHECKS,
+  text,
+} from "./config-checks.js";
 import { ConfigError } from "./errors.js";
 
 /**
@@ -8,27 +20,7 @@ import { ConfigError } from "./errors.js";
  * naming the option and the values it accepts, before any connection opens.
  */
 
-export const SERIALIZERS = ["json", "msgpack", "yaml"] as const;
-export type SerializerName = (typeof SERIALIZERS)[number];
-
-/** kombu/compression.py aliases (name or MIME type both accepted, as kombu's `get_encoder` does). */
-export const COMPRESSIONS = [
-  "zlib",
-  "gzip",
-  "bzip2",
-  "bzip",
-  "lzma",
-  "xz",
-  "brotli",
-  "zstd",
-  "zstandard",
-  "application/x-gzip",
-  "application/x-bz2",
-  "application/x-lzma",
-  "application/x-brotli",
-  "application/zstd",
-] as const;
-export type CompressionName = (typeof COMPRESSIONS)[number];
+export { COMPRESSIONS, type CompressionName, SERIALIZERS, type SerializerName } from "./config-checks.js";
 
 /** Celery's `ssl_cert_reqs` values (`ssl.CERT_*` names and the lower-case forms the URL takes). */
 export type CertReqs = "required" | "optional" | "none";
@@ -162,6 +154,10 @@ export interface CeleryOptions {
   taskSendSentEvent?: boolean;
   taskInheritParentPriority?: boolean;
   taskDefaultRateLimit?: string | number | null;
+  /** AMQP: `x-max-priority` on every queue without one (celery/app/amqp.py Queues._set_max_priority). */
+  taskQueueMaxPriority?: number | null;
+  /** AMQP: `quorum` adds `x-queue-type: quorum` to the default queue (Celery 5.5+). */
+  taskDefaultQueueType?: "classic" | "quorum";
   // results
   resultSerializer?: SerializerName;
   resultAcceptContent?: SerializerName[] | null;
@@ -259,7 +255,7 @@ export const DEFAULT_PUBLISH_RETRY_POLICY: Required2<RetryPolicy> = {
   intervalMax: 0.2,
 };
 
-const SCALAR_DEFAULTS = {
+export const SCALAR_DEFAULTS = {
   brokerConnectionRetry: true,
   brokerConnectionRetryOnStartup: true,
   brokerConnectionMaxRetries: 100,
@@ -286,6 +282,8 @@ const SCALAR_DEFAULTS = {
   taskSendSentEvent: false,
   taskInheritParentPriority: false,
   taskDefaultRateLimit: null,
+  taskQueueMaxPriority: null,
+  taskDefaultQueueType: "classic",
   resultSerializer: "json",
   resultAcceptContent: null,
   resultCompression: null,
@@ -331,289 +329,6 @@ const STRUCTURED_KEYS = [
 export const KNOWN_OPTIONS: readonly string[] = [...STRUCTURED_KEYS, ...Object.keys(SCALAR_DEFAULTS)];
 
 export const DEFAULT_BROKER_URL = "redis://localhost:6379/0";
-
-type Check = (option: string, value: unknown) => void;
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null || typeof value !== "object") return String(value);
-  return Array.isArray(value) ? "an array" : "an object";
-}
-
-function oneOf(values: readonly (string | number)[]): Check {
-  return (option, value) => {
-    if (!(values as readonly unknown[]).includes(value)) {
-      throw new ConfigError(
-        option,
-        `${option} must be one of ${values.map((v) => JSON.stringify(v)).join(", ")} (got ${describe(value)})`,
-      );
-    }
-  };
-}
-
-const isBool: Check = (option, value) => {
-  if (typeof value !== "boolean")
-    throw new ConfigError(option, `${option} must be true or false (got ${describe(value)})`);
-};
-
-function number(opts: { min?: number; integer?: boolean; nullable?: boolean }): Check {
-  return (option, value) => {
-    if (value === null && opts.nullable) return;
-    const ok =
-      typeof value === "number" &&
-      Number.isFinite(value) &&
-      (opts.min === undefined || value >= opts.min) &&
-      (!opts.integer || Number.isInteger(value));
-    if (!ok) {
-      const kind = opts.integer ? "an integer" : "a number";
-      const range = opts.min !== undefined ? ` >= ${opts.min}` : "";
-      throw new ConfigError(
-        option,
-        `${option} must be ${kind}${range}${opts.nullable ? " or null" : ""} (got ${describe(value)})`,
-      );
-    }
-  };
-}
-
-function text(opts: { nonEmpty?: boolean; nullable?: boolean } = {}): Check {
-  return (option, value) => {
-    if (value === null && opts.nullable) return;
-    if (typeof value !== "string" || (opts.nonEmpty && value.length === 0)) {
-      throw new ConfigError(
-        option,
-        `${option} must be a ${opts.nonEmpty ? "non-empty " : ""}string${opts.nullable ? " or null" : ""} (got ${describe(value)})`,
-      );
-    }
-  };
-}
-
-function listOf(values: readonly string[], nullable = false): Check {
-  return (option, value) => {
-    if (value === null && nullable) return;
-    if (!Array.isArray(value) || value.some((v) => !values.includes(v))) {
-      throw new ConfigError(
-        option,
-        `${option} must be a list of ${values.map((v) => JSON.stringify(v)).join(", ")} (got ${JSON.stringify(value)})`,
-      );
-    }
-  };
-}
-
-const nullableCompression: Check = (option, value) => {
-  if (value === null) return;
-  oneOf(COMPRESSIONS)(option, value);
-};
-
-const exchangeTypes = ["direct", "topic", "fanout"] as const;
-
-const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
-  brokerConnectionRetry: isBool,
-  brokerConnectionRetryOnStartup: isBool,
-  brokerConnectionMaxRetries: number({ min: 0, integer: true }),
-  brokerConnectionTimeout: number({ min: 0 }),
-  brokerHeartbeat: number({ min: 0 }),
-  brokerPoolLimit: number({ min: 0, integer: true }),
-  taskPublishRetry: isBool,
-  taskDefaultQueue: text({ nonEmpty: true }),
-  taskDefaultExchangeType: oneOf(exchangeTypes),
-  taskDefaultPriority: number({ min: 0, integer: true, nullable: true }),
-  taskQueues: (option, value) => {
-    if (!Array.isArray(value))
-      throw new ConfigError(option, `${option} must be a list of {name, ...} queues`);
-    for (const [i, q] of value.entries()) {
-      const name = (q as { name?: unknown } | null)?.name;
-      if (typeof name !== "string" || name === "") {
-        throw new ConfigError(
-          option,
-          `${option}[${i}].name must be a non-empty string (got ${describe(name)})`,
-        );
-      }
-      const type = (q as { exchangeType?: unknown }).exchangeType;
-      if (type !== undefined) oneOf(exchangeTypes)(`${option}[${i}].exchangeType`, type);
-    }
-  },
-  taskCreateMissingQueues: isBool,
-  taskSerializer: oneOf(SERIALIZERS),
-  taskCompression: nullableCompression,
-  acceptContent: listOf(SERIALIZERS),
-  taskIgnoreResult: isBool,
-  taskTimeLimit: number({ min: 0, nullable: true }),
-  taskSoftTimeLimit: number({ min: 0, nullable: true }),
-  taskAcksLate: isBool,
-  taskAcksOnFailureOrTimeout: isBool,
-  taskRejectOnWorkerLost: isBool,
-  taskTrackStarted: isBool,
-  taskStoreErrorsEvenIfIgnored: isBool,
-  taskSendSentEvent: isBool,
-  taskInheritParentPriority: isBool,
-  taskDefaultRateLimit: (option, value) => {
-    if (value === null || (typeof value === "number" && value >= 0)) return;
-    if (typeof value === "string" && /^\d+(\.\d+)?(\/[smh])?$/.test(value)) return;
-    throw new ConfigError(
-      option,
-      `${option} must be null, a number, or "N/s", "N/m", "N/h" (got ${describe(value)})`,
-    );
-  },
-  resultSerializer: oneOf(SERIALIZERS),
-  resultAcceptContent: listOf(SERIALIZERS, true),
-  resultCompression: nullableCompression,
-  resultExpires: number({ min: 0, nullable: true }),
-  resultFailureExpires: number({ min: 0, nullable: true }),
-  resultChordExpires: number({ min: 0, nullable: true }),
-  resultExtended: isBool,
-  redisSocketConnectTimeout: number({ min: 0, nullable: true }),
-  workerConcurrency: number({ min: 1, integer: true, nullable: true }),
-  workerPrefetchMultiplier: number({ min: 0, integer: true }),
-  workerSendTaskEvents: isBool,
-  workerDisableRateLimits: isBool,
-  workerEnableRemoteControl: isBool,
-  workerMaxTasksPerChild: number({ min: 1, integer: true, nullable: true }),
-  workerLostWaitSeconds: number({ min: 0 }),
-  workerCancelLongRunningTasksOnConnectionLoss: isBool,
-  eventSerializer: oneOf(SERIALIZERS),
-  eventQueueExpires: number({ min: 0 }),
-  eventQueueTtl: number({ min: 0 }),
-  eventExchange: text({ nonEmpty: true }),
-  eventQueuePrefix: text({ nonEmpty: true }),
-  controlExchange: text({ nonEmpty: true }),
-  timezone: text({ nonEmpty: true }),
-  enableUtc: isBool,
-};
-
-const TRANSPORT_OPTION_CHECKS: Record<keyof BrokerTransportOptions, Check> = {
-  globalKeyprefix: text(),
-  visibilityTimeout: number({ min: 0 }),
-  prioritySteps: (option, value) => {
-    const ok =
-      Array.isArray(value) &&
-      value.length > 0 &&
-      value.every(
-        (v, i) => Number.isInteger(v) && v >= 0 && v <= 255 && (i === 0 || v > (value[i - 1] as number)),
-      );
-    if (!ok)
-      throw new ConfigError(
-        option,
-        `${option} must be a non-empty ascending list of integers, e.g. [0, 3, 6, 9]`,
-      );
-  },
-  sep: text({ nonEmpty: true }),
-  fanoutPrefix: (option, value) => {
-    if (typeof value !== "boolean" && typeof value !== "string") {
-      throw new ConfigError(
-        option,
-        `${option} must be true, false or a prefix string (got ${describe(value)})`,
-      );
-    }
-  },
-  fanoutPatterns: isBool,
-  bodyEncoding: oneOf(["base64", "utf-8"]),
-  unackedKey: text({ nonEmpty: true }),
-  unackedIndexKey: text({ nonEmpty: true }),
-  unackedMutexKey: text({ nonEmpty: true }),
-  unackedMutexExpire: number({ min: 0 }),
-  unackedRestoreLimit: number({ min: 1, integer: true, nullable: true }),
-  unackedRestoreInterval: number({ min: 0 }),
-  unackedRestoreThrottle: number({ min: 1, integer: true }),
-  queueOrderStrategy: oneOf(["round_robin", "priority", "sorted"]),
-  brpopTimeout: number({ min: 0 }),
-};
-
-const RETRY_POLICY_CHECKS: Record<keyof RetryPolicy, Check> = {
-  maxRetries: number({ min: 0, integer: true }),
-  intervalStart: number({ min: 0 }),
-  intervalStep: number({ min: 0 }),
-  intervalMax: number({ min: 0 }),
-};
-
-const TLS_KEYS = [
-  "sslCertReqs",
-  "sslCaCerts",
-  "sslCertfile",
-  "sslKeyfile",
-  "ca",
-  "cert",
-  "key",
-  "servername",
-];
-
-function checkObject<T extends object>(
-  option: string,
-  value: unknown,
-  checks: Record<string, Check>,
-  defaults: T,
-): T {
-  if (value === undefined) return { ...defaults };
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError(option, `${option} must be an object with keys ${Object.keys(checks).join(", ")}`);
-  }
-  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
-  for (const [key, v] of Object.entries(value)) {
-    const check = checks[key];
-    if (!check) {
-      throw new ConfigError(
-        `${option}.${key}`,
-        `unknown option ${option}.${key}; accepted: ${Object.keys(checks).join(", ")}`,
-      );
-    }
-    if (v === undefined) continue;
-    check(`${option}.${key}`, v);
-    out[key] = v;
-  }
-  return out as T;
-}
-
-function checkTls(option: string, value: unknown): TlsSettings | null {
-  if (value === undefined || value === false || value === null) return null;
-  if (value === true) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError(
-      option,
-      `${option} must be true, false, or an object with keys ${TLS_KEYS.join(", ")}`,
-    );
-  }
-  for (const [key, v] of Object.entries(value)) {
-    if (!TLS_KEYS.includes(key)) {
-      throw new ConfigError(
-        `${option}.${key}`,
-        `unknown option ${option}.${key}; accepted: ${TLS_KEYS.join(", ")}`,
-      );
-    }
-    if (key === "sslCertReqs") oneOf(["required", "optional", "none"])(`${option}.${key}`, v);
-  }
-  return value as TlsSettings;
-}
-
-function checkRoutes(value: unknown): TaskRoutes {
-  const option = "taskRoutes";
-  if (value === undefined) return {};
-  const entries = Array.isArray(value) ? value : [value];
-  for (const [i, entry] of entries.entries()) {
-    if (typeof entry === "function") continue;
-    if (Array.isArray(entry)) {
-      const [pattern] = entry;
-      if (entry.length !== 2 || !(typeof pattern === "string" || pattern instanceof RegExp)) {
-        throw new ConfigError(option, `${option}[${i}] must be [pattern (string or RegExp), route]`);
-      }
-      continue;
-    }
-    if (entry === null || typeof entry !== "object") {
-      throw new ConfigError(
-        option,
-        `${option} entries must be {name or glob: route} maps, [pattern, route] pairs or router functions (got ${describe(entry)})`,
-      );
-    }
-    for (const [name, target] of Object.entries(entry)) {
-      if (typeof target === "string") continue;
-      if (target === null || typeof target !== "object") {
-        throw new ConfigError(
-          option,
-          `${option}[${JSON.stringify(name)}] must be a queue name or {queue, exchange, routingKey, priority}`,
-        );
-      }
-    }
-  }
-  return value as TaskRoutes;
-}
 
 /** Validates and fills in defaults; throws {@link ConfigError} naming the bad option. */
 export function resolveSettings(options: CeleryOptions = {}): Settings {
