@@ -4,7 +4,22 @@
  * serialization) are reachable through `celeriac/internal`.
  */
 export { Celery } from "./app.js";
+export {
+  applyAsync,
+  Chain,
+  Chord,
+  chain,
+  chord,
+  Group,
+  group,
+  Signature,
+  type SubtaskType,
+  s,
+  si,
+  signature,
+} from "./canvas/index.js";
 export { AsyncResult, type GetOptions, type ResultMeta } from "./client/async-result.js";
+export { GroupResult } from "./client/group-result.js";
 export type { SendTaskOptions } from "./client/send-options.js";
 export type { TaskSignature } from "./client/signature.js";
 export { CELERY_MINORS, type CeleryMinor } from "./compat.js";
