@@ -197,10 +197,21 @@ export function excInfoToError(info: ExcInfo, context: ExcInfoContext = {}): Err
   const first = info.exc_message[0];
   const fromCelery = info.exc_module === CELERY_EXCEPTIONS;
   if (context.state === REVOKED || (fromCelery && info.exc_type === "TaskRevokedError")) {
-    return new TaskRevokedError(first === undefined ? "revoked" : String(first), context.taskId);
+    const reason = first === undefined ? "revoked" : String(first);
+    const what = context.taskId === undefined ? "Task" : `Task ${context.taskId}`;
+    return new TaskRevokedError(
+      `${what} was ${reason === "expired" ? "expired" : "revoked"} (${reason})`,
+      context.taskId,
+    );
   }
   if (fromCelery && info.exc_type === "NotRegistered") {
-    return new NotRegisteredError(first === undefined ? "" : String(first));
+    // The worker stores NotRegistered(str(KeyError(name))) (celery/worker/consumer/consumer.py
+    // on_unknown_task), so the name arrives wrapped in the KeyError's quotes: unwrap it.
+    const name = first === undefined ? "" : String(first).replace(/^'(.*)'$/, "$1");
+    return Object.assign(new NotRegisteredError(name), {
+      taskId: context.taskId,
+      traceback: context.traceback ?? null,
+    });
   }
   return new RemoteTaskError({
     excType: info.exc_type,

@@ -118,13 +118,13 @@ describe("excInfoToError", () => {
     const info = { exc_type: "TaskRevokedError", exc_message: ["expired"], exc_module: "celery.exceptions" };
     const err = excInfoToError(info, { taskId: "t1" });
     expect(err).toBeInstanceOf(TaskRevokedError);
-    expect([err.message, (err as TaskRevokedError).taskId]).toEqual(["expired", "t1"]);
+    expect([err.message, (err as TaskRevokedError).taskId]).toEqual(["Task t1 was expired (expired)", "t1"]);
     const byState = excInfoToError(
       { exc_type: "Whatever", exc_message: [], exc_module: "x" },
       { state: "REVOKED" },
     );
     expect(byState).toBeInstanceOf(TaskRevokedError);
-    expect(byState.message).toBe("revoked");
+    expect(byState.message).toBe("Task was revoked (revoked)");
   });
 
   it("rebuilds NotRegisteredError from celery.exceptions.NotRegistered", () => {
