@@ -194,6 +194,11 @@ export class Celery {
     options: PublishOptions = {},
   ): Promise<AsyncResult<R>> {
     const prepared = this.prepareTask(name, args, kwargs, options);
+    if (this.backendIsRpc && options.ignoreResult !== true) {
+      // celery/app/base.py send_task: `backend.on_task_call` before the publish. For rpc:// this
+      // declares the reply queue first; a reply sent to a queue not yet declared is dropped.
+      await this.backend?.onTaskCall?.(prepared.taskMessage.headers.id);
+    }
     await this.transport.publish(prepared.message, prepared.declare);
     if (this.settings.taskSendSentEvent) {
       // celery/app/amqp.py send_task_message: task-sent after the publish (src/events).

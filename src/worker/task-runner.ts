@@ -1,4 +1,4 @@
-import type { ResultBackend, ResultMetaRecord } from "../backends/backend.js";
+import type { ReplyDestination, ResultBackend, ResultMetaRecord } from "../backends/backend.js";
 import type { ContinuationOutcome } from "../canvas/continuation.js";
 import { runWorkerContinuations, type WorkerCanvas } from "../canvas/worker-hook.js";
 import type { CompatProfile } from "../compat.js";
@@ -52,6 +52,13 @@ export function effectiveIgnoreResult(
   return taskSetting || header === true;
 }
 
+/** The request's reply destination (`reply_to`, `correlation_id` properties) for the RPC backend. */
+export function replyDestination(
+  request: Pick<WorkerRequest, "replyTo" | "correlationId">,
+): ReplyDestination {
+  return { replyTo: request.replyTo, correlationId: request.correlationId };
+}
+
 /** Python's `repr()`-ish rendering of a return value for the "succeeded" line. */
 function resultRepr(value: unknown): string {
   if (value === undefined || value === null) return "None";
@@ -72,10 +79,15 @@ export class TaskRunner {
     };
   }
 
-  async store(meta: ResultMetaRecord): Promise<void> {
+  /**
+   * `destination` is the request's reply_to/correlation_id: the RPC backend
+   * publishes there (celery/backends/rpc.py `RPCBackend.destination_for`
+   * reads them from the request); key/value backends ignore it.
+   */
+  async store(meta: ResultMetaRecord, destination?: ReplyDestination): Promise<void> {
     if (!this.deps.backend) return;
     try {
-      await this.deps.backend.storeResult(meta);
+      await this.deps.backend.storeResult(meta, destination);
     } catch (err) {
       this.deps.logger.error(
         { err },
@@ -111,6 +123,7 @@ export class TaskRunner {
           request,
           this.metaContext(),
         ),
+        replyDestination(request),
       );
     }
 
@@ -305,6 +318,7 @@ export class TaskRunner {
               this.metaContext(),
               [childTuple(request.id)],
             ),
+            replyDestination(request),
           );
         }
         return "ack";
@@ -321,6 +335,7 @@ export class TaskRunner {
       if (storeErrors && this.deps.compat.minor === "5.7") {
         await this.store(
           buildResultMeta("FAILURE", excInfoOf(error), tracebackOf(error), request, this.metaContext()),
+          replyDestination(request),
         );
       }
       return "reject";
@@ -349,7 +364,7 @@ export class TaskRunner {
     meta: (children: unknown[]) => ResultMetaRecord,
   ): Promise<void> {
     const store = async (children: unknown[]) => {
-      if (write) await this.store(meta(children));
+      if (write) await this.store(meta(children), replyDestination(request));
     };
     if (this.deps.canvas) await runWorkerContinuations(this.deps.canvas, request, outcome, store);
     else await store([]);

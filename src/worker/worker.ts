@@ -11,7 +11,7 @@ import { buildWorkerRequest, taskNameOf, type WorkerRequest } from "./request.js
 import { buildResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
 import type { TaskDefinition, TaskRegistry } from "./task-registry.js";
-import { effectiveIgnoreResult, TaskRunner } from "./task-runner.js";
+import { effectiveIgnoreResult, replyDestination, TaskRunner } from "./task-runner.js";
 import { ThreadPool } from "./thread-pool.js";
 
 /**
@@ -301,6 +301,14 @@ export class Worker {
           { id },
           { hostname: this.hostname, resultExtended: false, compat: this.deps.settings.compat },
         ),
+        // Consumer.on_unknown_task passes reply_to/correlation_id from the message properties.
+        {
+          replyTo: typeof delivery.properties.reply_to === "string" ? delivery.properties.reply_to : null,
+          correlationId:
+            typeof delivery.properties.correlation_id === "string"
+              ? delivery.properties.correlation_id
+              : null,
+        },
       );
     }
   }
@@ -323,6 +331,7 @@ export class Worker {
           resultExtended: this.deps.settings.resultExtended,
           compat: this.deps.settings.compat,
         }),
+        replyDestination(request),
       );
     }
     return true;
