@@ -35,8 +35,10 @@
  * | a thrown string                                       | Exception, exc_message `[the string]` | builtins |
  * | any other thrown value                                | Exception, exc_message `[saferepr(value)]` | builtins |
  *
- * `exc_message` is the error's own `args` array when it has one (Python
- * errors passed through keep theirs), else `[message]`. Values JSON can't
+ * `exc_message` is the error's own `excArgs` array (the Python `exc.args` a
+ * declared-identity error carries, e.g. the worker's Retry or
+ * TimeLimitExceeded), else its `args` array (Python errors passed through
+ * keep theirs), else `[message]`. Values JSON can't
  * carry (functions, symbols, undefined, nested errors) are replaced by a
  * string, as `ensure_serializable` replaces them by their repr.
  */
@@ -107,6 +109,13 @@ function messageOf(err: Error): unknown[] {
   return [err.message];
 }
 
+/** `exc_message` of a declared-identity error: its `excArgs` (Python `exc.args`) when present. */
+function declaredMessageOf(err: object): unknown[] {
+  const excArgs = own(err as Record<string, unknown>, "excArgs");
+  if (Array.isArray(excArgs)) return excArgs.map(serializableItem);
+  return err instanceof Error ? messageOf(err) : [];
+}
+
 function triple(excType: string, excMessage: unknown[], excModule: string): ExcInfo {
   return { exc_type: excType, exc_message: excMessage, exc_module: excModule };
 }
@@ -125,8 +134,11 @@ export function errorToExcInfo(err: unknown): ExcInfo {
       own(err as Record<string, unknown>, "excType") ?? own(err as Record<string, unknown>, "pyType");
     if (typeof declared === "string" && declared !== "") {
       const module = own(err as Record<string, unknown>, "excModule");
-      const message = err instanceof Error ? messageOf(err) : [];
-      return triple(declared, message, typeof module === "string" && module !== "" ? module : BUILTINS);
+      return triple(
+        declared,
+        declaredMessageOf(err),
+        typeof module === "string" && module !== "" ? module : BUILTINS,
+      );
     }
   }
   if (!(err instanceof Error)) {

@@ -1,15 +1,21 @@
+/**
+ * Result metas exactly as Celery's worker writes them: a thin adapter from
+ * the worker's request to `buildResultMeta` of src/protocol/result-meta.ts
+ * (Celery key order, `date_done` per compat, `result_extended` fields,
+ * stamps), which mirrors celery/backends/base.py `Backend._get_result_meta`
+ * + `_store_result`.
+ */
 import type { ResultMetaRecord } from "../backends/backend.js";
 import type { CompatProfile } from "../compat.js";
-import { formatPythonIsoformat } from "../protocol/datetime.js";
+import {
+  asyncResultTuple,
+  buildResultMeta as buildProtocolResultMeta,
+  type ResultTuple,
+} from "../protocol/result-meta.js";
 import type { WorkerRequest } from "./request.js";
 
-/**
- * Result metas exactly as Celery's worker writes them
- * (celery/backends/base.py `Backend._get_result_meta` + `_store_result`):
- * `status, result, traceback, children, date_done`, then `group_id` /
- * `parent_id` when set, then the `result_extended` fields, then `task_id`.
- */
-export const READY_STATES = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
+/** Final states (re-exported for the worker's callers). */
+export { READY_STATES } from "../protocol/states.js";
 
 export interface MetaContext {
   hostname: string;
@@ -20,9 +26,14 @@ export interface MetaContext {
 
 /** A child result as `AsyncResult.as_tuple()` writes it: `[[id, parent-or-null], null]`. */
 export function childTuple(taskId: string): unknown[] {
-  return [[taskId, null], null];
+  return asyncResultTuple(taskId);
 }
 
+/**
+ * `request` may be partial (`{ id }` for a message that never became a
+ * request, e.g. an unknown task); it is still a request to Celery, so
+ * `children` defaults to `[]`, not the request-less `null`.
+ */
 export function buildResultMeta(
   status: string,
   result: unknown,
@@ -31,24 +42,29 @@ export function buildResultMeta(
   context: MetaContext,
   children: unknown[] = [],
 ): ResultMetaRecord {
-  const dateDone = READY_STATES.has(status)
-    ? formatPythonIsoformat(context.now ?? new Date(), context.compat.dateDoneAware)
-    : null;
-  const meta: Record<string, unknown> = { status, result, traceback, children, date_done: dateDone };
-  if (request.groupId) meta.group_id = request.groupId;
-  if (request.parentId) meta.parent_id = request.parentId;
-  if (context.resultExtended) {
-    meta.name = request.name ?? null;
-    meta.args = request.args ?? null;
-    meta.kwargs = request.kwargs ?? null;
-    meta.worker = context.hostname;
-    meta.retries = request.retries ?? null;
-    meta.queue = request.deliveryInfo?.routingKey ?? null;
-    if (request.stamps && Object.keys(request.stamps).length > 0) {
-      meta.stamped_headers = request.stampedHeaders ?? null;
-      Object.assign(meta, request.stamps);
-    }
-  }
-  meta.task_id = request.id;
-  return meta as unknown as ResultMetaRecord;
+  const meta = buildProtocolResultMeta(
+    {
+      taskId: request.id,
+      status,
+      result,
+      traceback,
+      children: children as ResultTuple[],
+      request: {
+        task: request.name ?? null,
+        args: request.args ?? null,
+        kwargs: request.kwargs ?? null,
+        hostname: context.hostname,
+        retries: request.retries ?? null,
+        routingKey: request.deliveryInfo?.routingKey ?? null,
+        group: request.groupId ?? null,
+        parentId: request.parentId ?? null,
+        stampedHeaders: request.stampedHeaders ?? null,
+        stamps: request.stamps ?? null,
+      },
+      extended: context.resultExtended,
+      ...(context.now ? { now: context.now } : {}),
+    },
+    context.compat,
+  );
+  return meta as ResultMetaRecord;
 }
