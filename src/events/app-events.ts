@@ -14,7 +14,11 @@ import { State, type StateOptions } from "./state.js";
 export interface EventsAppLike {
   readonly settings: Settings;
   readonly origin: string;
-  readonly redisTransport: { readonly keys: RedisKeys; readonly client: Redis; newClient(name: string): Redis };
+  readonly redisTransport: {
+    readonly keys: RedisKeys;
+    readonly client: Redis;
+    newClient(name: string): Redis;
+  };
 }
 
 export interface ReceiverOptions {

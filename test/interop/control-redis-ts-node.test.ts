@@ -102,7 +102,10 @@ beforeAll(async () => {
     bindingDeadlines: true,
   };
   const pidbox = new PidboxNode({ host: makeHost(), sendReply: redisReplySender(options) });
-  node = await listenRedisPidbox(pidbox, { ...options, subscriber: app.redisTransport.newClient("test-pidbox") });
+  node = await listenRedisPidbox(pidbox, {
+    ...options,
+    subscriber: app.redisTransport.newClient("test-pidbox"),
+  });
 }, 60_000);
 
 afterAll(async () => {
