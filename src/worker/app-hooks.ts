@@ -1,6 +1,9 @@
+import { randomUUID } from "node:crypto";
 import type { ResultBackend } from "../backends/backend.js";
 import type { Settings } from "../config.js";
-import type { Logger } from "../logging.js";
+import { WorkerOps } from "../control/worker-ops.js";
+import { createLogger, type Logger } from "../logging.js";
+import { RedisTransport } from "../transports/redis/index.js";
 import type { OutgoingMessage, Transport } from "../transports/transport.js";
 import {
   type TaskDefinition,
@@ -27,6 +30,8 @@ export interface WorkerHost {
   readonly transport: Pick<Transport, "consume" | "publish">;
   readonly backend: ResultBackend | null;
   readonly logger?: Logger;
+  /** The app's oid (mingle's reply queue); a fresh one when absent. */
+  readonly oid?: string;
 }
 
 const registries = new WeakMap<object, TaskRegistry>();
@@ -58,11 +63,43 @@ export function registerTask<A extends unknown[], R>(
   return taskRegistryOf(host).register(name, handler, options);
 }
 
+/**
+ * Events, remote control and mingle (src/control/worker-ops.ts) for a worker
+ * on a Redis broker; null on AMQP, where they are not implemented yet.
+ */
+function opsFactory(host: WorkerHost, options: WorkerOptions): WorkerDeps["ops"] {
+  const transport = host.transport;
+  const logger = host.logger ?? createLogger();
+  if (!(transport instanceof RedisTransport)) {
+    logger.info(
+      "events and remote control are not available on an AMQP broker yet: worker runs without them",
+    );
+    return undefined;
+  }
+  const oid = host.oid ?? randomUUID();
+  return (worker) =>
+    new WorkerOps({
+      settings: host.settings,
+      transport,
+      worker,
+      oid,
+      mingle: !options.withoutMingle,
+      ...(options.taskEvents !== undefined ? { sendTaskEvents: options.taskEvents } : {}),
+      ...(options.remoteControl !== undefined ? { remoteControl: options.remoteControl } : {}),
+      log: {
+        info: (msg) => logger.info(msg),
+        warn: (msg) => logger.warn(msg),
+        error: (msg) => logger.error(msg),
+      },
+    });
+}
+
 export function createWorker(
   host: WorkerHost,
   options: WorkerOptions = {},
-  extra: Partial<Pick<WorkerDeps, "decodeBody" | "encodeBody">> = {},
+  extra: Partial<Pick<WorkerDeps, "decodeBody" | "encodeBody" | "ops">> = {},
 ): Worker {
+  const ops = "ops" in extra ? extra.ops : opsFactory(host, options);
   return new Worker(
     {
       settings: host.settings,
@@ -71,6 +108,7 @@ export function createWorker(
       backend: host.backend,
       publish: (message: OutgoingMessage) => host.transport.publish(message),
       ...(host.logger ? { logger: host.logger } : {}),
+      ...(ops ? { ops } : {}),
       ...extra,
     },
     options,

@@ -148,3 +148,20 @@ export class MaxRetriesExceededError extends CeleryError implements PythonIdenti
     this.excArgs = [message];
   }
 }
+
+/**
+ * `celery.exceptions.Terminated(signum)`: the run was ended by remote
+ * control (`revoke(terminate=True)`). It is the abort reason of the task's
+ * `ctx.signal`; the worker stores REVOKED ("terminated") and sends
+ * `task-revoked` with `terminated: true` (celery/worker/request.py `on_failure`).
+ */
+export class Terminated extends CeleryError implements PythonIdentity {
+  readonly excType = "Terminated";
+  readonly excModule = "celery.exceptions";
+  readonly excArgs: unknown[];
+
+  constructor(readonly signum: number) {
+    super("ERR_TERMINATED", `Terminated(${signum})`);
+    this.excArgs = [signum];
+  }
+}

@@ -1,6 +1,9 @@
 import type { ExcInfo } from "./exc-info.js";
 
-/** `TaskRevokedError(reason)` as celery/backends/base.py `mark_as_revoked` stores it ("revoked" or "expired"). */
-export function TaskRevokedErrorInfo(reason: "revoked" | "expired"): ExcInfo {
+/**
+ * `TaskRevokedError(reason)` as celery/backends/base.py `mark_as_revoked` stores it: "revoked",
+ * "expired", or "terminated" (celery/worker/request.py `_announce_revoked` after a terminate).
+ */
+export function TaskRevokedErrorInfo(reason: "revoked" | "expired" | "terminated"): ExcInfo {
   return { exc_type: "TaskRevokedError", exc_message: [reason], exc_module: "celery.exceptions" };
 }

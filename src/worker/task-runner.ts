@@ -2,6 +2,7 @@ import type { ReplyDestination, ResultBackend, ResultMetaRecord } from "../backe
 import type { ContinuationOutcome } from "../canvas/continuation.js";
 import { runWorkerContinuations, type WorkerCanvas } from "../canvas/worker-hook.js";
 import type { CompatProfile } from "../compat.js";
+import type { RunOutcome } from "../control/worker-ops.js";
 import type { Logger } from "../logging.js";
 import type { Delivery, OutgoingMessage } from "../transports/transport.js";
 import { backoffFactor, exponentialBackoff } from "./backoff.js";
@@ -12,6 +13,7 @@ import {
   Reject,
   Retry,
   type RetryOptions,
+  Terminated,
   TimeLimitExceeded,
 } from "./errors.js";
 import { excInfoOf, excRepr, tracebackOf } from "./exc-info.js";
@@ -19,6 +21,7 @@ import { type Outcome, runWithLimits } from "./executor.js";
 import type { WorkerRequest } from "./request.js";
 import { buildResultMeta, childTuple, type MetaContext } from "./result-meta.js";
 import { buildRetryMessage } from "./retry-message.js";
+import { TaskRevokedErrorInfo } from "./revoked.js";
 import { matchesError, type TaskDefinition, type TaskHandler } from "./task-registry.js";
 import type { ThreadPool } from "./thread-pool.js";
 
@@ -39,6 +42,27 @@ export interface RunnerDeps {
   threadPool(): ThreadPool;
   /** Canvas continuations (callbacks, chain, chord join, errbacks); absent = none run. */
   canvas?: WorkerCanvas;
+  /**
+   * Told how each run ended, after its meta is stored (the worker turns it
+   * into task-succeeded/failed/retried/rejected/revoked events).
+   */
+  onOutcome?(request: WorkerRequest, outcome: RunnerOutcome): void;
+}
+
+/** A run's end as events report it; `terminated` = ended by `revoke(terminate=True)`. */
+export type RunnerOutcome = RunOutcome | { kind: "terminated"; signum: number };
+
+/** Resolves when `signal` aborts with a {@link Terminated} reason (remote terminate); `dispose` stops listening. */
+function terminatedBy(signal: AbortSignal): { promise: Promise<Terminated>; dispose(): void } {
+  let onAbort = () => {};
+  const promise = new Promise<Terminated>((resolve) => {
+    onAbort = () => {
+      if (signal.reason instanceof Terminated) resolve(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
 }
 
 /** celery/worker/request.py + celery/backends/base.py `get_actual_ignore_result` (5.6.3+ override rule). */
@@ -96,7 +120,12 @@ export class TaskRunner {
     }
   }
 
-  /** Runs the request; resolves once its meta is stored and its message settled. */
+  /**
+   * Runs the request; resolves once its meta is stored and its message settled.
+   * `signalOnShutdown` is the run's own signal: aborting it aborts `ctx.signal`;
+   * aborting it with a {@link Terminated} reason also abandons the run as
+   * revoked (Celery's pool kills the process on terminate).
+   */
   async run(
     request: WorkerRequest,
     task: TaskDefinition,
@@ -131,24 +160,46 @@ export class TaskRunner {
     const onShutdown = () => controller.abort(signalOnShutdown.reason);
     signalOnShutdown.addEventListener("abort", onShutdown, { once: true });
     const started = performance.now();
-    const outcome = await this.execute(request, task, controller, soft, hard);
+    const terminated = terminatedBy(signalOnShutdown);
+    const raced = await Promise.race([
+      this.execute(request, task, controller, soft, hard),
+      terminated.promise.then((reason) => ({ kind: "terminated" as const, reason })),
+    ]);
+    terminated.dispose();
+    // A handler that settled on the abort itself still counts as terminated.
+    const reason: unknown = signalOnShutdown.reason;
+    const outcome = reason instanceof Terminated ? { kind: "terminated" as const, reason } : raced;
     signalOnShutdown.removeEventListener("abort", onShutdown);
     const runtime = (performance.now() - started) / 1000;
     const label = `${request.displayName}[${request.id}]`;
+    const report = (o: RunnerOutcome) => this.deps.onOutcome?.(request, o);
 
     let finalAck: "ack" | "requeue" | "reject" = "ack";
-    if (outcome.kind === "ok") {
+    if (outcome.kind === "terminated") {
+      // celery/worker/request.py on_failure(Terminated): _announce_revoked("terminated", ...),
+      // mark_as_revoked(store_result=store_errors); no task-failed event.
+      logger.error(`Task ${label} terminated: ${outcome.reason.message}`);
+      if (storeErrors) {
+        await this.store(
+          buildResultMeta("REVOKED", TaskRevokedErrorInfo("terminated"), null, request, this.metaContext()),
+          replyDestination(request),
+        );
+      }
+      report({ kind: "terminated", signum: outcome.reason.signum });
+    } else if (outcome.kind === "ok") {
       const value = outcome.value;
       await this.finish(request, { kind: "success", value }, !ignoreResult, (children) =>
         buildResultMeta("SUCCESS", value, null, request, this.metaContext(), children),
       );
       logger.info(`Task ${label} succeeded in ${runtime.toFixed(6)}s: ${resultRepr(outcome.value)}`);
+      report({ kind: "succeeded", resultRepr: resultRepr(value), runtime });
     } else if (outcome.kind === "timeout") {
       const exc = new TimeLimitExceeded(outcome.seconds);
       logger.error(`Hard time limit (${outcome.seconds}s) exceeded for ${label}`);
       await this.finish(request, { kind: "failure", exc: excInfoOf(exc), traceback: null }, storeErrors, () =>
         buildResultMeta("FAILURE", excInfoOf(exc), null, request, this.metaContext()),
       );
+      report({ kind: "failed", exceptionRepr: excRepr(exc), traceback: tracebackOf(exc) });
     } else {
       finalAck = await this.onError(request, task, outcome.error, label, runtime, ignoreResult, storeErrors);
     }
@@ -321,15 +372,22 @@ export class TaskRunner {
             replyDestination(request),
           );
         }
+        this.deps.onOutcome?.(request, {
+          kind: "retried",
+          exceptionRepr: excRepr(exc === undefined ? error : exc),
+          traceback: exc === undefined ? "" : tracebackOf(exc),
+        });
         return "ack";
       }
     }
     if (error instanceof Ignore) {
       logger.info(`Task ${label} ignored`);
+      this.deps.onOutcome?.(request, { kind: "ignored" });
       return "ack";
     }
     if (error instanceof Reject) {
       logger.info(`Task ${label} rejected: ${error.message}${error.requeue ? " (requeued)" : ""}`);
+      this.deps.onOutcome?.(request, { kind: "rejected", requeue: error.requeue });
       if (error.requeue) return "requeue";
       // 5.7: Reject(requeue=False) stores FAILURE (celery/worker/request.py Request.on_failure).
       if (storeErrors && this.deps.compat.minor === "5.7") {
@@ -348,6 +406,11 @@ export class TaskRunner {
     await this.finish(request, failure, storeErrors, () =>
       buildResultMeta("FAILURE", failure.exc, failure.traceback, request, this.metaContext()),
     );
+    this.deps.onOutcome?.(request, {
+      kind: "failed",
+      exceptionRepr: excRepr(error),
+      traceback: failure.traceback,
+    });
     void runtime;
     return "ack";
   }

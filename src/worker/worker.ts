@@ -2,16 +2,21 @@ import { hostname as osHostname } from "node:os";
 import type { ResultBackend } from "../backends/backend.js";
 import { workerCanvas } from "../canvas/worker-hook.js";
 import type { Settings } from "../config.js";
+import { signum } from "../control/commands.js";
+import type { WorkerOps, WorkerOpsWorker } from "../control/worker-ops.js";
 import { ContentDisallowedError, DecodeError, NotRegisteredError, ProtocolError } from "../errors.js";
 import { createLogger, type Logger } from "../logging.js";
 import type { Consumer, Delivery, OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
 import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder } from "./body-codec.js";
+import { Terminated } from "./errors.js";
+import { workerOpsSurface } from "./ops-surface.js";
 import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import { buildWorkerRequest, taskNameOf, type WorkerRequest } from "./request.js";
 import { buildResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
+import { TaskOverrides } from "./task-overrides.js";
 import type { TaskDefinition, TaskRegistry } from "./task-registry.js";
-import { effectiveIgnoreResult, replyDestination, TaskRunner } from "./task-runner.js";
+import { effectiveIgnoreResult, type RunnerOutcome, replyDestination, TaskRunner } from "./task-runner.js";
 import { ThreadPool } from "./thread-pool.js";
 
 /**
@@ -38,6 +43,12 @@ export interface WorkerOptions {
   threads?: number;
   /** `execArgv` of pool threads (e.g. `["--import", "tsx"]` to load .ts task modules); default the process's. */
   threadExecArgv?: string[];
+  /** Send task events (`-E`); default `settings.workerSendTaskEvents`. Worker heartbeats are always sent (Redis broker). */
+  taskEvents?: boolean;
+  /** Answer remote control (pidbox); default `settings.workerEnableRemoteControl` (true). */
+  remoteControl?: boolean;
+  /** Skip the start-up `hello` to other workers (`--without-mingle`). */
+  withoutMingle?: boolean;
 }
 
 export interface WorkerDeps {
@@ -52,6 +63,8 @@ export interface WorkerDeps {
   decodeBody?: BodyDecoder;
   /** Body encoder for retry messages; default `taskSerializer`. */
   encodeBody?(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
+  /** Events + remote control + mingle for this worker (src/control/worker-ops.ts); absent = none. */
+  ops?(worker: WorkerOpsWorker): WorkerOps;
 }
 
 export interface CloseOptions {
@@ -90,6 +103,13 @@ export class Worker {
   private state: "new" | "running" | "closing" | "closed" = "new";
   private readonly threads: number;
   private readonly threadExecArgv: string[] | undefined;
+  private readonly overrides = new TaskOverrides();
+  private readonly ops: WorkerOps | null;
+  private markClosed: () => void = () => {};
+  /** Resolves once the worker has closed (also after a remote `celery control shutdown`). */
+  readonly closed = new Promise<void>((resolve) => {
+    this.markClosed = resolve;
+  });
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -124,7 +144,23 @@ export class Worker {
         this.pool ??= new ThreadPool(this.threads, this.threadExecArgv);
         return this.pool;
       },
+      onOutcome: (request, outcome) => this.onOutcome(request, outcome),
     });
+    this.ops =
+      deps.ops?.(
+        workerOpsSurface({
+          hostname: this.hostname,
+          concurrency: this.concurrency,
+          settings: s,
+          registry: deps.registry,
+          overrides: this.overrides,
+          queues: this.queues,
+          backend: deps.backend,
+          logger: this.logger,
+          resetRateLimit: (name) => this.resetRateLimit(name),
+          shutdown: () => void this.close(),
+        }),
+      ) ?? null;
   }
 
   /** Prefetch bound: concurrency × multiplier (0 = unbounded), plus messages held for their ETA. */
@@ -136,6 +172,8 @@ export class Worker {
   async start(): Promise<void> {
     if (this.state !== "new") throw new Error(`worker already ${this.state}`);
     this.state = "running";
+    // celery/worker/consumer bootsteps: Events and Mingle come before Tasks; the pidbox is up with them.
+    await this.ops?.start();
     this.consumer = await this.deps.transport.consume({
       queues: this.queues,
       prefetch: this.prefetch(),
@@ -164,6 +202,7 @@ export class Worker {
     }
     this.etaTimers.clear();
     for (const bucket of this.buckets.values()) waiting.push(...bucket.takeAll());
+    for (const h of waiting) this.ops?.released(h.request.id);
     await Promise.all(waiting.map((h) => this.restore(h.delivery)));
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
@@ -179,8 +218,13 @@ export class Worker {
       );
       this.shutdown.abort(new Error("worker shutdown"));
     }
+    // worker-offline goes out after the last task events (celery/worker/consumer/events.py shutdown).
+    await this.ops
+      ?.stop()
+      .catch((err: unknown) => this.logger.warn(`events/pidbox stop: ${(err as Error).message}`));
     await this.pool?.close();
     this.state = "closed";
+    this.markClosed();
   }
 
   private async restore(delivery: Delivery): Promise<void> {
@@ -259,19 +303,27 @@ export class Worker {
       throw err;
     }
     this.logger.info(`Task ${request.displayName}[${request.id}] received`);
-    const held: Held = { delivery, request, task };
-    if (this.expired(held)) return;
+    const held: Held = { delivery, request, task: this.overrides.apply(task) };
+    if (this.expired(held) || this.revoked(held)) return;
+    // strategy.py: task-received once the request is known not revoked; WorkerOps tracks it from here.
+    if (this.ops && !this.ops.received(request)) {
+      this.discard(held, "revoked");
+      return;
+    }
     const eta = request.eta?.getTime();
     if (eta !== undefined && eta > Date.now()) {
       const timer = setTimeout(
         () => {
           this.etaTimers.delete(timer);
           this.consumer?.setPrefetch(this.prefetch());
-          this.rateGate(held);
+          // A revoke that arrived while the task waited for its ETA wins (Request.revoked at execute).
+          if (this.ops && !this.ops.due(request.id)) this.discard(held, "revoked");
+          else this.rateGate(held);
         },
         Math.min(eta - Date.now(), 2 ** 31 - 1),
       );
       this.etaTimers.set(timer, held);
+      this.ops?.markScheduled(request.id);
       this.consumer?.setPrefetch(this.prefetch());
       return;
     }
@@ -315,9 +367,28 @@ export class Worker {
 
   /** Request.revoked / maybe_expire: an expired task is not run; REVOKED meta with reason "expired". */
   private expired(held: Held): boolean {
-    const { request, task, delivery } = held;
+    const { request } = held;
     if (!request.expires || request.expires.getTime() > Date.now()) return false;
-    this.logger.info(`Discarding revoked task: ${request.displayName}[${request.id}] (expired)`);
+    this.discard(held, "expired");
+    return true;
+  }
+
+  /** Request.revoked: an id in the revoked set (remote `revoke`, mingle) is not run. */
+  private revoked(held: Held): boolean {
+    if (!this.ops?.revoked.has(held.request.id)) return false;
+    this.discard(held, "revoked");
+    return true;
+  }
+
+  /**
+   * Request._announce_revoked: ack, REVOKED meta (when results or errors are
+   * stored), `task-revoked` event.
+   */
+  private discard(held: Held, reason: "revoked" | "expired"): void {
+    const { request, task, delivery } = held;
+    const suffix = reason === "expired" ? " (expired)" : "";
+    this.logger.info(`Discarding revoked task: ${request.displayName}[${request.id}]${suffix}`);
+    this.ops?.revokedRun(request, { expired: reason === "expired" });
     void delivery.ack().catch(() => undefined);
     const ignore = effectiveIgnoreResult(
       request.ignoreResult,
@@ -326,7 +397,7 @@ export class Worker {
     );
     if (!ignore || this.deps.settings.taskStoreErrorsEvenIfIgnored) {
       void this.runner.store(
-        buildResultMeta("REVOKED", TaskRevokedErrorInfo("expired"), null, request, {
+        buildResultMeta("REVOKED", TaskRevokedErrorInfo(reason), null, request, {
           hostname: this.hostname,
           resultExtended: this.deps.settings.resultExtended,
           compat: this.deps.settings.compat,
@@ -334,7 +405,6 @@ export class Worker {
         replyDestination(request),
       );
     }
-    return true;
   }
 
   private rateGate(held: Held): void {
@@ -363,14 +433,29 @@ export class Worker {
   private pump(): void {
     while (this.running < this.concurrency && this.ready.length > 0 && this.state === "running") {
       const held = this.ready.shift() as Held;
-      if (this.expired(held)) continue;
+      if (this.expired(held) || this.revoked(held)) continue;
       this.running++;
+      const id = held.request.id;
+      // The run's own signal: aborted by a cold shutdown, or with Terminated by remote
+      // `revoke(terminate=True)` through the controller WorkerOps holds while it runs.
+      const runSignal = new AbortController();
+      const onShutdown = () => runSignal.abort(this.shutdown.signal.reason);
+      this.shutdown.signal.addEventListener("abort", onShutdown, { once: true });
+      const terminate = new AbortController();
+      terminate.signal.addEventListener(
+        "abort",
+        () => runSignal.abort(new Terminated(signumOf(terminate.signal.reason))),
+        { once: true },
+      );
+      this.ops?.started(id, terminate);
       const run = this.runner
-        .run(held.request, held.task, held.delivery, this.shutdown.signal)
+        .run(held.request, held.task, held.delivery, runSignal.signal)
         .catch((err: unknown) => {
-          this.logger.error({ err }, `internal error running ${held.request.id}: ${(err as Error).message}`);
+          this.logger.error({ err }, `internal error running ${id}: ${(err as Error).message}`);
         })
         .finally(() => {
+          this.shutdown.signal.removeEventListener("abort", onShutdown);
+          this.ops?.released(id);
           this.running--;
           this.inFlight.delete(run);
           this.pump();
@@ -378,4 +463,29 @@ export class Worker {
       this.inFlight.add(run);
     }
   }
+
+  /** Task events for a finished run (WorkerOps counts it and sends task-succeeded/failed/...). */
+  private onOutcome(request: WorkerRequest, outcome: RunnerOutcome): void {
+    if (!this.ops) return;
+    if (outcome.kind === "terminated")
+      this.ops.revokedRun(request, { expired: false, terminated: true, signum: outcome.signum });
+    else this.ops.finished(request.id, outcome);
+  }
+
+  /** After a remote `rate_limit`: requests held by the old bucket go through the new rate. */
+  private resetRateLimit(name: string): void {
+    const bucket = this.buckets.get(name);
+    this.buckets.delete(name);
+    for (const held of bucket?.takeAll() ?? []) {
+      this.rateGate({ ...held, task: this.overrides.apply(held.task) });
+    }
+  }
+}
+
+/** The signal number in WorkerOps' terminate reason ("... (SIGKILL)"); SIGTERM by default, as Celery. */
+function signumOf(reason: unknown): number {
+  const match = /\((SIG[A-Z0-9]+|[A-Z]+|\d+)\)/.exec(
+    reason instanceof Error ? reason.message : String(reason),
+  );
+  return signum(match?.[1] ?? "SIGTERM");
 }
