@@ -1,6 +1,7 @@
 /**
  * Celeriac's public API: the `Celery` app facade, result handles, settings
- * types and the error tree. Lower layers (transports, backends, protocol,
+ * types, the error tree, the worker (tasks, context, task errors), remote
+ * control and events. Lower layers (transports, backends, protocol,
  * serialization) are reachable through `celeriac/internal`.
  */
 export { Celery } from "./app.js";
@@ -38,6 +39,13 @@ export type {
   TlsSettings,
 } from "./config.js";
 export {
+  Control,
+  type DestinationOptions,
+  Inspect,
+  type ReplyOptions,
+} from "./control/control.js";
+export type { ControlReply } from "./control/mailbox.js";
+export {
   CeleryError,
   ConfigError,
   ConnectionLostError,
@@ -50,4 +58,38 @@ export {
   TaskRevokedError,
   TimeoutError,
 } from "./errors.js";
+export type { AppEvents } from "./events/app-events.js";
+export {
+  type EventBody,
+  type EventHandlers,
+  State,
+  type StateOptions,
+  TaskState,
+  WorkerState,
+} from "./events/index.js";
+export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./logging.js";
 export type { SignatureDict } from "./protocol/task-message.js";
+export type { TaskContext } from "./worker/context.js";
+export {
+  Ignore,
+  MaxRetriesExceededError,
+  PythonError,
+  Reject,
+  Retry,
+  type RetryOptions,
+  SoftTimeLimitExceeded,
+  Terminated,
+  TimeLimitExceeded,
+} from "./worker/errors.js";
+export type { RateLimit } from "./worker/rate-limit.js";
+export {
+  defineTaskBase,
+  type ErrorMatcher,
+  type TaskBase,
+  type TaskDefinition,
+  type TaskHandler,
+  type TaskOptions,
+  type ThreadedHandler,
+  threadedTask,
+} from "./worker/task-registry.js";
+export { type CloseOptions, Worker, type WorkerOptions } from "./worker/worker.js";
