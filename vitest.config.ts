@@ -9,6 +9,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 120_000,
-    reporters: ["default"],
+    // The JSON report lets .ci/run print one plain "N passed, N failed" line for the whole run.
+    reporters: ["default", "json"],
+    outputFile: { json: process.env.CELERIAC_VITEST_JSON ?? ".test-run/vitest-results.json" },
   },
 });
