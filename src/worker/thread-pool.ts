@@ -6,7 +6,21 @@ import { PythonError, Retry, type RetryOptions } from "./errors.js";
  * Celery's prefork/threads pools). Each thread imports the task modules on
  * demand (see `thread-entry.ts`); a soft time limit is forwarded as an abort
  * of the thread-side `ctx.signal`; a hard time limit terminates the thread
- * and a fresh one replaces it.
+ * (even one stuck in a synchronous loop) and a fresh one replaces it, as
+ * billiard replaces a prefork child killed by `time_limit`.
+ *
+ * Loaders (`.ts` task modules): a worker thread does not inherit a loader
+ * registered programmatically in the main thread (vitest's module runner,
+ * tsx's `register()`), and Node 20 ignores `--import`/`--loader` hooks given
+ * in a Worker's `execArgv` (nodejs/node#47747, fixed in 22.2). So the pool
+ * takes every `--import X` out of the thread's execArgv and imports X inside
+ * the thread, before the thread body, through a small bootstrap. tsx needs
+ * one more step there: its `--import` entry registers hooks in the main
+ * thread only, so `tsx` is preloaded as `tsx/esm/api`'s `register()`.
+ * Net effect: `threadExecArgv: ["--import", "tsx"]` runs `.ts` task modules
+ * on Node 20+ (needed under vitest); a process started as
+ * `node --import tsx app.ts` passes the same through its default execArgv;
+ * compiled `.js` modules need nothing.
  */
 export interface ThreadJob {
   module: string;
@@ -48,6 +62,72 @@ export interface ThreadReply {
   retry?: RetryOptions;
 }
 
+/**
+ * The thread body next to this file: `thread-entry.js` in the build, but
+ * `thread-entry.ts` when this module itself runs from source (tsx, vitest),
+ * where no `.js` file exists and a thread's loader does not rewrite the
+ * entry point's extension (only imports made from a `.ts` file).
+ */
+const THREAD_ENTRY = new URL(
+  import.meta.url.endsWith(".ts") ? "./thread-entry.ts" : "./thread-entry.js",
+  import.meta.url,
+);
+
+/** One module a thread imports before its body; `call` names an export to invoke after import. */
+export interface ThreadPreload {
+  specifier: string;
+  call?: string;
+}
+
+interface BootstrapData {
+  preloads: ThreadPreload[];
+  entry: string;
+}
+
+/**
+ * The thread's first code (a CommonJS eval script, so it needs no file of
+ * its own and no loader): preloads, then the thread body. A failure there
+ * is rethrown uncaught, which the pool sees as the thread's `error` event.
+ * Bare preload specifiers resolve from the working directory, as `--import`'s do.
+ */
+const BOOTSTRAP = `
+const { workerData } = require("node:worker_threads");
+(async () => {
+  for (const preload of workerData.preloads) {
+    const mod = await import(preload.specifier);
+    if (preload.call) await mod[preload.call]();
+  }
+  await import(workerData.entry);
+})().catch((err) => process.nextTick(() => { throw err; }));
+`;
+
+/** tsx's `--import` entry: bare, or the resolved `.../tsx/dist/loader.mjs` seen in a tsx-started process's execArgv. */
+const TSX_LOADER = /^(.*[\\/]tsx[\\/]dist[\\/])loader\.mjs$/;
+
+/**
+ * Splits a thread's execArgv into the flags Node applies itself and the
+ * `--import` preloads the bootstrap must perform (see the class comment).
+ */
+export function splitThreadArgv(argv: readonly string[]): { execArgv: string[]; preloads: ThreadPreload[] } {
+  const execArgv: string[] = [];
+  const preloads: ThreadPreload[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    let specifier: string | undefined;
+    if (arg === "--import" && i + 1 < argv.length) specifier = argv[++i];
+    else if (arg.startsWith("--import=")) specifier = arg.slice("--import=".length);
+    if (specifier === undefined) {
+      execArgv.push(arg);
+      continue;
+    }
+    const tsxDist = TSX_LOADER.exec(specifier)?.[1];
+    if (specifier === "tsx") preloads.push({ specifier: "tsx/esm/api", call: "register" });
+    else if (tsxDist) preloads.push({ specifier: `${tsxDist}esm/api/index.mjs`, call: "register" });
+    else preloads.push({ specifier });
+  }
+  return { execArgv, preloads };
+}
+
 export class ThreadPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
@@ -87,7 +167,12 @@ export class ThreadPool {
   }
 
   private spawn(): Slot {
-    const thread = new Thread(new URL("./thread-entry.js", import.meta.url), { execArgv: this.execArgv });
+    const { execArgv, preloads } = splitThreadArgv(this.execArgv);
+    const thread = new Thread(BOOTSTRAP, {
+      eval: true,
+      execArgv,
+      workerData: { preloads, entry: THREAD_ENTRY.href } satisfies BootstrapData,
+    });
     thread.unref();
     const slot: Slot = { thread, busy: false };
     this.slots.push(slot);
