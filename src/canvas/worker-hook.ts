@@ -66,7 +66,10 @@ export function workerCanvas(host: WorkerCanvasHost): WorkerCanvas {
       }
     },
     storeMeta: async (meta: ResultMetaRecord) => {
-      await host.backend?.storeResult(meta);
+      // Metas written for other tasks (remaining chain steps, a chord body) have no request of
+      // their own here: no reply queue is known, so the RPC backend sends nothing, as Celery's
+      // does for an empty reply_to; key/value backends ignore the destination.
+      await host.backend?.storeResult(meta, { replyTo: null, correlationId: null });
     },
     buildMeta: (state, result, traceback, taskId, ctx) => {
       if (ctx === null) {
