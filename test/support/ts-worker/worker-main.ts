@@ -3,7 +3,8 @@
  * and for the benchmark: `node --import tsx test/support/ts-worker/worker-main.ts`.
  *
  * Configured by environment variables:
- *   TSW_BROKER, TSW_BACKEND   Redis URLs (required)
+ *   TSW_BROKER, TSW_BACKEND   Redis URLs (required); an amqp:// broker runs the worker through the
+ *                             `Celery` facade (AMQP transport) with the same tasks and options
  *   TSW_QUEUES                comma-separated queues (default "celery")
  *   TSW_CONCURRENCY           default 16
  *   TSW_PREFETCH              prefetch multiplier (default 4)
@@ -20,7 +21,8 @@
  * Prints `<hostname> ready.` on stderr once consuming; exits 0 after a warm shutdown.
  */
 import { Redis } from "ioredis";
-import type { LogLevel } from "../../../src/logging.js";
+import { Celery } from "../../../src/app.js";
+import { createLogger, type LogLevel } from "../../../src/logging.js";
 import { createTsStack } from "./stack.js";
 
 const env = process.env;
@@ -31,24 +33,31 @@ if (!broker || !backend) {
   process.exit(2);
 }
 const visibility = env.TSW_VISIBILITY_TIMEOUT ? Number(env.TSW_VISIBILITY_TIMEOUT) : undefined;
-const stack = createTsStack(
-  {
-    broker,
-    backend,
-    taskAcksLate: env.TSW_ACKS_LATE === "1",
-    resultExtended: env.TSW_RESULT_EXTENDED === "1",
-    ...(visibility !== undefined
-      ? {
-          brokerTransportOptions: {
-            visibilityTimeout: visibility,
-            unackedRestoreInterval: 1,
-            unackedRestoreThrottle: 1,
-          },
-        }
-      : {}),
-  },
-  { level: (env.TSW_LOG_LEVEL as LogLevel | undefined) ?? "info" },
-);
+const common = {
+  broker,
+  backend,
+  taskAcksLate: env.TSW_ACKS_LATE === "1",
+  resultExtended: env.TSW_RESULT_EXTENDED === "1",
+};
+const logLevel = (env.TSW_LOG_LEVEL as LogLevel | undefined) ?? "info";
+// The facade picks AmqpTransport for amqp:// brokers; Redis keeps the explicit test stack.
+const stack = /^amqps?:\/\//i.test(broker)
+  ? new Celery(common)
+  : createTsStack(
+      {
+        ...common,
+        ...(visibility !== undefined
+          ? {
+              brokerTransportOptions: {
+                visibilityTimeout: visibility,
+                unackedRestoreInterval: 1,
+                unackedRestoreThrottle: 1,
+              },
+            }
+          : {}),
+      },
+      { level: logLevel },
+    );
 
 const recorder = new Redis(backend, { maxRetriesPerRequest: 3 });
 stack.task("interop.add", (_ctx, x: number, y: number) => x + y);
@@ -68,6 +77,8 @@ const worker = stack.worker({
   concurrency: Number(env.TSW_CONCURRENCY ?? 16),
   prefetchMultiplier: Number(env.TSW_PREFETCH ?? 4),
   hostname: env.TSW_HOSTNAME ?? `tsw-${process.pid}@localhost`,
+  // The facade has no logger of its own: give its worker TSW_LOG_LEVEL (the Redis stack has it).
+  ...(stack instanceof Celery ? { logger: createLogger({ level: logLevel }) } : {}),
 });
 
 let stopping = false;
