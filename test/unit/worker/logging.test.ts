@@ -1,0 +1,180 @@
+/**
+ * src/logging.ts: Celery-style text lines (celery/app/log.py
+ * `Logging.setup_logging_subsystem` with the worker's default
+ * `worker_log_format` "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"),
+ * pino JSON lines, level filtering, and no credentials in any output.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createLogger, type LoggerOptions, redactUrl } from "../../../src/logging.js";
+
+function capture(options: Omit<LoggerOptions, "destination"> = {}) {
+  const lines: string[] = [];
+  const logger = createLogger({ ...options, destination: { write: (line: string) => lines.push(line) } });
+  return { logger, lines };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+describe("text format (default)", () => {
+  it("writes Celery's worker line: [asctime: LEVEL/processName] message", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date(2026, 10, 24, 8, 8, 25, 174)); // local time, as Celery's asctime
+    const { logger, lines } = capture();
+    logger.info("Task ts.add[5f1c] succeeded in 0.001200s: 5");
+    expect(lines).toEqual([
+      "[2026-11-24 08:08:25,174: INFO/MainProcess] Task ts.add[5f1c] succeeded in 0.001200s: 5\n",
+    ]);
+  });
+
+  it("pads the date fields and milliseconds", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date(2027, 0, 2, 3, 4, 5, 6));
+    const { logger, lines } = capture();
+    logger.info("x");
+    expect(lines[0]).toMatch(/^\[2027-01-02 03:04:05,006: INFO\/MainProcess\] x\n$/);
+  });
+
+  it("uses Python's level names and the given process name", () => {
+    const { logger, lines } = capture({ level: "trace", processName: "ForkPoolWorker-1" });
+    logger.trace("t");
+    logger.debug("d");
+    logger.info("i");
+    logger.warn("w");
+    logger.error("e");
+    logger.fatal("f");
+    const heads = lines.map((line) => /: ([A-Z]+)\/([\w-]+)\] (\w)\n$/.exec(line)?.slice(1));
+    expect(heads).toEqual([
+      ["TRACE", "ForkPoolWorker-1", "t"],
+      ["DEBUG", "ForkPoolWorker-1", "d"],
+      ["INFO", "ForkPoolWorker-1", "i"],
+      ["WARNING", "ForkPoolWorker-1", "w"],
+      ["ERROR", "ForkPoolWorker-1", "e"],
+      ["CRITICAL", "ForkPoolWorker-1", "f"],
+    ]);
+  });
+
+  it("appends structured fields as key=value and an error's stack on the next lines", () => {
+    const { logger, lines } = capture();
+    const err = new Error("boom");
+    logger.error({ task: "ts.add", attempt: 2, meta: { q: "celery" }, err }, "Task failed");
+    const line = lines[0] as string;
+    const [head, ...stack] = line.trimEnd().split("\n");
+    expect(head).toMatch(/\] Task failed task=ts\.add attempt=2 meta=\{"q":"celery"\}$/);
+    expect(stack[0]).toBe("Error: boom");
+    expect(stack.length).toBeGreaterThan(1);
+    expect(line.endsWith("\n")).toBe(true);
+  });
+});
+
+describe("json format", () => {
+  it("writes one pino JSON object per line with the fields", () => {
+    const { logger, lines } = capture({ format: "json" });
+    logger.warn({ task: "ts.add", runtime: 0.5 }, "slow task");
+    expect(lines).toHaveLength(1);
+    const record = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    expect(record).toMatchObject({ level: 40, msg: "slow task", task: "ts.add", runtime: 0.5 });
+    expect(typeof record.time).toBe("number");
+    // No pid/hostname base fields: the worker's own hostname is its node name.
+    expect(record).not.toHaveProperty("pid");
+    expect(record).not.toHaveProperty("hostname");
+  });
+
+  it("serializes errors with type, message and stack", () => {
+    const { logger, lines } = capture({ format: "json" });
+    logger.error({ err: new TypeError("bad") }, "failed");
+    const record = JSON.parse(lines[0] as string) as {
+      err: { type: string; message: string; stack: string };
+    };
+    expect(record.err.type).toBe("TypeError");
+    expect(record.err.message).toBe("bad");
+    expect(record.err.stack).toContain("TypeError: bad");
+  });
+});
+
+describe("level filtering", () => {
+  const emitAll = (logger: ReturnType<typeof capture>["logger"]) => {
+    logger.trace("trace");
+    logger.debug("debug");
+    logger.info("info");
+    logger.warn("warn");
+    logger.error("error");
+    logger.fatal("fatal");
+  };
+  const messages = (lines: string[]) => lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+
+  it("defaults to info", () => {
+    const { logger, lines } = capture({ format: "json" });
+    emitAll(logger);
+    expect(messages(lines)).toEqual(["info", "warn", "error", "fatal"]);
+  });
+
+  it("honours an explicit level", () => {
+    const { logger, lines } = capture({ format: "json", level: "warn" });
+    emitAll(logger);
+    expect(messages(lines)).toEqual(["warn", "error", "fatal"]);
+  });
+
+  it("is silent with 'silent'", () => {
+    const { logger, lines } = capture({ format: "json", level: "silent" });
+    emitAll(logger);
+    expect(lines).toEqual([]);
+  });
+
+  it("reads CELERIAC_LOG_LEVEL when no level is given; an explicit level wins", () => {
+    vi.stubEnv("CELERIAC_LOG_LEVEL", "debug");
+    const fromEnv = capture({ format: "json" });
+    emitAll(fromEnv.logger);
+    expect(messages(fromEnv.lines)).toEqual(["debug", "info", "warn", "error", "fatal"]);
+    const explicit = capture({ format: "json", level: "error" });
+    emitAll(explicit.logger);
+    expect(messages(explicit.lines)).toEqual(["error", "fatal"]);
+  });
+
+  it("filters text lines the same way", () => {
+    const { logger, lines } = capture({ level: "error" });
+    emitAll(logger);
+    expect(lines.map((line) => /\] (\w+)\n$/.exec(line)?.[1])).toEqual(["error", "fatal"]);
+  });
+});
+
+describe("no credentials in output", () => {
+  const SECRETS = ["s3cr3t-redis", "pw-amqp", "tls-pass", "only-pass", "field-secret", "nested-token"];
+  const URLS = [
+    "redis://user:s3cr3t-redis@10.0.0.5:6379/0",
+    "amqp://guest:pw-amqp@rabbit:5672//",
+    "rediss://default:tls-pass@cache.example.com:6380/1",
+    "redis://:only-pass@localhost:6379",
+  ];
+
+  function logEverywhere(format: "text" | "json") {
+    const { logger, lines } = capture({ format, level: "debug" });
+    for (const url of URLS) {
+      logger.info(`Connected to ${url}`);
+      logger.warn({ broker: url, urls: [url] }, "broker settings");
+      logger.error({ err: new Error(`cannot reach ${url}: ECONNREFUSED`) }, `consumer: ${url}`);
+    }
+    logger.info({ password: "field-secret", options: { token: "nested-token" } }, "options");
+    return lines.join("");
+  }
+
+  for (const format of ["text", "json"] as const) {
+    it(`masks URL passwords and secret fields (${format})`, () => {
+      const out = logEverywhere(format);
+      for (const secret of SECRETS) expect(out, secret).not.toContain(secret);
+      // The rest of each URL is still there, so the line stays useful.
+      expect(out).toContain("redis://user:***@10.0.0.5:6379/0");
+      expect(out).toContain("amqp://guest:***@rabbit:5672//");
+      expect(out).toContain("rediss://default:***@cache.example.com:6380/1");
+      expect(out).toContain("redis://:***@localhost:6379");
+    });
+  }
+
+  it("redactUrl leaves URLs without a password and plain text alone", () => {
+    const text = "redis://localhost:6379/0 amqp://guest@rabbit// and user:pass without a scheme";
+    expect(redactUrl(text)).toBe(text);
+    expect(redactUrl("a amqp://u:p@h// b redis://v:q@i/0")).toBe("a amqp://u:***@h// b redis://v:***@i/0");
+  });
+});
