@@ -1,23 +1,31 @@
 import { hostname as osHostname } from "node:os";
-import type { ResultBackend } from "../backends/backend.js";
 import { workerCanvas } from "../canvas/worker-hook.js";
-import type { Settings } from "../config.js";
 import { signum } from "../control/commands.js";
-import type { WorkerOps, WorkerOpsWorker } from "../control/worker-ops.js";
-import { ContentDisallowedError, DecodeError, NotRegisteredError, ProtocolError } from "../errors.js";
+import type { WorkerOps } from "../control/worker-ops.js";
 import { createLogger, type Logger } from "../logging.js";
-import type { Consumer, Delivery, OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
+import type { Consumer, Delivery, QueueSpec } from "../transports/transport.js";
+import { admitMessage } from "./admission.js";
 import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder } from "./body-codec.js";
 import { Terminated } from "./errors.js";
 import { workerOpsSurface } from "./ops-surface.js";
 import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
-import { buildWorkerRequest, taskNameOf, type WorkerRequest } from "./request.js";
+import type { WorkerRequest } from "./request.js";
 import { buildResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
 import { TaskOverrides } from "./task-overrides.js";
-import type { TaskDefinition, TaskRegistry } from "./task-registry.js";
+import type { TaskDefinition } from "./task-registry.js";
 import { effectiveIgnoreResult, type RunnerOutcome, replyDestination, TaskRunner } from "./task-runner.js";
 import { ThreadPool } from "./thread-pool.js";
+import { type CloseOptions, toQueueSpec, type WorkerDeps, type WorkerOptions } from "./worker-options.js";
+
+export type { CloseOptions, WorkerDeps, WorkerOptions } from "./worker-options.js";
+
+/** A message this worker holds: delivered, admitted, not yet settled. */
+interface Held {
+  delivery: Delivery;
+  request: WorkerRequest;
+  task: TaskDefinition;
+}
 
 /**
  * The worker: consumes task messages, gates them (expired, ETA, rate limit,
@@ -30,60 +38,6 @@ import { ThreadPool } from "./thread-pool.js";
  * visibility sweep (ours or a Python worker's) and runs twice — the same
  * caveat Celery documents for the Redis transport.
  */
-export interface WorkerOptions {
-  /** Queue names (or full specs) to consume; default `[settings.taskDefaultQueue]`. */
-  queues?: (string | QueueSpec)[];
-  /** Tasks run at once; default `settings.workerConcurrency` or 16. */
-  concurrency?: number;
-  /** Unsettled messages = concurrency × this; default `settings.workerPrefetchMultiplier` (4). */
-  prefetchMultiplier?: number;
-  /** Node name in results and logs; default `celery@<host>` (Celery's default). */
-  hostname?: string;
-  /** Threads of the `worker_threads` pool used by `threadedTask` handlers; default = concurrency. */
-  threads?: number;
-  /** `execArgv` of pool threads (e.g. `["--import", "tsx"]` to load .ts task modules); default the process's. */
-  threadExecArgv?: string[];
-  /** Send task events (`-E`); default `settings.workerSendTaskEvents`. Worker heartbeats are always sent (Redis broker). */
-  taskEvents?: boolean;
-  /** Answer remote control (pidbox); default `settings.workerEnableRemoteControl` (true). */
-  remoteControl?: boolean;
-  /** Skip the start-up `hello` to other workers (`--without-mingle`). */
-  withoutMingle?: boolean;
-}
-
-export interface WorkerDeps {
-  settings: Settings;
-  registry: TaskRegistry;
-  transport: Pick<Transport, "consume">;
-  backend: ResultBackend | null;
-  /** Publishes a task message (used for retries); usually `transport.publish`. */
-  publish(message: OutgoingMessage): Promise<void>;
-  logger?: Logger;
-  /** Body decoder (decompress + accept check + deserialize); default kombu's codecs per `acceptContent`. */
-  decodeBody?: BodyDecoder;
-  /** Body encoder for retry messages; default `taskSerializer`. */
-  encodeBody?(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
-  /** Events + remote control + mingle for this worker (src/control/worker-ops.ts); absent = none. */
-  ops?(worker: WorkerOpsWorker): WorkerOps;
-}
-
-export interface CloseOptions {
-  /** Milliseconds to wait for running tasks before restoring the rest; default 30 000. */
-  timeout?: number;
-}
-
-function toQueueSpec(q: string | QueueSpec): QueueSpec {
-  return typeof q === "string"
-    ? { name: q, exchange: q, exchangeType: "direct", routingKey: q, durable: true }
-    : q;
-}
-
-interface Held {
-  delivery: Delivery;
-  request: WorkerRequest;
-  task: TaskDefinition;
-}
-
 export class Worker {
   readonly hostname: string;
   readonly queues: QueueSpec[];
@@ -253,55 +207,16 @@ export class Worker {
 
   /** celery/worker/consumer/consumer.py `on_task_received` + strategy.py `task_message_handler`. */
   private accept(delivery: Delivery): void {
-    const headers = delivery.headers;
-    let payload: unknown;
-    try {
-      payload = this.decodeBody(delivery);
-    } catch (err) {
-      if (err instanceof DecodeError) {
-        // Consumer.on_decode_error: critical log, then ack (discard).
-        this.logger.fatal(
-          `Can't decode message body: ${err.message} [type:${JSON.stringify(delivery.contentType)} encoding:${JSON.stringify(delivery.contentEncoding)} headers:${JSON.stringify(headers).slice(0, 512)}]`,
-        );
-        void delivery.ack().catch(() => undefined);
-        return;
-      }
-      if (err instanceof ContentDisallowedError) {
-        this.logger.error(
-          `Received invalid task message: ${err.message}. The message has been ignored and discarded.`,
-        );
-        void delivery.reject(false).catch(() => undefined);
-        return;
-      }
-      throw err;
-    }
-    const name = taskNameOf(headers, payload);
-    if (name === null) {
-      // Consumer.on_unknown_message
-      this.logger.warn(
-        `Received and deleted unknown message. Wrong destination?!? headers:${JSON.stringify(headers).slice(0, 512)}`,
-      );
-      void delivery.reject(false).catch(() => undefined);
-      return;
-    }
-    const task = this.deps.registry.get(name);
-    if (!task) {
-      this.onUnknownTask(delivery, name, payload);
-      return;
-    }
-    let request: WorkerRequest;
-    try {
-      request = buildWorkerRequest(headers, delivery.properties, payload, delivery.deliveryInfo);
-    } catch (err) {
-      if (err instanceof ProtocolError) {
-        this.logger.error(
-          `Received invalid task message: ${err.message}. The message has been ignored and discarded.`,
-        );
-        void delivery.reject(false).catch(() => undefined);
-        return;
-      }
-      throw err;
-    }
+    const admitted = admitMessage(delivery, {
+      decodeBody: this.decodeBody,
+      registry: this.deps.registry,
+      logger: this.logger,
+      hostname: this.hostname,
+      compat: this.deps.settings.compat,
+      store: (meta, destination) => this.runner.store(meta, destination),
+    });
+    if (admitted === null) return;
+    const { request, task } = admitted;
     this.logger.info(`Task ${request.displayName}[${request.id}] received`);
     const held: Held = { delivery, request, task: this.overrides.apply(task) };
     if (this.expired(held) || this.revoked(held)) return;
@@ -328,41 +243,6 @@ export class Worker {
       return;
     }
     this.rateGate(held);
-  }
-
-  /** Consumer.on_unknown_task: reject and store FAILURE NotRegistered(name). */
-  private onUnknownTask(delivery: Delivery, name: string, payload: unknown): void {
-    this.logger.error(
-      `Received unregistered task of type '${name}'. The message has been ignored and discarded. Did you remember to import the module containing this task?`,
-    );
-    const body = payload as Record<string, unknown> | null;
-    const id =
-      typeof delivery.headers.id === "string"
-        ? delivery.headers.id
-        : typeof body?.id === "string"
-          ? body.id
-          : null;
-    void delivery.reject(false).catch(() => undefined);
-    if (id !== null) {
-      const exc = new NotRegisteredError(name);
-      void this.runner.store(
-        buildResultMeta(
-          "FAILURE",
-          { exc_type: "NotRegistered", exc_message: [exc.taskName], exc_module: "celery.exceptions" },
-          null,
-          { id },
-          { hostname: this.hostname, resultExtended: false, compat: this.deps.settings.compat },
-        ),
-        // Consumer.on_unknown_task passes reply_to/correlation_id from the message properties.
-        {
-          replyTo: typeof delivery.properties.reply_to === "string" ? delivery.properties.reply_to : null,
-          correlationId:
-            typeof delivery.properties.correlation_id === "string"
-              ? delivery.properties.correlation_id
-              : null,
-        },
-      );
-    }
   }
 
   /** Request.revoked / maybe_expire: an expired task is not run; REVOKED meta with reason "expired". */

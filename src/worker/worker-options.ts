@@ -1,0 +1,57 @@
+import type { ResultBackend } from "../backends/backend.js";
+import type { Settings } from "../config.js";
+import type { WorkerOps, WorkerOpsWorker } from "../control/worker-ops.js";
+import type { Logger } from "../logging.js";
+import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
+import type { BodyDecoder } from "./body-codec.js";
+import type { TaskRegistry } from "./task-registry.js";
+
+/** What `app.worker(options)` takes: Celery's worker flags under their setting names. */
+export interface WorkerOptions {
+  /** Queue names (or full specs) to consume; default `[settings.taskDefaultQueue]`. */
+  queues?: (string | QueueSpec)[];
+  /** Tasks run at once; default `settings.workerConcurrency` or 16. */
+  concurrency?: number;
+  /** Unsettled messages = concurrency × this; default `settings.workerPrefetchMultiplier` (4). */
+  prefetchMultiplier?: number;
+  /** Node name in results and logs; default `celery@<host>` (Celery's default). */
+  hostname?: string;
+  /** Threads of the `worker_threads` pool used by `threadedTask` handlers; default = concurrency. */
+  threads?: number;
+  /** `execArgv` of pool threads (e.g. `["--import", "tsx"]` to load .ts task modules); default the process's. */
+  threadExecArgv?: string[];
+  /** Send task events (`-E`); default `settings.workerSendTaskEvents`. Worker heartbeats are always sent (Redis broker). */
+  taskEvents?: boolean;
+  /** Answer remote control (pidbox); default `settings.workerEnableRemoteControl` (true). */
+  remoteControl?: boolean;
+  /** Skip the start-up `hello` to other workers (`--without-mingle`). */
+  withoutMingle?: boolean;
+}
+
+export interface WorkerDeps {
+  settings: Settings;
+  registry: TaskRegistry;
+  transport: Pick<Transport, "consume">;
+  backend: ResultBackend | null;
+  /** Publishes a task message (used for retries); usually `transport.publish`. */
+  publish(message: OutgoingMessage): Promise<void>;
+  logger?: Logger;
+  /** Body decoder (decompress + accept check + deserialize); default kombu's codecs per `acceptContent`. */
+  decodeBody?: BodyDecoder;
+  /** Body encoder for retry messages; default `taskSerializer`. */
+  encodeBody?(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
+  /** Events + remote control + mingle for this worker (src/control/worker-ops.ts); absent = none. */
+  ops?(worker: WorkerOpsWorker): WorkerOps;
+}
+
+export interface CloseOptions {
+  /** Milliseconds to wait for running tasks before restoring the rest; default 30 000. */
+  timeout?: number;
+}
+
+/** A queue name becomes kombu's default `Queue(name)`: a direct exchange of the same name, durable. */
+export function toQueueSpec(q: string | QueueSpec): QueueSpec {
+  return typeof q === "string"
+    ? { name: q, exchange: q, exchangeType: "direct", routingKey: q, durable: true }
+    : q;
+}
