@@ -1,0 +1,199 @@
+import { randomUUID } from "node:crypto";
+import type { Celery } from "../../app.js";
+import { WorkerOps } from "../../control/worker-ops.js";
+import { createLogger, type LogLevel } from "../../logging.js";
+import { type MetricsServer, serveMetrics, WorkerMetrics } from "../../metrics.js";
+import { RedisTransport } from "../../transports/redis/index.js";
+import { createWorker } from "../../worker/app-hooks.js";
+import type { WorkerOptions } from "../../worker/worker.js";
+import { appSource, loadAppModule } from "../app.js";
+import { type CommandSpec, flagOption, intOption, listOption, stringOption } from "../args.js";
+import type { CliContext, Command } from "../context.js";
+import { CliError, EX_OK, usageError } from "../errors.js";
+import { expandNodename } from "../nodename.js";
+import { instrumentWorkerOps } from "../worker-metrics.js";
+import { closeQuietly, remoteCommandError } from "./shared.js";
+
+/** Celery's `-l` names (celery/bin/base.py `LogLevel`) to pino levels. */
+const LOG_LEVELS: Record<string, LogLevel> = {
+  DEBUG: "debug",
+  INFO: "info",
+  WARNING: "warn",
+  WARN: "warn",
+  ERROR: "error",
+  CRITICAL: "fatal",
+  FATAL: "fatal",
+};
+
+const spec: CommandSpec = {
+  name: "worker",
+  summary: "Start worker instance.",
+  usage: "",
+  options: {
+    hostname: {
+      type: "string",
+      short: "n",
+      metavar: "NAME",
+      help: "Node name (%h, %n, %d expand; default celery@%h).",
+    },
+    queues: {
+      type: "string",
+      short: "Q",
+      metavar: "QUEUES",
+      multiple: true,
+      help: "Comma separated queue names to consume.",
+    },
+    "exclude-queues": {
+      type: "string",
+      short: "X",
+      metavar: "QUEUES",
+      multiple: true,
+      help: "Queues not to consume.",
+    },
+    concurrency: {
+      type: "string",
+      short: "c",
+      metavar: "N",
+      help: "Tasks run at once (default 16 or worker_concurrency).",
+    },
+    "prefetch-multiplier": {
+      type: "string",
+      metavar: "N",
+      help: "Prefetch = concurrency × this (default 4).",
+    },
+    loglevel: {
+      type: "string",
+      short: "l",
+      metavar: "LEVEL",
+      help: "DEBUG, INFO, WARNING, ERROR, CRITICAL or FATAL.",
+    },
+    "task-events": {
+      type: "boolean",
+      short: "E",
+      help: "Send task-related events (for monitors like Flower).",
+    },
+    "without-mingle": {
+      type: "boolean",
+      help: "Don't synchronize revoked ids with other workers at start-up.",
+    },
+    "without-gossip": { type: "boolean", help: "Accepted for Celery parity (a TS worker does not gossip)." },
+    "metrics-port": {
+      type: "string",
+      metavar: "PORT",
+      help: "Serve Prometheus metrics on this port (GET /metrics).",
+    },
+    "metrics-host": {
+      type: "string",
+      metavar: "HOST",
+      help: "Address the metrics server binds (default 0.0.0.0).",
+    },
+  },
+};
+
+function logLevel(raw: string | undefined): LogLevel {
+  if (raw === undefined) return "info";
+  const level = LOG_LEVELS[raw.toUpperCase()];
+  if (!level)
+    throw usageError(
+      `Invalid value for '-l' / '--loglevel': '${raw}' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL, FATAL.`,
+    );
+  return level;
+}
+
+/**
+ * WorkerOps (events, pidbox, mingle) built as the worker's own `opsFactory`
+ * does, so the metrics can observe it; null on AMQP brokers (not yet there).
+ */
+function opsWithMetrics(app: Celery, options: WorkerOptions, metrics: WorkerMetrics | null, level: LogLevel) {
+  const transport = app.transport;
+  if (metrics === null || !(transport instanceof RedisTransport)) return {};
+  const logger = createLogger({ level });
+  return {
+    ops: (worker: ConstructorParameters<typeof WorkerOps>[0]["worker"]) =>
+      instrumentWorkerOps(
+        new WorkerOps({
+          settings: app.settings,
+          transport,
+          worker,
+          oid: app.oid ?? randomUUID(),
+          mingle: !options.withoutMingle,
+          ...(options.taskEvents !== undefined ? { sendTaskEvents: options.taskEvents } : {}),
+          log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
+        }),
+        metrics,
+      ),
+  };
+}
+
+/** `celery worker`: load the app module, consume its queues until SIGINT/SIGTERM or remote shutdown. */
+export const workerCommand: Command = {
+  spec,
+  async run(ctx: CliContext) {
+    if (ctx.positionals.length > 0) throw usageError(`Got unexpected extra argument (${ctx.positionals[0]})`);
+    const v = ctx.values;
+    const source = appSource(v, ctx.env);
+    if (source.appModule === undefined)
+      throw usageError("Missing option '-A' / '--app' (the module that builds the Celery app)");
+    const level = logLevel(stringOption(v, "loglevel"));
+    // The worker's logger reads its level from here (src/logging.ts).
+    ctx.env.CELERIAC_LOG_LEVEL = level;
+    const concurrency = intOption(v, "concurrency");
+    const prefetch = intOption(v, "prefetch-multiplier");
+    const metricsPort = intOption(v, "metrics-port");
+    const app = await loadAppModule(source, ctx.env);
+    const excluded = new Set(listOption(v, "exclude-queues") ?? []);
+    const queues = (listOption(v, "queues") ?? [app.settings.taskDefaultQueue]).filter(
+      (q) => !excluded.has(q),
+    );
+    if (queues.length === 0) throw usageError("No queues left to consume after --exclude-queues");
+    const options: WorkerOptions = { queues, hostname: expandNodename(stringOption(v, "hostname")) };
+    if (concurrency !== undefined) options.concurrency = concurrency;
+    if (prefetch !== undefined) options.prefetchMultiplier = prefetch;
+    if (flagOption(v, "task-events")) options.taskEvents = true;
+    if (flagOption(v, "without-mingle")) options.withoutMingle = true;
+    if (ctx.tsx && /\.[cm]?ts$/.test(source.appModule)) options.threadExecArgv = ["--import", "tsx"];
+
+    const metrics =
+      metricsPort === undefined ? null : new WorkerMetrics({ hostname: options.hostname as string });
+    let server: MetricsServer | null = null;
+    const worker = createWorker(app, options, opsWithMetrics(app, options, metrics, level));
+    const log = createLogger({ level });
+    try {
+      await worker.start();
+    } catch (err) {
+      await closeQuietly(app);
+      throw remoteCommandError("worker", err);
+    }
+    if (metrics !== null && metricsPort !== undefined) {
+      try {
+        server = await serveMetrics(metrics, metricsPort, stringOption(v, "metrics-host") ?? "0.0.0.0");
+      } catch (err) {
+        await worker.close({ timeout: 0 });
+        await closeQuietly(app);
+        throw new CliError(`Cannot serve metrics on port ${metricsPort}: ${(err as Error).message}`);
+      }
+      log.info(`Metrics at http://${stringOption(v, "metrics-host") ?? "0.0.0.0"}:${server.port}/metrics`);
+    }
+
+    // Celery: first SIGINT/SIGTERM = warm shutdown (wait for running tasks), a second one = cold.
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals === 1) {
+        log.warn(`worker: Warm shutdown (${signal === "SIGINT" ? "MainProcess" : signal})`);
+        void worker.close();
+      } else {
+        log.warn("worker: Cold shutdown (MainProcess)");
+        void worker.close({ timeout: 0 });
+      }
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    await worker.closed;
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await server?.close();
+    await closeQuietly(app);
+    return EX_OK;
+  },
+};
