@@ -19,16 +19,6 @@ export interface PythonIdentity {
   readonly excArgs: unknown[];
 }
 
-export function hasPythonIdentity(err: unknown): err is PythonIdentity {
-  if (typeof err !== "object" || err === null) return false;
-  const candidate = err as Partial<PythonIdentity>;
-  return (
-    typeof candidate.excType === "string" &&
-    typeof candidate.excModule === "string" &&
-    Array.isArray(candidate.excArgs)
-  );
-}
-
 /**
  * Throw this from a handler to fail with an arbitrary Python exception class:
  * `throw new PythonError("ValueError", ["bad value", 7])` is stored as
