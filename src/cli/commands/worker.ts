@@ -158,23 +158,23 @@ export const workerCommand: Command = {
     let server: MetricsServer | null = null;
     const worker = createWorker(app, options, opsWithMetrics(app, options, metrics, level));
     const log = createLogger({ level });
-    try {
-      await worker.start();
-    } catch (err) {
-      await closeQuietly(app);
-      throw remoteCommandError("worker", err);
-    }
     if (metrics !== null && metricsPort !== undefined) {
       try {
         server = await serveMetrics(metrics, metricsPort, stringOption(v, "metrics-host") ?? "0.0.0.0");
       } catch (err) {
-        await worker.close({ timeout: 0 });
         await closeQuietly(app);
         throw new CliError(`Cannot serve metrics on port ${metricsPort}: ${(err as Error).message}`);
       }
       log.info(`Metrics at http://${stringOption(v, "metrics-host") ?? "0.0.0.0"}:${server.port}/metrics`);
     }
 
+    try {
+      await worker.start();
+    } catch (err) {
+      await server?.close();
+      await closeQuietly(app);
+      throw remoteCommandError("worker", err);
+    }
     // Celery: first SIGINT/SIGTERM = warm shutdown (wait for running tasks), a second one = cold.
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
