@@ -20,6 +20,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const MINORS = ["5.2", "5.3", "5.4", "5.5", "5.6", "5.7"];
+// Extra pinned venvs built only on demand (never by --all): name -> requirements file stem.
+// "flower" is Flower 2.0 beside the Celery 5.7 pins, for test/interop/flower-redis.test.ts.
+export const EXTRA_VENVS = { flower: "flower" };
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const INTEROP = join(ROOT, "python-interop");
 const STAMP = ".celeriac-stamp.json";
@@ -176,9 +179,12 @@ async function buildWithPip(dir, requirements, log) {
  * path of its python. Fast (one stat + one hash) when the stamp matches the requirements file.
  */
 export async function ensureVenv(minor, { log } = {}) {
-  if (!MINORS.includes(minor))
-    throw new Error(`unknown Celery minor ${minor}; expected one of ${MINORS.join(", ")}`);
-  const requirements = join(INTEROP, "requirements", `celery-${minor}.txt`);
+  const extra = Object.hasOwn(EXTRA_VENVS, minor) ? EXTRA_VENVS[minor] : null;
+  if (!MINORS.includes(minor) && extra === null)
+    throw new Error(
+      `unknown Celery minor ${minor}; expected one of ${[...MINORS, ...Object.keys(EXTRA_VENVS)].join(", ")}`,
+    );
+  const requirements = join(INTEROP, "requirements", `${extra ?? `celery-${minor}`}.txt`);
   const digest = await sha256File(requirements);
   if (await isFresh(minor, digest)) return venvPython(minor);
   return withLock(`venv-${minor}`, async () => {
@@ -199,7 +205,9 @@ export async function ensureVenv(minor, { log } = {}) {
     }
     const check = await run(venvPython(minor), [
       "-c",
-      "import celery, kombu; print(celery.__version__, kombu.__version__)",
+      extra === "flower"
+        ? "import celery, kombu, flower; print(celery.__version__, kombu.__version__, flower.__version__)"
+        : "import celery, kombu; print(celery.__version__, kombu.__version__)",
     ]);
     if (check.code !== 0) throw new Error(`venv ${dir} was built but cannot import celery:\n${check.output}`);
     await writeFile(
