@@ -355,6 +355,9 @@ emit({"states": states, "tags": tags})
       expect(succeeded).toBe(done);
       expect(succeeded).toBeGreaterThan(0);
       expect(states.filter((s) => s !== "SUCCESS").every((s) => s === "PENDING")).toBe(true);
+      // The unstarted backlog is back in the queue (Redis: restored from `unacked` by the worker;
+      // AMQP: rejected/requeued as the channel closes, which RabbitMQ may finish just after exit).
+      await until(async () => (await profile.readyCount(broker, queue)) >= total - succeeded, "the requeue");
       expect(await profile.readyCount(broker, queue)).toBe(total - succeeded);
     }, 120_000);
   });

@@ -22,7 +22,7 @@
  */
 import { Redis } from "ioredis";
 import { Celery } from "../../../src/app.js";
-import { createLogger, type LogLevel } from "../../../src/logging.js";
+import type { LogLevel } from "../../../src/logging.js";
 import { createTsStack } from "./stack.js";
 
 const env = process.env;
@@ -40,8 +40,11 @@ const common = {
   resultExtended: env.TSW_RESULT_EXTENDED === "1",
 };
 const logLevel = (env.TSW_LOG_LEVEL as LogLevel | undefined) ?? "info";
+const amqp = /^amqps?:\/\//i.test(broker);
+// The facade has no logger option: its worker's default logger reads CELERIAC_LOG_LEVEL.
+if (amqp) process.env.CELERIAC_LOG_LEVEL = logLevel;
 // The facade picks AmqpTransport for amqp:// brokers; Redis keeps the explicit test stack.
-const stack = /^amqps?:\/\//i.test(broker)
+const stack = amqp
   ? new Celery(common)
   : createTsStack(
       {
@@ -77,8 +80,6 @@ const worker = stack.worker({
   concurrency: Number(env.TSW_CONCURRENCY ?? 16),
   prefetchMultiplier: Number(env.TSW_PREFETCH ?? 4),
   hostname: env.TSW_HOSTNAME ?? `tsw-${process.pid}@localhost`,
-  // The facade has no logger of its own: give its worker TSW_LOG_LEVEL (the Redis stack has it).
-  ...(stack instanceof Celery ? { logger: createLogger({ level: logLevel }) } : {}),
 });
 
 let stopping = false;
