@@ -40,6 +40,8 @@ export interface WorkerOpsWorker {
   queues(): Record<string, unknown>[];
   addConsumer?(queue: string, exchange: string | null, type: string, routingKey: string | null): void;
   cancelConsumer?(queue: string): void;
+  /** pool_grow / pool_shrink: tasks run at once from now on. */
+  setConcurrency?(n: number): void;
   /** Warm shutdown requested by remote control. */
   shutdown(): void;
   /** REVOKED meta for an id, used by revoke (5.7: only if not yet started elsewhere). */
@@ -366,6 +368,16 @@ export class WorkerOps implements WorkerControlHost {
 
   activeQueues(): Record<string, unknown>[] {
     return this.options.worker.queues();
+  }
+
+  // celery/worker/control.py pool_grow/pool_shrink: `pool.grow(n)` + `_update_prefetch_count(n)`;
+  // a TS worker's pool is its concurrency limit (the worker updates its prefetch with it).
+  poolGrow(n: number): void {
+    this.options.worker.setConcurrency?.(this.options.worker.concurrency + n);
+  }
+
+  poolShrink(n: number): void {
+    this.options.worker.setConcurrency?.(this.options.worker.concurrency - n);
   }
 
   shutdown(): void {

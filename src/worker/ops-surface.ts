@@ -11,7 +11,8 @@ import type { TaskRegistry } from "./task-registry.js";
 /** The worker parts remote control reads and changes. */
 export interface OpsSurfaceParts {
   hostname: string;
-  concurrency: number;
+  /** Tasks run at once now (pool_grow/pool_shrink change it). */
+  concurrency(): number;
   settings: Settings;
   registry: TaskRegistry;
   overrides: TaskOverrides;
@@ -22,6 +23,12 @@ export interface OpsSurfaceParts {
   resetRateLimit(taskName: string): void;
   /** Warm shutdown (`celery control shutdown`). */
   shutdown(): void;
+  /** Consume one more queue (`add_consumer`); runs after the reply, as Celery's `call_soon`. */
+  addQueue(queue: QueueSpec): void;
+  /** Stop consuming a queue (`cancel_consumer`). */
+  cancelQueue(name: string): void;
+  /** pool_grow / pool_shrink. */
+  setConcurrency(n: number): void;
 }
 
 /** States 5.7's `_revoke` may overwrite with REVOKED (celery/worker/control.py). */
@@ -31,7 +38,9 @@ const REVOCABLE_57 = new Set(["PENDING", "RECEIVED", "RETRY", "REJECTED"]);
 export function workerOpsSurface(p: OpsSurfaceParts): WorkerOpsWorker {
   return {
     hostname: p.hostname,
-    concurrency: p.concurrency,
+    get concurrency() {
+      return p.concurrency();
+    },
     taskNames: () => p.registry.names(),
     taskAttributes: (name) => {
       const task = p.registry.get(name);
@@ -82,6 +91,18 @@ export function workerOpsSurface(p: OpsSurfaceParts): WorkerOpsWorker {
         max_length_bytes: null,
         max_priority: null,
       })),
+    // celery/worker/consumer/consumer.py add_task_queue: kombu `Queues.add_compat` defaults, the
+    // exchange and routing key named after the queue, type "direct".
+    addConsumer: (queue, exchange, type, routingKey) =>
+      p.addQueue({
+        name: queue,
+        exchange: exchange ?? queue,
+        exchangeType: type === "topic" || type === "fanout" ? type : "direct",
+        routingKey: routingKey ?? queue,
+        durable: true,
+      }),
+    cancelConsumer: (queue) => p.cancelQueue(queue),
+    setConcurrency: (n) => p.setConcurrency(n),
     shutdown: () => p.shutdown(),
     // celery/worker/control.py _revoke: 5.6 writes REVOKED at once; 5.7 only over a state that
     // is not ready or running (the caller skips ids running here); earlier minors write nothing.

@@ -40,8 +40,9 @@ interface Held {
  */
 export class Worker {
   readonly hostname: string;
+  /** The queues consumed now (changed by `addQueue` / `cancelQueue`, remote add/cancel_consumer). */
   readonly queues: QueueSpec[];
-  readonly concurrency: number;
+  private limit: number;
   readonly prefetchMultiplier: number;
   private readonly logger: Logger;
   private readonly decodeBody: BodyDecoder;
@@ -59,6 +60,8 @@ export class Worker {
   private readonly threadExecArgv: string[] | undefined;
   private readonly overrides = new TaskOverrides();
   private readonly ops: WorkerOps | null;
+  /** Queue changes run one after another (each replaces the consumer). */
+  private queueChange: Promise<void> = Promise.resolve();
   private markClosed: () => void = () => {};
   /** Resolves once the worker has closed (also after a remote `celery control shutdown`). */
   readonly closed = new Promise<void>((resolve) => {
@@ -72,7 +75,7 @@ export class Worker {
     const s = deps.settings;
     this.hostname = options.hostname ?? `celery@${osHostname()}`;
     this.queues = (options.queues ?? [s.taskDefaultQueue]).map(toQueueSpec);
-    this.concurrency = Math.max(1, options.concurrency ?? s.workerConcurrency ?? 16);
+    this.limit = Math.max(1, options.concurrency ?? s.workerConcurrency ?? 16);
     this.prefetchMultiplier = Math.max(0, options.prefetchMultiplier ?? s.workerPrefetchMultiplier);
     this.threads = options.threads ?? this.concurrency;
     this.threadExecArgv = options.threadExecArgv;
@@ -104,7 +107,7 @@ export class Worker {
       deps.ops?.(
         workerOpsSurface({
           hostname: this.hostname,
-          concurrency: this.concurrency,
+          concurrency: () => this.concurrency,
           settings: s,
           registry: deps.registry,
           overrides: this.overrides,
@@ -112,9 +115,17 @@ export class Worker {
           backend: deps.backend,
           logger: this.logger,
           resetRateLimit: (name) => this.resetRateLimit(name),
+          addQueue: (queue) => void this.addQueue(queue).catch(() => undefined),
+          cancelQueue: (name) => void this.cancelQueue(name).catch(() => undefined),
+          setConcurrency: (n) => this.setConcurrency(n),
           shutdown: () => void this.close(),
         }),
       ) ?? null;
+  }
+
+  /** Tasks run at once (changed by `setConcurrency`, remote pool_grow/pool_shrink). */
+  get concurrency(): number {
+    return this.limit;
   }
 
   /** Prefetch bound: concurrency × multiplier (0 = unbounded), plus messages held for their ETA. */
@@ -128,12 +139,7 @@ export class Worker {
     this.state = "running";
     // celery/worker/consumer bootsteps: Events and Mingle come before Tasks; the pidbox is up with them.
     await this.ops?.start();
-    this.consumer = await this.deps.transport.consume({
-      queues: this.queues,
-      prefetch: this.prefetch(),
-      onMessage: (delivery) => this.onMessage(delivery),
-      onError: (err) => this.logger.error({ err }, `consumer: ${err.message}`),
-    });
+    this.consumer = await this.consumeFrom(this.queues);
     this.logger.info(
       `${this.hostname} ready. queues=${this.queues.map((q) => q.name).join(",")} concurrency=${this.concurrency} tasks=${this.deps.registry.names().join(",")}`,
     );
@@ -143,6 +149,7 @@ export class Worker {
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.state === "closed" || this.state === "closing") return;
     this.state = "closing";
+    await this.queueChange;
     const timeout = options.timeout ?? 30_000;
     this.logger.info(
       `${this.hostname}: warm shutdown, waiting up to ${timeout / 1000}s for ${this.running} task(s)`,
@@ -179,6 +186,71 @@ export class Worker {
     await this.pool?.close();
     this.state = "closed";
     this.markClosed();
+  }
+
+  private consumeFrom(queues: readonly QueueSpec[]): Promise<Consumer> {
+    return this.deps.transport.consume({
+      queues: [...queues],
+      prefetch: this.prefetch(),
+      onMessage: (delivery) => this.onMessage(delivery),
+      onError: (err) => this.logger.error({ err }, `consumer: ${err.message}`),
+    });
+  }
+
+  /**
+   * celery/worker/consumer/consumer.py `add_task_queue`: consume one more queue (kombu's default
+   * `Queue(name)` for a bare name); nothing when it is consumed already.
+   */
+  addQueue(queue: string | QueueSpec): Promise<void> {
+    const spec = toQueueSpec(queue);
+    return this.changeQueues((current) =>
+      current.some((q) => q.name === spec.name) ? null : [...current, spec],
+    ).then((changed) => {
+      if (changed) this.logger.info(`Started consuming from ${spec.name}`);
+    });
+  }
+
+  /** `cancel_task_queue`: stop consuming one queue; messages already taken from it still run. */
+  cancelQueue(name: string): Promise<void> {
+    this.logger.info(`Canceling queue ${name}`);
+    return this.changeQueues((current) =>
+      current.some((q) => q.name === name) ? current.filter((q) => q.name !== name) : null,
+    ).then(() => undefined);
+  }
+
+  /**
+   * The transport consumes a fixed queue list, so a change starts a consumer on the new list and
+   * then cancels the old one (no gap in consuming the queues both share). `queues` shows the new
+   * list only once the old consumer has stopped, so a queue gone from `active_queues` is no
+   * longer read. Returns whether the list changed.
+   */
+  private changeQueues(next: (current: readonly QueueSpec[]) => QueueSpec[] | null): Promise<boolean> {
+    const change = this.queueChange.then(async () => {
+      const queues = next(this.queues);
+      if (queues === null) return false;
+      if (this.state === "running") {
+        const old = this.consumer;
+        this.consumer = queues.length > 0 ? await this.consumeFrom(queues) : null;
+        await old?.cancel();
+      }
+      this.queues.splice(0, this.queues.length, ...queues);
+      return true;
+    });
+    this.queueChange = change.then(
+      () => undefined,
+      (err: unknown) => this.logger.error({ err }, `changing queues: ${(err as Error).message}`),
+    );
+    return change;
+  }
+
+  /**
+   * pool_grow / pool_shrink: tasks run at once (at least 1). Running tasks are not stopped; the
+   * prefetch bound follows (Consumer._update_prefetch_count). Thread-pool threads do not change.
+   */
+  setConcurrency(n: number): void {
+    this.limit = Math.max(1, Math.floor(n));
+    this.consumer?.setPrefetch(this.prefetch());
+    this.pump();
   }
 
   private async restore(delivery: Delivery): Promise<void> {
