@@ -16,6 +16,7 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 const BENCHES: [string, string[]][] = [
   ["producer-redis.ts", []],
   ["worker-redis.ts", []],
+  ["amqp.ts", []],
 ];
 
 const filter = process.argv[2];
