@@ -26,6 +26,12 @@ export interface WorkerOptions {
   remoteControl?: boolean;
   /** Skip the start-up `hello` to other workers (`--without-mingle`). */
   withoutMingle?: boolean;
+  /**
+   * `--statedb`: a file the revoked ids (and the Lamport clock) are read from at start and written
+   * to at shutdown, so a revoke outlives a restart. JSON, not Python's shelve format. Needs
+   * remote control (the revoked set lives with it).
+   */
+  statedb?: string;
 }
 
 export interface WorkerDeps {

@@ -1,6 +1,7 @@
 import { hostname as osHostname } from "node:os";
 import { workerCanvas } from "../canvas/worker-hook.js";
 import { signum } from "../control/commands.js";
+import { loadStateDb, saveStateDb } from "../control/statedb.js";
 import type { WorkerOps } from "../control/worker-ops.js";
 import { createLogger, type Logger } from "../logging.js";
 import type { Consumer, Delivery, QueueSpec } from "../transports/transport.js";
@@ -60,6 +61,7 @@ export class Worker {
   private readonly threadExecArgv: string[] | undefined;
   private readonly overrides = new TaskOverrides();
   private readonly ops: WorkerOps | null;
+  private readonly statedb: string | undefined;
   /** Queue changes run one after another (each replaces the consumer). */
   private queueChange: Promise<void> = Promise.resolve();
   private markClosed: () => void = () => {};
@@ -76,6 +78,7 @@ export class Worker {
     this.hostname = options.hostname ?? `celery@${osHostname()}`;
     this.queues = (options.queues ?? [s.taskDefaultQueue]).map(toQueueSpec);
     this.limit = Math.max(1, options.concurrency ?? s.workerConcurrency ?? 16);
+    this.statedb = options.statedb;
     this.prefetchMultiplier = Math.max(0, options.prefetchMultiplier ?? s.workerPrefetchMultiplier);
     this.threads = options.threads ?? this.concurrency;
     this.threadExecArgv = options.threadExecArgv;
@@ -137,6 +140,14 @@ export class Worker {
   async start(): Promise<void> {
     if (this.state !== "new") throw new Error(`worker already ${this.state}`);
     this.state = "running";
+    // celery/worker/state.py Persistent: the state file is merged when the worker is built,
+    // before mingle, so its revoked ids are in our hello too.
+    if (this.statedb !== undefined) {
+      if (this.ops) {
+        const n = await loadStateDb(this.statedb, this.ops);
+        this.logger.info(`statedb ${this.statedb}: ${n} revoked id(s) loaded`);
+      } else this.logger.warn("statedb needs events/remote control (a Redis or AMQP broker); not used");
+    }
     // celery/worker/consumer bootsteps: Events and Mingle come before Tasks; the pidbox is up with them.
     await this.ops?.start();
     this.consumer = await this.consumeFrom(this.queues);
@@ -183,6 +194,11 @@ export class Worker {
     await this.ops
       ?.stop()
       .catch((err: unknown) => this.logger.warn(`events/pidbox stop: ${(err as Error).message}`));
+    if (this.statedb !== undefined && this.ops) {
+      await saveStateDb(this.statedb, this.ops).catch((err: unknown) =>
+        this.logger.error({ err }, `statedb ${this.statedb}: not saved: ${(err as Error).message}`),
+      );
+    }
     await this.pool?.close();
     this.state = "closed";
     this.markClosed();
