@@ -1,7 +1,10 @@
 import type { Redis } from "ioredis";
 import type { Settings } from "../config.js";
+import { ConfigError } from "../errors.js";
 import { LamportClock } from "../events/clock.js";
+import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
+import { AmqpMailboxClient, exclusiveOpsQueues } from "./amqp-mailbox.js";
 import { type ControlReply, flattenReplies, mailboxNames } from "./mailbox.js";
 import { type BroadcastOptions, RedisMailboxClient } from "./redis-mailbox.js";
 
@@ -9,7 +12,10 @@ import { type BroadcastOptions, RedisMailboxClient } from "./redis-mailbox.js";
 export interface ControlAppLike {
   readonly settings: Settings;
   readonly oid: string;
-  readonly redisTransport: {
+  /** The broker transport: an `AmqpTransport` makes `Control` use the AMQP mailbox. */
+  readonly transport?: unknown;
+  /** Used when the broker is not AMQP (the facade's getter throws on an AMQP broker). */
+  readonly redisTransport?: {
     readonly keys: RedisKeys;
     readonly client: Redis;
     newClient(name: string): Redis;
@@ -38,16 +44,31 @@ export interface ReplyOptions extends DestinationOptions {
  */
 export class Control {
   readonly clock: LamportClock;
-  private readonly mailbox: RedisMailboxClient;
+  private readonly mailbox: RedisMailboxClient | AmqpMailboxClient;
   private blockingClient: Redis | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(app: ControlAppLike, clock: LamportClock = new LamportClock()) {
     this.clock = clock;
     const s = app.settings;
+    const transport = app.transport;
+    if (transport instanceof AmqpTransport) {
+      this.mailbox = new AmqpMailboxClient({
+        transport,
+        namespace: s.controlExchange,
+        exclusive: exclusiveOpsQueues(s.compat),
+        oid: app.oid,
+        clockForward: () => this.clock.forward(),
+        clockAdjust: (v) => this.clock.adjust(v),
+      });
+      return;
+    }
+    const redis = app.redisTransport;
+    if (!redis)
+      throw new ConfigError("broker", "remote control needs a redis:// or amqp:// broker transport");
     this.mailbox = new RedisMailboxClient({
-      client: app.redisTransport.client,
-      keys: app.redisTransport.keys,
+      client: redis.client,
+      keys: redis.keys,
       names: mailboxNames(s.controlExchange),
       bindingDeadlines: s.compat.permanentBindings,
       bodyEncoding: s.brokerTransportOptions.bodyEncoding,
@@ -55,7 +76,7 @@ export class Control {
       clockForward: () => this.clock.forward(),
       clockAdjust: (v) => this.clock.adjust(v),
       blocking: () => {
-        this.blockingClient ??= app.redisTransport.newClient("celeriac-pidbox-reply");
+        this.blockingClient ??= redis.newClient("celeriac-pidbox-reply");
         return this.blockingClient;
       },
     });
@@ -154,6 +175,7 @@ export class Control {
   /** Closes the blocking reply connection (the app closes the rest). */
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
+    if (this.mailbox instanceof AmqpMailboxClient) await this.mailbox.close();
     const c = this.blockingClient;
     this.blockingClient = null;
     if (c) c.disconnect();

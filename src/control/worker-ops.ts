@@ -1,11 +1,14 @@
 import type { Redis } from "ioredis";
 import type { Settings } from "../config.js";
+import { amqpEventSink } from "../events/amqp-sink.js";
 import { LamportClock } from "../events/clock.js";
 import { EventDispatcher } from "../events/dispatcher.js";
 import { Heart } from "../events/heartbeat.js";
 import { redisEventSink } from "../events/redis-sink.js";
 import { type TaskEventSource, taskEventFields } from "../events/task-events.js";
+import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
+import { amqpReplySender, exclusiveOpsQueues, listenAmqpPidbox } from "./amqp-mailbox.js";
 import { Control } from "./control.js";
 import type { RequestInfo, ScheduledInfo, TaskInfo, WorkerControlHost } from "./host.js";
 import { mailboxNames } from "./mailbox.js";
@@ -50,7 +53,10 @@ export interface WorkerOpsWorker {
 
 export interface WorkerOpsOptions {
   settings: Settings;
-  transport: { readonly keys: RedisKeys; readonly client: Redis; newClient(name: string): Redis };
+  /** The broker: kombu's Redis transport, or RabbitMQ (`AmqpTransport`). */
+  transport:
+    | { readonly keys: RedisKeys; readonly client: Redis; newClient(name: string): Redis }
+    | AmqpTransport;
   worker: WorkerOpsWorker;
   /** `-E` / `worker_send_task_events`. */
   sendTaskEvents?: boolean;
@@ -102,12 +108,15 @@ export class WorkerOps implements WorkerControlHost {
       hostname: this.hostname,
       compat: s.compat,
       clock: this.clock,
-      sink: redisEventSink({
-        client: options.transport.client,
-        keys: options.transport.keys,
-        exchange: s.eventExchange,
-        bodyEncoding: s.brokerTransportOptions.bodyEncoding,
-      }),
+      sink:
+        options.transport instanceof AmqpTransport
+          ? amqpEventSink({ transport: options.transport, exchange: s.eventExchange })
+          : redisEventSink({
+              client: options.transport.client,
+              keys: options.transport.keys,
+              exchange: s.eventExchange,
+              bodyEncoding: s.brokerTransportOptions.bodyEncoding,
+            }),
       // celery/worker/consumer/events.py: without -E only the worker group (heartbeats) is sent.
       groups: sendTaskEvents ? [] : ["worker"],
       bufferGroups: ["task"],
@@ -124,7 +133,20 @@ export class WorkerOps implements WorkerControlHost {
     const s = this.options.settings;
     const t = this.options.transport;
     if (this.options.mingle ?? true) await this.mingle();
-    if (this.options.remoteControl ?? s.workerEnableRemoteControl) {
+    if ((this.options.remoteControl ?? s.workerEnableRemoteControl) && t instanceof AmqpTransport) {
+      const pidbox = new PidboxNode({ host: this, sendReply: amqpReplySender(t), log: this.log });
+      // A node with the same name already holds the exclusive queue (405 RESOURCE_LOCKED):
+      // run without remote control rather than not at all, as Celery warns of duplicate nodenames.
+      this.node = await listenAmqpPidbox(pidbox, {
+        transport: t,
+        namespace: s.controlExchange,
+        exclusive: exclusiveOpsQueues(s.compat),
+        onError: (err) => this.log.warn(`pidbox: ${(err as Error).message ?? String(err)}`),
+      }).catch((err: unknown) => {
+        this.log.error(`pidbox: remote control disabled for ${this.hostname}: ${(err as Error).message}`);
+        return null;
+      });
+    } else if ((this.options.remoteControl ?? s.workerEnableRemoteControl) && !(t instanceof AmqpTransport)) {
       const mailbox = {
         client: t.client,
         keys: t.keys,
@@ -160,7 +182,7 @@ export class WorkerOps implements WorkerControlHost {
       settings: s,
       oid: this.options.oid,
       transport: this.options.transport,
-      redisTransport: this.options.transport,
+      ...(this.options.transport instanceof AmqpTransport ? {} : { redisTransport: this.options.transport }),
     };
     const control = new Control(appLike, this.clock);
     try {
@@ -340,7 +362,7 @@ export class WorkerOps implements WorkerControlHost {
         "put-guarded-by-semaphore": false,
         timeouts: [s.taskSoftTimeLimit, s.taskTimeLimit],
       },
-      broker: { transport: "redis" },
+      broker: { transport: this.options.transport instanceof AmqpTransport ? "amqp" : "redis" },
       prefetch_count: this.options.worker.concurrency * s.workerPrefetchMultiplier,
       rusage: rusage(),
       sw_ident: "celeriac",

@@ -1,9 +1,15 @@
 import type { Redis } from "ioredis";
 import type { Settings } from "../config.js";
+import { exclusiveOpsQueues } from "../control/amqp-mailbox.js";
+import { ConfigError } from "../errors.js";
 import { taskSentEventFields } from "../protocol/build.js";
 import type { TaskMessage } from "../protocol/task-message.js";
+import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
+import { startAmqpEventReceiver } from "./amqp-receiver.js";
+import { amqpEventSink } from "./amqp-sink.js";
 import type { LamportClock } from "./clock.js";
+import type { EventSink } from "./dispatcher.js";
 import { EventDispatcher } from "./dispatcher.js";
 import { type EventHandlers, EventProcessor } from "./receiver.js";
 import { type RunningReceiver, startRedisEventReceiver } from "./redis-receiver.js";
@@ -14,7 +20,10 @@ import { State, type StateOptions } from "./state.js";
 export interface EventsAppLike {
   readonly settings: Settings;
   readonly origin: string;
-  readonly redisTransport: {
+  /** The broker transport: an `AmqpTransport` makes events go over RabbitMQ. */
+  readonly transport?: unknown;
+  /** Used when the broker is not AMQP (the facade's getter throws on an AMQP broker). */
+  readonly redisTransport?: {
     readonly keys: RedisKeys;
     readonly client: Redis;
     newClient(name: string): Redis;
@@ -37,6 +46,30 @@ export class AppEvents {
 
   constructor(private readonly app: EventsAppLike) {}
 
+  private amqp(): AmqpTransport | null {
+    const t = this.app.transport;
+    return t instanceof AmqpTransport ? t : null;
+  }
+
+  private redis(): NonNullable<EventsAppLike["redisTransport"]> {
+    const r = this.app.redisTransport;
+    if (!r) throw new ConfigError("broker", "events need a redis:// or amqp:// broker transport");
+    return r;
+  }
+
+  private sink(): EventSink {
+    const s = this.app.settings;
+    const amqp = this.amqp();
+    if (amqp) return amqpEventSink({ transport: amqp, exchange: s.eventExchange });
+    const redis = this.redis();
+    return redisEventSink({
+      client: redis.client,
+      keys: redis.keys,
+      exchange: s.eventExchange,
+      bodyEncoding: s.brokerTransportOptions.bodyEncoding,
+    });
+  }
+
   /** The app's own dispatcher (hostname `gen<pid>@host`, unbuffered), created on first use. */
   get dispatcher(): EventDispatcher {
     if (this.dispatcherInstance === null) {
@@ -44,12 +77,7 @@ export class AppEvents {
       this.dispatcherInstance = new EventDispatcher({
         hostname: this.app.origin,
         compat: s.compat,
-        sink: redisEventSink({
-          client: this.app.redisTransport.client,
-          keys: this.app.redisTransport.keys,
-          exchange: s.eventExchange,
-          bodyEncoding: s.brokerTransportOptions.bodyEncoding,
-        }),
+        sink: this.sink(),
       });
     }
     return this.dispatcherInstance;
@@ -76,11 +104,26 @@ export class AppEvents {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.onError ? { onMalformed: (_b, reason) => options.onError?.(new Error(reason)) } : {}),
     });
-    const subscriber = this.app.redisTransport.newClient("celeriac-events");
+    const amqp = this.amqp();
+    if (amqp) {
+      return startAmqpEventReceiver({
+        transport: amqp,
+        processor,
+        exchange: s.eventExchange,
+        queuePrefix: s.eventQueuePrefix,
+        queueExpires: s.eventQueueExpires,
+        queueTtl: s.eventQueueTtl,
+        exclusive: exclusiveOpsQueues(s.compat),
+        ...(options.wakeup ? { onReady: async () => void (await options.wakeup?.()) } : {}),
+        ...(options.onError ? { onError: options.onError } : {}),
+      });
+    }
+    const redis = this.redis();
+    const subscriber = redis.newClient("celeriac-events");
     const running = await startRedisEventReceiver({
       subscriber,
-      client: this.app.redisTransport.client,
-      keys: this.app.redisTransport.keys,
+      client: redis.client,
+      keys: redis.keys,
       processor,
       exchange: s.eventExchange,
       queuePrefix: s.eventQueuePrefix,

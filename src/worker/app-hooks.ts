@@ -3,6 +3,7 @@ import type { ResultBackend } from "../backends/backend.js";
 import type { Settings } from "../config.js";
 import { WorkerOps } from "../control/worker-ops.js";
 import { createLogger, type Logger } from "../logging.js";
+import { AmqpTransport } from "../transports/amqp/transport.js";
 import { RedisTransport } from "../transports/redis/index.js";
 import type { OutgoingMessage, Transport } from "../transports/transport.js";
 import {
@@ -65,15 +66,13 @@ export function registerTask<A extends unknown[], R>(
 
 /**
  * Events, remote control and mingle (src/control/worker-ops.ts) for a worker
- * on a Redis broker; null on AMQP, where they are not implemented yet.
+ * on a Redis or RabbitMQ broker; none on any other transport (tests' fakes).
  */
 function opsFactory(host: WorkerHost, options: WorkerOptions): WorkerDeps["ops"] {
   const transport = host.transport;
   const logger = host.logger ?? createLogger();
-  if (!(transport instanceof RedisTransport)) {
-    logger.info(
-      "events and remote control are not available on an AMQP broker yet: worker runs without them",
-    );
+  if (!(transport instanceof RedisTransport) && !(transport instanceof AmqpTransport)) {
+    logger.info("events and remote control need a Redis or AMQP broker transport: worker runs without them");
     return undefined;
   }
   const oid = host.oid ?? randomUUID();
