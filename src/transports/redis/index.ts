@@ -126,9 +126,10 @@ export class RedisTransport implements Transport {
   async consume(options: ConsumeOptions): Promise<Consumer> {
     const t = this.options.transportOptions;
     await this.declare(options.queues);
+    const blockingClient = this.newClient("celeriac-brpop");
     const consumer = await consumeRedis({
       ...options,
-      blockingClient: this.newClient("celeriac-brpop"),
+      blockingClient,
       client: this.client,
       keys: this.qosKeys(),
       visibilityTimeout: t.visibilityTimeout,
@@ -140,6 +141,15 @@ export class RedisTransport implements Transport {
       prioritySteps: [...t.prioritySteps],
     });
     this.consumers.add(consumer);
+    // The blocking connection belongs to this consumer alone: a cancelled consumer (worker
+    // shutdown, `cancel_consumer`, a queue change) hands it back instead of leaving it idle.
+    const cancel = consumer.cancel.bind(consumer);
+    consumer.cancel = async () => {
+      await cancel();
+      this.consumers.delete(consumer);
+      this.extraClients.delete(blockingClient);
+      blockingClient.disconnect();
+    };
     return consumer;
   }
 
