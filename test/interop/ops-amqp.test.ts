@@ -13,9 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import type { RunningReceiver } from "../../src/events/redis-receiver.js";
 import { State } from "../../src/events/state.js";
-import { PythonError } from "../../src/worker/errors.js";
+import { PythonError, Terminated } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { type CeleryWorker, INTEROP_APP_DIR, runPython, startCeleryWorker } from "../support/celery.js";
+import {
+  type CeleryWorker,
+  INTEROP_APP_DIR,
+  pythonJson,
+  runPython,
+  startCeleryWorker,
+} from "../support/celery.js";
 import { allocateRedisDb, amqpUrl, celeryVenvPython, uniqueName, uniqueQueue } from "../support/services.js";
 
 let broker: string;
@@ -25,6 +31,48 @@ let worker: Worker;
 const queue = uniqueQueue("opsamqp");
 const hostname = `opsamqp-${process.pid}@localhost`;
 const ran: string[] = [];
+const started = new Map<string, () => void>();
+const abortReasons = new Map<string, unknown>();
+const extra: { app: Celery; worker: Worker }[] = [];
+
+function whenStarted(id: string): Promise<void> {
+  return new Promise((resolve) => started.set(id, resolve));
+}
+
+function registerTasks(target: Celery): void {
+  target.task("ts.add", (ctx, a: number, b: number) => {
+    ran.push(ctx.id);
+    return a + b;
+  });
+  target.task("ts.fail", (ctx) => {
+    ran.push(ctx.id);
+    throw new PythonError("ValueError", ["bad input"]);
+  });
+  // Runs until its signal aborts (remote terminate or shutdown).
+  target.task("ts.block", (ctx) => {
+    ran.push(ctx.id);
+    started.get(ctx.id)?.();
+    return new Promise((_, reject) => {
+      ctx.signal.addEventListener("abort", () => {
+        abortReasons.set(ctx.id, ctx.signal.reason);
+        reject(ctx.signal.reason);
+      });
+    });
+  });
+}
+
+async function startExtraWorker(name: string, options: { withoutMingle: boolean; queue: string }) {
+  const extraApp = new Celery({ broker, backend });
+  registerTasks(extraApp);
+  const w = extraApp.worker({
+    queues: [options.queue],
+    hostname: name,
+    withoutMingle: options.withoutMingle,
+  });
+  extra.push({ app: extraApp, worker: w });
+  await w.start();
+  return w;
+}
 
 async function until<T>(
   what: string,
@@ -69,19 +117,14 @@ beforeAll(async () => {
   broker = await amqpUrl();
   backend = (await allocateRedisDb()).url;
   app = new Celery({ broker, backend });
-  app.task("ts.add", (ctx, a: number, b: number) => {
-    ran.push(ctx.id);
-    return a + b;
-  });
-  app.task("ts.fail", (ctx) => {
-    ran.push(ctx.id);
-    throw new PythonError("ValueError", ["bad input"]);
-  });
+  registerTasks(app);
   worker = app.worker({ queues: [queue], hostname, concurrency: 2, taskEvents: true });
   await worker.start();
 }, 60_000);
 
 afterAll(async () => {
+  for (const e of extra) await e.worker.close({ timeout: 2000 });
+  for (const e of extra) await e.app.close();
   await worker?.close({ timeout: 2000 });
   await app?.close();
 });
@@ -164,7 +207,7 @@ describe("Python celery inspect|control CLI -> TS worker (RabbitMQ)", () => {
   it("inspect ping, registered and stats", async () => {
     expect(await cliJson(["inspect", "ping", "-d", hostname, "-j"])).toEqual({ [hostname]: { ok: "pong" } });
     expect(await cliJson(["inspect", "registered", "-d", hostname, "-j"])).toEqual({
-      [hostname]: ["ts.add", "ts.fail"],
+      [hostname]: ["ts.add", "ts.block", "ts.fail"],
     });
     const stats = (await cliJson(["inspect", "stats", "-d", hostname, "-j"])) as Record<
       string,
@@ -189,6 +232,45 @@ describe("Python celery inspect|control CLI -> TS worker (RabbitMQ)", () => {
     expect(await r.state()).toBe("REVOKED");
     expect(ran).toContain(marker.id);
     expect(ran).not.toContain(id);
+  });
+});
+
+describe("Python app.control -> TS worker (RabbitMQ)", () => {
+  it("revoke(id, terminate=True) aborts the running TS task; Python reads REVOKED", async () => {
+    const id = uniqueName("term");
+    const running = whenStarted(id);
+    await app.sendTask("ts.block", [], null, { queue, taskId: id });
+    await running;
+    const out = await pythonJson<{ replies: unknown; state: string; error: string }>(
+      `
+from interop_app import app, emit
+from celery.result import AsyncResult
+ID = ${JSON.stringify(id)}
+replies = app.control.revoke(ID, terminate=True, reply=True, destination=[${JSON.stringify(hostname)}])
+r = AsyncResult(ID, app=app)
+try:
+    r.get(timeout=20)
+    error = "none"
+except Exception as exc:
+    error = type(exc).__name__ + ": " + str(exc)
+emit({"replies": replies, "state": r.state, "error": error})
+`,
+      { brokerUrl: broker, backendUrl: backend },
+    );
+    expect(out.replies).toEqual([{ [hostname]: { ok: `terminate: ${id}` } }]);
+    expect(out.state).toBe("REVOKED");
+    expect(out.error).toBe("TaskRevokedError: terminated");
+    expect(abortReasons.get(id)).toBeInstanceOf(Terminated);
+  });
+
+  it("control shutdown stops a TS worker", async () => {
+    const name = `opsamqp-shutdown-${process.pid}@localhost`;
+    const w = await startExtraWorker(name, { withoutMingle: true, queue: uniqueQueue("opsamqp-sd") });
+    expect(await cliJson(["inspect", "ping", "-d", name, "-j"])).toEqual({ [name]: { ok: "pong" } });
+    await celeryCli(["control", "shutdown", "-d", name, "-t", "0.5"]);
+    await w.closed;
+    const ping = await celeryCli(["inspect", "ping", "-d", name, "-j", "-t", "0.5"]);
+    expect(ping.out).not.toContain(name);
   });
 });
 
@@ -268,6 +350,25 @@ describe("TS app.control / app.events -> Python Celery 5.7 worker (RabbitMQ)", (
     }
   });
 
+  it("mingle: the Python worker's revoked id reaches a TS worker started after it", async () => {
+    const id = uniqueName("mingled");
+    const replies = await client.control.revoke(id, { reply: true, destination: [pyWorker.hostname] });
+    expect(replies).toEqual([{ [pyWorker.hostname]: { ok: `tasks {'${id}'} flagged as revoked` } }]);
+    const mingledName = `opsamqp-mingled-${process.pid}@localhost`;
+    const aloneName = `opsamqp-alone-${process.pid}@localhost`;
+    const mingledQueue = uniqueQueue("opsamqp-mingled");
+    await startExtraWorker(mingledName, { withoutMingle: false, queue: mingledQueue });
+    await startExtraWorker(aloneName, { withoutMingle: true, queue: uniqueQueue("opsamqp-alone") });
+    const revoked = await client.control.inspect({ destination: [mingledName, aloneName] }).revoked();
+    expect(revoked?.[mingledName]).toContain(id);
+    expect(revoked?.[aloneName]).not.toContain(id);
+    const r = await client.sendTask("ts.add", [1, 2], null, { queue: mingledQueue, taskId: id });
+    const marker = await client.sendTask<number>("ts.add", [3, 4], null, { queue: mingledQueue });
+    expect(await marker.get({ timeout: 20_000 })).toBe(7);
+    expect(await r.state()).toBe("REVOKED");
+    expect(ran).not.toContain(id);
+  });
+
   it("app.events State follows the Python worker's heartbeats and a task to SUCCESS", async () => {
     const state = new State();
     receiver = await client.events.receiver(
@@ -288,5 +389,8 @@ describe("TS app.control / app.events -> Python Celery 5.7 worker (RabbitMQ)", (
     expect(task.name).toBe("interop.add");
     expect(task.fields.result).toBe("42");
     expect(task.worker?.hostname).toBe(pyWorker.hostname);
+    // Runs last in this block: the worker's worker-offline reaches State.
+    await pyWorker.stop();
+    await until("worker-offline", async () => !w.alive() && w.heartbeats.length === 0);
   }, 60_000);
 });
