@@ -80,6 +80,11 @@ describe("AMQP transport across a broker restart", () => {
       `amqp reconnect: ${total} unique messages, ${duplicates} duplicate deliveries (at-least-once)`,
     );
     expect(errors.some((e) => /lost|closed|ECONNREFUSED|connect/i.test(e.message))).toBe(true);
+    // Every message may already be in before the broker went down; the reconnect itself then
+    // happens in the background after start(): wait for it (bounded) rather than race it.
+    for (let i = 0; i < 300 && transport.connection.generation <= 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     expect(transport.connection.generation).toBeGreaterThan(1);
   }, 120_000);
 });
