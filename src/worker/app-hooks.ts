@@ -68,7 +68,7 @@ export function registerTask<A extends unknown[], R>(
  * Events, remote control and mingle (src/control/worker-ops.ts) for a worker
  * on a Redis or RabbitMQ broker; none on any other transport (tests' fakes).
  */
-function opsFactory(host: WorkerHost, options: WorkerOptions): WorkerDeps["ops"] {
+export function workerOpsFactory(host: WorkerHost, options: WorkerOptions): WorkerDeps["ops"] {
   const transport = host.transport;
   const logger = host.logger ?? createLogger();
   if (!(transport instanceof RedisTransport) && !(transport instanceof AmqpTransport)) {
@@ -98,7 +98,7 @@ export function createWorker(
   options: WorkerOptions = {},
   extra: Partial<Pick<WorkerDeps, "decodeBody" | "encodeBody" | "ops">> = {},
 ): Worker {
-  const ops = "ops" in extra ? extra.ops : opsFactory(host, options);
+  const ops = "ops" in extra ? extra.ops : workerOpsFactory(host, options);
   return new Worker(
     {
       settings: host.settings,

@@ -1,10 +1,7 @@
-import { randomUUID } from "node:crypto";
 import type { Celery } from "../../app.js";
-import { WorkerOps } from "../../control/worker-ops.js";
 import { createLogger, type LogLevel } from "../../logging.js";
 import { type MetricsServer, serveMetrics, WorkerMetrics } from "../../metrics.js";
-import { RedisTransport } from "../../transports/redis/index.js";
-import { createWorker } from "../../worker/app-hooks.js";
+import { createWorker, workerOpsFactory } from "../../worker/app-hooks.js";
 import type { WorkerOptions } from "../../worker/worker.js";
 import { appSource, loadAppModule } from "../app.js";
 import { type CommandSpec, flagOption, intOption, listOption, stringOption } from "../args.js";
@@ -101,28 +98,13 @@ function logLevel(raw: string | undefined): LogLevel {
 }
 
 /**
- * WorkerOps (events, pidbox, mingle) built as the worker's own `opsFactory`
- * does, so the metrics can observe it; null on AMQP brokers (not yet there).
+ * The worker's own WorkerOps (events, pidbox, mingle; src/worker/app-hooks.ts)
+ * wrapped so the metrics observe every request it sees.
  */
-function opsWithMetrics(app: Celery, options: WorkerOptions, metrics: WorkerMetrics | null, level: LogLevel) {
-  const transport = app.transport;
-  if (metrics === null || !(transport instanceof RedisTransport)) return {};
-  const logger = createLogger({ level });
-  return {
-    ops: (worker: ConstructorParameters<typeof WorkerOps>[0]["worker"]) =>
-      instrumentWorkerOps(
-        new WorkerOps({
-          settings: app.settings,
-          transport,
-          worker,
-          oid: app.oid ?? randomUUID(),
-          mingle: !options.withoutMingle,
-          ...(options.taskEvents !== undefined ? { sendTaskEvents: options.taskEvents } : {}),
-          log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
-        }),
-        metrics,
-      ),
-  };
+function opsWithMetrics(app: Celery, options: WorkerOptions, metrics: WorkerMetrics | null) {
+  const base = workerOpsFactory(app, options);
+  if (metrics === null || base === undefined) return {};
+  return { ops: (worker: Parameters<typeof base>[0]) => instrumentWorkerOps(base(worker), metrics) };
 }
 
 /** `celery worker`: load the app module, consume its queues until SIGINT/SIGTERM or remote shutdown. */
@@ -156,7 +138,7 @@ export const workerCommand: Command = {
     const metrics =
       metricsPort === undefined ? null : new WorkerMetrics({ hostname: options.hostname as string });
     let server: MetricsServer | null = null;
-    const worker = createWorker(app, options, opsWithMetrics(app, options, metrics, level));
+    const worker = createWorker(app, options, opsWithMetrics(app, options, metrics));
     const log = createLogger({ level });
     if (metrics !== null && metricsPort !== undefined) {
       try {
