@@ -4,11 +4,12 @@ import { signum } from "../control/commands.js";
 import { loadStateDb, saveStateDb } from "../control/statedb.js";
 import type { WorkerOps } from "../control/worker-ops.js";
 import { createLogger, type Logger } from "../logging.js";
-import type { Consumer, Delivery, QueueSpec } from "../transports/transport.js";
+import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
 import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder } from "./body-codec.js";
 import { Terminated } from "./errors.js";
 import { workerOpsSurface } from "./ops-surface.js";
+import { QueueConsumption } from "./queue-consumption.js";
 import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import type { WorkerRequest } from "./request.js";
 import { buildResultMeta } from "./result-meta.js";
@@ -41,14 +42,12 @@ interface Held {
  */
 export class Worker {
   readonly hostname: string;
-  /** The queues consumed now (changed by `addQueue` / `cancelQueue`, remote add/cancel_consumer). */
-  readonly queues: QueueSpec[];
+  private readonly consumption: QueueConsumption;
   private limit: number;
   readonly prefetchMultiplier: number;
   private readonly logger: Logger;
   private readonly decodeBody: BodyDecoder;
   private readonly runner: TaskRunner;
-  private consumer: Consumer | null = null;
   private running = 0;
   private readonly ready: Held[] = [];
   private readonly inFlight = new Set<Promise<void>>();
@@ -63,7 +62,6 @@ export class Worker {
   private readonly ops: WorkerOps | null;
   private readonly statedb: string | undefined;
   /** Queue changes run one after another (each replaces the consumer). */
-  private queueChange: Promise<void> = Promise.resolve();
   private markClosed: () => void = () => {};
   /** Resolves once the worker has closed (also after a remote `celery control shutdown`). */
   readonly closed = new Promise<void>((resolve) => {
@@ -76,13 +74,23 @@ export class Worker {
   ) {
     const s = deps.settings;
     this.hostname = options.hostname ?? `celery@${osHostname()}`;
-    this.queues = (options.queues ?? [s.taskDefaultQueue]).map(toQueueSpec);
+    this.logger = deps.logger ?? createLogger();
+    this.consumption = new QueueConsumption(
+      (options.queues ?? [s.taskDefaultQueue]).map(toQueueSpec),
+      (queues) =>
+        deps.transport.consume({
+          queues,
+          prefetch: this.prefetch(),
+          onMessage: (delivery) => this.onMessage(delivery),
+          onError: (err) => this.logger.error({ err }, `consumer: ${err.message}`),
+        }),
+      this.logger,
+    );
     this.limit = Math.max(1, options.concurrency ?? s.workerConcurrency ?? 16);
     this.statedb = options.statedb;
     this.prefetchMultiplier = Math.max(0, options.prefetchMultiplier ?? s.workerPrefetchMultiplier);
     this.threads = options.threads ?? this.concurrency;
     this.threadExecArgv = options.threadExecArgv;
-    this.logger = deps.logger ?? createLogger();
     this.decodeBody = deps.decodeBody ?? kombuBodyDecoder(s.acceptContent, s.compat);
     this.runner = new TaskRunner({
       backend: deps.backend,
@@ -126,6 +134,11 @@ export class Worker {
       ) ?? null;
   }
 
+  /** The queues consumed now (changed by `addQueue` / `cancelQueue`, remote add/cancel_consumer). */
+  get queues(): QueueSpec[] {
+    return this.consumption.queues;
+  }
+
   /** Tasks run at once (changed by `setConcurrency`, remote pool_grow/pool_shrink). */
   get concurrency(): number {
     return this.limit;
@@ -150,7 +163,7 @@ export class Worker {
     }
     // celery/worker/consumer bootsteps: Events and Mingle come before Tasks; the pidbox is up with them.
     await this.ops?.start();
-    this.consumer = await this.consumeFrom(this.queues);
+    await this.consumption.start();
     this.logger.info(
       `${this.hostname} ready. queues=${this.queues.map((q) => q.name).join(",")} concurrency=${this.concurrency} tasks=${this.deps.registry.names().join(",")}`,
     );
@@ -160,12 +173,11 @@ export class Worker {
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.state === "closed" || this.state === "closing") return;
     this.state = "closing";
-    await this.queueChange;
     const timeout = options.timeout ?? 30_000;
     this.logger.info(
       `${this.hostname}: warm shutdown, waiting up to ${timeout / 1000}s for ${this.running} task(s)`,
     );
-    await this.consumer?.cancel();
+    await this.consumption.stop();
     // Not started yet: back to the queue (kombu restores unacked messages at shutdown).
     const waiting: Held[] = [...this.ready.splice(0)];
     for (const [timer, held] of this.etaTimers) {
@@ -204,59 +216,14 @@ export class Worker {
     this.markClosed();
   }
 
-  private consumeFrom(queues: readonly QueueSpec[]): Promise<Consumer> {
-    return this.deps.transport.consume({
-      queues: [...queues],
-      prefetch: this.prefetch(),
-      onMessage: (delivery) => this.onMessage(delivery),
-      onError: (err) => this.logger.error({ err }, `consumer: ${err.message}`),
-    });
-  }
-
-  /**
-   * celery/worker/consumer/consumer.py `add_task_queue`: consume one more queue (kombu's default
-   * `Queue(name)` for a bare name); nothing when it is consumed already.
-   */
+  /** Remote `add_consumer`: one more queue (see QueueConsumption). */
   addQueue(queue: string | QueueSpec): Promise<void> {
-    const spec = toQueueSpec(queue);
-    return this.changeQueues((current) =>
-      current.some((q) => q.name === spec.name) ? null : [...current, spec],
-    ).then((changed) => {
-      if (changed) this.logger.info(`Started consuming from ${spec.name}`);
-    });
+    return this.consumption.add(queue);
   }
 
-  /** `cancel_task_queue`: stop consuming one queue; messages already taken from it still run. */
+  /** Remote `cancel_consumer`: one queue fewer. */
   cancelQueue(name: string): Promise<void> {
-    this.logger.info(`Canceling queue ${name}`);
-    return this.changeQueues((current) =>
-      current.some((q) => q.name === name) ? current.filter((q) => q.name !== name) : null,
-    ).then(() => undefined);
-  }
-
-  /**
-   * The transport consumes a fixed queue list, so a change starts a consumer on the new list and
-   * then cancels the old one (no gap in consuming the queues both share). `queues` shows the new
-   * list only once the old consumer has stopped, so a queue gone from `active_queues` is no
-   * longer read. Returns whether the list changed.
-   */
-  private changeQueues(next: (current: readonly QueueSpec[]) => QueueSpec[] | null): Promise<boolean> {
-    const change = this.queueChange.then(async () => {
-      const queues = next(this.queues);
-      if (queues === null) return false;
-      if (this.state === "running") {
-        const old = this.consumer;
-        this.consumer = queues.length > 0 ? await this.consumeFrom(queues) : null;
-        await old?.cancel();
-      }
-      this.queues.splice(0, this.queues.length, ...queues);
-      return true;
-    });
-    this.queueChange = change.then(
-      () => undefined,
-      (err: unknown) => this.logger.error({ err }, `changing queues: ${(err as Error).message}`),
-    );
-    return change;
+    return this.consumption.cancel(name);
   }
 
   /**
@@ -265,7 +232,7 @@ export class Worker {
    */
   setConcurrency(n: number): void {
     this.limit = Math.max(1, Math.floor(n));
-    this.consumer?.setPrefetch(this.prefetch());
+    this.consumption.setPrefetch(this.prefetch());
     this.pump();
   }
 
@@ -318,7 +285,7 @@ export class Worker {
       const timer = setTimeout(
         () => {
           this.etaTimers.delete(timer);
-          this.consumer?.setPrefetch(this.prefetch());
+          this.consumption.setPrefetch(this.prefetch());
           // A revoke that arrived while the task waited for its ETA wins (Request.revoked at execute).
           if (this.ops && !this.ops.due(request.id)) this.discard(held, "revoked");
           else this.rateGate(held);
@@ -327,7 +294,7 @@ export class Worker {
       );
       this.etaTimers.set(timer, held);
       this.ops?.markScheduled(request.id);
-      this.consumer?.setPrefetch(this.prefetch());
+      this.consumption.setPrefetch(this.prefetch());
       return;
     }
     this.rateGate(held);
