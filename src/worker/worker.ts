@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { hostname as osHostname } from "node:os";
 import { workerCanvas } from "../canvas/worker-hook.js";
 import { signum } from "../control/commands.js";
@@ -73,6 +74,9 @@ export class Worker {
     options: WorkerOptions = {},
   ) {
     const s = deps.settings;
+    // Every running task links its own AbortController to this one signal: with concurrency > 10
+    // Node would warn about a listener leak that is not one (each run removes its listener).
+    setMaxListeners(0, this.shutdown.signal);
     this.hostname = options.hostname ?? `celery@${osHostname()}`;
     this.logger = deps.logger ?? createLogger();
     this.consumption = new QueueConsumption(
