@@ -1,11 +1,3 @@
-/**
- * Python's real `celery inspect` / `celery control` CLI and `app.control`
- * (Celery 5.7) against a TS pidbox node on real Redis. The node answers for
- * a small in-test {@link WorkerControlHost}; what is checked is the wire:
- * Python finds the node, reads its replies, and the node applies the commands.
- */
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import type { RequestInfo, WorkerControlHost } from "../../src/control/host.js";
@@ -14,8 +6,8 @@ import { PidboxNode } from "../../src/control/node.js";
 import { listenRedisPidbox, type RunningNode, redisReplySender } from "../../src/control/redis-mailbox.js";
 import { RevokedSet } from "../../src/control/revoked.js";
 import { LamportClock } from "../../src/events/clock.js";
-import { INTEROP_APP_DIR, pythonJson } from "../support/celery.js";
-import { allocateRedisDb, celeryVenvPython } from "../support/services.js";
+import { pythonJson, runCeleryCli } from "../support/celery.js";
+import { allocateRedisDb } from "../support/services.js";
 
 let broker: string;
 let app: Celery;
@@ -72,23 +64,8 @@ function makeHost(): WorkerControlHost {
   };
 }
 
-async function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
-  const python = await celeryVenvPython("5.7");
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(dirname(python), "celery"), ["-b", broker, ...args], {
-      cwd: INTEROP_APP_DIR,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
+function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return runCeleryCli(broker, args);
 }
 
 beforeAll(async () => {

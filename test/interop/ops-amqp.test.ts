@@ -1,13 +1,3 @@
-/**
- * Events and remote control over RabbitMQ (AMQP broker, Redis result
- * backend), judged by Celery 5.7:
- * - a TS worker answers Python's `celery inspect|control` CLI and feeds
- *   Python's `EventReceiver` + `State` (online, heartbeats, task states);
- * - TS `app.control` / `app.events` against a Python Celery worker on the same RabbitMQ.
- * Every node declares its own exclusive pidbox/celeryev queues next to Python's.
- */
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
@@ -17,12 +7,12 @@ import { PythonError, Terminated } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import {
   type CeleryWorker,
-  INTEROP_APP_DIR,
   pythonJson,
+  runCeleryCli,
   runPython,
   startCeleryWorker,
 } from "../support/celery.js";
-import { allocateRedisDb, amqpUrl, celeryVenvPython, uniqueName, uniqueQueue } from "../support/services.js";
+import { allocateRedisDb, amqpUrl, uniqueName, uniqueQueue } from "../support/services.js";
 
 let broker: string;
 let backend: string;
@@ -88,23 +78,8 @@ async function until<T>(
   }
 }
 
-async function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
-  const python = await celeryVenvPython("5.7");
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(dirname(python), "celery"), ["-b", broker, ...args], {
-      cwd: INTEROP_APP_DIR,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
+function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return runCeleryCli(broker, args);
 }
 
 const cliJson = async (args: string[]): Promise<unknown> => {

@@ -1,16 +1,8 @@
-/**
- * Celery's queue and pool control commands answered by a REAL TS worker on Redis, driven by the
- * Python `celery control|inspect` CLI (5.7) with Python producers: add_consumer makes the worker
- * serve a new queue, cancel_consumer stops it (later messages stay in the list), active_queues
- * follows both, pool_grow/pool_shrink change the concurrency `inspect stats` reports.
- */
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { INTEROP_APP_DIR, pythonJson } from "../support/celery.js";
-import { allocateRedisDb, celeryVenvPython, uniqueQueue } from "../support/services.js";
+import { pythonJson, runCeleryCli } from "../support/celery.js";
+import { allocateRedisDb, uniqueQueue } from "../support/services.js";
 
 let broker: string;
 let backend: string;
@@ -21,23 +13,8 @@ const addedQueue = uniqueQueue("tscons-added");
 const hostname = `tscons-${process.pid}@localhost`;
 const ran: string[] = [];
 
-async function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
-  const python = await celeryVenvPython("5.7");
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(dirname(python), "celery"), ["-b", broker, ...args], {
-      cwd: INTEROP_APP_DIR,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
+function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return runCeleryCli(broker, args);
 }
 
 async function cliJson(args: string[]): Promise<unknown> {

@@ -1,23 +1,15 @@
-/**
- * A REAL TS worker (`app.task` / `app.worker`) on Redis with its events,
- * remote control and mingle, judged by Celery 5.7: Python's EventReceiver +
- * State, the `celery inspect|control` CLI, `app.control.revoke(terminate=True)`
- * and a Python worker's revoked ids reaching a TS worker through mingle.
- */
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import { PythonError, Terminated } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import {
   type CeleryWorker,
-  INTEROP_APP_DIR,
   pythonJson,
+  runCeleryCli,
   runPython,
   startCeleryWorker,
 } from "../support/celery.js";
-import { allocateRedisDb, celeryVenvPython, uniqueName, uniqueQueue } from "../support/services.js";
+import { allocateRedisDb, uniqueName, uniqueQueue } from "../support/services.js";
 
 let broker: string;
 let backend: string;
@@ -35,23 +27,8 @@ function whenStarted(id: string): Promise<void> {
   return new Promise((resolve) => started.set(id, resolve));
 }
 
-async function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
-  const python = await celeryVenvPython("5.7");
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(dirname(python), "celery"), ["-b", broker, ...args], {
-      cwd: INTEROP_APP_DIR,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
+function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return runCeleryCli(broker, args);
 }
 
 const cliJson = async (args: string[]): Promise<unknown> => {

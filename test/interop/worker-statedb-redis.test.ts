@@ -1,17 +1,11 @@
-/**
- * `statedb` (Celery's `celery worker --statedb`): an id revoked on a TS worker through the Python
- * `celery control revoke` CLI is still revoked on a new TS worker started on the same file, and
- * the message with that id is discarded (REVOKED), judged by Python's `AsyncResult`.
- */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { INTEROP_APP_DIR, pythonJson } from "../support/celery.js";
+import { pythonJson, runCeleryCli } from "../support/celery.js";
 import { makeTempDir } from "../support/ports.js";
-import { allocateRedisDb, celeryVenvPython, uniqueName, uniqueQueue } from "../support/services.js";
+import { allocateRedisDb, uniqueName, uniqueQueue } from "../support/services.js";
 
 let broker: string;
 let backend: string;
@@ -19,23 +13,8 @@ const apps: Celery[] = [];
 const workers: Worker[] = [];
 const ran: string[] = [];
 
-async function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
-  const python = await celeryVenvPython("5.7");
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(dirname(python), "celery"), ["-b", broker, ...args], {
-      cwd: INTEROP_APP_DIR,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
+function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return runCeleryCli(broker, args);
 }
 
 async function cliJson(args: string[]): Promise<unknown> {

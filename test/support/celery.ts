@@ -7,6 +7,7 @@
  * --without-gossip` cut ~1 s from each start. Start workers in `beforeAll` and reuse them across
  * a file; isolate tests with unique queue names.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -244,4 +245,32 @@ function dedent(code: string): string {
   const indents = lines.filter((line) => line.trim() !== "").map((line) => /^ */.exec(line)?.[0].length ?? 0);
   const common = indents.length > 0 ? Math.min(...indents) : 0;
   return lines.map((line) => line.slice(common)).join("\n");
+}
+
+/**
+ * Runs the real `celery` command line of the pinned venv against `brokerUrl`
+ * (`celery -b <url> inspect ping`, `control revoke <id>`, ...), from the
+ * interop app's directory; stdout and stderr together in `out`.
+ */
+export async function runCeleryCli(
+  brokerUrl: string,
+  args: readonly string[],
+  celeryVersion = "5.7",
+): Promise<{ code: number | null; out: string }> {
+  const python = await venvPython(celeryVersion);
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(dirname(python), "celery"), ["-b", brokerUrl, ...args], {
+      cwd: INTEROP_APP_DIR,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out }));
+  });
 }
