@@ -1,4 +1,6 @@
 import type { CompatProfile } from "../compat.js";
+import type { RetryOptions } from "./errors.js";
+import { matchesError, type TaskDefinition } from "./task-registry.js";
 
 /**
  * Countdown for an automatic retry, as `celery/utils/time.py
@@ -26,4 +28,31 @@ export function exponentialBackoff(
   let countdown = Math.min(maximum, factor * 2 ** retries);
   if (fullJitter) countdown = Math.floor(random() * (Math.floor(countdown) + 1));
   return Math.max(0, countdown);
+}
+
+/**
+ * celery/app/autoretry.py `add_autoretry_behaviour`: an error matching the
+ * task's `autoretryFor` (and not `dontAutoretryFor`) becomes
+ * `task.retry(exc=err, countdown=<backoff>, **retry_kwargs)`. Returns the
+ * retry options, or null when the error is not retried automatically.
+ */
+export function autoretryOptions(
+  error: unknown,
+  task: TaskDefinition,
+  retries: number,
+  compat: Pick<CompatProfile, "minor">,
+): RetryOptions | null {
+  const o = task.options;
+  if (
+    o.autoretryFor.length === 0 ||
+    !matchesError(error, o.autoretryFor) ||
+    matchesError(error, o.dontAutoretryFor)
+  )
+    return null;
+  const options: RetryOptions = { ...o.retryKwargs, exc: error };
+  if (o.retryBackoff) {
+    const factor = backoffFactor(o.retryBackoff, compat);
+    options.countdown = exponentialBackoff(factor, retries, o.retryBackoffMax, o.retryJitter);
+  }
+  return options;
 }

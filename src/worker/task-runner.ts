@@ -5,7 +5,7 @@ import type { CompatProfile } from "../compat.js";
 import type { RunOutcome } from "../control/worker-ops.js";
 import type { Logger } from "../logging.js";
 import type { Delivery, OutgoingMessage } from "../transports/transport.js";
-import { backoffFactor, exponentialBackoff } from "./backoff.js";
+import { autoretryOptions } from "./backoff.js";
 import type { TaskContext } from "./context.js";
 import {
   Ignore,
@@ -22,7 +22,7 @@ import type { WorkerRequest } from "./request.js";
 import { buildResultMeta, childTuple, type MetaContext } from "./result-meta.js";
 import { buildRetryMessage } from "./retry-message.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
-import { matchesError, type TaskDefinition, type TaskHandler } from "./task-registry.js";
+import type { TaskDefinition, TaskHandler } from "./task-registry.js";
 import type { ThreadPool } from "./thread-pool.js";
 
 /**
@@ -315,25 +315,9 @@ export class TaskRunner {
     const { logger } = this.deps;
     let error = errorIn;
     // celery/app/autoretry.py: matching errors become task.retry(exc=..., countdown=backoff, **retry_kwargs).
-    const o = task.options;
-    if (
-      !(error instanceof Retry) &&
-      o.autoretryFor.length > 0 &&
-      matchesError(error, o.autoretryFor) &&
-      !matchesError(error, o.dontAutoretryFor)
-    ) {
-      const retryOptions: RetryOptions = { ...o.retryKwargs, exc: error };
-      if (o.retryBackoff) {
-        const factor = backoffFactor(o.retryBackoff, this.deps.compat);
-        retryOptions.countdown = exponentialBackoff(
-          factor,
-          request.retries,
-          o.retryBackoffMax,
-          o.retryJitter,
-        );
-      }
-      error = this.prepareRetry(request, task, retryOptions);
-    }
+    const autoretry =
+      error instanceof Retry ? null : autoretryOptions(error, task, request.retries, this.deps.compat);
+    if (autoretry !== null) error = this.prepareRetry(request, task, autoretry);
     if (error instanceof Retry) {
       const eta = error.when instanceof Date ? error.when : new Date(Date.now() + error.when * 1000);
       try {
