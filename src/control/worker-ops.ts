@@ -337,7 +337,7 @@ export class WorkerOps implements WorkerControlHost {
 
   terminate(id: string, signal: string): boolean {
     const e = this.entries.get(id);
-    if (!e || e.state !== "active" || !e.abort) return false;
+    if (e?.state !== "active" || !e.abort) return false;
     this.log.info(`Terminating ${id} (${signal})`);
     e.abort.abort(new Error(`terminated by remote control (${signal})`));
     return true;
