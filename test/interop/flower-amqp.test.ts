@@ -4,76 +4,26 @@
  * exchange make Flower list it as online and its tasks with their final states, and Flower's
  * inspect calls (`/api/workers?refresh=1`) are answered by the TS worker's AMQP pidbox.
  */
-import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { INTEROP_APP_DIR } from "../support/celery.js";
-import { freePort } from "../support/ports.js";
-import { ChildHandle, waitUntil } from "../support/process.js";
-import { allocateRedisDb, amqpUrl, celeryVenvPython, uniqueName, uniqueQueue } from "../support/services.js";
+import { type Flower, startFlower } from "../support/flower.js";
+import { waitUntil } from "../support/process.js";
+import { allocateRedisDb, amqpUrl, uniqueName, uniqueQueue } from "../support/services.js";
 
 let app: Celery;
 let worker: Worker;
-let flower: ChildHandle;
-let flowerUrl: string;
+let flower: Flower;
 const queue = uniqueQueue("floweramqp");
 const hostname = `tsfloweramqp-${process.pid}@localhost`;
-
-async function flowerGet(path: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${flowerUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Not JSON (an HTML error page): kept as text for the failure message.
-  }
-  return { status: response.status, body };
-}
-
-/** Polls Flower until `probe` accepts its answer; bounded, returns the last answer either way. */
-async function pollFlower(path: string, probe: (body: unknown) => boolean): Promise<unknown> {
-  let last: unknown = null;
-  for (let i = 0; i < 300; i++) {
-    const answer = await flowerGet(path);
-    last = answer.body;
-    if (answer.status === 200 && probe(last)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return last;
-}
 
 const workerOnline = (body: unknown) => (body as Record<string, boolean>)[hostname] === true;
 
 beforeAll(async () => {
   const broker = await amqpUrl();
   const backend = (await allocateRedisDb()).url;
-  const python = await celeryVenvPython("flower");
-  const port = await freePort();
-  flowerUrl = `http://127.0.0.1:${port}`;
-  // Flower 2 refuses its HTTP API without auth unless FLOWER_UNAUTHENTICATED_API is set
-  // (flower/api/__init__.py BaseApiHandler.prepare).
-  flower = new ChildHandle(
-    join(dirname(python), "celery"),
-    ["-b", broker, "flower", `--port=${port}`, "--address=127.0.0.1", "--purge_offline_workers=60"],
-    {
-      cwd: INTEROP_APP_DIR,
-      env: { ...process.env, FLOWER_UNAUTHENTICATED_API: "true", PYTHONDONTWRITEBYTECODE: "1" },
-    },
-  );
-  await waitUntil(
-    "flower",
-    async () => {
-      try {
-        return (await flowerGet("/healthcheck")).status === 200;
-      } catch {
-        return false;
-      }
-    },
-    { timeoutMs: 60_000, intervalMs: 100, child: flower },
-  );
+  flower = await startFlower(broker);
   app = new Celery({ broker, backend });
   app.task("ts.add", (_ctx, a: number, b: number) => a + b);
   app.task("ts.fail", () => {
@@ -88,19 +38,19 @@ beforeAll(async () => {
     "flower sees the TS worker's heartbeat",
     async () => {
       try {
-        return workerOnline((await flowerGet("/api/workers?status=1")).body);
+        return workerOnline((await flower.get("/api/workers?status=1")).body);
       } catch {
         return false;
       }
     },
-    { timeoutMs: 60_000, intervalMs: 200, child: flower },
+    { timeoutMs: 60_000, intervalMs: 200, child: flower.child },
   );
 }, 150_000);
 
 afterAll(async () => {
   await worker?.close({ timeout: 2000 });
   await app?.close();
-  await flower?.terminate("SIGTERM", 5000);
+  await flower?.stop();
 });
 
 describe("Flower 2.0 <- a running TS worker (RabbitMQ)", () => {
@@ -117,22 +67,22 @@ describe("Flower 2.0 <- a running TS worker (RabbitMQ)", () => {
       const tasks = body as Record<string, TaskRow>;
       return tasks[addId]?.state === "SUCCESS" && tasks[failId]?.state === "FAILURE";
     };
-    const tasks = (await pollFlower("/api/tasks", bothFinal)) as Record<string, TaskRow>;
+    const tasks = (await flower.poll("/api/tasks", bothFinal)) as Record<string, TaskRow>;
     expect(tasks[addId]).toMatchObject({ state: "SUCCESS", name: "ts.add", worker: hostname });
     expect(tasks[failId]).toMatchObject({ state: "FAILURE", name: "ts.fail", worker: hostname });
 
-    const addInfo = (await flowerGet(`/api/task/info/${addId}`)).body as TaskRow & Record<string, unknown>;
+    const addInfo = (await flower.get(`/api/task/info/${addId}`)).body as TaskRow & Record<string, unknown>;
     expect(addInfo).toMatchObject({ uuid: addId, state: "SUCCESS", result: "5", args: "(2, 3)" });
-    const failInfo = (await flowerGet(`/api/task/info/${failId}`)).body as TaskRow;
+    const failInfo = (await flower.get(`/api/task/info/${failId}`)).body as TaskRow;
     expect(failInfo.state).toBe("FAILURE");
     expect(failInfo.exception).toContain("bad input");
 
     // Still online by Flower's own heartbeat bookkeeping (celery.events.state Worker.alive).
-    expect(await pollFlower("/api/workers?status=1", workerOnline)).toMatchObject({ [hostname]: true });
+    expect(await flower.poll("/api/workers?status=1", workerOnline)).toMatchObject({ [hostname]: true });
   }, 60_000);
 
   it("refreshes the worker through inspect: the TS worker answers Flower's pidbox calls over AMQP", async () => {
-    const answer = await flowerGet(`/api/workers?refresh=1&workername=${encodeURIComponent(hostname)}`);
+    const answer = await flower.get(`/api/workers?refresh=1&workername=${encodeURIComponent(hostname)}`);
     expect(answer.status).toBe(200);
     const info = (answer.body as Record<string, Record<string, unknown>>)[hostname];
     expect(info?.registered).toEqual(["ts.add", "ts.fail"]);
