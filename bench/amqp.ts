@@ -16,52 +16,19 @@
  *
  * Producer figures are the median of `rounds` alternating Celeriac/raw bursts on emptied queues.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { connect } from "amqplib";
 import { Redis } from "ioredis";
 import { Celery } from "../src/app.js";
 import { startRabbitMq } from "../test/support/servers/rabbitmq.js";
 import { startRedis } from "../test/support/servers/redis.js";
+import { APP_DIR, benchPythonEnv, option as opt, ROOT, runPython, VENV } from "./common.js";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const VENV = join(ROOT, "python-interop", ".venv-5.7", "bin");
-const APP_DIR = join(ROOT, "python-interop", "app");
-const argv = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const at = argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : (argv[at + 1] ?? fallback);
-};
 const TASKS = Number(opt("tasks", "20000"));
 const WORKER_TASKS = Number(opt("worker-tasks", "10000"));
 const ROUNDS = Number(opt("rounds", "3"));
-
-function pyEnv(broker: string, backend: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    PYTHONPATH: APP_DIR,
-    CELERIAC_BROKER_URL: broker,
-    CELERIAC_BACKEND_URL: backend,
-    CELERIAC_DEFAULT_QUEUE: "bench",
-    CELERIAC_CELERY_CONFIG: JSON.stringify({ worker_prefetch_multiplier: 4, result_extended: false }),
-  };
-}
-
-async function python(code: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(join(VENV, "python"), ["-c", code], { env, cwd: APP_DIR });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-  if (status !== 0) throw new Error(`python failed: ${err}`);
-  return out.trim().split("\n").pop() ?? "";
-}
 
 async function purge(broker: string, queues: string[]): Promise<void> {
   const connection = await connect(broker);
@@ -133,7 +100,7 @@ async function producerFigures(broker: string, backend: string): Promise<Record<
 
   // (b) Python Celery send_task loop (py-amqp; Celery does not enable confirm_publish by default).
   const python_ = Number(
-    await python(
+    await runPython(
       `
 import time
 from interop_app import app
@@ -145,7 +112,7 @@ for i in range(n):
     app.send_task("interop.add", (i, i), queue="bench-py")
 print(n / (time.perf_counter() - t0))
 `,
-      pyEnv(broker, backend),
+      benchPythonEnv(broker, backend),
     ),
   );
   await purge(broker, ["bench-ts", "bench-raw", "bench-py"]);
@@ -206,7 +173,7 @@ async function workerRate(
 ): Promise<{ name: string; rate: number; seconds: number }> {
   const results = new Redis(backend);
   await results.flushdb();
-  await python(
+  await runPython(
     `
 from interop_app import app
 with app.producer_or_acquire() as producer:
@@ -214,7 +181,7 @@ with app.producer_or_acquire() as producer:
         app.send_task("interop.add", (i, 1), queue="bench", producer=producer)
 print("ok")
 `,
-    pyEnv(broker, backend),
+    benchPythonEnv(broker, backend),
   );
   const child = start();
   let stderr = "";
@@ -229,7 +196,7 @@ print("ok")
   }
   child.kill("SIGKILL");
   const [count, first, last] = JSON.parse(
-    await python(
+    await runPython(
       `
 import json, redis
 from datetime import datetime
@@ -298,7 +265,7 @@ async function main(): Promise<void> {
             "--without-gossip",
             "--without-heartbeat",
           ],
-          pyEnv(broker, backend),
+          benchPythonEnv(broker, backend),
           APP_DIR,
         ),
       broker,

@@ -9,36 +9,18 @@
  *
  *   npx tsx bench/producer-redis.ts [--tasks 20000] [--roundtrips 300]
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { Celery } from "../src/app.js";
 import { encodeEnvelope } from "../src/transports/redis/envelope.js";
+import { APP_DIR, freePort, option as opt, VENV } from "./common.js";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const VENV = join(ROOT, "python-interop", ".venv-5.7", "bin");
-const APP_DIR = join(ROOT, "python-interop", "app");
-const argv = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const at = argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : (argv[at + 1] ?? fallback);
-};
 const TASKS = Number(opt("tasks", "20000"));
 const ROUNDTRIPS = Number(opt("roundtrips", "300"));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function pyEnv(broker: string, backend: string): NodeJS.ProcessEnv {
   return { ...process.env, PYTHONPATH: APP_DIR, CELERIAC_BROKER_URL: broker, CELERIAC_BACKEND_URL: backend };

@@ -14,22 +14,14 @@
  *
  *   npx tsx bench/worker-redis.ts [--tasks 10000] [--only celeriac,prefork,threads,celery-node]
  */
+
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import { APP_DIR, benchPythonEnv, freePort, option as opt, ROOT, runPython, VENV } from "./common.js";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const VENV = join(ROOT, "python-interop", ".venv-5.7", "bin");
-const APP_DIR = join(ROOT, "python-interop", "app");
-const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const at = args.indexOf(`--${name}`);
-  return at === -1 ? fallback : (args[at + 1] ?? fallback);
-};
 const TASKS = Number(opt("tasks", "10000"));
 const ONLY = opt("only", "celeriac,prefork,threads,celery-node").split(",");
 const CELERY_NODE_DIR = process.env.CELERY_NODE_DIR ?? join(tmpdir(), "celeriac-bench-celery-node");
@@ -47,16 +39,6 @@ function ensureCeleryNode(): string {
       throw new Error(`could not install celery-node into ${CELERY_NODE_DIR}`);
   }
   return entry;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function rssKb(pid: number): number {
@@ -84,31 +66,6 @@ function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv, cwd = ROOT): C
   return spawn(cmd, argv, { env: { ...process.env, ...env }, cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-function pyEnv(broker: string, backend: string): NodeJS.ProcessEnv {
-  return {
-    PYTHONPATH: APP_DIR,
-    CELERIAC_BROKER_URL: broker,
-    CELERIAC_BACKEND_URL: backend,
-    CELERIAC_DEFAULT_QUEUE: "bench",
-    CELERIAC_CELERY_CONFIG: JSON.stringify({ worker_prefetch_multiplier: 4, result_extended: false }),
-  };
-}
-
-async function python(code: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(join(VENV, "python"), ["-c", code], { env: { ...process.env, ...env }, cwd: APP_DIR });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const code_ = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-  if (code_ !== 0) throw new Error(`python failed: ${err}`);
-  return out.trim();
-}
-
 interface Result {
   name: string;
   rate: number;
@@ -127,7 +84,7 @@ async function measure(
   const r = new Redis(backend);
   await b.flushdb();
   await r.flushdb();
-  await python(
+  await runPython(
     `
 from interop_app import app
 with app.producer_or_acquire() as producer:
@@ -135,7 +92,7 @@ with app.producer_or_acquire() as producer:
         app.send_task("interop.add", (i, 1), queue="bench", producer=producer)
 print("ok")
 `,
-    pyEnv(broker, backend),
+    benchPythonEnv(broker, backend),
   );
   const child = start();
   let stderr = "";
@@ -157,7 +114,7 @@ print("ok")
   }
   clearInterval(sampler);
   child.kill("SIGKILL");
-  const stamps = await python(
+  const stamps = await runPython(
     `
 import json, redis
 from datetime import datetime
@@ -212,7 +169,7 @@ async function main(): Promise<void> {
           "--without-gossip",
           "--without-heartbeat",
         ],
-        pyEnv(broker, backend),
+        benchPythonEnv(broker, backend),
         APP_DIR,
       );
     if (ONLY.includes("celeriac")) {
