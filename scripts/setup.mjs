@@ -3,9 +3,9 @@
 //
 //   1. node_modules: `npm ci` when missing or when package-lock.json changed since the last
 //      install (its sha256 is stamped in node_modules/.celeriac-setup).
-//   2. Test servers: redis-server and rabbitmq-server (plus openssl for test certificates).
+//   2. Test servers: redis-server, rabbitmq-server and postgresql (plus openssl for test certificates).
 //      Installed with apt-get on Debian/Ubuntu when missing; elsewhere we say what to install.
-//      Skipped when CELERIAC_TEST_REDIS_URL and CELERIAC_TEST_AMQP_URL are both set.
+//      Skipped when CELERIAC_TEST_REDIS_URL, CELERIAC_TEST_AMQP_URL and CELERIAC_TEST_POSTGRES_URL are set.
 //   3. Python Celery venvs via scripts/venv.mjs: 5.7 (the default target), or all of 5.2..5.7
 //      with --all-celery. Flower is deliberately not installed here.
 //
@@ -13,7 +13,7 @@
 // it runs before node_modules exists.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -21,7 +21,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const STAMP = join(ROOT, "node_modules", ".celeriac-setup");
 const REDIS_SERVER = "/usr/bin/redis-server";
 const RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server";
-const APT_PACKAGES = ["redis-server", "rabbitmq-server", "openssl"];
+const POSTGRES_ROOT = "/usr/lib/postgresql";
+const APT_PACKAGES = ["redis-server", "rabbitmq-server", "postgresql", "openssl"];
 
 const started = Date.now();
 const say = (message) => process.stdout.write(`[setup] ${message}\n`);
@@ -98,17 +99,29 @@ function onPath(binary) {
   return spawnSync("sh", ["-c", `command -v ${binary}`], { stdio: "ignore" }).status === 0;
 }
 
+/** Debian's postgresql package puts the server under /usr/lib/postgresql/<major>/bin. */
+function hasPostgresServer() {
+  if (process.env.CELERIAC_POSTGRES_BIN_DIR)
+    return existsSync(join(process.env.CELERIAC_POSTGRES_BIN_DIR, "postgres"));
+  if (!existsSync(POSTGRES_ROOT)) return false;
+  return readdirSync(POSTGRES_ROOT).some((major) =>
+    existsSync(join(POSTGRES_ROOT, major, "bin", "postgres")),
+  );
+}
+
 function ensureServers() {
-  if (process.env.CELERIAC_TEST_REDIS_URL && process.env.CELERIAC_TEST_AMQP_URL) {
-    say("servers: using CELERIAC_TEST_REDIS_URL and CELERIAC_TEST_AMQP_URL; not checking local binaries");
+  const given = process.env;
+  if (given.CELERIAC_TEST_REDIS_URL && given.CELERIAC_TEST_AMQP_URL && given.CELERIAC_TEST_POSTGRES_URL) {
+    say("servers: using CELERIAC_TEST_{REDIS,AMQP,POSTGRES}_URL; not checking local binaries");
     return;
   }
   const missing = [];
   if (!existsSync(REDIS_SERVER)) missing.push(REDIS_SERVER);
   if (!existsSync(RABBITMQ_SERVER)) missing.push(RABBITMQ_SERVER);
+  if (!hasPostgresServer()) missing.push(`${POSTGRES_ROOT}/<major>/bin/postgres`);
   if (!onPath("openssl")) missing.push("openssl");
   if (missing.length === 0) {
-    say("servers: redis-server, rabbitmq-server and openssl present");
+    say("servers: redis-server, rabbitmq-server, postgresql and openssl present");
     return;
   }
   say(`servers: missing ${missing.join(", ")}`);
@@ -117,10 +130,11 @@ function ensureServers() {
     !isRoot && onPath("sudo") && spawnSync("sudo", ["-n", "true"], { stdio: "ignore" }).status === 0;
   if (!isDebianLike() || (!isRoot && !canSudo)) {
     throw new SetupError(
-      `Missing ${missing.join(", ")}. Install Redis 7+ (redis-server), RabbitMQ 3.10+ (rabbitmq-server) and ` +
-        "openssl with your package manager (on Debian/Ubuntu: sudo apt-get install -y redis-server rabbitmq-server " +
-        "openssl), or point the tests at running servers with CELERIAC_TEST_REDIS_URL=redis://host:port and " +
-        "CELERIAC_TEST_AMQP_URL=amqp://user:pass@host:port.",
+      `Missing ${missing.join(", ")}. Install Redis 7+ (redis-server), RabbitMQ 3.10+ (rabbitmq-server), ` +
+        "PostgreSQL 13+ (postgresql) and openssl with your package manager (on Debian/Ubuntu: sudo apt-get " +
+        "install -y redis-server rabbitmq-server postgresql openssl), or point the tests at running servers with " +
+        "CELERIAC_TEST_REDIS_URL=redis://host:port, CELERIAC_TEST_AMQP_URL=amqp://user:pass@host:port and " +
+        "CELERIAC_TEST_POSTGRES_URL=postgresql://user:pass@host:port/postgres.",
     );
   }
   const since = Date.now();
@@ -155,6 +169,7 @@ function ensureServers() {
     }
   }
   const stillMissing = [REDIS_SERVER, RABBITMQ_SERVER].filter((path) => !existsSync(path));
+  if (!hasPostgresServer()) stillMissing.push(`${POSTGRES_ROOT}/<major>/bin/postgres`);
   if (stillMissing.length > 0)
     throw new SetupError(`apt-get finished but ${stillMissing.join(", ")} is still missing`);
   say(`servers: installed in ${seconds(since)}`);

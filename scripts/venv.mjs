@@ -22,7 +22,17 @@ import { fileURLToPath } from "node:url";
 export const MINORS = ["5.2", "5.3", "5.4", "5.5", "5.6", "5.7"];
 // Extra pinned venvs built only on demand (never by --all): name -> requirements file stem.
 // "flower" is Flower 2.0 beside the Celery 5.7 pins, for test/interop/flower-redis.test.ts.
-export const EXTRA_VENVS = { flower: "flower" };
+// "django" is Django 5.2 + django-celery-results/-beat + SQLAlchemy + psycopg beside the same pins,
+// for the database result backends and examples/django-migration.
+export const EXTRA_VENVS = { flower: "flower", django: "django" };
+// What each extra venv must import once built (the Celery venvs check celery and kombu).
+const EXTRA_IMPORT_CHECKS = {
+  flower: "import celery, kombu, flower; print(celery.__version__, kombu.__version__, flower.__version__)",
+  django:
+    "import celery, kombu, django, django_celery_results, django_celery_beat, sqlalchemy, psycopg; " +
+    "print(celery.__version__, kombu.__version__, django.__version__, django_celery_results.__version__, " +
+    "django_celery_beat.__version__, sqlalchemy.__version__, psycopg.__version__)",
+};
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const INTEROP = join(ROOT, "python-interop");
 const STAMP = ".celeriac-stamp.json";
@@ -205,8 +215,8 @@ export async function ensureVenv(minor, { log } = {}) {
     }
     const check = await run(venvPython(minor), [
       "-c",
-      extra === "flower"
-        ? "import celery, kombu, flower; print(celery.__version__, kombu.__version__, flower.__version__)"
+      extra !== null
+        ? EXTRA_IMPORT_CHECKS[extra]
         : "import celery, kombu; print(celery.__version__, kombu.__version__)",
     ]);
     if (check.code !== 0) throw new Error(`venv ${dir} was built but cannot import celery:\n${check.output}`);

@@ -22,6 +22,9 @@ export interface SpawnOptions {
   input?: string | Buffer;
   /** Called with each chunk of stdout/stderr text as it arrives (for readiness probes). */
   onOutput?: (text: string, stream: "stdout" | "stderr") => void;
+  /** Run as this user/group (root only): PostgreSQL refuses to run as root. */
+  uid?: number;
+  gid?: number;
 }
 
 /**
@@ -87,6 +90,8 @@ export class ChildHandle {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
     if (options.input !== undefined) {
       // A child that exits without reading its input must not crash us with EPIPE.

@@ -2,19 +2,22 @@
  * The per-run service provider. It lives in the vitest main process (started by
  * global-setup.ts) and hands out ONE shared Redis and ONE shared RabbitMQ per test run, started
  * lazily on the first request, so a unit-only run never boots a broker and a Redis-only file
- * never waits ~5 s for RabbitMQ.
+ * never waits ~5 s for RabbitMQ. Likewise ONE PostgreSQL server, with a fresh database per
+ * request to `/postgres-db` (one per test file).
  *
  * Test files run in worker processes and talk to it over a loopback HTTP endpoint (services.ts).
  * Source of each service, in order:
- *   1. CELERIAC_TEST_REDIS_URL / CELERIAC_TEST_AMQP_URL, when set;
- *   2. a throwaway local server (redis-server / rabbitmq-server binaries);
+ *   1. CELERIAC_TEST_REDIS_URL / CELERIAC_TEST_AMQP_URL / CELERIAC_TEST_POSTGRES_URL, when set;
+ *   2. a throwaway local server (redis-server / rabbitmq-server / postgres binaries);
  *   3. testcontainers, only when a Docker engine answers a ping (probed before importing it);
  *   otherwise the request fails with a message that says how to fix it. Tests never skip.
  */
 import { existsSync, rmSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import { join } from "node:path";
+import pg from "pg";
 import { makeTempDir } from "./ports.js";
+import { postgresBinDir, startPostgres } from "./servers/postgres.js";
 import { RABBITMQ_BIN_DIR, startRabbitMq } from "./servers/rabbitmq.js";
 import { REDIS_SERVER_BIN, startRedis } from "./servers/redis.js";
 import type { ServiceAnswer, ServiceName } from "./service-types.js";
@@ -53,6 +56,12 @@ function dockerAnswers(): Promise<boolean> {
     req.end();
   });
 }
+
+const POSTGRES_FIX =
+  "Fix: run `npm run setup` (installs Debian's postgresql package), install PostgreSQL 13+ server binaries " +
+  "(/usr/lib/postgresql/<major>/bin, or CELERIAC_POSTGRES_BIN_DIR), set " +
+  "CELERIAC_TEST_POSTGRES_URL=postgresql://user:pass@host:port/postgres (a role that may CREATE DATABASE), " +
+  "or start a Docker engine.";
 
 function howToFix(service: "redis" | "amqp"): string {
   return service === "redis"
@@ -110,7 +119,57 @@ export class ServiceProvider {
   private async provide(name: ServiceName): Promise<ServiceAnswer> {
     if (name === "redis") return this.provideRedis();
     if (name === "amqp") return this.provideAmqp(false);
+    if (name === "postgres") return this.providePostgres();
     return this.provideAmqp(true);
+  }
+
+  private nextPostgresDb = 0;
+
+  /**
+   * A fresh, empty database on the shared PostgreSQL server (`CREATE DATABASE`), named
+   * `cx_<pid>_<n>` so runs sharing one CELERIAC_TEST_POSTGRES_URL server do not collide.
+   */
+  async allocatePostgresDb(): Promise<{ database: string; url: string }> {
+    const { url } = await this.get("postgres");
+    this.nextPostgresDb += 1;
+    const database = `cx_${process.pid}_${Date.now().toString(36)}_${this.nextPostgresDb}`;
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      await client.query(`CREATE DATABASE "${database}"`);
+    } finally {
+      await client.end().catch(() => {});
+    }
+    const dbUrl = new URL(url);
+    dbUrl.pathname = `/${database}`;
+    return { database, url: dbUrl.toString() };
+  }
+
+  private async providePostgres(): Promise<ServiceAnswer> {
+    const fromEnv = process.env.CELERIAC_TEST_POSTGRES_URL;
+    if (fromEnv) return { url: fromEnv, source: "env" };
+    if (postgresBinDir() !== undefined) {
+      const server = await startPostgres();
+      this.disposers.push(() => server.dispose());
+      return { url: server.url, source: "local" };
+    }
+    if (await dockerAnswers()) {
+      const { GenericContainer, Wait } = await import("testcontainers");
+      const container = await new GenericContainer("postgres:15-alpine")
+        .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: "trust" })
+        .withExposedPorts(5432)
+        .withWaitStrategy(Wait.forLogMessage("database system is ready to accept connections", 2))
+        .start();
+      this.disposers.push(async () => void (await container.stop()));
+      return {
+        url: `postgresql://postgres@${container.getHost()}:${container.getMappedPort(5432)}/postgres`,
+        source: "testcontainers",
+      };
+    }
+    throw new Error(
+      `No PostgreSQL for the test run: no server binaries under /usr/lib/postgresql, CELERIAC_TEST_POSTGRES_URL is unset and no Docker engine answered.\n${POSTGRES_FIX}`,
+    );
   }
 
   private async provideRedis(): Promise<ServiceAnswer> {
@@ -195,11 +254,12 @@ export class ServiceProvider {
       const name = url.pathname.slice("/service/".length);
       let work: Promise<unknown>;
       if (url.pathname === "/redis-db") work = this.allocateRedisDb().then((db) => ({ db }));
+      else if (url.pathname === "/postgres-db") work = this.allocatePostgresDb();
       else if (url.pathname.startsWith("/venv/"))
         work = this.ensureVenv(url.pathname.slice("/venv/".length)).then((python) => ({ python }));
       else if (
         url.pathname.startsWith("/service/") &&
-        (name === "redis" || name === "amqp" || name === "amqps")
+        (name === "redis" || name === "amqp" || name === "amqps" || name === "postgres")
       )
         work = this.get(name);
       else work = Promise.reject(new Error(`unknown path ${url.pathname}`));

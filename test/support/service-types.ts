@@ -3,12 +3,15 @@
  */
 
 /** `amqps` is the TLS listener of the shared local RabbitMQ node. */
-export type ServiceName = "redis" | "amqp" | "amqps";
+export type ServiceName = "redis" | "amqp" | "amqps" | "postgres";
 
 export type ServiceSource = "local" | "env" | "testcontainers";
 
 export interface ServiceAnswer {
-  /** Redis: no database path (db 0). AMQP: default vhost "/", guest credentials. */
+  /**
+   * Redis: no database path (db 0). AMQP: default vhost "/", guest credentials. PostgreSQL: the
+   * `postgres` maintenance database of a superuser (tests get databases of their own).
+   */
   url: string;
   source: ServiceSource;
   /** For amqps: the CA that signed the server certificate. */

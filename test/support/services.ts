@@ -45,8 +45,17 @@ export async function amqpsService(): Promise<{ url: string; caPath: string }> {
   return { url: answer.url, caPath: answer.caPath };
 }
 
+/**
+ * A PostgreSQL database of its own (created empty by the run's service provider, one per call)
+ * on the shared server: `postgresql://postgres@127.0.0.1:P/<database>` for the local server.
+ * Call it once per test file; the server is started on the first call of the run (~1 s).
+ */
+export async function allocatePostgresDb(): Promise<{ database: string; url: string }> {
+  return askProvider<{ database: string; url: string }>("/postgres-db");
+}
+
 /** Where each service came from: "local" servers, "env" URLs or "testcontainers". */
-export async function serviceSource(name: "redis" | "amqp"): Promise<ServiceAnswer["source"]> {
+export async function serviceSource(name: "redis" | "amqp" | "postgres"): Promise<ServiceAnswer["source"]> {
   return (await askProvider<ServiceAnswer>(`/service/${name}`)).source;
 }
 
