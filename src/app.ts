@@ -3,13 +3,15 @@ import { hostname } from "node:os";
 import type { ResultBackend } from "./backends/backend.js";
 import { RedisBackend } from "./backends/redis.js";
 import { createRpcBackend } from "./backends/rpc.js";
-import { AsyncResult } from "./client/async-result.js";
+import type { PublishOptions, SendTaskOptions } from "./canvas/options.js";
 import { resultCodec } from "./client/codecs.js";
-import { type PreparedMessage, type PublishOptions, prepareTaskMessage } from "./client/producer.js";
+import { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
+import { AsyncResult } from "./client/result.js";
 import { Router } from "./client/router.js";
-import { checkSendOptions, type SendTaskOptions } from "./client/send-options.js";
+import { checkSendOptions } from "./client/send-options.js";
 import { type TaskSignature, taskSignature } from "./client/signature.js";
-import { type CeleryOptions, resolveSettings, type Settings } from "./config.js";
+import type { CeleryOptions, Settings } from "./config.js";
+import { resolveSettings } from "./config-checks.js";
 import { type Control, closeControlOf, controlOf } from "./control/control.js";
 import { ConfigError } from "./errors.js";
 import { type AppEvents, closeEventsOf, eventsOf } from "./events/app-events.js";
@@ -141,6 +143,8 @@ export class Celery {
         globalKeyprefix: s.resultBackendTransportOptions.globalKeyprefix,
         resultExpires: s.resultExpires,
         resultFailureExpires: s.resultFailureExpires,
+        chordClaimKeys: s.compat.chordClaimKeys,
+        chordExpires: s.resultChordExpires,
         connection,
       });
     }

@@ -35,6 +35,11 @@ export interface CompatProfile {
   readonly rpcFullMeta: boolean;
   /** 5.7 `saferepr` truncation keeps brackets balanced (`...',)`); earlier minors end with `', ...`. */
   readonly balancedRepr: boolean;
+  /**
+   * 5.7 declares the pidbox and `celeryev` queues exclusive (celery/app/control.py `Control.__init__`
+   * `queue_exclusive=control_queue_exclusive`, celery/events/receiver.py `EventReceiver`, 5.7.0).
+   */
+  readonly exclusiveOpsQueues: boolean;
 }
 
 const ORDER: Record<CeleryMinor, number> = { "5.2": 2, "5.3": 3, "5.4": 4, "5.5": 5, "5.6": 6, "5.7": 7 };
@@ -63,6 +68,7 @@ export function compatProfile(minor: string = "5.7"): CompatProfile {
     permanentBindings: at("5.7"),
     rpcFullMeta: at("5.7"),
     balancedRepr: at("5.7"),
+    exclusiveOpsQueues: at("5.7"),
   };
 }
 

@@ -1,9 +1,18 @@
-import type {
-  BrokerTransportOptions,
-  RetryPolicy,
+import { CELERY_MINORS, compatProfile } from "./compat.js";
+import {
+  type BrokerTransportOptions,
+  type CeleryOptions,
+  COMPRESSIONS,
+  DEFAULT_BROKER_TRANSPORT_OPTIONS,
+  DEFAULT_BROKER_URL,
+  DEFAULT_PUBLISH_RETRY_POLICY,
+  KNOWN_OPTIONS,
+  type RetryPolicy,
   SCALAR_DEFAULTS,
-  TaskRoutes,
-  TlsSettings,
+  SERIALIZERS,
+  type Settings,
+  type TaskRoutes,
+  type TlsSettings,
 } from "./config.js";
 import { ConfigError } from "./errors.js";
 
@@ -13,28 +22,6 @@ import { ConfigError } from "./errors.js";
  * values it accepts. Kept apart from the settings' types and defaults so each
  * file reads on its own.
  */
-
-export const SERIALIZERS = ["json", "msgpack", "yaml"] as const;
-export type SerializerName = (typeof SERIALIZERS)[number];
-
-/** kombu/compression.py aliases (name or MIME type both accepted, as kombu's `get_encoder` does). */
-export const COMPRESSIONS = [
-  "zlib",
-  "gzip",
-  "bzip2",
-  "bzip",
-  "lzma",
-  "xz",
-  "brotli",
-  "zstd",
-  "zstandard",
-  "application/x-gzip",
-  "application/x-bz2",
-  "application/x-lzma",
-  "application/x-brotli",
-  "application/zstd",
-] as const;
-export type CompressionName = (typeof COMPRESSIONS)[number];
 
 type Check = (option: string, value: unknown) => void;
 
@@ -319,4 +306,78 @@ export function checkRoutes(value: unknown): TaskRoutes {
     }
   }
   return value as TaskRoutes;
+}
+
+/** Validates and fills in defaults; throws {@link ConfigError} naming the bad option. */
+export function resolveSettings(options: CeleryOptions = {}): Settings {
+  if (options === null || typeof options !== "object")
+    throw new ConfigError("options", "Celery options must be an object");
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.includes(key)) {
+      throw new ConfigError(
+        key,
+        `unknown setting ${JSON.stringify(key)}; settings are Celery's names in camelCase (e.g. taskDefaultQueue)`,
+      );
+    }
+  }
+  const input = options as Record<string, unknown>;
+  const scalars: Record<string, unknown> = {};
+  for (const [key, fallback] of Object.entries(SCALAR_DEFAULTS)) {
+    const value = input[key];
+    if (value === undefined) {
+      scalars[key] = Array.isArray(fallback) ? [...fallback] : fallback;
+    } else {
+      SCALAR_CHECKS[key as keyof typeof SCALAR_DEFAULTS](key, value);
+      scalars[key] = value;
+    }
+  }
+  if (options.broker !== undefined) text({ nonEmpty: true })("broker", options.broker);
+  if (options.backend !== undefined && options.backend !== null)
+    text({ nonEmpty: true })("backend", options.backend);
+  if (options.compat !== undefined && !(CELERY_MINORS as readonly string[]).includes(options.compat)) {
+    compatProfile(options.compat); // throws the ConfigError naming the accepted minors
+  }
+  const queue = scalars.taskDefaultQueue as string;
+  if (options.taskDefaultExchange !== undefined)
+    text({ nonEmpty: true })("taskDefaultExchange", options.taskDefaultExchange);
+  if (options.taskDefaultRoutingKey !== undefined)
+    text()("taskDefaultRoutingKey", options.taskDefaultRoutingKey);
+  let deliveryMode: 1 | 2 = 2;
+  if (options.taskDefaultDeliveryMode !== undefined) {
+    oneOf(["persistent", "transient", 1, 2])("taskDefaultDeliveryMode", options.taskDefaultDeliveryMode);
+    const mode = options.taskDefaultDeliveryMode;
+    deliveryMode = mode === "transient" || mode === 1 ? 1 : 2;
+  }
+  const settings = {
+    ...scalars,
+    broker: options.broker ?? DEFAULT_BROKER_URL,
+    backend: options.backend ?? null,
+    compat: compatProfile(options.compat ?? "5.7"),
+    brokerTransportOptions: checkObject(
+      "brokerTransportOptions",
+      options.brokerTransportOptions,
+      TRANSPORT_OPTION_CHECKS,
+      DEFAULT_BROKER_TRANSPORT_OPTIONS,
+    ),
+    resultBackendTransportOptions: checkObject(
+      "resultBackendTransportOptions",
+      options.resultBackendTransportOptions,
+      { globalKeyprefix: text() },
+      { globalKeyprefix: "" },
+    ),
+    taskPublishRetryPolicy: checkObject(
+      "taskPublishRetryPolicy",
+      options.taskPublishRetryPolicy,
+      RETRY_POLICY_CHECKS,
+      DEFAULT_PUBLISH_RETRY_POLICY,
+    ),
+    taskRoutes: checkRoutes(options.taskRoutes),
+    // celery/app/amqp.py: the default exchange and routing key follow the default queue's name.
+    taskDefaultExchange: options.taskDefaultExchange ?? queue,
+    taskDefaultRoutingKey: options.taskDefaultRoutingKey ?? queue,
+    brokerUseSsl: checkTls("brokerUseSsl", options.brokerUseSsl),
+    redisBackendUseSsl: checkTls("redisBackendUseSsl", options.redisBackendUseSsl),
+    taskDefaultDeliveryMode: deliveryMode,
+  };
+  return Object.freeze(settings) as unknown as Settings;
 }

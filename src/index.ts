@@ -6,7 +6,6 @@
  */
 export { Celery } from "./app.js";
 export {
-  applyAsync,
   Chain,
   Chord,
   chain,
@@ -19,9 +18,9 @@ export {
   si,
   signature,
 } from "./canvas/index.js";
-export { AsyncResult, type GetOptions, type ResultMeta } from "./client/async-result.js";
-export { GroupResult } from "./client/group-result.js";
-export type { SendTaskOptions } from "./client/send-options.js";
+export type { SendTaskOptions } from "./canvas/options.js";
+export { applyAsync } from "./client/canvas-apply.js";
+export { AsyncResult, type GetOptions, GroupResult, type ResultMeta } from "./client/result.js";
 export type { TaskSignature } from "./client/signature.js";
 export { CELERY_MINORS, type CeleryMinor } from "./compat.js";
 export type {

@@ -13,9 +13,10 @@ export {
 } from "./backends/meta-codec.js";
 export { pendingMeta, RedisBackend, type RedisBackendOptions } from "./backends/redis.js";
 export { READY_STATES, RedisResultConsumer } from "./backends/redis-result-consumer.js";
-export { childIds, toResultMeta } from "./client/async-result.js";
+export type { PublishOptions } from "./canvas/options.js";
 export { resultCodec, serializeBody } from "./client/codecs.js";
-export { type PreparedMessage, type PublishOptions, prepareTaskMessage } from "./client/producer.js";
+export { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
+export { childIds, toResultMeta } from "./client/result.js";
 export { metaToError } from "./client/result-error.js";
 export { globToRegExp, type ResolvedRoute, type RouteOptions, Router } from "./client/router.js";
 export { checkSendOptions, SEND_OPTION_NAMES } from "./client/send-options.js";
@@ -25,8 +26,8 @@ export {
   DEFAULT_BROKER_TRANSPORT_OPTIONS,
   DEFAULT_PUBLISH_RETRY_POLICY,
   KNOWN_OPTIONS,
-  resolveSettings,
 } from "./config.js";
+export { resolveSettings } from "./config-checks.js";
 export {
   createRedisClient,
   ensureConnecting,

@@ -1,7 +1,9 @@
+import { ConfigError } from "../errors.js";
+
 /**
  * The result-backend interface the client (`AsyncResult`) and the worker see.
  * Implementations mirror Celery's backends byte for byte: `backends/redis.ts`
- * (celery/backends/redis.py RedisBackend) and later `backends/rpc.ts`
+ * (celery/backends/redis.py RedisBackend) and `backends/rpc.ts`
  * (celery/backends/rpc.py RPCBackend).
  *
  * Metas cross this interface as decoded plain objects in Celery's shape
@@ -53,5 +55,48 @@ export interface ResultBackend {
   forget(taskId: string): Promise<void>;
   saveGroup(groupId: string, meta: unknown): Promise<void>;
   restoreGroup(groupId: string): Promise<unknown | null>;
+  /** `GroupResult.delete`; absent when the backend cannot delete a saved group. */
+  deleteGroup?(groupId: string): Promise<void>;
+  /** The chord join (`set_chord_size`, `on_chord_part_return`); absent when the backend has no chords. */
+  readonly chordJoiner?: ChordJoiner;
   close(): Promise<void>;
+}
+
+/** A chord header part as the join needs it (from the worker request). */
+export interface ChordPart {
+  id: string;
+  groupId: string | null;
+  groupIndex: number | null;
+}
+
+/** `celery.exceptions.ChordError` in Celery's stored exception shape. */
+export interface ChordErrorInfo {
+  exc_type: "ChordError";
+  exc_message: [string];
+  exc_module: "celery.exceptions";
+}
+
+export type ChordJoin =
+  /** Not complete yet, a late duplicate, or another worker holds the claim. */
+  | { kind: "waiting" }
+  /** Complete and claimed by us: publish the body with `results`, then call `done()`. */
+  | { kind: "ready"; results: unknown[]; done(): Promise<void> }
+  /** Complete and claimed, but a member failed: the body must be marked FAILURE with `error`. */
+  | { kind: "failed"; error: ChordErrorInfo; done(): Promise<void> };
+
+/** What a backend with chords offers (celery/backends/base.py `set_chord_size`, `on_chord_part_return`). */
+export interface ChordJoiner {
+  setChordSize(groupId: string, size: number): Promise<void>;
+  onChordPartReturn(part: ChordPart, state: string, result: unknown): Promise<ChordJoin>;
+}
+
+/** The backend's chord join, or a ConfigError naming `backend` when it has none. */
+export function requireChordJoiner(backend: ResultBackend | null): ChordJoiner {
+  if (backend?.chordJoiner) return backend.chordJoiner;
+  throw new ConfigError(
+    "backend",
+    backend === null
+      ? "chords need a result backend: configure a redis:// backend"
+      : "chords need the Redis result backend (Celery's RPC backend has no chords either)",
+  );
 }

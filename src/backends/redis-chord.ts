@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { ConfigError } from "../errors.js";
 import { saferepr } from "../protocol/saferepr.js";
-import type { RedisBackend } from "./redis.js";
+import type { ResultKeys } from "../transports/redis/keys.js";
+import type { ChordErrorInfo, ChordJoin, ChordJoiner, ChordPart } from "./backend.js";
+import type { MetaCodec } from "./meta-codec.js";
 
 /**
  * The Redis chord join, the same keys and semantics as Celery's Redis
@@ -73,33 +75,11 @@ end
 return 0
 `;
 
-/** A header part as the join needs it (from the worker request). */
-export interface ChordPart {
-  id: string;
-  groupId: string | null;
-  groupIndex: number | null;
-}
-
 /** `[1, tid, state, result]` entries decoded, in `group_index` order. */
 export interface ChordMember {
   taskId: string;
   state: string;
   result: unknown;
-}
-
-export type ChordJoin =
-  /** Not complete yet, a late duplicate, or another worker holds the claim. */
-  | { kind: "waiting" }
-  /** Complete and claimed by us: publish the body with `results`, then call `done()`. */
-  | { kind: "ready"; results: unknown[]; done(): Promise<void> }
-  /** Complete and claimed, but a member failed: the body must be marked FAILURE with `error`. */
-  | { kind: "failed"; error: ChordErrorInfo; done(): Promise<void> };
-
-/** `celery.exceptions.ChordError` in Celery's stored exception shape. */
-export interface ChordErrorInfo {
-  exc_type: "ChordError";
-  exc_message: [string];
-  exc_module: "celery.exceptions";
 }
 
 export function chordError(message: string): ChordErrorInfo {
@@ -133,9 +113,17 @@ export interface RedisChordOptions {
   joinTimeout?: number;
 }
 
-export class RedisChord {
+/** What the join uses of the Redis result backend (its connection, keys, codec and meta write). */
+export interface ChordStore {
+  readonly client: Redis;
+  readonly keys: ResultKeys;
+  readonly codec: MetaCodec;
+  setWithState(key: string, value: Buffer, state: string): Promise<void>;
+}
+
+export class RedisChord implements ChordJoiner {
   constructor(
-    private readonly backend: RedisBackend,
+    private readonly backend: ChordStore,
     private readonly options: RedisChordOptions,
   ) {}
 

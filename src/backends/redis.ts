@@ -9,8 +9,9 @@ import {
 } from "../transports/redis/connection.js";
 import { ResultKeys } from "../transports/redis/keys.js";
 import type { RedisEndpoint } from "../transports/redis/url.js";
-import type { ResultBackend, ResultMetaRecord, WaitOptions } from "./backend.js";
+import type { ChordJoiner, ResultBackend, ResultMetaRecord, WaitOptions } from "./backend.js";
 import type { MetaCodec } from "./meta-codec.js";
+import { RedisChord } from "./redis-chord.js";
 import { RedisResultConsumer } from "./redis-result-consumer.js";
 
 /**
@@ -37,6 +38,10 @@ export interface RedisBackendOptions {
   connection?: RedisConnectionOptions;
   /** Retry policy for single commands (GET/SETEX/DEL); default 3 quick retries. */
   retryPolicy?: Required<RetryPolicy>;
+  /** 5.7 chord join with the `.d`/`.c` keys (`compat.chordClaimKeys`); default true. */
+  chordClaimKeys?: boolean;
+  /** `result_chord_expires` seconds (null = `resultExpires`). */
+  chordExpires?: number | null;
 }
 
 const DEFAULT_RETRY: Required<RetryPolicy> = {
@@ -79,6 +84,7 @@ export class RedisBackend implements ResultBackend {
   readonly keys: ResultKeys;
   readonly endpoint: RedisEndpoint;
   readonly codec: MetaCodec;
+  readonly chordJoiner: ChordJoiner;
   private readonly options: RedisBackendOptions;
   private readonly retryPolicy: Required<RetryPolicy>;
   private commandClient: Redis | null = null;
@@ -91,6 +97,11 @@ export class RedisBackend implements ResultBackend {
     this.codec = options.codec;
     this.keys = new ResultKeys(options.globalKeyprefix ?? "");
     this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY;
+    this.chordJoiner = new RedisChord(this, {
+      claimKeys: options.chordClaimKeys ?? true,
+      chordExpires: options.chordExpires ?? null,
+      ...(options.resultExpires !== undefined ? { resultExpires: options.resultExpires } : {}),
+    });
   }
 
   /** The command connection (opened on first use). Exposed for the chord join and tests. */

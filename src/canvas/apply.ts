@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { PublishOptions } from "../client/producer.js";
 import { ConfigError } from "../errors.js";
-import { toPublishOptions } from "./options.js";
+import { type PublishOptions, toPublishOptions } from "./options.js";
 import { Chain, Chord, Group, Signature } from "./signature.js";
 
 /**

@@ -1,16 +1,9 @@
 /**
- * Canvas: signatures and workflows (celery/canvas.py) that Python workers
- * execute and that the TS worker continues (docs/canvas.md).
+ * Canvas: signatures and workflows (celery/canvas.py) as data, plus the rules
+ * for what runs next. Sending a workflow is `applyAsync` (src/client/canvas-apply.ts);
+ * what a worker does after a task is src/worker/continuations.ts (docs/canvas.md).
  */
 
-export {
-  applyAsync,
-  type CanvasApp,
-  type CanvasOptions,
-  canvasPublisher,
-  chordJoinFor,
-  resultOf,
-} from "./app-apply.js";
 export {
   applySignature,
   type CanvasPublisher,
@@ -21,14 +14,13 @@ export {
 } from "./apply.js";
 export {
   type ChainLink,
-  type ContinuationDeps,
   type ContinuationOutcome,
   type ContinuationRequest,
+  planErrbacks,
   planFailure,
   planSuccess,
-  runContinuations,
 } from "./continuation.js";
-export { toPublishOptions } from "./options.js";
+export { type PublishOptions, type SendTaskOptions, toPublishOptions } from "./options.js";
 export {
   Chain,
   Chord,

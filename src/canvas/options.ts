@@ -1,6 +1,65 @@
-import type { PublishOptions } from "../client/producer.js";
+import type { CompressionName, SerializerName } from "../config.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { plain } from "./signature.js";
+
+/**
+ * Every option `sendTask` / `applyAsync` takes: Celery's `apply_async`
+ * options in camelCase (celery/app/task.py `Task.apply_async`,
+ * celery/app/base.py `Celery.send_task`). Checked before anything is sent.
+ */
+export interface SendTaskOptions {
+  /** Seconds from now before the worker may run it (sets the `eta` header). */
+  countdown?: number;
+  eta?: Date;
+  /** Seconds from now, or a Date; the worker revokes (`expired`) a task received after it. */
+  expires?: number | Date;
+  /** 0-9 (0-255 accepted, clamped by the broker); on Redis lower numbers run first. */
+  priority?: number;
+  queue?: string;
+  exchange?: string;
+  routingKey?: string;
+  /** Custom headers, visible in Python's `request.headers` / as request attributes. */
+  headers?: Record<string, unknown>;
+  taskId?: string;
+  /** Name shown in the worker's logs and events instead of the real one. */
+  shadow?: string;
+  /** Hard time limit, seconds. */
+  timeLimit?: number;
+  /** Soft time limit, seconds. */
+  softTimeLimit?: number;
+  ignoreResult?: boolean;
+  serializer?: SerializerName;
+  compression?: CompressionName;
+  replyTo?: string;
+  /** Success callback(s): signatures in Celery's dict shape. */
+  link?: SignatureDict | SignatureDict[];
+  /** Error callback(s). */
+  linkError?: SignatureDict | SignatureDict[];
+  /** Workflow ids (normally set by a worker sending a subtask). */
+  parentId?: string;
+  rootId?: string;
+  groupId?: string;
+  groupIndex?: number;
+  /** `argsrepr`/`kwargsrepr` overrides (Celery accepts them too). */
+  argsrepr?: string;
+  kwargsrepr?: string;
+}
+
+/** What a send can carry beyond the public options (retries, chain steps, chords, Python's ETA text). */
+export interface PublishOptions extends SendTaskOptions {
+  /** Internal: retries count (Task.retry), chain/chord continuation, ETA as sent by Python. */
+  retries?: number;
+  chain?: SignatureDict[] | null;
+  chord?: SignatureDict | null;
+  etaIso?: string;
+  expiresIso?: string;
+  exchangeType?: "direct" | "topic" | "fanout";
+  replacedTaskNesting?: number;
+  stampedHeaders?: string[] | null;
+  stamps?: Record<string, unknown>;
+  /** Properties copied as Celery copies leftover options (e.g. `origin` on a retry). */
+  extraProperties?: Record<string, unknown>;
+}
 
 /**
  * A signature's `options` (Celery's `apply_async` keywords, snake_case, as

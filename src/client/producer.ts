@@ -1,32 +1,11 @@
+import type { PublishOptions } from "../canvas/options.js";
 import type { CompressionName, SerializerName, Settings } from "../config.js";
 import { type BuildTaskInput, buildTaskMessage } from "../protocol/build.js";
-import type { SignatureDict, TaskMessage } from "../protocol/task-message.js";
+import type { TaskMessage } from "../protocol/task-message.js";
 import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";
 import { compressBody, serializeBody } from "./codecs.js";
 import type { ResolvedRoute, Router } from "./router.js";
-import { type SendTaskOptions, signatureList } from "./send-options.js";
-
-/**
- * Turns a task call into the message a transport publishes: route
- * (celery/app/routes.py), `buildTaskMessage` (celery/app/amqp.py
- * `as_task_v2`), serializer + compression (kombu `Producer._prepare`: the
- * `compression` header carries the MIME type, content type stays the
- * serializer's).
- */
-export interface PublishOptions extends SendTaskOptions {
-  /** Internal: retries count (Task.retry), chain/chord continuation, ETA as sent by Python. */
-  retries?: number;
-  chain?: SignatureDict[] | null;
-  chord?: SignatureDict | null;
-  etaIso?: string;
-  expiresIso?: string;
-  exchangeType?: "direct" | "topic" | "fanout";
-  replacedTaskNesting?: number;
-  stampedHeaders?: string[] | null;
-  stamps?: Record<string, unknown>;
-  /** Properties copied as Celery copies leftover options (e.g. `origin` on a retry). */
-  extraProperties?: Record<string, unknown>;
-}
+import { signatureList } from "./send-options.js";
 
 export interface PreparedMessage {
   message: OutgoingMessage;
@@ -41,6 +20,13 @@ export interface ProducerIdentity {
   replyTo: string;
 }
 
+/**
+ * Turns a task call into the message a transport publishes: route
+ * (celery/app/routes.py), `buildTaskMessage` (celery/app/amqp.py
+ * `as_task_v2`), serializer + compression (kombu `Producer._prepare`: the
+ * `compression` header carries the MIME type, content type stays the
+ * serializer's).
+ */
 export function prepareTaskMessage(
   settings: Settings,
   router: Router,

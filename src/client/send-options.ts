@@ -1,49 +1,7 @@
-import { COMPRESSIONS, type CompressionName, SERIALIZERS, type SerializerName } from "../config.js";
+import type { SendTaskOptions } from "../canvas/options.js";
+import { COMPRESSIONS, SERIALIZERS } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { SignatureDict } from "../protocol/task-message.js";
-
-/**
- * Every option `sendTask` / `applyAsync` takes: Celery's `apply_async`
- * options in camelCase (celery/app/task.py `Task.apply_async`,
- * celery/app/base.py `Celery.send_task`). Checked before anything is sent.
- */
-export interface SendTaskOptions {
-  /** Seconds from now before the worker may run it (sets the `eta` header). */
-  countdown?: number;
-  eta?: Date;
-  /** Seconds from now, or a Date; the worker revokes (`expired`) a task received after it. */
-  expires?: number | Date;
-  /** 0-9 (0-255 accepted, clamped by the broker); on Redis lower numbers run first. */
-  priority?: number;
-  queue?: string;
-  exchange?: string;
-  routingKey?: string;
-  /** Custom headers, visible in Python's `request.headers` / as request attributes. */
-  headers?: Record<string, unknown>;
-  taskId?: string;
-  /** Name shown in the worker's logs and events instead of the real one. */
-  shadow?: string;
-  /** Hard time limit, seconds. */
-  timeLimit?: number;
-  /** Soft time limit, seconds. */
-  softTimeLimit?: number;
-  ignoreResult?: boolean;
-  serializer?: SerializerName;
-  compression?: CompressionName;
-  replyTo?: string;
-  /** Success callback(s): signatures in Celery's dict shape. */
-  link?: SignatureDict | SignatureDict[];
-  /** Error callback(s). */
-  linkError?: SignatureDict | SignatureDict[];
-  /** Workflow ids (normally set by a worker sending a subtask). */
-  parentId?: string;
-  rootId?: string;
-  groupId?: string;
-  groupIndex?: number;
-  /** `argsrepr`/`kwargsrepr` overrides (Celery accepts them too). */
-  argsrepr?: string;
-  kwargsrepr?: string;
-}
 
 export const SEND_OPTION_NAMES: readonly (keyof SendTaskOptions)[] = [
   "countdown",

@@ -1,6 +1,7 @@
+import type { SendTaskOptions } from "../canvas/options.js";
 import type { SignatureDict } from "../protocol/task-message.js";
-import type { AsyncResult } from "./async-result.js";
-import { checkSendOptions, type SendTaskOptions } from "./send-options.js";
+import type { AsyncResult } from "./result.js";
+import { checkSendOptions } from "./send-options.js";
 
 /**
  * A typed handle on a task by name (celery/app/task.py `Task.delay`,

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import type { CompatProfile } from "../compat.js";
 import type { AmqpConsumer } from "../transports/amqp/consumer.js";
 import {
   type Declarations,
@@ -31,11 +30,6 @@ export interface AmqpMailboxOptions {
   namespace?: string;
   /** `control_queue_exclusive`: true from Celery 5.7 (kombu `Mailbox(queue_exclusive=True)`), false before. */
   exclusive?: boolean;
-}
-
-/** 5.7 made the pidbox and celeryev queues exclusive (wire notes §0.1 item 12). */
-export function exclusiveOpsQueues(compat: CompatProfile): boolean {
-  return !["5.2", "5.3", "5.4", "5.5", "5.6"].includes(compat.minor);
 }
 
 /** Requests over this size are dropped unread (wire notes: malformed input never stops the worker). */

@@ -4,7 +4,7 @@ import { ConfigError } from "../errors.js";
 import { LamportClock } from "../events/clock.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
-import { AmqpMailboxClient, exclusiveOpsQueues } from "./amqp-mailbox.js";
+import { AmqpMailboxClient } from "./amqp-mailbox.js";
 import { type ControlReply, flattenReplies, mailboxNames } from "./mailbox.js";
 import { type BroadcastOptions, RedisMailboxClient } from "./redis-mailbox.js";
 
@@ -56,7 +56,7 @@ export class Control {
       this.mailbox = new AmqpMailboxClient({
         transport,
         namespace: s.controlExchange,
-        exclusive: exclusiveOpsQueues(s.compat),
+        exclusive: s.compat.exclusiveOpsQueues,
         oid: app.oid,
         clockForward: () => this.clock.forward(),
         clockAdjust: (v) => this.clock.adjust(v),

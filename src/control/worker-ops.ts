@@ -8,7 +8,7 @@ import { redisEventSink } from "../events/redis-sink.js";
 import { type TaskEventSource, taskEventFields } from "../events/task-events.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
-import { amqpReplySender, exclusiveOpsQueues, listenAmqpPidbox } from "./amqp-mailbox.js";
+import { amqpReplySender, listenAmqpPidbox } from "./amqp-mailbox.js";
 import { Control } from "./control.js";
 import type { RequestInfo, ScheduledInfo, TaskInfo, WorkerControlHost } from "./host.js";
 import { mailboxNames } from "./mailbox.js";
@@ -140,7 +140,7 @@ export class WorkerOps implements WorkerControlHost {
       this.node = await listenAmqpPidbox(pidbox, {
         transport: t,
         namespace: s.controlExchange,
-        exclusive: exclusiveOpsQueues(s.compat),
+        exclusive: s.compat.exclusiveOpsQueues,
         onError: (err) => this.log.warn(`pidbox: ${(err as Error).message ?? String(err)}`),
       }).catch((err: unknown) => {
         this.log.error(`pidbox: remote control disabled for ${this.hostname}: ${(err as Error).message}`);

@@ -1,6 +1,5 @@
 import type { Redis } from "ioredis";
 import type { Settings } from "../config.js";
-import { exclusiveOpsQueues } from "../control/amqp-mailbox.js";
 import { ConfigError } from "../errors.js";
 import { taskSentEventFields } from "../protocol/build.js";
 import type { TaskMessage } from "../protocol/task-message.js";
@@ -113,7 +112,7 @@ export class AppEvents {
         queuePrefix: s.eventQueuePrefix,
         queueExpires: s.eventQueueExpires,
         queueTtl: s.eventQueueTtl,
-        exclusive: exclusiveOpsQueues(s.compat),
+        exclusive: s.compat.exclusiveOpsQueues,
         ...(options.wakeup ? { onReady: async () => void (await options.wakeup?.()) } : {}),
         ...(options.onError ? { onError: options.onError } : {}),
       });

@@ -1,11 +1,11 @@
 import type { ReplyDestination, ResultBackend, ResultMetaRecord } from "../backends/backend.js";
 import type { ContinuationOutcome } from "../canvas/continuation.js";
-import { runWorkerContinuations, type WorkerCanvas } from "../canvas/worker-hook.js";
 import type { CompatProfile } from "../compat.js";
 import type { RunOutcome } from "../control/worker-ops.js";
 import type { Logger } from "../logging.js";
 import type { Delivery, OutgoingMessage } from "../transports/transport.js";
 import { autoretryOptions } from "./backoff.js";
+import { runWorkerContinuations, type WorkerCanvas } from "./canvas-host.js";
 import type { TaskContext } from "./context.js";
 import {
   Ignore,

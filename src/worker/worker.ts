@@ -1,6 +1,5 @@
 import { setMaxListeners } from "node:events";
 import { hostname as osHostname } from "node:os";
-import { workerCanvas } from "../canvas/worker-hook.js";
 import { signum } from "../control/commands.js";
 import { loadStateDb, saveStateDb } from "../control/statedb.js";
 import type { WorkerOps } from "../control/worker-ops.js";
@@ -8,6 +7,7 @@ import { createLogger, type Logger } from "../logging.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
 import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder } from "./body-codec.js";
+import { workerCanvas } from "./canvas-host.js";
 import { Terminated } from "./errors.js";
 import { workerOpsSurface } from "./ops-surface.js";
 import { QueueConsumption } from "./queue-consumption.js";

@@ -9,7 +9,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import type { AsyncResult } from "../../src/client/async-result.js";
+import type { AsyncResult } from "../../src/client/result.js";
 import type { AmqpTransport } from "../../src/transports/amqp/index.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { type RabbitMqServer, startRabbitMq } from "../support/servers/rabbitmq.js";

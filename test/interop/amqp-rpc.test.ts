@@ -11,7 +11,7 @@ import type { ResultMetaRecord } from "../../src/backends/backend.js";
 import { createRpcBackend, type RpcBackend } from "../../src/backends/rpc.js";
 import { resultCodec } from "../../src/client/codecs.js";
 import { type CompatProfile, compatProfile, LATEST_COMPAT } from "../../src/compat.js";
-import { resolveSettings } from "../../src/config.js";
+import { resolveSettings } from "../../src/config-checks.js";
 import { buildTaskMessage } from "../../src/protocol/index.js";
 import { serialize } from "../../src/serialization/index.js";
 import { type AmqpTransport, createAmqpTransport } from "../../src/transports/amqp/index.js";

@@ -5,7 +5,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import { applyAsync, chord, type Signature, s } from "../../src/canvas/index.js";
+import { chord, type Signature, s } from "../../src/canvas/index.js";
+import { applyAsync } from "../../src/client/canvas-apply.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { type CeleryWorker, startCeleryWorker } from "../support/celery.js";
 import { allocateRedisDb, uniqueQueue } from "../support/services.js";

@@ -7,8 +7,9 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import { applyAsync, chain, chord, group, type Signature, s, si, signature } from "../../src/canvas/index.js";
-import type { AsyncResult } from "../../src/client/async-result.js";
+import { chain, chord, group, type Signature, s, si, signature } from "../../src/canvas/index.js";
+import { applyAsync } from "../../src/client/canvas-apply.js";
+import type { AsyncResult } from "../../src/client/result.js";
 import { RemoteTaskError } from "../../src/errors.js";
 import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";

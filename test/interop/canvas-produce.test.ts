@@ -7,9 +7,9 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import { applyAsync, chain, chord, group, s, si, signature } from "../../src/canvas/index.js";
-import { AsyncResult } from "../../src/client/async-result.js";
-import { GroupResult } from "../../src/client/group-result.js";
+import { chain, chord, group, s, si, signature } from "../../src/canvas/index.js";
+import { applyAsync } from "../../src/client/canvas-apply.js";
+import { AsyncResult, GroupResult } from "../../src/client/result.js";
 import { RemoteTaskError } from "../../src/errors.js";
 import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
 import { allocateRedisDb, uniqueQueue } from "../support/services.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type CeleryOptions, KNOWN_OPTIONS, resolveSettings } from "../../src/config.js";
+import { type CeleryOptions, KNOWN_OPTIONS } from "../../src/config.js";
+import { resolveSettings } from "../../src/config-checks.js";
 import { ConfigError } from "../../src/errors.js";
 
 function configError(options: unknown): ConfigError {

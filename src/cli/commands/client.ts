@@ -1,4 +1,4 @@
-import type { SendTaskOptions } from "../../client/send-options.js";
+import type { SendTaskOptions } from "../../canvas/options.js";
 import { type CommandSpec, flagOption, listOption, numberOption, stringOption } from "../args.js";
 import type { Command } from "../context.js";
 import { CliError, EX_OK, usageError } from "../errors.js";

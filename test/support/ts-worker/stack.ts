@@ -5,7 +5,8 @@
  */
 import { createMetaCodec } from "../../../src/backends/meta-codec.js";
 import { RedisBackend } from "../../../src/backends/redis.js";
-import { type CeleryOptions, resolveSettings } from "../../../src/config.js";
+import type { CeleryOptions } from "../../../src/config.js";
+import { resolveSettings } from "../../../src/config-checks.js";
 import { createLogger, type Logger, type LogLevel } from "../../../src/logging.js";
 import {
   AcceptPolicy,
@@ -55,6 +56,8 @@ export function createTsStack(
     endpoint: parseRedisUrl("backend", options.backend),
     codec,
     resultExpires: settings.resultExpires,
+    chordClaimKeys: settings.compat.chordClaimKeys,
+    chordExpires: settings.resultChordExpires,
   });
   const lines = log.lines;
   const logger = createLogger({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resolveSettings } from "../../../src/config.js";
+import { resolveSettings } from "../../../src/config-checks.js";
 import { createAmqpTransport } from "../../../src/transports/amqp/index.js";
 
 describe("createAmqpTransport", () => {

@@ -11,8 +11,8 @@ import {
   type ResultNode,
 } from "../../../src/canvas/apply.js";
 import { planErrbacks, planFailure, planSuccess } from "../../../src/canvas/continuation.js";
+import type { PublishOptions } from "../../../src/canvas/options.js";
 import { Chain, Chord, chain, chord, Group, group, Signature, s, si } from "../../../src/canvas/signature.js";
-import type { PublishOptions } from "../../../src/client/producer.js";
 import { ConfigError } from "../../../src/errors.js";
 import type { SignatureDict } from "../../../src/protocol/task-message.js";
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Router } from "../../../src/client/router.js";
-import { type CeleryOptions, resolveSettings } from "../../../src/config.js";
+import type { CeleryOptions } from "../../../src/config.js";
+import { resolveSettings } from "../../../src/config-checks.js";
 
 const router = (options: CeleryOptions = {}) => new Router(resolveSettings(options));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { childIds } from "../../../src/client/async-result.js";
+import { childIds } from "../../../src/client/result.js";
 import { metaToError } from "../../../src/client/result-error.js";
 import { checkSendOptions } from "../../../src/client/send-options.js";
 import { ConfigError, NotRegisteredError, RemoteTaskError, TaskRevokedError } from "../../../src/errors.js";

@@ -1,17 +1,11 @@
-import type { ResultBackend } from "../backends/backend.js";
-import { RedisBackend } from "../backends/redis.js";
-import { RedisChord } from "../backends/redis-chord.js";
-import { AsyncResult } from "../client/async-result.js";
-import { type AnyResult, GroupResult, setParent } from "../client/group-result.js";
-import type { PublishOptions } from "../client/producer.js";
-import type { Settings } from "../config.js";
-import { ConfigError } from "../errors.js";
-import { applySignature, type CanvasPublisher, type ResultNode } from "./apply.js";
-import { type Chain, type Chord, type Group, type Signature, snakeOption } from "./signature.js";
+import { type ResultBackend, requireChordJoiner } from "../backends/backend.js";
+import { applySignature, type CanvasPublisher, type ResultNode } from "../canvas/apply.js";
+import type { PublishOptions } from "../canvas/options.js";
+import { type Chain, type Chord, type Group, type Signature, snakeOption } from "../canvas/signature.js";
+import { type AnyResult, AsyncResult, GroupResult } from "./result.js";
 
 /** What applying a workflow needs from the app (the `Celery` facade satisfies it). */
 export interface CanvasApp {
-  readonly settings: Settings;
   readonly oid: string;
   readonly backend: ResultBackend | null;
   publishTask(
@@ -22,36 +16,12 @@ export interface CanvasApp {
   ): Promise<unknown>;
 }
 
-const chords = new WeakMap<ResultBackend, RedisChord>();
-
-/** The Redis chord join for a backend, configured from the app's settings (one per backend). */
-export function chordJoinFor(backend: ResultBackend | null, settings: Settings): RedisChord {
-  if (!(backend instanceof RedisBackend)) {
-    throw new ConfigError(
-      "backend",
-      backend === null
-        ? "chords need a result backend: configure a redis:// backend"
-        : "chords need the Redis result backend (Celery's RPC backend has no chords either)",
-    );
-  }
-  let join = chords.get(backend);
-  if (!join) {
-    join = new RedisChord(backend, {
-      claimKeys: settings.compat.chordClaimKeys,
-      chordExpires: settings.resultChordExpires,
-      resultExpires: settings.resultExpires,
-    });
-    chords.set(backend, join);
-  }
-  return join;
-}
-
 /** A {@link CanvasPublisher} sending through the app. */
 export function canvasPublisher(app: CanvasApp): CanvasPublisher {
   return {
     oid: app.oid,
     publishTask: (name, args, kwargs, options) => app.publishTask(name, args, kwargs, options),
-    setChordSize: (gid, size) => chordJoinFor(app.backend, app.settings).setChordSize(gid, size),
+    setChordSize: (gid, size) => requireChordJoiner(app.backend).setChordSize(gid, size),
   };
 }
 
@@ -65,7 +35,7 @@ export function resultOf(node: ResultNode, backend: ResultBackend | null): AnyRe
           node.results.map((n) => resultOf(n, backend)),
           backend,
         );
-  if (node.parent) setParent(result, resultOf(node.parent, backend));
+  if (node.parent) result.parent = resultOf(node.parent, backend);
   return result;
 }
 

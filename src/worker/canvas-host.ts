@@ -1,21 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { hostname as osHostname } from "node:os";
-import type { ResultBackend, ResultMetaRecord } from "../backends/backend.js";
+import { type ResultBackend, type ResultMetaRecord, requireChordJoiner } from "../backends/backend.js";
+import type { CanvasPublisher } from "../canvas/apply.js";
+import type { ContinuationOutcome, ContinuationRequest } from "../canvas/continuation.js";
 import { prepareTaskMessage } from "../client/producer.js";
 import { Router } from "../client/router.js";
 import type { Settings } from "../config.js";
 import type { Logger } from "../logging.js";
 import type { OutgoingMessage } from "../transports/transport.js";
-import type { WorkerRequest } from "../worker/request.js";
-import { buildResultMeta, type MetaContext } from "../worker/result-meta.js";
-import { chordJoinFor } from "./app-apply.js";
-import type { CanvasPublisher } from "./apply.js";
-import {
-  type ContinuationDeps,
-  type ContinuationOutcome,
-  type ContinuationRequest,
-  runContinuations,
-} from "./continuation.js";
+import { type ContinuationDeps, runContinuations } from "./continuations.js";
+import type { WorkerRequest } from "./request.js";
+import { buildResultMeta, type MetaContext } from "./result-meta.js";
 
 /**
  * The glue between the TS worker and the canvas: builds the collaborators
@@ -49,7 +44,7 @@ export function workerCanvas(host: WorkerCanvasHost): WorkerCanvas {
       const prepared = prepareTaskMessage(settings, router, identity, name, args, kwargs, options);
       await host.publish(prepared.message);
     },
-    setChordSize: (gid, size) => chordJoinFor(host.backend, settings).setChordSize(gid, size),
+    setChordSize: (gid, size) => requireChordJoiner(host.backend).setChordSize(gid, size),
   };
   const metaContext: MetaContext = {
     hostname: host.hostname,
@@ -58,13 +53,7 @@ export function workerCanvas(host: WorkerCanvasHost): WorkerCanvas {
   };
   const deps: ContinuationDeps = {
     publisher,
-    chordJoin: () => {
-      try {
-        return chordJoinFor(host.backend, settings);
-      } catch {
-        return null;
-      }
-    },
+    chordJoin: () => host.backend?.chordJoiner ?? null,
     storeMeta: async (meta: ResultMetaRecord) => {
       // Metas written for other tasks (remaining chain steps, a chord body) have no request of
       // their own here: no reply queue is known, so the RPC backend sends nothing, as Celery's

@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+/**
+ * The shape check `npm run lint` runs: imports in src/ point down only.
+ *
+ * Layers, top to bottom (a file may import its own layer or any layer below it):
+ *
+ *   cli         src/cli/**                      flags in, public API calls, printing out
+ *   app         src/app.ts, index.ts, internal.ts, metrics.ts   the Celery facade and entry points
+ *   behaviour   src/client/ worker/ beat/ events/ control/      what Celery does, in TS
+ *   canvas      src/canvas/                     signatures, chain, group, chord: data + what runs next
+ *   io          src/backends/ transports/       one folder per broker/backend (ioredis, amqplib)
+ *   settings    src/config.ts, config-checks.ts, logging.ts     settings types, checks, the logger
+ *   pure        src/protocol/ serialization/    build/parse messages, codecs; no I/O
+ *   base        src/errors.ts, compat.ts        the error tree and Celery minor versions: imports nothing
+ *
+ * A root file not named above is a failure until it is placed here. Besides the layer order, the
+ * check fails on any cycle between files and any cycle between folders (a folder is a directory
+ * under src/; root files are grouped by layer), so siblings in one layer cannot lean on each other
+ * both ways. A subfolder may use its parent folder (transports/redis/ implements the interface in
+ * transports/transport.ts; cli/commands/ uses cli/args.ts): that edge is left out of the folder
+ * graph, and a loop through it is still a file cycle. Type-only imports count: a type names a
+ * dependency as much as a value does.
+ *
+ *   node scripts/check-imports.mjs           check; exit 1 with the offending edges
+ *   node scripts/check-imports.mjs --graph   also print the folder graph (who imports whom)
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import ts from "typescript";
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const SRC = path.join(ROOT, "src");
+
+const LAYERS = ["base", "pure", "settings", "io", "canvas", "behaviour", "app", "cli"];
+const FOLDER_LAYER = {
+  cli: "cli",
+  client: "behaviour",
+  worker: "behaviour",
+  beat: "behaviour",
+  events: "behaviour",
+  control: "behaviour",
+  canvas: "canvas",
+  backends: "io",
+  transports: "io",
+  protocol: "pure",
+  serialization: "pure",
+};
+const ROOT_FILE_LAYER = {
+  "app.ts": "app",
+  "index.ts": "app",
+  "internal.ts": "app",
+  "metrics.ts": "app",
+  "config.ts": "settings",
+  "config-checks.ts": "settings",
+  "logging.ts": "settings",
+  "errors.ts": "base",
+  "compat.ts": "base",
+};
+
+function listSources(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...listSources(full));
+    else if (name.endsWith(".ts")) out.push(full);
+  }
+  return out;
+}
+
+/** Resolves a relative ESM specifier ("./x.js", "../dir/index.js") to a .ts file under src/. */
+function resolve(fromFile, spec) {
+  const base = path.resolve(path.dirname(fromFile), spec);
+  const candidates = [base.replace(/\.js$/, ".ts"), `${base}.ts`, path.join(base, "index.ts"), base];
+  for (const c of candidates) {
+    try {
+      if (statSync(c).isFile()) return c;
+    } catch {}
+  }
+  return undefined;
+}
+
+const rel = (file) => path.relative(SRC, file).split(path.sep).join("/");
+
+/** The unit a folder cycle is measured on: the file's directory, or its layer for root files. */
+function folderOf(relFile) {
+  const dir = path.posix.dirname(relFile);
+  return dir === "." ? `(${ROOT_FILE_LAYER[relFile] ?? "unplaced"})` : dir;
+}
+
+function layerOf(relFile) {
+  const top = relFile.split("/")[0];
+  if (!relFile.includes("/")) return ROOT_FILE_LAYER[relFile];
+  return FOLDER_LAYER[top];
+}
+
+const files = listSources(SRC).filter((f) => !f.endsWith(".d.ts"));
+const edges = new Map(); // relFile -> Set(relFile)
+const problems = [];
+for (const file of files) {
+  const from = rel(file);
+  const info = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
+  const targets = new Set();
+  for (const { fileName } of info.importedFiles) {
+    if (!fileName.startsWith(".")) continue;
+    const target = resolve(file, fileName);
+    if (!target) {
+      problems.push(`${from}: cannot resolve import "${fileName}"`);
+      continue;
+    }
+    targets.add(rel(target));
+  }
+  edges.set(from, targets);
+}
+
+for (const from of edges.keys()) {
+  if (layerOf(from) === undefined) {
+    problems.push(`${from}: not placed in a layer; add it to scripts/check-imports.mjs`);
+  }
+}
+
+// Upward imports.
+for (const [from, targets] of edges) {
+  const fromRank = LAYERS.indexOf(layerOf(from));
+  for (const to of targets) {
+    const toRank = LAYERS.indexOf(layerOf(to));
+    if (fromRank >= 0 && toRank > fromRank) {
+      problems.push(`upward import: ${from} (${layerOf(from)}) -> ${to} (${layerOf(to)})`);
+    }
+  }
+}
+
+/** Strongly connected components with more than one node (Tarjan), each sorted. */
+function cycles(graph) {
+  let index = 0;
+  const idx = new Map();
+  const low = new Map();
+  const stack = [];
+  const onStack = new Set();
+  const out = [];
+  const visit = (v) => {
+    idx.set(v, index);
+    low.set(v, index);
+    index++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v), idx.get(w)));
+      }
+    }
+    if (low.get(v) === idx.get(v)) {
+      const comp = [];
+      let w;
+      do {
+        w = stack.pop();
+        onStack.delete(w);
+        comp.push(w);
+      } while (w !== v);
+      if (comp.length > 1 || (graph.get(v) ?? new Set()).has(v)) out.push(comp.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!idx.has(v)) visit(v);
+  return out;
+}
+
+/** Edges inside a strongly connected component, so the report names what to cut. */
+function edgesWithin(graph, comp, label = (a, b) => `${a} -> ${b}`) {
+  const set = new Set(comp);
+  const out = [];
+  for (const a of comp) for (const b of graph.get(a) ?? []) if (set.has(b) && a !== b) out.push(label(a, b));
+  return out;
+}
+
+for (const comp of cycles(edges)) {
+  problems.push(`file cycle: ${comp.join(", ")}\n    ${edgesWithin(edges, comp).join("\n    ")}`);
+}
+
+const folderEdges = new Map(); // folder -> Map(folder -> [file edges])
+for (const [from, targets] of edges) {
+  const a = folderOf(from);
+  if (!folderEdges.has(a)) folderEdges.set(a, new Map());
+  for (const to of targets) {
+    const b = folderOf(to);
+    if (a === b || a.startsWith(`${b}/`)) continue; // same folder, or a subfolder using its parent
+    const m = folderEdges.get(a);
+    if (!m.has(b)) m.set(b, []);
+    m.get(b).push(`${from} -> ${to}`);
+  }
+}
+const folderGraph = new Map([...folderEdges].map(([a, m]) => [a, new Set(m.keys())]));
+for (const comp of cycles(folderGraph)) {
+  const detail = edgesWithin(
+    folderGraph,
+    comp,
+    (a, b) => `${a} -> ${b}: ${folderEdges.get(a).get(b).join("; ")}`,
+  );
+  problems.push(`folder cycle: ${comp.join(", ")}\n    ${detail.join("\n    ")}`);
+}
+
+if (process.argv.includes("--graph")) {
+  console.log("folder graph (folder -> folders it imports):");
+  for (const a of [...folderGraph.keys()].sort()) {
+    console.log(`  ${a} -> ${[...folderGraph.get(a)].sort().join(", ") || "(nothing)"}`);
+  }
+}
+
+if (problems.length > 0) {
+  console.error(`check-imports: ${problems.length} problem(s) in src/ (layers in scripts/check-imports.mjs)`);
+  for (const p of problems) console.error(`  ${p}`);
+  process.exit(1);
+}
+console.log(`check-imports: ${edges.size} files, imports point down, no file or folder cycle`);

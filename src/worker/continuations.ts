@@ -1,0 +1,193 @@
+import type { ChordJoin, ChordPart, ResultMetaRecord } from "../backends/backend.js";
+import { applySignature, type CanvasPublisher, type ResultNode, resultTuple } from "../canvas/apply.js";
+import {
+  type ChainLink,
+  type ContinuationOutcome,
+  type ContinuationRequest,
+  planErrbacks,
+  planFailure,
+  planSuccess,
+} from "../canvas/continuation.js";
+import { Group, Signature } from "../canvas/signature.js";
+import type { SignatureDict } from "../protocol/task-message.js";
+
+/**
+ * What the worker does after a task finishes (celery/app/trace.py
+ * `_dispatch_callbacks_and_chain`, `Backend.mark_as_done` / `mark_as_failure`,
+ * `_fail_chain`, `_call_task_errbacks`, `on_chord_part_return`), carrying out
+ * the plans of src/canvas/continuation.ts in Celery's order.
+ */
+
+/** The collaborators continuations need; {@link workerCanvas} (canvas-host.ts) builds them for the TS worker. */
+export interface ContinuationDeps {
+  publisher: CanvasPublisher;
+  /** Null when the backend has no chord support (a chord part is then an error logged by the caller). */
+  chordJoin(): {
+    onChordPartReturn(part: ChordPart, state: string, result: unknown): Promise<ChordJoin>;
+  } | null;
+  /** Stores a meta (never overwriting SUCCESS, as `_store_result`). */
+  storeMeta(meta: ResultMetaRecord): Promise<void>;
+  /** The meta Celery writes for `taskId` in `state` with request context `ctx` (null: `request=None`). */
+  buildMeta(
+    state: string,
+    result: unknown,
+    traceback: string | null,
+    taskId: string,
+    ctx: MetaRequest | null,
+  ): ResultMetaRecord;
+  inheritParentPriority: boolean;
+  log?(level: "warn" | "error", message: string, err?: unknown): void;
+}
+
+/** The request fields a meta needs (a subset of the worker request). */
+export interface MetaRequest {
+  id: string;
+  name?: string;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  groupId?: string | null;
+  parentId?: string | null;
+  /** `_fail_chain` contexts carry no worker, retries 0 and no delivery info. */
+  synthetic?: boolean;
+}
+
+async function applyAll(pub: CanvasPublisher, links: readonly ChainLink[]): Promise<ResultNode[]> {
+  const nodes: ResultNode[] = [];
+  for (const link of links) nodes.push(await applySignature(pub, link.sig, link.args, {}, link.options));
+  return nodes;
+}
+
+/**
+ * Runs every continuation of a finished request. `store(children)` is the
+ * worker's own result write (SUCCESS/FAILURE meta of the request with
+ * these `children`): it is called exactly once, at the point Celery stores
+ * the result, so the order of effects is Celery's.
+ */
+export async function runContinuations(
+  deps: ContinuationDeps,
+  request: ContinuationRequest,
+  outcome: ContinuationOutcome,
+  store: (children: unknown[]) => Promise<void>,
+): Promise<void> {
+  if (outcome.kind === "success") {
+    const nodes = await applyAll(
+      deps.publisher,
+      planSuccess(request, outcome.value, deps.inheritParentPriority),
+    );
+    await store(nodes.map(resultTuple));
+    if (request.chord) await returnChordPart(deps, request, "SUCCESS", outcome.value);
+    return;
+  }
+  await store([]);
+  const state = outcome.kind === "failure" ? "FAILURE" : "REVOKED";
+  if (request.chord) await returnChordPart(deps, request, state, outcome.exc);
+  if (outcome.kind === "revoked") return;
+  await failChain(deps, request.chain, outcome.exc, outcome.traceback);
+  await applyAll(deps.publisher, planErrbacks(request.id, request.rootId, request.errbacks ?? []));
+}
+
+async function failChain(
+  deps: ContinuationDeps,
+  chain: readonly SignatureDict[] | null,
+  exc: unknown,
+  traceback: string | null,
+): Promise<void> {
+  for (const step of planFailure(chain)) {
+    if (step.id !== null) {
+      const ctx: MetaRequest = {
+        id: step.id,
+        name: step.sig.task,
+        args: step.sig.args,
+        kwargs: step.sig.kwargs,
+        groupId:
+          step.chordPart?.groupId ??
+          (typeof step.sig.options.group_id === "string" ? step.sig.options.group_id : null),
+        parentId: typeof step.sig.options.parent_id === "string" ? step.sig.options.parent_id : null,
+        synthetic: true,
+      };
+      await deps.storeMeta(deps.buildMeta("FAILURE", exc, traceback, step.id, ctx));
+    }
+    if (step.chordPart) {
+      const body = step.sig.options.chord;
+      const chordDict = body instanceof Signature ? body.toDict() : (body as SignatureDict);
+      await returnChordPart(deps, { ...step.chordPart, rootId: null, chord: chordDict }, "FAILURE", exc);
+    }
+  }
+}
+
+/** `on_chord_part_return` + what follows: body published, or ChordError stored on it. */
+async function returnChordPart(
+  deps: ContinuationDeps,
+  request: Pick<ContinuationRequest, "id" | "groupId" | "groupIndex" | "chord" | "rootId">,
+  state: string,
+  result: unknown,
+): Promise<void> {
+  const join = deps.chordJoin();
+  if (join === null || request.chord === null) {
+    deps.log?.(
+      "error",
+      `Chord part ${request.id} of group ${request.groupId} not returned: the result backend has no chord support`,
+    );
+    return;
+  }
+  const outcome = await join.onChordPartReturn(
+    { id: request.id, groupId: request.groupId, groupIndex: request.groupIndex },
+    state,
+    result,
+  );
+  if (outcome.kind === "waiting") return;
+  const body = Signature.fromDict(request.chord);
+  if (outcome.kind === "ready") {
+    try {
+      // `callback.delay(results)` from inside the header task: its id is the body's parent.
+      const extra: Record<string, unknown> = { parent_id: body.options.parent_id ?? request.id };
+      if (body.options.root_id === undefined) extra.root_id = request.rootId ?? request.id;
+      await applySignature(deps.publisher, body, [outcome.results], {}, extra);
+    } catch (err) {
+      deps.log?.("error", `Chord callback for ${request.groupId} raised: ${String(err)}`, err);
+      await chordErrorFromStack(deps, body, {
+        exc_type: "ChordError",
+        exc_message: [`Callback error: ${String(err)}`],
+        exc_module: "celery.exceptions",
+      });
+    } finally {
+      await outcome.done();
+    }
+    return;
+  }
+  deps.log?.(
+    "error",
+    `Chord ${request.groupId} raised: ChordError(${JSON.stringify(outcome.error.exc_message[0])})`,
+  );
+  try {
+    await chordErrorFromStack(deps, body, outcome.error);
+  } finally {
+    await outcome.done();
+  }
+}
+
+/**
+ * `Backend.chord_error_from_stack`: the body's errbacks are sent with the
+ * body id, the body gets the FAILURE meta, and its chain fails with it.
+ * A group body: every member is failed and gets its errbacks.
+ */
+async function chordErrorFromStack(deps: ContinuationDeps, body: Signature, exc: unknown): Promise<void> {
+  const targets = body instanceof Group ? body.tasks : [body];
+  for (const target of targets) {
+    const id = target.id ?? body.id;
+    if (id === undefined) continue;
+    const errbacks = target.options.link_error;
+    const list = Array.isArray(errbacks) ? errbacks : errbacks ? [errbacks] : [];
+    await applyAll(deps.publisher, planErrbacks(id, id, list as SignatureDict[]));
+    // fail_from_current_stack -> mark_as_failure(callback_id, exc): stored without a request.
+    await deps.storeMeta(deps.buildMeta("FAILURE", exc, null, id, null));
+  }
+  const chain = body.options.chain;
+  if (Array.isArray(chain))
+    await failChain(
+      deps,
+      chain.map((c) => (c instanceof Signature ? c.toDict() : (c as SignatureDict))),
+      exc,
+      null,
+    );
+}
