@@ -1,5 +1,5 @@
 import { Worker as Thread } from "node:worker_threads";
-import { PythonError, Retry, type RetryOptions } from "./errors.js";
+import { type ModuleJob, type ModuleReply, settleReply } from "./module-job.js";
 
 /**
  * A `worker_threads` pool for CPU-bound handlers (the TS counterpart of
@@ -22,13 +22,8 @@ import { PythonError, Retry, type RetryOptions } from "./errors.js";
  * `node --import tsx app.ts` passes the same through its default execArgv;
  * compiled `.js` modules need nothing.
  */
-export interface ThreadJob {
-  module: string;
-  exportName: string;
-  args: unknown[];
-  /** Plain-data view of the context (no functions cross the thread boundary). */
-  context: Record<string, unknown>;
-}
+/** A job for a pool thread (module-job.ts). */
+export type ThreadJob = ModuleJob;
 
 interface Slot {
   thread: Thread;
@@ -48,19 +43,7 @@ export interface ThreadRun {
   terminate(): void;
 }
 
-export interface ThreadReply {
-  kind: "ok" | "error" | "retry";
-  value?: unknown;
-  error?: {
-    name: string;
-    message: string;
-    stack?: string;
-    excType?: string;
-    excModule?: string;
-    excArgs?: unknown[];
-  };
-  retry?: RetryOptions;
-}
+export type ThreadReply = ModuleReply;
 
 /**
  * The thread body next to this file: `thread-entry.js` in the build, but
@@ -209,10 +192,9 @@ export class ThreadPool {
     };
     const onMessage = (reply: ThreadReply) => {
       cleanup();
-      if (reply.kind === "ok") pending.resolve(reply.value);
-      else if (reply.kind === "retry")
-        pending.reject(new Retry(reply.retry ?? {}, reply.retry?.countdown ?? 0));
-      else pending.reject(rebuildError(reply.error));
+      const settled = settleReply(reply);
+      if (settled.ok) pending.resolve(settled.value);
+      else pending.reject(settled.error);
     };
     const onError = (err: Error) => {
       cleanup();
@@ -229,17 +211,4 @@ export class ThreadPool {
     slot.thread.on("exit", onExit);
     slot.thread.postMessage({ type: "run", job: pending.job });
   }
-}
-
-function rebuildError(e: ThreadReply["error"]): unknown {
-  if (!e) return new Error("worker thread failed without an error");
-  if (e.excType && e.excModule && e.excArgs) {
-    const err = new PythonError(e.excType, e.excArgs, e.excModule);
-    if (e.stack) err.stack = e.stack;
-    return err;
-  }
-  const err = new Error(e.message);
-  err.name = e.name;
-  if (e.stack) err.stack = e.stack;
-  return err;
 }
