@@ -24,7 +24,7 @@ import type { RedisConnectionOptions } from "./transports/redis/connection.js";
 import { RedisTransport } from "./transports/redis/index.js";
 import { parseRedisUrl, type RedisEndpoint } from "./transports/redis/url.js";
 import { createWorker, registerTask } from "./worker/app-hooks.js";
-import type { TaskDefinition, TaskHandler, TaskOptions, ThreadedHandler } from "./worker/task-registry.js";
+import type { ModuleHandler, TaskDefinition, TaskHandler, TaskOptions } from "./worker/task-registry.js";
 import type { Worker, WorkerOptions } from "./worker/worker.js";
 
 /**
@@ -236,7 +236,7 @@ export class Celery {
    */
   task<A extends unknown[], R>(
     name: string,
-    handler: TaskHandler<A, R> | ThreadedHandler,
+    handler: TaskHandler<A, R> | ModuleHandler,
     options?: TaskOptions,
   ): TaskDefinition {
     return registerTask(this, name, handler, options);

@@ -161,6 +161,7 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   workerDisableRateLimits: isBool,
   workerEnableRemoteControl: isBool,
   workerMaxTasksPerChild: number({ min: 1, integer: true, nullable: true }),
+  workerMaxMemoryPerChild: number({ min: 1, integer: true, nullable: true }),
   workerLostWaitSeconds: number({ min: 0 }),
   workerCancelLongRunningTasksOnConnectionLoss: isBool,
   eventSerializer: oneOf(SERIALIZERS),

@@ -185,6 +185,8 @@ export interface CeleryOptions {
   workerDisableRateLimits?: boolean;
   workerEnableRemoteControl?: boolean;
   workerMaxTasksPerChild?: number | null;
+  /** KiB of peak RSS after which a pool child process is replaced (`worker_max_memory_per_child`). */
+  workerMaxMemoryPerChild?: number | null;
   workerLostWaitSeconds?: number;
   workerCancelLongRunningTasksOnConnectionLoss?: boolean;
   // events
@@ -305,6 +307,7 @@ export const SCALAR_DEFAULTS = {
   workerDisableRateLimits: false,
   workerEnableRemoteControl: true,
   workerMaxTasksPerChild: null,
+  workerMaxMemoryPerChild: null,
   workerLostWaitSeconds: 10,
   workerCancelLongRunningTasksOnConnectionLoss: false,
   eventSerializer: "json",

@@ -79,11 +79,15 @@ export {
   SoftTimeLimitExceeded,
   Terminated,
   TimeLimitExceeded,
+  WorkerLostError,
 } from "./worker/errors.js";
 export type { RateLimit } from "./worker/rate-limit.js";
 export {
   defineTaskBase,
   type ErrorMatcher,
+  type ModuleHandler,
+  type ProcessHandler,
+  processTask,
   type TaskBase,
   type TaskDefinition,
   type TaskHandler,

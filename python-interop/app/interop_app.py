@@ -25,6 +25,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import signal
 import ssl
 import sys
 import time
@@ -216,6 +217,12 @@ def time_limited(seconds):
     except SoftTimeLimitExceeded:
         return "soft-time-limit"
     return "completed"
+
+
+@app.task(name="interop.die")
+def die():
+    """SIGKILLs its own process: under -P prefork the pool stores WorkerLostError (never run it under solo)."""
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 @app.task(name="interop.retry_once", bind=True)

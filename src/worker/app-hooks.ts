@@ -7,11 +7,11 @@ import { AmqpTransport } from "../transports/amqp/transport.js";
 import { RedisTransport } from "../transports/redis/index.js";
 import type { OutgoingMessage, Transport } from "../transports/transport.js";
 import {
+  type ModuleHandler,
   type TaskDefinition,
   type TaskHandler,
   type TaskOptions,
   TaskRegistry,
-  type ThreadedHandler,
 } from "./task-registry.js";
 import { Worker, type WorkerDeps, type WorkerOptions } from "./worker.js";
 
@@ -43,6 +43,8 @@ export function taskRegistryOf(host: WorkerHost): TaskRegistry {
     const s = host.settings;
     registry = new TaskRegistry({
       taskAcksLate: s.taskAcksLate,
+      taskAcksOnFailureOrTimeout: s.taskAcksOnFailureOrTimeout,
+      taskRejectOnWorkerLost: s.taskRejectOnWorkerLost,
       taskTrackStarted: s.taskTrackStarted,
       taskIgnoreResult: s.taskIgnoreResult,
       taskTimeLimit: s.taskTimeLimit,
@@ -58,7 +60,7 @@ export function taskRegistryOf(host: WorkerHost): TaskRegistry {
 export function registerTask<A extends unknown[], R>(
   host: WorkerHost,
   name: string,
-  handler: TaskHandler<A, R> | ThreadedHandler,
+  handler: TaskHandler<A, R> | ModuleHandler,
   options?: TaskOptions,
 ): TaskDefinition {
   return taskRegistryOf(host).register(name, handler, options);

@@ -127,6 +127,22 @@ export class TimeLimitExceeded extends CeleryError implements PythonIdentity {
   }
 }
 
+/**
+ * billiard's WorkerLostError: the pool child running the task exited before
+ * it replied (a crash, `process.exit()`, SIGKILL). Stored as FAILURE by
+ * `Request.on_failure` unless `taskRejectOnWorkerLost` requeues it.
+ */
+export class WorkerLostError extends CeleryError implements PythonIdentity {
+  readonly excType = "WorkerLostError";
+  readonly excModule = "billiard.exceptions";
+  readonly excArgs: unknown[];
+
+  constructor(message: string) {
+    super("ERR_WORKER_LOST", message);
+    this.excArgs = [message];
+  }
+}
+
 /** `celery.exceptions.MaxRetriesExceededError`, raised by `ctx.retry()` when no `exc` was given. */
 export class MaxRetriesExceededError extends CeleryError implements PythonIdentity {
   readonly excType = "MaxRetriesExceededError";

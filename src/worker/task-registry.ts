@@ -38,6 +38,27 @@ export function threadedTask(module: string | URL, exportName: string): Threaded
   return { kind: "threaded", module: module.toString(), exportName };
 }
 
+/** A handler that runs in a child process of the worker's process pool (process-pool.ts). */
+export interface ProcessHandler {
+  readonly kind: "process";
+  /** Absolute path or file: URL of an ES module, imported by each child. */
+  readonly module: string;
+  /** Named export holding the handler `(ctx, ...args)`. */
+  readonly exportName: string;
+}
+
+/**
+ * Mark a task to run in a child process, Celery's prefork model: a hard time
+ * limit kills the child, `workerMaxTasksPerChild` / `workerMaxMemoryPerChild`
+ * recycle it, and a child that dies mid-task fails it with `WorkerLostError`.
+ */
+export function processTask(module: string | URL, exportName: string): ProcessHandler {
+  return { kind: "process", module: module.toString(), exportName };
+}
+
+/** A handler named by module + export, which a pool thread or child process imports itself. */
+export type ModuleHandler = ThreadedHandler | ProcessHandler;
+
 /** Celery's task options, camelCased; unset ones fall back to the base, then to the app settings, then Celery's defaults. */
 export interface TaskOptions {
   /** `max_retries`, default 3; `null` retries forever. */
@@ -54,6 +75,13 @@ export interface TaskOptions {
   softTimeLimit?: number | null;
   /** Ack after the handler finished instead of before it starts. */
   acksLate?: boolean;
+  /**
+   * `acks_on_failure_or_timeout` (acksLate only): ack a failed or timed-out message (default
+   * `taskAcksOnFailureOrTimeout`, true); false rejects a failure and requeues a time-out.
+   */
+  acksOnFailureOrTimeout?: boolean;
+  /** `reject_on_worker_lost` (acksLate only): requeue instead of failing when the pool child dies. */
+  rejectOnWorkerLost?: boolean;
   /** Store STARTED (`{pid, hostname}`) when the handler starts. */
   trackStarted?: boolean;
   /** Errors that trigger `ctx.retry({exc, countdown: backoff})` automatically. */
@@ -92,6 +120,8 @@ export function defineTaskBase(options: Omit<TaskOptions, "base">, parent?: Task
 /** App-wide task defaults (Celery settings `task_acks_late`, `task_track_started`, ...). */
 export interface TaskDefaults {
   taskAcksLate?: boolean;
+  taskAcksOnFailureOrTimeout?: boolean;
+  taskRejectOnWorkerLost?: boolean;
   taskTrackStarted?: boolean;
   taskIgnoreResult?: boolean;
   taskTimeLimit?: number | null;
@@ -110,6 +140,8 @@ export interface ResolvedTaskOptions {
   timeLimit: number | null;
   softTimeLimit: number | null;
   acksLate: boolean;
+  acksOnFailureOrTimeout: boolean;
+  rejectOnWorkerLost: boolean;
   trackStarted: boolean;
   autoretryFor: ErrorMatcher[];
   dontAutoretryFor: ErrorMatcher[];
@@ -122,7 +154,7 @@ export interface ResolvedTaskOptions {
 
 export interface TaskDefinition {
   readonly name: string;
-  readonly handler: TaskHandler | ThreadedHandler;
+  readonly handler: TaskHandler | ModuleHandler;
   readonly options: ResolvedTaskOptions;
 }
 
@@ -155,6 +187,8 @@ export function resolveTaskOptions(
       o.softTimeLimit === undefined ? defaults.taskSoftTimeLimit : o.softTimeLimit,
     ),
     acksLate: o.acksLate ?? defaults.taskAcksLate ?? false,
+    acksOnFailureOrTimeout: o.acksOnFailureOrTimeout ?? defaults.taskAcksOnFailureOrTimeout ?? true,
+    rejectOnWorkerLost: o.rejectOnWorkerLost ?? defaults.taskRejectOnWorkerLost ?? false,
     trackStarted: o.trackStarted ?? defaults.taskTrackStarted ?? false,
     autoretryFor: o.autoretryFor ?? [],
     dontAutoretryFor: o.dontAutoretryFor ?? [],
@@ -201,14 +235,14 @@ export class TaskRegistry {
 
   register<A extends unknown[], R>(
     name: string,
-    handler: TaskHandler<A, R> | ThreadedHandler,
+    handler: TaskHandler<A, R> | ModuleHandler,
     options: TaskOptions = {},
   ): TaskDefinition {
     if (typeof name !== "string" || name === "")
       throw new ConfigError("task", "a task needs a non-empty name");
     const definition: TaskDefinition = {
       name,
-      handler: handler as TaskHandler | ThreadedHandler,
+      handler: handler as TaskHandler | ModuleHandler,
       options: resolveTaskOptions(options, this.defaults),
     };
     this.tasks.set(name, definition);

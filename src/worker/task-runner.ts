@@ -15,15 +15,22 @@ import {
   type RetryOptions,
   Terminated,
   TimeLimitExceeded,
+  WorkerLostError,
 } from "./errors.js";
 import { excInfoOf, excRepr, tracebackOf } from "./exc-info.js";
 import { type Outcome, runWithLimits } from "./executor.js";
+import { lateSettlement } from "./late-ack.js";
+import type { ModuleJob } from "./module-job.js";
 import type { WorkerRequest } from "./request.js";
 import { buildResultMeta, childTuple, type MetaContext } from "./result-meta.js";
 import { buildRetryMessage } from "./retry-message.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
-import type { TaskDefinition, TaskHandler } from "./task-registry.js";
-import type { ThreadPool } from "./thread-pool.js";
+import type { ModuleHandler, TaskDefinition, TaskHandler } from "./task-registry.js";
+
+/** Where a module handler runs: the thread pool or the process pool (same shape). */
+export interface ModulePool {
+  run(job: ModuleJob): { result: Promise<unknown>; control: { abort(): void; terminate(): void } };
+}
 
 /**
  * Runs one accepted request the way celery/app/trace.py `build_tracer`
@@ -39,7 +46,8 @@ export interface RunnerDeps {
   compat: CompatProfile;
   resultExtended: boolean;
   storeErrorsEvenIfIgnored: boolean;
-  threadPool(): ThreadPool;
+  /** The pool a module handler (`threadedTask`, `processTask`) runs in; the worker picks it. */
+  modulePool(handler: ModuleHandler): ModulePool;
   /** Canvas continuations (callbacks, chain, chord join, errbacks); absent = none run. */
   canvas?: WorkerCanvas;
   /**
@@ -196,6 +204,7 @@ export class TaskRunner {
     } else if (outcome.kind === "timeout") {
       const exc = new TimeLimitExceeded(outcome.seconds);
       logger.error(`Hard time limit (${outcome.seconds}s) exceeded for ${label}`);
+      finalAck = lateSettlement(options, "timeout").settle;
       await this.finish(request, { kind: "failure", exc: excInfoOf(exc), traceback: null }, storeErrors, () =>
         buildResultMeta("FAILURE", excInfoOf(exc), null, request, this.metaContext()),
       );
@@ -228,13 +237,18 @@ export class TaskRunner {
       const ctx = this.context(request, task, controller.signal, hard, soft);
       return runWithLimits(() => (handler as TaskHandler)(ctx, ...request.args), limits);
     }
-    const { result, control } = this.deps.threadPool().run({
+    const { result, control } = this.deps.modulePool(handler).run({
       module: handler.module,
       exportName: handler.exportName,
       args: request.args,
       context: this.plainContext(request, hard, soft),
     });
-    controller.signal.addEventListener("abort", () => control.abort(), { once: true });
+    // revoke(terminate=True) ends the run where it runs (Celery's pool kills the child); anything else aborts ctx.signal.
+    controller.signal.addEventListener(
+      "abort",
+      () => (controller.signal.reason instanceof Terminated ? control.terminate() : control.abort()),
+      { once: true },
+    );
     return runWithLimits(() => result, { ...limits, onHardTimeout: () => control.terminate() });
   }
 
@@ -382,21 +396,30 @@ export class TaskRunner {
       }
       return "reject";
     }
+    const late = lateSettlement(task.options, error instanceof WorkerLostError ? "worker-lost" : "failure");
+    if (!late.store) {
+      // Request.on_failure: requeued for another run, so no FAILURE and no task-failed event.
+      logger.error(`Task handler raised error: ${excRepr(error)} (message requeued: rejectOnWorkerLost)`);
+      this.deps.onOutcome?.(request, { kind: "rejected", requeue: true });
+      return late.settle;
+    }
     logger.error(
       { err: error instanceof Error ? error : undefined },
       `Task ${label} raised unexpected: ${excRepr(error)}`,
     );
-    const failure = { kind: "failure" as const, exc: excInfoOf(error), traceback: tracebackOf(error) };
+    // A lost child left no traceback: Request.on_failure stores WorkerLostError with traceback None.
+    const traceback = error instanceof WorkerLostError ? null : tracebackOf(error);
+    const failure = { kind: "failure" as const, exc: excInfoOf(error), traceback };
     await this.finish(request, failure, storeErrors, () =>
       buildResultMeta("FAILURE", failure.exc, failure.traceback, request, this.metaContext()),
     );
     this.deps.onOutcome?.(request, {
       kind: "failed",
       exceptionRepr: excRepr(error),
-      traceback: failure.traceback,
+      traceback: tracebackOf(error),
     });
     void runtime;
-    return "ack";
+    return late.settle;
   }
 
   /**

@@ -20,6 +20,20 @@ export interface WorkerOptions {
   threads?: number;
   /** `execArgv` of pool threads (e.g. `["--import", "tsx"]` to load .ts task modules); default the process's. */
   threadExecArgv?: string[];
+  /**
+   * `-P`: `"async"` (default) runs plain handlers on the event loop, `threadedTask` ones in threads and
+   * `processTask` ones in child processes; `"process"` is Celery's prefork: every task runs in a child
+   * process, so every task must be a `processTask` or `threadedTask` (a module + export a child imports).
+   */
+  pool?: "async" | "process";
+  /** Child processes of the process pool; default = concurrency. */
+  processes?: number;
+  /** `execArgv` of pool children (e.g. `["--import", "tsx"]` for .ts task modules); default the process's. */
+  processExecArgv?: string[];
+  /** `--max-tasks-per-child`: a child is replaced after this many tasks; default `settings.workerMaxTasksPerChild`. */
+  maxTasksPerChild?: number | null;
+  /** `--max-memory-per-child` (KiB of peak RSS): default `settings.workerMaxMemoryPerChild`. */
+  maxMemoryPerChild?: number | null;
   /** Send task events (`-E`); default `settings.workerSendTaskEvents`. Worker heartbeats are always sent (Redis broker). */
   taskEvents?: boolean;
   /** Answer remote control (pidbox); default `settings.workerEnableRemoteControl` (true). */

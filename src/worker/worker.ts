@@ -3,6 +3,7 @@ import { hostname as osHostname } from "node:os";
 import { signum } from "../control/commands.js";
 import { loadStateDb, saveStateDb } from "../control/statedb.js";
 import type { WorkerOps } from "../control/worker-ops.js";
+import { ConfigError } from "../errors.js";
 import { createLogger, type Logger } from "../logging.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
@@ -10,13 +11,14 @@ import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder } from "./body-cod
 import { workerCanvas } from "./canvas-host.js";
 import { Terminated } from "./errors.js";
 import { workerOpsSurface } from "./ops-surface.js";
+import { ProcessPool } from "./process-pool.js";
 import { QueueConsumption } from "./queue-consumption.js";
 import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import type { WorkerRequest } from "./request.js";
 import { buildResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
 import { TaskOverrides } from "./task-overrides.js";
-import type { TaskDefinition } from "./task-registry.js";
+import type { ModuleHandler, TaskDefinition } from "./task-registry.js";
 import { effectiveIgnoreResult, type RunnerOutcome, replyDestination, TaskRunner } from "./task-runner.js";
 import { ThreadPool } from "./thread-pool.js";
 import { type CloseOptions, toQueueSpec, type WorkerDeps, type WorkerOptions } from "./worker-options.js";
@@ -56,6 +58,8 @@ export class Worker {
   private readonly buckets = new Map<string, RateLimitedQueue<Held>>();
   private readonly shutdown = new AbortController();
   private pool: ThreadPool | null = null;
+  private processPool: ProcessPool | null = null;
+  private readonly poolOptions: WorkerOptions;
   private state: "new" | "running" | "closing" | "closed" = "new";
   private readonly threads: number;
   private readonly threadExecArgv: string[] | undefined;
@@ -95,6 +99,7 @@ export class Worker {
     this.prefetchMultiplier = Math.max(0, options.prefetchMultiplier ?? s.workerPrefetchMultiplier);
     this.threads = options.threads ?? this.concurrency;
     this.threadExecArgv = options.threadExecArgv;
+    this.poolOptions = options;
     this.decodeBody = deps.decodeBody ?? kombuBodyDecoder(s.acceptContent, s.compat);
     this.runner = new TaskRunner({
       backend: deps.backend,
@@ -112,10 +117,7 @@ export class Worker {
         hostname: this.hostname,
         logger: this.logger,
       }),
-      threadPool: () => {
-        this.pool ??= new ThreadPool(this.threads, this.threadExecArgv);
-        return this.pool;
-      },
+      modulePool: (handler) => this.modulePool(handler),
       onOutcome: (request, outcome) => this.onOutcome(request, outcome),
     });
     this.ops =
@@ -156,6 +158,7 @@ export class Worker {
 
   async start(): Promise<void> {
     if (this.state !== "new") throw new Error(`worker already ${this.state}`);
+    checkPoolOptions(this.poolOptions, this.deps.registry);
     this.state = "running";
     // celery/worker/state.py Persistent: the state file is merged when the worker is built,
     // before mingle, so its revoked ids are in our hello too.
@@ -216,8 +219,29 @@ export class Worker {
       );
     }
     await this.pool?.close();
+    await this.processPool?.close();
     this.state = "closed";
     this.markClosed();
+  }
+
+  /** Where a module handler runs: threads for `threadedTask` (unless `pool: "process"`), else child processes. */
+  private modulePool(handler: ModuleHandler): ThreadPool | ProcessPool {
+    const options = this.poolOptions;
+    if (handler.kind === "threaded" && options.pool !== "process") {
+      this.pool ??= new ThreadPool(this.threads, this.threadExecArgv);
+      return this.pool;
+    }
+    const s = this.deps.settings;
+    this.processPool ??= new ProcessPool({
+      size: options.processes ?? this.concurrency,
+      logger: this.logger,
+      maxTasksPerChild:
+        options.maxTasksPerChild === undefined ? s.workerMaxTasksPerChild : options.maxTasksPerChild,
+      maxMemoryPerChild:
+        options.maxMemoryPerChild === undefined ? s.workerMaxMemoryPerChild : options.maxMemoryPerChild,
+      ...(options.processExecArgv ? { execArgv: options.processExecArgv } : {}),
+    });
+    return this.processPool;
   }
 
   /** Remote `add_consumer`: one more queue (see QueueConsumption). */
@@ -419,6 +443,23 @@ export class Worker {
       this.rateGate({ ...held, task: this.overrides.apply(held.task) });
     }
   }
+}
+
+/**
+ * `pool: "process"` runs every task in a child process, which imports the handler itself: a closure
+ * registered with `app.task(name, fn)` cannot get there, so such a worker is refused at once.
+ */
+function checkPoolOptions(options: WorkerOptions, registry: WorkerDeps["registry"]): void {
+  const pool = options.pool;
+  if (pool === undefined || pool === "async") return;
+  if (pool !== "process")
+    throw new ConfigError("pool", `pool must be "async" or "process" (got ${JSON.stringify(pool)})`);
+  const inline = registry.names().filter((name) => typeof registry.get(name)?.handler === "function");
+  if (inline.length > 0)
+    throw new ConfigError(
+      "pool",
+      `pool "process" runs tasks in child processes, which import them: register ${inline.join(", ")} with processTask(moduleUrl, exportName)`,
+    );
 }
 
 /** The signal number in WorkerOps' terminate reason ("... (SIGKILL)"); SIGTERM by default, as Celery. */

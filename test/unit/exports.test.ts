@@ -40,6 +40,7 @@ const PUBLIC_VALUES = [
   "Worker",
   "defineTaskBase",
   "threadedTask",
+  "processTask",
   "Retry",
   "Reject",
   "Ignore",
@@ -48,6 +49,7 @@ const PUBLIC_VALUES = [
   "TimeLimitExceeded",
   "MaxRetriesExceededError",
   "Terminated",
+  "WorkerLostError",
   "createLogger",
   // control and events
   "Control",
@@ -97,7 +99,7 @@ describe("public exports", () => {
     });
     expectTypeOf(app.task<[number, number], number>)
       .parameter(1)
-      .toEqualTypeOf<api.TaskHandler<[number, number], number> | api.ThreadedHandler>();
+      .toEqualTypeOf<api.TaskHandler<[number, number], number> | api.ModuleHandler>();
     expectTypeOf(app.worker).returns.toEqualTypeOf<api.Worker>();
     expectTypeOf<api.WorkerOptions["withoutMingle"]>().toEqualTypeOf<boolean | undefined>();
     // @ts-expect-error the first parameter is the task context, not an argument

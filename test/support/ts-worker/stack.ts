@@ -18,7 +18,7 @@ import {
 import { RedisTransport } from "../../../src/transports/redis/index.js";
 import { parseRedisUrl } from "../../../src/transports/redis/url.js";
 import { createWorker, registerTask, type WorkerHost } from "../../../src/worker/app-hooks.js";
-import type { TaskHandler, TaskOptions, ThreadedHandler } from "../../../src/worker/task-registry.js";
+import type { ModuleHandler, TaskHandler, TaskOptions } from "../../../src/worker/task-registry.js";
 import type { Worker, WorkerOptions } from "../../../src/worker/worker.js";
 
 export interface TsStack extends WorkerHost {
@@ -27,7 +27,7 @@ export interface TsStack extends WorkerHost {
   readonly logger: Logger;
   task<A extends unknown[], R>(
     name: string,
-    handler: TaskHandler<A, R> | ThreadedHandler,
+    handler: TaskHandler<A, R> | ModuleHandler,
     options?: TaskOptions,
   ): void;
   worker(options?: WorkerOptions): Worker;

@@ -1,0 +1,100 @@
+/**
+ * Task handlers for the process pool tests (test/interop/worker-processes.test.ts).
+ * Registered with `processTask(new URL("./process-tasks.ts", import.meta.url), "<export>")`,
+ * so each pool child imports this module itself. Every handler that succeeds
+ * reports the pid of the process it ran in.
+ */
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Blocks the process (no event loop turn) for `ms`. */
+function blockFor(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Where it ran, and the value it was given back. */
+export function whoami(_ctx: unknown, n: number) {
+  return { pid: process.pid, n };
+}
+
+/**
+ * A synchronous barrier between `parties` tasks: each writes a file named
+ * after its pid into `dir` and spins until `parties` files exist, so all
+ * can only succeed if they ran at the same time in distinct processes.
+ */
+export function barrier(_ctx: unknown, dir: string, parties: number, giveUpMs: number) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, String(process.pid)), "");
+  const deadline = Date.now() + giveUpMs;
+  while (readdirSync(dir).length < parties) {
+    if (Date.now() > deadline)
+      throw new Error(`barrier: only ${readdirSync(dir).length} of ${parties} arrived`);
+    blockFor(5);
+  }
+  return { pid: process.pid };
+}
+
+/** Never returns, never yields: only killing the process stops it. Writes its pid to `pidFile` first. */
+export function spinForever(_ctx: unknown, pidFile: string): never {
+  writeFileSync(pidFile, String(process.pid));
+  let x = 0;
+  for (;;) x = (x + 1) % 1_000_003;
+}
+
+/** SIGKILLs its own process mid-task (the child is lost). */
+export function die(_ctx: unknown): void {
+  process.kill(process.pid, "SIGKILL");
+}
+
+/** `process.exit(code)` in a handler. */
+export function exitWith(_ctx: unknown, code: number): void {
+  process.exit(code);
+}
+
+/** Dies the first time (marker file absent), succeeds when run again: a requeued task. */
+export function dieOnce(_ctx: unknown, marker: string) {
+  if (existsSync(marker)) return { pid: process.pid, secondRun: true };
+  writeFileSync(marker, String(process.pid));
+  process.kill(process.pid, "SIGKILL");
+  return { pid: process.pid, secondRun: false };
+}
+
+/** Spins past its hard time limit the first time, returns at once when run again. */
+export function slowOnce(_ctx: unknown, marker: string) {
+  if (existsSync(marker)) return { pid: process.pid, secondRun: true };
+  writeFileSync(marker, String(process.pid));
+  return spinForever(_ctx, `${marker}.pid`);
+}
+
+/** Touches `mb` MiB (peak RSS rises by about that much), then frees it. */
+export function hog(_ctx: unknown, mb: number) {
+  const block = Buffer.alloc(mb * 1024 * 1024, 1);
+  return { pid: process.pid, bytes: block.length };
+}
+
+// Ordinary shapes users write; the same functions run inline in the tests for comparison.
+
+/** A synchronous handler. */
+export function addSync(_ctx: unknown, a: number, b: number): number {
+  return a + b;
+}
+
+/** An async handler that returns nothing. */
+export async function returnsNothing(_ctx: unknown): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+/** Throws a string, not an Error. */
+export function throwString(_ctx: unknown, text: string): never {
+  throw text;
+}
+
+/** Throws a TypeError. */
+export function throwTypeError(_ctx: unknown, text: string): never {
+  throw new TypeError(text);
+}
+
+/** Echoes its argument (a Python int above 2^53 arrives as a BigInt and must go back as an int). */
+export function echo(_ctx: unknown, value: unknown): unknown {
+  return value;
+}
