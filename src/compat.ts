@@ -2,7 +2,7 @@ import { ConfigError } from "./errors.js";
 
 /**
  * The `compat` setting: which Celery minor the peers run. Each minor differs
- * on the wire in a few documented places (shared/celery-wire-notes.md §0);
+ * on the wire in a few places (each flag below names them; docs/wire.md);
  * this profile turns those differences into plain flags that the pure
  * protocol and serialization code reads. Default: the latest release, 5.7.
  */

@@ -1,8 +1,10 @@
 /**
  * Celeriac's public API: the `Celery` app facade, result handles, settings
  * types, the error tree, the worker (tasks, context, task errors), remote
- * control and events. Lower layers (transports, backends, protocol,
- * serialization) are reachable through `celeriac/internal`.
+ * control and events. Some lower building blocks (the Redis transport and
+ * result backend, the router, the message builder, settings defaults) are
+ * reachable through `celeriac/internal` (src/internal.ts); protocol/ and
+ * serialization/ are not exported.
  */
 export { Celery } from "./app.js";
 export {

@@ -12,13 +12,13 @@ export {
   wrapCompressed,
 } from "./backends/meta-codec.js";
 export { pendingMeta, RedisBackend, type RedisBackendOptions } from "./backends/redis.js";
-export { READY_STATES, RedisResultConsumer } from "./backends/redis-result-consumer.js";
+export { RedisResultConsumer } from "./backends/redis-result-consumer.js";
 export type { PublishOptions } from "./canvas/options.js";
 export { resultCodec, serializeBody } from "./client/codecs.js";
 export { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
 export { childIds, toResultMeta } from "./client/result.js";
 export { metaToError } from "./client/result-error.js";
-export { globToRegExp, type ResolvedRoute, type RouteOptions, Router } from "./client/router.js";
+export { type ResolvedRoute, type RouteOptions, Router, routeGlobToRegExp } from "./client/router.js";
 export { checkSendOptions, SEND_OPTION_NAMES } from "./client/send-options.js";
 export { signatureDict, taskSignature } from "./client/signature.js";
 export { type CompatProfile, compatProfile, LATEST_COMPAT } from "./compat.js";
@@ -28,6 +28,7 @@ export {
   KNOWN_OPTIONS,
 } from "./config.js";
 export { resolveSettings } from "./config-checks.js";
+export { READY_STATES } from "./protocol/states.js";
 export {
   createRedisClient,
   ensureConnecting,

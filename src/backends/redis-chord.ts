@@ -9,8 +9,8 @@ import type { MetaCodec } from "./meta-codec.js";
 /**
  * The Redis chord join, the same keys and semantics as Celery's Redis
  * backend so TS and Python header tasks can share one chord
- * (celery/backends/redis.py `set_chord_size`, `on_chord_part_return`,
- * wire notes 6.5):
+ * (celery/backends/redis.py `RedisBackend.set_chord_size`,
+ * `on_chord_part_return`, 5.7.0):
  *
  * - `celery-taskset-meta-<gid>.j` ZSET of `[1, tid, state, result]` scored by
  *   `group_index`; `.s` the chord size written by the producer; `.t` the

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { ConnectionLostError, TimeoutError } from "../errors.js";
+import { READY_STATES } from "../protocol/states.js";
 import {
   createRedisClient,
   ensureConnecting,
@@ -9,9 +10,6 @@ import {
 import type { ResultKeys } from "../transports/redis/keys.js";
 import type { RedisEndpoint } from "../transports/redis/url.js";
 import type { ResultMetaRecord, WaitOptions } from "./backend.js";
-
-/** celery/states.py READY_STATES. */
-export const READY_STATES: ReadonlySet<string> = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
 
 /**
  * The client side of Celery's Redis result backend

@@ -17,7 +17,7 @@ import { RedisResultConsumer } from "./redis-result-consumer.js";
 /**
  * Celery's Redis result backend (celery/backends/redis.py `RedisBackend`,
  * celery/backends/base.py `BaseKeyValueStoreBackend`), byte-compatible with
- * Python readers and writers (shared/celery-wire-notes.md §6.2-6.4):
+ * Python readers and writers (5.7.0):
  *
  * - metas live at `celery-task-meta-<id>` (with the result backend's own
  *   `global_keyprefix`, `_` rule), written with SETEX (`result_expires`,

@@ -1,4 +1,5 @@
 import { TimeoutError } from "../errors.js";
+import { READY_STATES } from "../protocol/states.js";
 import type { ResultMetaRecord, WaitOptions } from "./backend.js";
 
 /**
@@ -9,8 +10,6 @@ import type { ResultMetaRecord, WaitOptions } from "./backend.js";
  * first) because a waiter may come later (`AsyncResult.get()` after the
  * task already finished).
  */
-const READY = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
-
 interface Waiter {
   resolve(meta: ResultMetaRecord): void;
   reject(err: Error): void;
@@ -26,7 +25,7 @@ export class RpcReplyStore {
   record(taskId: string, meta: ResultMetaRecord): void {
     const previous = this.latest.get(taskId);
     // A late non-final reply (STARTED after SUCCESS, from a redelivery) must not hide the result.
-    if (previous && READY.has(previous.status) && !READY.has(meta.status)) return;
+    if (previous && READY_STATES.has(previous.status) && !READY_STATES.has(meta.status)) return;
     this.latest.delete(taskId);
     this.latest.set(taskId, meta);
     while (this.latest.size > this.maxKept) {
@@ -34,7 +33,7 @@ export class RpcReplyStore {
       if (oldest === undefined || this.waiters.has(oldest)) break;
       this.latest.delete(oldest);
     }
-    if (READY.has(meta.status)) {
+    if (READY_STATES.has(meta.status)) {
       const waiting = this.waiters.get(taskId);
       this.waiters.delete(taskId);
       for (const w of waiting ?? []) w.resolve(meta);
@@ -52,7 +51,7 @@ export class RpcReplyStore {
   /** Resolves with the first READY meta for the id (at once if it is already here). */
   wait(taskId: string, options: WaitOptions = {}): Promise<ResultMetaRecord> {
     const known = this.latest.get(taskId);
-    if (known && READY.has(known.status)) return Promise.resolve(known);
+    if (known && READY_STATES.has(known.status)) return Promise.resolve(known);
     return new Promise<ResultMetaRecord>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {

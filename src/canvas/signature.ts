@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { ConfigError } from "../errors.js";
+import { isRecord } from "../protocol/guards.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 
 /**
  * Celery signatures (celery/canvas.py `Signature`, `_chain`, `group`,
  * `_chord`) as plain TS objects that serialize to exactly Celery's dict
- * shape (wire notes 2.1):
+ * shape (celery/canvas.py `Signature.__init__`, 5.7.0):
  *
  * `{task, args, kwargs, options, subtask_type, immutable}`
  *
@@ -23,10 +24,6 @@ const IMMUTABLE_OPTIONS = new Set(["group_id", "stamped_headers"]);
 /** camelCase `sendTask` option names -> Celery's `apply_async` keyword names. */
 export function snakeOption(key: string): string {
   return key === "linkError" ? "link_error" : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** Deep copy of option values; signatures inside options are cloned, not shared. */

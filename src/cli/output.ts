@@ -1,3 +1,4 @@
+import { isRecord } from "../protocol/guards.js";
 /**
  * Celery's CLI output helpers (celery/bin/base.py `CLIContext.pretty`,
  * `pretty_list`, `pretty_dict_ok_error`, `say_chat`; celery/utils/text.py
@@ -16,10 +17,6 @@ export function indent(text: string, n: number): string {
 /** celery/utils/text.py `pluralize`. */
 export function pluralize(n: number, word: string): string {
   return n === 1 ? word : `${word}s`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 /** Python's `repr` of a JSON value (what `f"{item}"` prints for a dict or list item). */

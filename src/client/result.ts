@@ -1,5 +1,6 @@
 import type { ResultBackend, ResultMetaRecord } from "../backends/backend.js";
 import { ConfigError, TimeoutError } from "../errors.js";
+import { EXCEPTION_STATES, READY_STATES } from "../protocol/states.js";
 import { metaToError } from "./result-error.js";
 
 /**
@@ -47,9 +48,6 @@ export interface ResultMeta {
   /** The raw meta as stored. */
   raw: ResultMetaRecord;
 }
-
-const READY = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
-const EXCEPTION_STATES = new Set(["FAILURE", "REVOKED", "RETRY"]);
 
 export function toResultMeta(raw: ResultMetaRecord): ResultMeta {
   const pick = <T>(key: string, check: (v: unknown) => boolean): T | undefined =>
@@ -111,7 +109,7 @@ export class AsyncResult<T = unknown> {
 
   /** Fetches the current meta (a ready meta is cached: it can no longer change). */
   async meta(): Promise<ResultMeta> {
-    if (this.cached === null || !READY.has(this.cached.status)) {
+    if (this.cached === null || !READY_STATES.has(this.cached.status)) {
       const raw = await this.requireBackend().getMeta(this.id);
       this.cached = raw;
     }
@@ -121,7 +119,7 @@ export class AsyncResult<T = unknown> {
   /** Waits for the task to finish and returns its value (or throws its error). */
   async get(options: GetOptions = {}): Promise<T> {
     let meta = this.cached;
-    if (meta === null || !READY.has(meta.status)) {
+    if (meta === null || !READY_STATES.has(meta.status)) {
       const wait: { timeout?: number; signal?: AbortSignal } = {};
       if (options.timeout !== undefined) wait.timeout = options.timeout;
       if (options.signal !== undefined) wait.signal = options.signal;
@@ -140,7 +138,7 @@ export class AsyncResult<T = unknown> {
   }
 
   async ready(): Promise<boolean> {
-    return READY.has(await this.state());
+    return READY_STATES.has(await this.state());
   }
 
   async successful(): Promise<boolean> {
@@ -186,7 +184,8 @@ export class AsyncResult<T = unknown> {
  * `results` the members in group order (an `AsyncResult` or a nested
  * `GroupResult` each). `get()` returns the values in that order, as
  * `GroupResult.join` does; `save()`/`restore()` use
- * `celery-taskset-meta-<gid>` = `{"result": as_tuple()}` (wire notes 6.4), so a
+ * `celery-taskset-meta-<gid>` = `{"result": as_tuple()}` (celery/backends/base.py
+ * `BaseKeyValueStoreBackend._save_group`, 5.7.0), so a
  * group saved by Python can be restored here and the reverse.
  */
 export type AnyResult = AsyncResult | GroupResult;

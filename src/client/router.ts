@@ -45,7 +45,7 @@ interface CompiledRoute {
 }
 
 /** celery/app/routes.py `glob_to_re`: punctuation escaped, `*` -> `.+?`, matched with `re.match` (start only). */
-export function globToRegExp(glob: string): RegExp {
+export function routeGlobToRegExp(glob: string): RegExp {
   let out = "^";
   for (const ch of glob) {
     if (ch === "*") out += ".+?";
@@ -63,7 +63,7 @@ function compileMap(map: Record<string, RouteTarget>): CompiledRoute {
   const exact = new Map<string, RouteTarget>();
   const patterns: [RegExp, RouteTarget][] = [];
   for (const [key, target] of Object.entries(map)) {
-    if (key.includes("*")) patterns.push([globToRegExp(key), target]);
+    if (key.includes("*")) patterns.push([routeGlobToRegExp(key), target]);
     else exact.set(key, target);
   }
   return {
@@ -84,7 +84,7 @@ function compileRoutes(routes: TaskRoutes): CompiledRoute[] {
     }
     if (Array.isArray(entry)) {
       const [pattern, target] = entry;
-      const re = typeof pattern === "string" ? globToRegExp(pattern) : pattern;
+      const re = typeof pattern === "string" ? routeGlobToRegExp(pattern) : pattern;
       return { match: (name) => (matchesFromStart(re, name) ? target : null) };
     }
     return compileMap(entry);

@@ -15,7 +15,7 @@ import type { BroadcastOptions, RunningNode } from "./redis-mailbox.js";
 
 /**
  * Celery's control mailbox over RabbitMQ (kombu/pidbox.py `Mailbox` on
- * py-amqp; shared/celery-wire-notes.md §5 "Pidbox on AMQP" and §8):
+ * py-amqp, celery/app/control.py `Control`, 5.7.0):
  * requests go to the `celery.pidbox` fanout, each worker consumes its own
  * `<hostname>.celery.pidbox` queue; replies go to the `reply.celery.pidbox`
  * direct exchange with the caller's oid as routing key, which lands in
@@ -32,7 +32,7 @@ export interface AmqpMailboxOptions {
   exclusive?: boolean;
 }
 
-/** Requests over this size are dropped unread (wire notes: malformed input never stops the worker). */
+/** Requests over this size are dropped unread: malformed or hostile input never stops the worker. */
 const MAX_CONTROL_BODY = 16 * 1024 * 1024;
 
 function pidboxOptions(options: AmqpMailboxOptions): PidboxOptions {

@@ -1,7 +1,6 @@
 /**
  * kombu/pidbox.py `Mailbox` names and message shapes for Celery's control
- * mailbox (namespace `control_exchange`, default `celery`);
- * shared/celery-wire-notes.md §8.
+ * mailbox (namespace `control_exchange`, default `celery`), kombu 5.7.0.
  */
 export interface MailboxNames {
   /** `<ns>.pidbox`, fanout. */

@@ -1,3 +1,4 @@
+import { isRecord } from "../protocol/guards.js";
 import { CONTROL_COMMANDS, type ControlHandler, SHUTDOWN_NO_REPLY } from "./commands.js";
 import type { WorkerControlHost } from "./host.js";
 import { addressedTo, type ControlReply } from "./mailbox.js";
@@ -17,10 +18,6 @@ export interface PidboxNodeOptions {
   commands?: Record<string, ControlHandler>;
   /** Logged reasons for dropped or failed requests. */
   log?: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /** Python's `repr()` of the errors our handlers can raise (`KeyError('x')`, `TypeError('…')`). */

@@ -15,7 +15,7 @@ import type { PidboxNode, ReplySender } from "./node.js";
 
 /**
  * Celery's control mailbox over kombu's Redis transport (kombu/pidbox.py on
- * kombu/transport/redis.py; shared/celery-wire-notes.md §4.3 and §8):
+ * kombu/transport/redis.py `Channel._put_fanout`, `Channel.get_table`, 5.7.0):
  * requests are `PUBLISH /<db>.<ns>.pidbox` (fanout), nodes listen with
  * `PSUBSCRIBE` on the same channel after binding `<host>.<ns>.pidbox`;
  * replies go to the direct `reply.<ns>.pidbox` exchange, i.e. `SMEMBERS

@@ -4,8 +4,8 @@ import { PyFloat, pyFloat } from "./json.js";
 
 /**
  * Event shapes (celery/events/event.py `Event`, `group_from`;
- * celery/events/dispatcher.py `EventDispatcher._prepare_event`;
- * shared/celery-wire-notes.md §7). An event is a flat dict:
+ * celery/events/dispatcher.py `EventDispatcher._prepare_event`, 5.7.0).
+ * An event is a flat dict:
  * `hostname, utcoffset, pid, clock`, then the type's own fields, then `timestamp, type`
  * (the order Python's `Event(type, hostname=…, **fields)` builds, e.g.
  * `{hostname, utcoffset, pid, clock, freq, active, …, timestamp, type}`).

@@ -1,3 +1,4 @@
+import { isRecord } from "../protocol/guards.js";
 import { LamportClock } from "./clock.js";
 import { adjustTimestamp, type EventBody, localUtcoffset, num } from "./event.js";
 
@@ -14,10 +15,6 @@ export interface EventProcessorOptions {
 }
 
 const CLIENT_CLOCK_SKEW = -1;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
 
 /**
  * The broker-independent half of celery/events/receiver.py `EventReceiver`:

@@ -23,7 +23,7 @@ function isoDateAndTime(date: Date): string {
 /**
  * `2024-01-02T03:04:05.678000+00:00`: UTC, exactly 6 fraction digits and an
  * explicit numeric offset. This is what we write into `eta`/`expires`
- * headers (wire notes gotcha 3): `toISOString()`'s `…000Z` is rejected by
+ * headers (docs/wire.md): `toISOString()`'s `…000Z` is rejected by
  * Celery 5.3.0–5.3.4 on Python < 3.11 (`datetime.fromisoformat`).
  *
  * Deliberate difference from Python: `datetime.isoformat()` omits the

@@ -1,5 +1,10 @@
 /** Small, total type guards shared by the builders and parsers (never throw on any input). */
 
+/** Any non-null, non-array object (a decoded dict, a class instance, ...). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
 /** A plain JSON-like object: not null, not an array, prototype Object or null. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
@@ -39,7 +44,11 @@ export function own(obj: Record<string, unknown>, key: string): unknown {
  * existing key keeps its position, as Python's `dict.update` does.
  */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
 }
 
 /** `Object.assign` with {@link setOwn} semantics (`headers2.update(headers)`). */

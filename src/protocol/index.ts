@@ -35,11 +35,11 @@ export {
   type GroupMeta,
   type GroupMetaWire,
   groupResultTuple,
+  type ParsedResultMeta,
   parseGroupMeta,
   parseResultMeta,
   parseResultTuple,
   parseStartedResult,
-  type ResultMeta,
   type ResultMetaWire,
   type ResultNode,
   type ResultRequestInfo,
@@ -64,7 +64,7 @@ export {
   REVOKED,
   STARTED,
   SUCCESS,
-  type TaskState,
+  type TaskStateName,
   UNREADY_STATES,
 } from "./states.js";
 export type {

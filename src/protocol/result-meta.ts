@@ -11,7 +11,7 @@ import { ProtocolError } from "../errors.js";
 import { formatPythonIsoformat, parseIsoDatetime } from "./datetime.js";
 import { type ExcInfo, toExcInfo } from "./exceptions.js";
 import { describeValue, isPlainObject, own, setOwn } from "./guards.js";
-import { EXCEPTION_STATES, READY_STATES, type TaskState } from "./states.js";
+import { EXCEPTION_STATES, READY_STATES, type TaskStateName } from "./states.js";
 
 /**
  * `AsyncResult.as_tuple()` = `((id, parent_tuple|None), None)`;
@@ -93,7 +93,7 @@ export interface ResultRequestInfo {
 
 export interface BuildResultMetaInput {
   taskId: string;
-  status: TaskState;
+  status: TaskStateName;
   /** The return value, an ExcInfo for exception states, `{pid, hostname}` for STARTED. */
   result: unknown;
   traceback?: string | null;
@@ -173,9 +173,9 @@ export function buildResultMeta(input: BuildResultMetaInput, compat: CompatProfi
 }
 
 /** A parsed result meta (camelCase). Unknown keys (stamps) land in `extra`. */
-export interface ResultMeta {
+export interface ParsedResultMeta {
   taskId: string | null;
-  status: TaskState;
+  status: TaskStateName;
   result: unknown;
   /** `result` when it is an exception triple (FAILURE/RETRY/REVOKED), else null. */
   exception: ExcInfo | null;
@@ -222,7 +222,7 @@ function str(meta: Record<string, unknown>, key: string): string | null {
  * Validates and converts a decoded meta. A missing key is a backend concern
  * (a missing meta reads as PENDING there); malformed values throw ProtocolError.
  */
-export function parseResultMeta(raw: unknown): ResultMeta {
+export function parseResultMeta(raw: unknown): ParsedResultMeta {
   if (!isPlainObject(raw))
     throw new ProtocolError(`result meta must be an object, got ${describeValue(raw)}`);
   const status = own(raw, "status");
@@ -286,7 +286,7 @@ export function parseStartedResult(result: unknown): StartedInfo | null {
   return Number.isInteger(pid) && typeof hostname === "string" ? { pid: pid as number, hostname } : null;
 }
 
-/** `celery-taskset-meta-<gid>` value: `{"result": GroupResult.as_tuple()}` (wire notes 6.4). */
+/** `celery-taskset-meta-<gid>` value: `{"result": GroupResult.as_tuple()}` (celery/backends/base.py `BaseKeyValueStoreBackend._save_group`, 5.7.0). */
 export interface GroupMetaWire {
   result: ResultTuple;
 }

@@ -1,4 +1,4 @@
-/** Task states, mirroring celery/states.py (wire notes 6.1). Custom states are any other string. */
+/** Task states, mirroring celery/states.py (5.7.0). Custom states are any other string. */
 
 export const PENDING = "PENDING";
 export const RECEIVED = "RECEIVED";
@@ -22,7 +22,7 @@ export type BuiltinTaskState =
   | typeof IGNORED;
 
 /** A built-in state or a custom one (`Task.update_state(state="PROGRESS")`). */
-export type TaskState = BuiltinTaskState | (string & {});
+export type TaskStateName = BuiltinTaskState | (string & {});
 
 export const ALL_STATES: ReadonlySet<string> = new Set([
   PENDING,

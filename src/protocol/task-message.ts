@@ -9,7 +9,7 @@
 /**
  * A serialized Celery `Signature` (a `dict` subclass on the Python side, so
  * it crosses the wire as a plain object). Shared with `canvas/`.
- * Mirrors celery/canvas.py `Signature.__init__` (wire notes 2.1).
+ * Mirrors celery/canvas.py `Signature.__init__` (5.7.0).
  */
 export interface SignatureDict {
   task: string;
@@ -32,12 +32,13 @@ export interface Embed {
   chord: SignatureDict | null;
 }
 
-/** `[args, kwargs, embed]`: always exactly three elements (wire notes gotcha 1). */
+/** `[args, kwargs, embed]`: always exactly three elements: a worker given two cannot
+ * unpack it (celery/worker/request.py `Request.__init__`) and Celery stops the whole worker. */
 export type TaskBody = [args: unknown[], kwargs: Record<string, unknown>, embed: Embed];
 
 /**
  * Every header `as_task_v2` writes, in the order it writes them
- * (wire notes 1.2). `replaced_task_nesting`, `stamped_headers` and `stamps`
+ * (celery/app/amqp.py `AMQP.as_task_v2`, 5.7.0). `replaced_task_nesting`, `stamped_headers` and `stamps`
  * only exist from 5.3 on; custom headers (`apply_async(headers=...)`) are
  * appended after them.
  */

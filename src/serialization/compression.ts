@@ -1,6 +1,6 @@
 /**
  * Message compression as kombu does it (kombu/compression.py `register`, `compress`,
- * `decompress`; wire notes §3.2). A compressed message keeps its `content_type` and
+ * `decompress`, 5.7.0). A compressed message keeps its `content_type` and
  * `content_encoding` for the uncompressed payload and names the method in
  * `headers["compression"]` by its MIME type; readers accept an alias or the MIME type.
  *

@@ -13,6 +13,7 @@
  * or is not plain JSON (NaN literals, or an error to report); then a small exact parser takes over.
  */
 import { DecodeError } from "../errors.js";
+import { setOwn } from "../protocol/guards.js";
 import { PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
 
 const LONG_DIGIT_RUN = /\d{16}/;
@@ -47,14 +48,6 @@ export function jsonLoads(text: string, options: JsonLoadsOptions = {}): unknown
     return revive(value, options.datetimes ?? "date");
   }
   return value;
-}
-
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") {
-    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
-  } else {
-    target[key] = value;
-  }
 }
 
 /** A recursive-descent parser with Python json's grammar (json/decoder.py, json/scanner.py). */

@@ -1,7 +1,7 @@
 /**
  * TypeScript stand-ins for the Python values that kombu's JSON codec wraps in
  * `{"__type__": …, "__value__": …}` markers (kombu >= 5.3, kombu/utils/json.py
- * `_register_default_types`; wire notes §3.1).
+ * `_register_default_types`, 5.7.0).
  *
  * | Python           | TypeScript                                   | marker                          |
  * |------------------|----------------------------------------------|---------------------------------|
@@ -79,7 +79,8 @@ export class PyDateTime {
 
   /**
    * The Python text for a JS `Date`: UTC, always 6 fraction digits and an explicit
-   * `+00:00` (wire notes §0 gotcha 3: `…Z` and 3 digits break Celery 5.3.0-5.3.4 on Python < 3.11).
+   * `+00:00`: `…Z` and 3 digits break Celery 5.3.0-5.3.4 on Python < 3.11, which parses with
+   * `datetime.fromisoformat` (celery/utils/time.py `maybe_iso8601`, 5.3.0).
    */
   static fromDate(date: Date): PyDateTime {
     return new PyDateTime(formatDateUtc(date));

@@ -1,4 +1,4 @@
-import { errorToExcInfo, TS_EXCEPTION_MODULE } from "../protocol/exceptions.js";
+import { type ExcInfo, errorToExcInfo, TS_EXCEPTION_MODULE } from "../protocol/exceptions.js";
 
 /**
  * How a TS failure is stored so Python's `exception_to_python`
@@ -7,15 +7,11 @@ import { errorToExcInfo, TS_EXCEPTION_MODULE } from "../protocol/exceptions.js";
  * src/protocol/exceptions.ts); the worker's control-flow errors
  * (src/worker/errors.ts: PythonError, Retry, Reject, time limits, ...) carry
  * their Python identity as `excType` / `excModule` / `excArgs`, which that
- * converter honours.
+ * converter honours. Stored, `exc_module` is never null.
  */
-export interface ExcInfo {
-  exc_type: string;
-  exc_message: unknown[];
-  exc_module: string;
-}
+export type StoredExcInfo = ExcInfo & { exc_module: string };
 
-export function excInfoOf(err: unknown): ExcInfo {
+export function excInfoOf(err: unknown): StoredExcInfo {
   const info = errorToExcInfo(err);
   // Only a RemoteTaskError read from a meta without `exc_module` gives null. Python's
   // exception_to_python treats None and an unimportable module alike (a same-named

@@ -14,9 +14,6 @@ import {
 } from "../protocol/result-meta.js";
 import type { WorkerRequest } from "./request.js";
 
-/** Final states (re-exported for the worker's callers). */
-export { READY_STATES } from "../protocol/states.js";
-
 export interface MetaContext {
   hostname: string;
   resultExtended: boolean;

@@ -8,7 +8,7 @@ import type { WorkerRequest } from "./request.js";
 /**
  * The message `Task.retry()` sends (celery/app/task.py `Task.retry` →
  * `signature_from_request` → `apply_async` → celery/app/amqp.py
- * `as_task_v2`; wire notes 9): same id, root, group, shadow, chain/callbacks,
+ * `as_task_v2`, 5.7.0): same id, root, group, shadow, chain/callbacks,
  * expires, time limits, custom headers, reply_to; `retries + 1`, a new eta,
  * `parent_id` = the retried task's own id, `origin` = this worker; routed back
  * to the exchange/routing key it came from, with its original priority.

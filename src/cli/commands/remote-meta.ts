@@ -30,7 +30,7 @@ const strtobool = (s: string) => {
   throw usageError(`invalid truth value '${s}'`);
 };
 
-export const INSPECT_COMMANDS: Record<string, RemoteCommandMeta> = {
+export const INSPECT_COMMAND_META: Record<string, RemoteCommandMeta> = {
   active: { help: "List of tasks currently being executed." },
   active_queues: { help: "List the task queues a worker is currently consuming from." },
   clock: { help: "Get current logical clock value." },
@@ -57,7 +57,7 @@ export const INSPECT_COMMANDS: Record<string, RemoteCommandMeta> = {
   stats: { help: "Request worker statistics/information." },
 };
 
-export const CONTROL_COMMANDS: Record<string, RemoteCommandMeta> = {
+export const CONTROL_COMMAND_META: Record<string, RemoteCommandMeta> = {
   add_consumer: {
     args: [
       ["queue", str],

@@ -4,10 +4,10 @@ import type { CliContext, Command } from "../context.js";
 import { CliError, EX_OK, EX_UNAVAILABLE, usageError } from "../errors.js";
 import { nodesOnline, sayReply } from "../output.js";
 import {
-  CONTROL_COMMANDS,
+  CONTROL_COMMAND_META,
   commandListing,
   compileArguments,
-  INSPECT_COMMANDS,
+  INSPECT_COMMAND_META,
   type RemoteCommandMeta,
 } from "./remote-meta.js";
 import { checkBroker, REMOTE_OPTIONS, remoteCommandError, withApp } from "./shared.js";
@@ -16,7 +16,7 @@ type RemoteType = "inspect" | "control";
 
 /** celery/bin/control.py `_verify_command_name`. */
 function verify(type: RemoteType, command: string | undefined): [string, RemoteCommandMeta] {
-  const table = type === "inspect" ? INSPECT_COMMANDS : CONTROL_COMMANDS;
+  const table = type === "inspect" ? INSPECT_COMMAND_META : CONTROL_COMMAND_META;
   if (command === undefined) throw usageError("Missing argument 'COMMAND'");
   const meta = table[command];
   if (!meta) {
@@ -37,7 +37,7 @@ function noReplies(): CliError {
  * and `N nodes online.`; no reply exits 69.
  */
 async function runRemote(type: RemoteType, ctx: CliContext): Promise<number> {
-  const table = type === "inspect" ? INSPECT_COMMANDS : CONTROL_COMMANDS;
+  const table = type === "inspect" ? INSPECT_COMMAND_META : CONTROL_COMMAND_META;
   if (flagOption(ctx.values, "list")) {
     ctx.out(commandListing(`${type === "inspect" ? "Inspect" : "Control"} Commands`, table));
     return EX_OK;
@@ -78,7 +78,7 @@ export const inspectCommand: Command = {
     summary: "Inspect the workers by sending them the COMMAND inspect command.",
     usage: "COMMAND [ARGS]...",
     options: { ...listFlag, ...REMOTE_OPTIONS },
-    epilog: commandListing("Inspect Commands", INSPECT_COMMANDS),
+    epilog: commandListing("Inspect Commands", INSPECT_COMMAND_META),
   } satisfies CommandSpec,
   run: (ctx) => runRemote("inspect", ctx),
 };
@@ -89,7 +89,7 @@ export const controlCommand: Command = {
     summary: "Send the COMMAND control command to the workers.",
     usage: "COMMAND [ARGS]...",
     options: { ...listFlag, ...REMOTE_OPTIONS },
-    epilog: commandListing("Control Commands", CONTROL_COMMANDS),
+    epilog: commandListing("Control Commands", CONTROL_COMMAND_META),
   },
   run: (ctx) => runRemote("control", ctx),
 };

@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { splitCommand } from "../../../src/cli/args.js";
 import { dumpLine, pyUtcTimestamp } from "../../../src/cli/commands/events.js";
 import {
-  CONTROL_COMMANDS,
+  CONTROL_COMMAND_META,
   compileArguments,
-  INSPECT_COMMANDS,
+  INSPECT_COMMAND_META,
 } from "../../../src/cli/commands/remote-meta.js";
 import { CliError } from "../../../src/cli/errors.js";
 import { expandNodename } from "../../../src/cli/nodename.js";
@@ -31,19 +31,21 @@ describe("CLI output (celery/bin/base.py pretty)", () => {
 
 describe("remote command arguments (celery/bin/control.py _compile_arguments)", () => {
   it("converts fixed args in order and gathers the variadic rest", () => {
-    expect(compileArguments("revoke", CONTROL_COMMANDS.revoke!, ["a", "b"])).toEqual({ task_id: ["a", "b"] });
-    expect(compileArguments("time_limit", CONTROL_COMMANDS.time_limit!, ["t", "1.5", "3"])).toEqual({
+    expect(compileArguments("revoke", CONTROL_COMMAND_META.revoke!, ["a", "b"])).toEqual({
+      task_id: ["a", "b"],
+    });
+    expect(compileArguments("time_limit", CONTROL_COMMAND_META.time_limit!, ["t", "1.5", "3"])).toEqual({
       task_name: "t",
       soft: 1.5,
       hard: 3,
     });
-    expect(compileArguments("conf", INSPECT_COMMANDS.conf!, ["yes"])).toEqual({ with_defaults: true });
-    expect(compileArguments("query_task", INSPECT_COMMANDS.query_task!, [])).toEqual({ ids: [] });
+    expect(compileArguments("conf", INSPECT_COMMAND_META.conf!, ["yes"])).toEqual({ with_defaults: true });
+    expect(compileArguments("query_task", INSPECT_COMMAND_META.query_task!, [])).toEqual({ ids: [] });
   });
 
   it("rejects extra arguments and bad numbers with a usage error", () => {
-    expect(() => compileArguments("ping", INSPECT_COMMANDS.ping!, ["x"])).toThrow(CliError);
-    expect(() => compileArguments("time_limit", CONTROL_COMMANDS.time_limit!, ["t", "soon"])).toThrow(
+    expect(() => compileArguments("ping", INSPECT_COMMAND_META.ping!, ["x"])).toThrow(CliError);
+    expect(() => compileArguments("time_limit", CONTROL_COMMAND_META.time_limit!, ["t", "soon"])).toThrow(
       /float/,
     );
   });
