@@ -53,6 +53,22 @@ const spec: CommandSpec = {
       metavar: "N",
       help: "Tasks run at once (default 16 or worker_concurrency).",
     },
+    pool: {
+      type: "string",
+      short: "P",
+      metavar: "POOL",
+      help: "async (default: handlers on the event loop) or process (prefork: every task in a child process).",
+    },
+    "max-tasks-per-child": {
+      type: "string",
+      metavar: "N",
+      help: "Replace a pool child process after N tasks (worker_max_tasks_per_child).",
+    },
+    "max-memory-per-child": {
+      type: "string",
+      metavar: "KIB",
+      help: "Replace a pool child process after a task leaves its peak RSS above KIB kilobytes.",
+    },
     "prefetch-multiplier": {
       type: "string",
       metavar: "N",
@@ -97,6 +113,14 @@ function logLevel(raw: string | undefined): LogLevel {
   return level;
 }
 
+/** `-P`: Celery's `prefork` is our `process` pool; Celery's other pools have no counterpart here. */
+function poolOption(raw: string | undefined): WorkerOptions["pool"] {
+  if (raw === undefined) return undefined;
+  if (raw === "async") return "async";
+  if (raw === "process" || raw === "prefork") return "process";
+  throw usageError(`Invalid value for '-P' / '--pool': '${raw}' is not one of async, process, prefork.`);
+}
+
 /**
  * The worker's own WorkerOps (events, pidbox, mingle; src/worker/app-hooks.ts)
  * wrapped so the metrics observe every request it sees.
@@ -121,6 +145,9 @@ export const workerCommand: Command = {
     ctx.env.CELERIAC_LOG_LEVEL = level;
     const concurrency = intOption(v, "concurrency");
     const prefetch = intOption(v, "prefetch-multiplier");
+    const pool = poolOption(stringOption(v, "pool"));
+    const maxTasksPerChild = intOption(v, "max-tasks-per-child");
+    const maxMemoryPerChild = intOption(v, "max-memory-per-child");
     const metricsPort = intOption(v, "metrics-port");
     const app = await loadAppModule(source, ctx.env);
     const excluded = new Set(listOption(v, "exclude-queues") ?? []);
@@ -131,9 +158,15 @@ export const workerCommand: Command = {
     const options: WorkerOptions = { queues, hostname: expandNodename(stringOption(v, "hostname")) };
     if (concurrency !== undefined) options.concurrency = concurrency;
     if (prefetch !== undefined) options.prefetchMultiplier = prefetch;
+    if (pool !== undefined) options.pool = pool;
+    if (maxTasksPerChild !== undefined) options.maxTasksPerChild = maxTasksPerChild;
+    if (maxMemoryPerChild !== undefined) options.maxMemoryPerChild = maxMemoryPerChild;
     if (flagOption(v, "task-events")) options.taskEvents = true;
     if (flagOption(v, "without-mingle")) options.withoutMingle = true;
-    if (ctx.tsx && /\.[cm]?ts$/.test(source.appModule)) options.threadExecArgv = ["--import", "tsx"];
+    if (ctx.tsx && /\.[cm]?ts$/.test(source.appModule)) {
+      options.threadExecArgv = ["--import", "tsx"];
+      options.processExecArgv = ["--import", "tsx"];
+    }
 
     const metrics =
       metricsPort === undefined ? null : new WorkerMetrics({ hostname: options.hostname as string });

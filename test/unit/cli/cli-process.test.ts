@@ -62,6 +62,14 @@ describe("celeriac (spawned)", () => {
     expect(run.stderr).toMatch(/^Error: Command nope not recognized\. Available inspect commands: active, /);
   });
 
+  it("worker with an unknown -P: one line naming the pools, exit 2", async () => {
+    const run = await celeriac(["worker", "-A", "x.js", "-P", "eventlet"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      "Error: Invalid value for '-P' / '--pool': 'eventlet' is not one of async, process, prefork.\n",
+    );
+  });
+
   it("worker without --app: one line, exit 2", async () => {
     const run = await celeriac(["worker"]);
     expect(run.code).toBe(2);
