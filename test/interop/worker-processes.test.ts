@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { processTask } from "../../src/worker/task-registry.js";
+import { processTask, threadedTask } from "../../src/worker/task-registry.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
 import { waitUntil } from "../support/process.js";
@@ -79,6 +79,8 @@ beforeAll(async () => {
   task("ts.proc.barrier", "barrier");
   task("ts.proc.spin", "spinForever");
   task("ts.proc.hog", "hog");
+  task("ts.proc.soft", "softLimited");
+  procStack.task("ts.proc.threaded_whoami", threadedTask(TASKS, "whoami"));
   task("ts.proc.die", "die", { acksLate: true });
   task("ts.proc.exit", "exitWith");
   task("ts.proc.die_once", "dieOnce", { acksLate: true, rejectOnWorkerLost: true });
@@ -180,12 +182,27 @@ emit([r.get(timeout=40) for r in rs])
     expect(pids).not.toContain(process.pid);
   });
 
-  it("a child serves task after task below the limits (sequential tasks reuse one pid)", async () => {
-    const out = await py<{ pid: number; n: number }[]>(`
-emit([app.send_task("ts.proc.whoami", (n,), queue=Q).get(timeout=30) for n in range(4)])
+  it("a child serves task after task below the limits (sequential tasks reuse one pid); threadedTask runs in a child too", async () => {
+    const out = await py<{ seq: { pid: number; n: number }[]; threaded: { pid: number } }>(`
+emit({
+    "seq": [app.send_task("ts.proc.whoami", (n,), queue=Q).get(timeout=30) for n in range(4)],
+    "threaded": app.send_task("ts.proc.threaded_whoami", (9,), queue=Q).get(timeout=30),
+})
 `);
-    expect(out.map((r) => r.n)).toEqual([0, 1, 2, 3]);
-    expect(new Set(out.map((r) => r.pid)).size).toBe(1);
+    expect(out.seq.map((r) => r.n)).toEqual([0, 1, 2, 3]);
+    expect(new Set(out.seq.map((r) => r.pid)).size).toBe(1);
+    expect(out.threaded.pid).not.toBe(process.pid);
+  });
+
+  it("a soft time limit aborts ctx.signal in the child; the task answers as a Python prefork task does", async () => {
+    const out = await py<{ ts: string; py: string }>(`
+emit({
+    "ts": app.send_task("ts.proc.soft", (), queue=Q, soft_time_limit=0.5).get(timeout=30),
+    "py": app.send_task("interop.time_limited", (30,), queue=PQ, soft_time_limit=0.5).get(timeout=30),
+})
+`);
+    expect(out.ts).toBe(out.py);
+    expect(out.py).toBe("soft-time-limit");
   });
 
   it("hard time limit kills the child, stores what a Python prefork worker stores, and the pool recovers", async () => {

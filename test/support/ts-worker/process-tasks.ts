@@ -98,3 +98,9 @@ export function throwTypeError(_ctx: unknown, text: string): never {
 export function echo(_ctx: unknown, value: unknown): unknown {
   return value;
 }
+
+/** Waits for `ctx.signal` (the soft time limit) and answers as interop.time_limited does when it fires. */
+export async function softLimited(ctx: { signal: AbortSignal }): Promise<string> {
+  await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+  return "soft-time-limit";
+}
