@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { ResultBackend } from "./backends/backend.js";
+import { checkDatabaseBackend, createDatabaseBackend, isDatabaseBackend } from "./backends/database/index.js";
 import { RedisBackend } from "./backends/redis.js";
 import { createRpcBackend } from "./backends/rpc.js";
 import type { PublishOptions, SendTaskOptions } from "./canvas/options.js";
-import { resultCodec } from "./client/codecs.js";
+import { resultCodec, serializeBody } from "./client/codecs.js";
 import { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
 import { AsyncResult } from "./client/result.js";
 import { Router } from "./client/router.js";
@@ -52,6 +53,8 @@ export class Celery {
   readonly brokerIsAmqp: boolean;
   /** `rpc://` backend: replies travel over the AMQP broker (celery/backends/rpc.py). */
   readonly backendIsRpc: boolean;
+  /** `django-db` or `db+postgresql://` (src/backends/database). */
+  readonly backendIsDatabase: boolean;
   private transportInstance: BrokerTransport | null = null;
   private backendInstance: ResultBackend | null = null;
   private closed = false;
@@ -72,8 +75,12 @@ export class Celery {
         )})`,
       );
     }
+    this.backendIsDatabase = s.backend !== null && isDatabaseBackend(s.backend);
+    if (this.backendIsDatabase) checkDatabaseBackend({ ...s, backend: s.backend as string });
     this.backendEndpoint =
-      s.backend === null || this.backendIsRpc ? null : parseBackendUrl(s.backend, s.redisBackendUseSsl);
+      s.backend === null || this.backendIsRpc || this.backendIsDatabase
+        ? null
+        : parseBackendUrl(s.backend, s.redisBackendUseSsl);
     if (s.backend !== null) resultCodec(s); // validates result serializer/accept settings
     this.router = new Router(s);
     this.origin = `gen${process.pid}@${hostname()}`;
@@ -132,6 +139,13 @@ export class Celery {
         compat: s.compat,
         resultExpires: s.resultExpires,
       });
+    }
+    if (this.backendInstance === null && this.backendIsDatabase) {
+      const s = this.settings;
+      this.backendInstance = createDatabaseBackend(
+        { ...s, backend: s.backend as string },
+        { meta: resultCodec(s), dumps: (value) => serializeBody(value, s.resultSerializer, s) },
+      );
     }
     if (this.backendInstance === null && this.backendEndpoint !== null) {
       const s = this.settings;
@@ -276,7 +290,7 @@ function parseBackendUrl(url: string, forcedTls: Settings["redisBackendUseSsl"])
   if (scheme === "rpc" || scheme.startsWith("amqp")) {
     throw new ConfigError(
       "backend",
-      `backend ${scheme}:// is not supported yet; use redis://, rediss:// or socket://`,
+      `backend ${scheme}:// is not supported yet; use redis://, rediss://, socket://, django-db or db+postgresql://`,
     );
   }
   return parseRedisUrl("backend", url, forcedTls);

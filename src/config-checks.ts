@@ -97,6 +97,24 @@ const nullableCompression: Check = (option, value) => {
 
 const exchangeTypes = ["direct", "topic", "fanout"] as const;
 
+const databaseTables: Check = (option, value) => {
+  if (value === null) return;
+  if (typeof value !== "object" || Array.isArray(value))
+    throw new ConfigError(
+      option,
+      `${option} must be null or { task?: string, group?: string } (got ${describe(value)})`,
+    );
+  for (const [key, name] of Object.entries(value as Record<string, unknown>)) {
+    if (key !== "task" && key !== "group")
+      throw new ConfigError(option, `${option} accepts the keys task and group (got ${JSON.stringify(key)})`);
+    if (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(name))
+      throw new ConfigError(
+        option,
+        `${option}.${key} must be a plain SQL identifier (got ${describe(name)})`,
+      );
+  }
+};
+
 export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   brokerConnectionRetry: isBool,
   brokerConnectionRetryOnStartup: isBool,
@@ -154,6 +172,10 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   resultFailureExpires: number({ min: 0, nullable: true }),
   resultChordExpires: number({ min: 0, nullable: true }),
   resultExtended: isBool,
+  resultChordRetryInterval: number({ min: 0 }),
+  databaseUrl: text({ nonEmpty: true, nullable: true }),
+  databaseTableNames: databaseTables,
+  databaseTableSchemas: databaseTables,
   redisSocketConnectTimeout: number({ min: 0, nullable: true }),
   workerConcurrency: number({ min: 1, integer: true, nullable: true }),
   workerPrefetchMultiplier: number({ min: 0, integer: true }),

@@ -119,6 +119,12 @@ export interface QueueSetting {
   queueArguments?: Record<string, unknown>;
 }
 
+/** `database_table_names` / `database_table_schemas`: one entry per SQLAlchemy model. */
+export interface DatabaseTableSettings {
+  task?: string;
+  group?: string;
+}
+
 /** What `new Celery({...})` takes. Everything is optional except what you use. */
 export interface CeleryOptions {
   broker?: string;
@@ -174,6 +180,18 @@ export interface CeleryOptions {
   resultFailureExpires?: number | null;
   resultChordExpires?: number | null;
   resultExtended?: boolean;
+  /** Seconds between `celery.chord_unlock` polls (`result_chord_retry_interval`, default 1). */
+  resultChordRetryInterval?: number;
+  /**
+   * The PostgreSQL database of a database result backend: Celery's `database_url` for
+   * `db+postgresql://` (wins over the URL in `backend`), and Django's `DATABASES['default']` as a
+   * URL for `backend: "django-db"` (required there).
+   */
+  databaseUrl?: string | null;
+  /** `database_table_names` (SQLAlchemy backend): `{ task, group }` table names. */
+  databaseTableNames?: DatabaseTableSettings | null;
+  /** `database_table_schemas` (SQLAlchemy backend): `{ task, group }` schemas. */
+  databaseTableSchemas?: DatabaseTableSettings | null;
   resultBackendTransportOptions?: ResultBackendTransportOptions;
   redisBackendUseSsl?: boolean | TlsSettings;
   /** Seconds. */
@@ -300,6 +318,10 @@ export const SCALAR_DEFAULTS = {
   resultFailureExpires: null,
   resultChordExpires: null,
   resultExtended: false,
+  resultChordRetryInterval: 1,
+  databaseUrl: null,
+  databaseTableNames: null,
+  databaseTableSchemas: null,
   redisSocketConnectTimeout: null,
   workerConcurrency: null,
   workerPrefetchMultiplier: 4,

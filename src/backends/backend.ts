@@ -28,6 +28,19 @@ export interface ResultMetaRecord {
 export interface ReplyDestination {
   replyTo: string | null;
   correlationId: string | null;
+  /** Request fields a backend may store besides the meta (django-db's `result_extended` columns). */
+  request?: StoredRequestFields;
+}
+
+/**
+ * What django-celery-results 2.6 `DatabaseBackend._get_extended_properties` reads from the
+ * request beyond the meta: the `argsrepr`/`kwargsrepr` headers and django-celery-beat's
+ * `periodic_task_name` header.
+ */
+export interface StoredRequestFields {
+  argsrepr: string | null;
+  kwargsrepr: string | null;
+  periodicTaskName: string | null;
 }
 
 export interface WaitOptions {
@@ -88,6 +101,16 @@ export type ChordJoin =
 export interface ChordJoiner {
   setChordSize(groupId: string, size: number): Promise<void>;
   onChordPartReturn(part: ChordPart, state: string, result: unknown): Promise<ChordJoin>;
+  /**
+   * `Backend.apply_chord`, called by the producer before the header is sent, with the header's
+   * `as_tuple()` results: django-db creates its ChordCounter here; absent on Redis.
+   */
+  applyChord?(groupId: string, headerTuples: readonly unknown[]): Promise<void>;
+  /**
+   * True when the backend has no join of its own and the producer sends `celery.chord_unlock`
+   * (celery/backends/base.py `fallback_chord_unlock`; Celery's SQLAlchemy backend).
+   */
+  readonly usesChordUnlock?: boolean;
 }
 
 /** The backend's chord join, or a ConfigError naming `backend` when it has none. */
@@ -96,7 +119,7 @@ export function requireChordJoiner(backend: ResultBackend | null): ChordJoiner {
   throw new ConfigError(
     "backend",
     backend === null
-      ? "chords need a result backend: configure a redis:// backend"
-      : "chords need the Redis result backend (Celery's RPC backend has no chords either)",
+      ? "chords need a result backend: configure a redis://, django-db or db+postgresql:// backend"
+      : "chords need the Redis or a database result backend (Celery's RPC backend has no chords either)",
   );
 }

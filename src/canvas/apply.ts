@@ -33,6 +33,11 @@ export interface CanvasPublisher {
   readonly oid: string;
   /** `backend.set_chord_size(group_id, n)`; throws when the backend has no chords. */
   setChordSize(groupId: string, size: number): Promise<void>;
+  /**
+   * `backend.apply_chord(header_result_args, body)` before the header is sent: django-db's
+   * ChordCounter, or `celery.chord_unlock` for SQLAlchemy; nothing for Redis.
+   */
+  applyChord?(groupId: string, headerTuples: unknown[], body: Signature): Promise<void>;
 }
 
 /** A result tree node (celery/result.py `AsyncResult` / `GroupResult` with `parent`). */
@@ -389,9 +394,11 @@ async function applyChord(
   delete headerOptions.chain;
   delete headerOptions.chord;
   header.options.task_id = gid;
-  freezeSignature(header, { groupId: gid, chord: body, rootId }, pub.oid);
+  const frozenHeader = freezeSignature(header, { groupId: gid, chord: body, rootId }, pub.oid);
   let headerRes: ResultNode;
   if (header.tasks.length > 0) {
+    if (pub.applyChord && frozenHeader.kind === "group")
+      await pub.applyChord(gid, frozenHeader.results.map(resultTuple), body);
     headerRes = await applyGroup(pub, header, partial, headerKwargs, { ...headerOptions, task_id: gid });
   } else {
     await applySignature(pub, body, [[]]);

@@ -2,11 +2,15 @@ import { type ResultBackend, requireChordJoiner } from "../backends/backend.js";
 import { applySignature, type CanvasPublisher, type ResultNode } from "../canvas/apply.js";
 import type { PublishOptions } from "../canvas/options.js";
 import { type Chain, type Chord, type Group, type Signature, snakeOption } from "../canvas/signature.js";
+import type { Settings } from "../config.js";
+import { applyChordOnBackend } from "./chord-unlock.js";
 import { type AnyResult, AsyncResult, GroupResult } from "./result.js";
 
 /** What applying a workflow needs from the app (the `Celery` facade satisfies it). */
 export interface CanvasApp {
   readonly oid: string;
+  /** For `celery.chord_unlock`'s routing (database backends). */
+  readonly settings: Settings;
   readonly backend: ResultBackend | null;
   publishTask(
     name: string,
@@ -18,10 +22,21 @@ export interface CanvasApp {
 
 /** A {@link CanvasPublisher} sending through the app. */
 export function canvasPublisher(app: CanvasApp): CanvasPublisher {
+  const publishTask: CanvasPublisher["publishTask"] = (name, args, kwargs, options) =>
+    app.publishTask(name, args, kwargs, options);
   return {
     oid: app.oid,
-    publishTask: (name, args, kwargs, options) => app.publishTask(name, args, kwargs, options),
+    publishTask,
     setChordSize: (gid, size) => requireChordJoiner(app.backend).setChordSize(gid, size),
+    applyChord: (gid, headerTuples, body) =>
+      applyChordOnBackend(
+        requireChordJoiner(app.backend),
+        app.settings,
+        publishTask,
+        gid,
+        headerTuples,
+        body,
+      ),
   };
 }
 

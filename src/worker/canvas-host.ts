@@ -3,6 +3,7 @@ import { hostname as osHostname } from "node:os";
 import { type ResultBackend, type ResultMetaRecord, requireChordJoiner } from "../backends/backend.js";
 import type { CanvasPublisher } from "../canvas/apply.js";
 import type { ContinuationOutcome, ContinuationRequest } from "../canvas/continuation.js";
+import { applyChordOnBackend } from "../client/chord-unlock.js";
 import { prepareTaskMessage } from "../client/producer.js";
 import { Router } from "../client/router.js";
 import type { Settings } from "../config.js";
@@ -38,13 +39,16 @@ export function workerCanvas(host: WorkerCanvasHost): WorkerCanvas {
   const settings = host.settings;
   const router = new Router(settings);
   const identity = { origin: `gen${process.pid}@${osHostname()}`, replyTo: randomUUID() };
+  const publishTask: CanvasPublisher["publishTask"] = async (name, args, kwargs, options) => {
+    const prepared = prepareTaskMessage(settings, router, identity, name, args, kwargs, options);
+    await host.publish(prepared.message);
+  };
   const publisher: CanvasPublisher = {
     oid: identity.replyTo,
-    publishTask: async (name, args, kwargs, options) => {
-      const prepared = prepareTaskMessage(settings, router, identity, name, args, kwargs, options);
-      await host.publish(prepared.message);
-    },
+    publishTask,
     setChordSize: (gid, size) => requireChordJoiner(host.backend).setChordSize(gid, size),
+    applyChord: (gid, headerTuples, body) =>
+      applyChordOnBackend(requireChordJoiner(host.backend), settings, publishTask, gid, headerTuples, body),
   };
   const metaContext: MetaContext = {
     hostname: host.hostname,

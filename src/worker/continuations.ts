@@ -171,7 +171,11 @@ async function returnChordPart(
  * body id, the body gets the FAILURE meta, and its chain fails with it.
  * A group body: every member is failed and gets its errbacks.
  */
-async function chordErrorFromStack(deps: ContinuationDeps, body: Signature, exc: unknown): Promise<void> {
+export async function chordErrorFromStack(
+  deps: ContinuationDeps,
+  body: Signature,
+  exc: unknown,
+): Promise<void> {
   const targets = body instanceof Group ? body.tasks : [body];
   for (const target of targets) {
     const id = target.id ?? body.id;

@@ -86,9 +86,20 @@ export function effectiveIgnoreResult(
 
 /** The request's reply destination (`reply_to`, `correlation_id` properties) for the RPC backend. */
 export function replyDestination(
-  request: Pick<WorkerRequest, "replyTo" | "correlationId">,
+  request: Pick<WorkerRequest, "replyTo" | "correlationId"> &
+    Partial<Pick<WorkerRequest, "argsrepr" | "kwargsrepr" | "headers">>,
 ): ReplyDestination {
-  return { replyTo: request.replyTo, correlationId: request.correlationId };
+  const periodic = request.headers?.periodic_task_name;
+  return {
+    replyTo: request.replyTo,
+    correlationId: request.correlationId,
+    // django-db's result_extended columns (django_celery_results DatabaseBackend._get_extended_properties).
+    request: {
+      argsrepr: request.argsrepr ?? null,
+      kwargsrepr: request.kwargsrepr ?? null,
+      periodicTaskName: typeof periodic === "string" ? periodic : null,
+    },
+  };
 }
 
 /** Python's `repr()`-ish rendering of a return value for the "succeeded" line. */

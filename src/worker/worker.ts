@@ -9,6 +9,7 @@ import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
 import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder } from "./body-codec.js";
 import { workerCanvas } from "./canvas-host.js";
+import { registerChordUnlock } from "./chord-unlock.js";
 import { Terminated } from "./errors.js";
 import { workerOpsSurface } from "./ops-surface.js";
 import { ProcessPool } from "./process-pool.js";
@@ -101,6 +102,14 @@ export class Worker {
     this.threadExecArgv = options.threadExecArgv;
     this.poolOptions = options;
     this.decodeBody = deps.decodeBody ?? kombuBodyDecoder(s.acceptContent, s.compat);
+    const canvas = workerCanvas({
+      settings: s,
+      backend: deps.backend,
+      publish: deps.publish,
+      hostname: this.hostname,
+      logger: this.logger,
+    });
+    registerChordUnlock(deps.registry, deps.backend, canvas, s.resultChordRetryInterval);
     this.runner = new TaskRunner({
       backend: deps.backend,
       publish: deps.publish,
@@ -110,13 +119,7 @@ export class Worker {
       compat: s.compat,
       resultExtended: s.resultExtended,
       storeErrorsEvenIfIgnored: s.taskStoreErrorsEvenIfIgnored,
-      canvas: workerCanvas({
-        settings: s,
-        backend: deps.backend,
-        publish: deps.publish,
-        hostname: this.hostname,
-        logger: this.logger,
-      }),
+      canvas,
       modulePool: (handler) => this.modulePool(handler),
       onOutcome: (request, outcome) => this.onOutcome(request, outcome),
     });
