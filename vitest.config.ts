@@ -5,6 +5,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // test/package packs and installs the tarball: its own step (vitest.package.config.ts).
+    exclude: ["test/package/**", "**/node_modules/**"],
     globalSetup: ["test/support/global-setup.ts"],
     fileParallelism: false,
     testTimeout: 30_000,

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `celeriac` command. From a checkout (src/ present) it runs the TypeScript sources through
-// tsx, so no build step is needed; from an installed package it runs the compiled dist/. tsx is
-// registered in both cases so that `--app ./tasks.ts` loads without a separate build.
+// tsx, so no build step is needed; from an installed package it runs the compiled dist/. tsx is an
+// optional peer dependency: when the user has it, it is registered so that `--app ./tasks.ts`
+// loads without a build step; without it, a .ts app gets a message saying to install it.
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";

@@ -1,3 +1,4 @@
+import { openSync, writeSync } from "node:fs";
 import { type DestinationStream, type Logger, pino } from "pino";
 
 /**
@@ -15,8 +16,13 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** `"text"` (Celery-like lines, default) or `"json"` (one pino object per line). */
   format?: "text" | "json";
-  /** Where lines go; default stderr (where Celery's worker logs too). */
+  /** Where lines go; default stderr (where Celery's worker logs too), or `file`. */
   destination?: { write(line: string): unknown };
+  /**
+   * Append lines to this file instead of stderr (the CLI's `--logfile`); default
+   * `CELERIAC_LOG_FILE`. Ignored when `destination` is given.
+   */
+  file?: string;
   /** Process label in text lines, Celery's `%(processName)s`; default `MainProcess`. */
   processName?: string;
 }
@@ -83,9 +89,24 @@ function textDestination(out: { write(line: string): unknown }, processName: str
   };
 }
 
+/** One append-mode descriptor per log file, shared by every logger that writes there. */
+const logFiles = new Map<string, { write(line: string): unknown }>();
+
+function fileDestination(path: string): { write(line: string): unknown } {
+  let out = logFiles.get(path);
+  if (out === undefined) {
+    const fd = openSync(path, "a");
+    // Synchronous writes: the last lines before an exit (a fatal error, a shutdown) are not lost.
+    out = { write: (line: string) => writeSync(fd, line) };
+    logFiles.set(path, out);
+  }
+  return out;
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? (process.env.CELERIAC_LOG_LEVEL as LogLevel | undefined) ?? "info";
-  const out = options.destination ?? process.stderr;
+  const file = options.file ?? (process.env.CELERIAC_LOG_FILE || undefined);
+  const out = options.destination ?? (file !== undefined ? fileDestination(file) : process.stderr);
   const redactingOut: DestinationStream = { write: (line: string) => out.write(redactUrl(line)) };
   const destination =
     options.format === "json" ? redactingOut : textDestination(out, options.processName ?? "MainProcess");

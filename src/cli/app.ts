@@ -36,25 +36,46 @@ function isCeleryLike(value: unknown): value is Celery {
   return typeof v.sendTask === "function" && typeof v.worker === "function" && typeof v.settings === "object";
 }
 
+/** A Python-style `-A proj.celery` or `-A proj.celery:app` (dotted names, no file extension). */
+const PYTHON_MODULE_NAME = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+(:[A-Za-z_][\w]*)?$/;
+const JS_EXTENSION = /\.([cm]?[jt]s)$/;
+
+/** What to try instead, for the two mistakes a Celery user makes first. */
+function loadHint(spec: string, exists: boolean, tsxLoaded: boolean): string {
+  if (!exists && PYTHON_MODULE_NAME.test(spec) && !JS_EXTENSION.test(spec.split(":")[0] as string)) {
+    const guess = `./${(spec.split(":")[0] as string).replace(/\./g, "/")}.ts`;
+    return `. -A takes the path of a JavaScript or TypeScript module that exports the app (e.g. -A ${guess}), not a Python dotted module name`;
+  }
+  if (exists && !tsxLoaded && /\.[cm]?ts$/.test(spec)) {
+    return ". Loading a .ts app module needs tsx (an optional peer dependency of celeriac): run `npm install --save-dev tsx`, or compile the app and pass the .js file";
+  }
+  return "";
+}
+
 /**
  * Loads the app module (`-A ./tasks.ts`; `.ts` goes through tsx, which the
  * `bin/celeriac.js` shim registers). As with Celery's `-b`/`--result-backend`,
  * the URLs are put into `CELERY_BROKER_URL` / `CELERY_RESULT_BACKEND` before
  * the module runs, so an app built from those variables picks them up.
  */
-export async function loadAppModule(source: AppSource, env: NodeJS.ProcessEnv): Promise<Celery> {
+export async function loadAppModule(
+  source: AppSource,
+  env: NodeJS.ProcessEnv,
+  tsxLoaded = false,
+): Promise<Celery> {
   const spec = source.appModule as string;
   if (source.broker !== undefined) env.CELERY_BROKER_URL = source.broker;
   if (source.resultBackend !== undefined) env.CELERY_RESULT_BACKEND = source.resultBackend;
   const path = resolve(spec);
-  const url = existsSync(path) ? pathToFileURL(path).href : spec;
+  const exists = existsSync(path);
+  const url = exists ? pathToFileURL(path).href : spec;
   let mod: Record<string, unknown>;
   try {
     mod = (await import(url)) as Record<string, unknown>;
   } catch (err) {
     const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new CliError(
-      `Unable to load celery application. The module ${spec} could not be loaded: ${reason}`,
+      `Unable to load celery application. The module ${spec} could not be loaded: ${reason}${loadHint(spec, exists, tsxLoaded)}`,
       EX_USAGE,
     );
   }
@@ -79,8 +100,8 @@ export async function loadAppModule(source: AppSource, env: NodeJS.ProcessEnv): 
  * one built from the URLs. Connection retries are bounded so an unreachable
  * broker fails the command instead of hanging it.
  */
-export async function openApp(source: AppSource, env: NodeJS.ProcessEnv): Promise<Celery> {
-  if (source.appModule !== undefined) return loadAppModule(source, env);
+export async function openApp(source: AppSource, env: NodeJS.ProcessEnv, tsxLoaded = false): Promise<Celery> {
+  if (source.appModule !== undefined) return loadAppModule(source, env, tsxLoaded);
   try {
     return new Celery({
       ...(source.broker !== undefined ? { broker: source.broker } : {}),

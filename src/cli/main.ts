@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { redactUrl } from "../logging.js";
 import { GLOBAL_OPTIONS, helpText, parseCommandArgs, splitCommand } from "./args.js";
@@ -19,6 +20,14 @@ export const COMMANDS: Record<string, Command> = {
   worker: workerCommand,
 };
 
+/** This package's version (package.json is two levels up from src/cli/ and from dist/cli/). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 function topHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   return [
@@ -30,6 +39,7 @@ function topHelp(): string {
     ...Object.entries(GLOBAL_OPTIONS).map(
       ([name, o]) => `  ${`${o.short ? `-${o.short}, ` : ""}--${name}`.padEnd(24)} ${o.help}`,
     ),
+    `  ${"--version".padEnd(24)} Show the version and exit.`,
     "",
     "Commands:",
     ...Object.values(COMMANDS).map((c) => `  ${c.spec.name.padEnd(width)}  ${c.spec.summary}`),
@@ -75,6 +85,10 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   try {
     const { command, rest } = splitCommand(argv);
     if (command === null) {
+      if (rest.includes("--version")) {
+        stdout.write(`${packageVersion()}\n`);
+        return EX_OK;
+      }
       if (rest.includes("--help") || rest.includes("-h") || rest.length === 0) {
         stdout.write(topHelp());
         return rest.length === 0 ? EX_USAGE : EX_OK;

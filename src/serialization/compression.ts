@@ -14,9 +14,15 @@
  */
 
 import * as zlib from "node:zlib";
-import { lzma as lzmaAlone, xz } from "@napi-rs/lzma";
-import compressjs from "compressjs";
+import type { Bzip2Codec } from "compressjs";
 import { CeleryError, ConfigError, DecodeError } from "../errors.js";
+import { loadDependency } from "../optional-deps.js";
+
+// The two codecs outside node:zlib load on the first message that uses them.
+const bzip2 = (): Bzip2Codec =>
+  loadDependency<{ Bzip2: Bzip2Codec }>("compressjs", "bzip2 compression (application/x-bz2)").Bzip2;
+const lzma = () =>
+  loadDependency<typeof import("@napi-rs/lzma")>("@napi-rs/lzma", "xz/lzma compression (application/x-lzma)");
 
 export type CompressionMime =
   | "application/x-gzip"
@@ -95,8 +101,8 @@ function asBuffer(data: Uint8Array): Buffer {
 
 const ENCODERS: Record<CompressionMime, (data: Uint8Array) => Buffer> = {
   "application/x-gzip": (d) => zlib.deflateSync(d), // zlib.compress: RFC 1950, default level
-  "application/x-bz2": (d) => asBuffer(compressjs.Bzip2.compressFile(d, undefined, 9)), // bz2.compress level 9
-  "application/x-lzma": (d) => xz.compressSync(d), // lzma.compress: FORMAT_XZ
+  "application/x-bz2": (d) => asBuffer(bzip2().compressFile(d, undefined, 9)), // bz2.compress level 9
+  "application/x-lzma": (d) => lzma().xz.compressSync(d), // lzma.compress: FORMAT_XZ
   "application/x-brotli": (d) => zlib.brotliCompressSync(d),
   "application/zstd": (d) => requireZstd().compress(d),
 };
@@ -104,9 +110,9 @@ const ENCODERS: Record<CompressionMime, (data: Uint8Array) => Buffer> = {
 const DECODERS: Record<CompressionMime, (data: Uint8Array) => Buffer> = {
   "application/x-gzip": (d) => zlib.inflateSync(d),
   // bz2.decompress reads concatenated streams too.
-  "application/x-bz2": (d) => asBuffer(compressjs.Bzip2.decompressFile(d, undefined, true)),
+  "application/x-bz2": (d) => asBuffer(bzip2().decompressFile(d, undefined, true)),
   // lzma.decompress defaults to FORMAT_AUTO: an .xz container or a legacy .lzma ("alone") stream.
-  "application/x-lzma": (d) => (isXz(d) ? xz.decompressSync(d) : lzmaAlone.decompressSync(d)),
+  "application/x-lzma": (d) => (isXz(d) ? lzma().xz.decompressSync(d) : lzma().lzma.decompressSync(d)),
   "application/x-brotli": (d) => zlib.brotliDecompressSync(d),
   "application/zstd": (d) => requireZstd().decompress(d),
 };

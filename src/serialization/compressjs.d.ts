@@ -1,6 +1,6 @@
 // Types for the parts of `compressjs` (CommonJS, untyped) that compression.ts uses.
 declare module "compressjs" {
-  interface Bzip2Codec {
+  export interface Bzip2Codec {
     /** bzip2-compresses `input`; `blockSizeMultiplier` 1..9 is bzip2's level (Python's default is 9). */
     compressFile(input: Uint8Array, output?: undefined, blockSizeMultiplier?: number): Uint8Array;
     /** Decompresses a bzip2 stream; `multistream` reads concatenated streams as bz2.decompress does. */

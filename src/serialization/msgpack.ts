@@ -15,9 +15,13 @@
  * - Known limit: @msgpack/msgpack refuses a map key `__proto__` when decoding (prototype
  *   pollution guard), so such a body is a DecodeError here although Python reads it.
  */
-import { decode, encode } from "@msgpack/msgpack";
 import { DecodeError, EncodeError } from "../errors.js";
+import { loadDependency } from "../optional-deps.js";
 import { PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
+
+/** @msgpack/msgpack, loaded on the first msgpack body rather than on `import "celeriac"`. */
+const msgpack = () =>
+  loadDependency<typeof import("@msgpack/msgpack")>("@msgpack/msgpack", "The msgpack serializer");
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const INT64_MIN = -(1n << 63n);
@@ -124,7 +128,7 @@ export function msgpackDumps(value: unknown): Buffer {
   }
   if (prepared === undefined) throw new EncodeError("Cannot msgpack-encode undefined");
   try {
-    const packed = encode(prepared, { useBigInt64: true, ignoreUndefined: true });
+    const packed = msgpack().encode(prepared, { useBigInt64: true, ignoreUndefined: true });
     return Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
   } catch (err) {
     throw new EncodeError(
@@ -152,7 +156,7 @@ function narrowInts(v: unknown): unknown {
 /** `msgpack.unpackb(body, raw=False)`. Throws DecodeError for a bad or truncated body. */
 export function msgpackLoads(body: Uint8Array): unknown {
   try {
-    return narrowInts(decode(body, { useBigInt64: true }));
+    return narrowInts(msgpack().decode(body, { useBigInt64: true }));
   } catch (err) {
     throw new DecodeError(`Invalid msgpack body: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,

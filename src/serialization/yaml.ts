@@ -10,10 +10,13 @@
  * as are functions and symbols. The text differs from PyYAML's in layout (key order kept, not
  * sorted; non-ASCII written as UTF-8, not escaped), never in the values PyYAML reads back.
  */
-import { parseDocument, stringify } from "yaml";
 import { DecodeError, EncodeError } from "../errors.js";
+import { loadDependency } from "../optional-deps.js";
 import { PyDecimal, PyTime, PyUUID } from "./pytypes.js";
 import { pyyamlTags } from "./yaml-tags.js";
+
+/** The yaml package, loaded on the first YAML body rather than on `import "celeriac"`. */
+const yaml = () => loadDependency<typeof import("yaml")>("yaml", "The yaml serializer");
 
 const DUMP_TAGS = pyyamlTags("date");
 const LOAD_TAGS = { date: pyyamlTags("date"), pydatetime: pyyamlTags("pydatetime") };
@@ -48,7 +51,7 @@ export function yamlDumps(value: unknown): string {
   if (value === undefined) throw new EncodeError("Cannot YAML-encode undefined");
   checkRepresentable(value, "$", new Set());
   try {
-    return stringify(value, {
+    return yaml().stringify(value, {
       version: "1.1",
       customTags: DUMP_TAGS,
       lineWidth: 0, // no folding: one less place where two YAML implementations could disagree
@@ -72,7 +75,7 @@ export interface YamlLoadsOptions {
  * (`!!python/object` and other unknown tags are a DecodeError, as SafeLoader raises ConstructorError).
  */
 export function yamlLoads(text: string, options: YamlLoadsOptions = {}): unknown {
-  const doc = parseDocument(text, {
+  const doc = yaml().parseDocument(text, {
     version: "1.1",
     customTags: LOAD_TAGS[options.datetimes ?? "date"],
     uniqueKeys: false, // PyYAML keeps the last value of a repeated key

@@ -63,7 +63,7 @@ export function remoteCommandError(command: string, err: unknown): CliError {
 
 /** Opens the app from the flags/env, runs `body`, always closes the app. */
 export async function withApp<T>(ctx: CliContext, body: (app: Celery) => Promise<T>): Promise<T> {
-  const app = await openApp(appSource(ctx.values, ctx.env), ctx.env);
+  const app = await openApp(appSource(ctx.values, ctx.env), ctx.env, ctx.tsx);
   try {
     return await body(app);
   } finally {

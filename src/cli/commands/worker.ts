@@ -1,6 +1,8 @@
+import { closeSync, openSync } from "node:fs";
 import type { Celery } from "../../app.js";
 import { createLogger, type LogLevel } from "../../logging.js";
-import { type MetricsServer, serveMetrics, WorkerMetrics } from "../../metrics.js";
+import type { MetricsServer, WorkerMetrics } from "../../metrics.js";
+import { isMissingPackage } from "../../optional-deps.js";
 import { createWorker, workerOpsFactory } from "../../worker/app-hooks.js";
 import type { WorkerOptions } from "../../worker/worker.js";
 import { appSource, loadAppModule } from "../app.js";
@@ -8,6 +10,7 @@ import { type CommandSpec, flagOption, intOption, listOption, stringOption } fro
 import type { CliContext, Command } from "../context.js";
 import { CliError, EX_OK, usageError } from "../errors.js";
 import { expandNodename } from "../nodename.js";
+import { acquirePidfile } from "../pidfile.js";
 import { instrumentWorkerOps } from "../worker-metrics.js";
 import { closeQuietly, remoteCommandError } from "./shared.js";
 
@@ -90,6 +93,17 @@ const spec: CommandSpec = {
       help: "Don't synchronize revoked ids with other workers at start-up.",
     },
     "without-gossip": { type: "boolean", help: "Accepted for Celery parity (a TS worker does not gossip)." },
+    logfile: {
+      type: "string",
+      short: "f",
+      metavar: "FILE",
+      help: "Append the log to this file instead of stderr.",
+    },
+    pidfile: {
+      type: "string",
+      metavar: "FILE",
+      help: "Write the worker's pid here; refuse to start if a running process holds it.",
+    },
     "metrics-port": {
       type: "string",
       metavar: "PORT",
@@ -131,84 +145,141 @@ function opsWithMetrics(app: Celery, options: WorkerOptions, metrics: WorkerMetr
   return { ops: (worker: Parameters<typeof base>[0]) => instrumentWorkerOps(base(worker), metrics) };
 }
 
+/**
+ * src/metrics.ts, imported only for `--metrics-port`: prom-client is an optional peer
+ * dependency, so a worker without metrics starts without it.
+ */
+async function loadMetrics(): Promise<typeof import("../../metrics.js")> {
+  try {
+    return await import("../../metrics.js");
+  } catch (err) {
+    if (!isMissingPackage(err, "prom-client")) throw err;
+    throw usageError(
+      "--metrics-port needs the npm package prom-client (an optional peer dependency of celeriac); run `npm install prom-client`",
+    );
+  }
+}
+
+/**
+ * `npx celeriac worker` and `npm run` scripts: npm starts the bin through `sh -c`, and a SIGTERM
+ * sent to npm kills that shell without reaching this process, which lives on re-parented to
+ * init (seen with npm 11 and dash). So when npm started us (it sets `npm_command`), losing the
+ * parent counts as the SIGTERM. Not done otherwise: `nohup celeriac worker &` must outlive its shell.
+ */
+function watchNpmParent(env: NodeJS.ProcessEnv, onParentGone: () => void): () => void {
+  if (!env.npm_command) return () => {};
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onParentGone();
+  }, 250);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** `celery worker`: load the app module, consume its queues until SIGINT/SIGTERM or remote shutdown. */
 export const workerCommand: Command = {
   spec,
   async run(ctx: CliContext) {
-    if (ctx.positionals.length > 0) throw usageError(`Got unexpected extra argument (${ctx.positionals[0]})`);
-    const v = ctx.values;
-    const source = appSource(v, ctx.env);
-    if (source.appModule === undefined)
-      throw usageError("Missing option '-A' / '--app' (the module that builds the Celery app)");
-    const level = logLevel(stringOption(v, "loglevel"));
-    // The worker's logger reads its level from here (src/logging.ts).
-    ctx.env.CELERIAC_LOG_LEVEL = level;
-    const concurrency = intOption(v, "concurrency");
-    const prefetch = intOption(v, "prefetch-multiplier");
-    const pool = poolOption(stringOption(v, "pool"));
-    const maxTasksPerChild = intOption(v, "max-tasks-per-child");
-    const maxMemoryPerChild = intOption(v, "max-memory-per-child");
-    const metricsPort = intOption(v, "metrics-port");
-    const app = await loadAppModule(source, ctx.env);
-    const excluded = new Set(listOption(v, "exclude-queues") ?? []);
-    const queues = (listOption(v, "queues") ?? [app.settings.taskDefaultQueue]).filter(
-      (q) => !excluded.has(q),
-    );
-    if (queues.length === 0) throw usageError("No queues left to consume after --exclude-queues");
-    const options: WorkerOptions = { queues, hostname: expandNodename(stringOption(v, "hostname")) };
-    if (concurrency !== undefined) options.concurrency = concurrency;
-    if (prefetch !== undefined) options.prefetchMultiplier = prefetch;
-    if (pool !== undefined) options.pool = pool;
-    if (maxTasksPerChild !== undefined) options.maxTasksPerChild = maxTasksPerChild;
-    if (maxMemoryPerChild !== undefined) options.maxMemoryPerChild = maxMemoryPerChild;
-    if (flagOption(v, "task-events")) options.taskEvents = true;
-    if (flagOption(v, "without-mingle")) options.withoutMingle = true;
-    if (ctx.tsx && /\.[cm]?ts$/.test(source.appModule)) {
-      options.threadExecArgv = ["--import", "tsx"];
-      options.processExecArgv = ["--import", "tsx"];
-    }
-
-    const metrics =
-      metricsPort === undefined ? null : new WorkerMetrics({ hostname: options.hostname as string });
-    let server: MetricsServer | null = null;
-    const worker = createWorker(app, options, opsWithMetrics(app, options, metrics));
-    const log = createLogger({ level });
-    if (metrics !== null && metricsPort !== undefined) {
-      try {
-        server = await serveMetrics(metrics, metricsPort, stringOption(v, "metrics-host") ?? "0.0.0.0");
-      } catch (err) {
-        await closeQuietly(app);
-        throw new CliError(`Cannot serve metrics on port ${metricsPort}: ${(err as Error).message}`);
-      }
-      log.info(`Metrics at http://${stringOption(v, "metrics-host") ?? "0.0.0.0"}:${server.port}/metrics`);
-    }
-
+    const pidfile = stringOption(ctx.values, "pidfile");
+    const release = pidfile === undefined ? () => {} : acquirePidfile(pidfile);
     try {
-      await worker.start();
-    } catch (err) {
-      await server?.close();
-      await closeQuietly(app);
-      throw remoteCommandError("worker", err);
+      return await runWorker(ctx);
+    } finally {
+      release();
     }
-    // Celery: first SIGINT/SIGTERM = warm shutdown (wait for running tasks), a second one = cold.
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals === 1) {
-        log.warn(`worker: Warm shutdown (${signal === "SIGINT" ? "MainProcess" : signal})`);
-        void worker.close();
-      } else {
-        log.warn("worker: Cold shutdown (MainProcess)");
-        void worker.close({ timeout: 0 });
-      }
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    await worker.closed;
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    await server?.close();
-    await closeQuietly(app);
-    return EX_OK;
   },
 };
+
+async function runWorker(ctx: CliContext): Promise<number> {
+  if (ctx.positionals.length > 0) throw usageError(`Got unexpected extra argument (${ctx.positionals[0]})`);
+  const v = ctx.values;
+  const source = appSource(v, ctx.env);
+  if (source.appModule === undefined)
+    throw usageError("Missing option '-A' / '--app' (the module that builds the Celery app)");
+  const level = logLevel(stringOption(v, "loglevel"));
+  // The worker's logger reads its level and file from here (src/logging.ts).
+  ctx.env.CELERIAC_LOG_LEVEL = level;
+  const logfile = stringOption(v, "logfile");
+  if (logfile !== undefined) {
+    try {
+      closeSync(openSync(logfile, "a"));
+    } catch (err) {
+      throw usageError(`Invalid value for '-f' / '--logfile': ${(err as Error).message}`);
+    }
+    ctx.env.CELERIAC_LOG_FILE = logfile;
+  }
+  const concurrency = intOption(v, "concurrency");
+  const prefetch = intOption(v, "prefetch-multiplier");
+  const pool = poolOption(stringOption(v, "pool"));
+  const maxTasksPerChild = intOption(v, "max-tasks-per-child");
+  const maxMemoryPerChild = intOption(v, "max-memory-per-child");
+  const metricsPort = intOption(v, "metrics-port");
+  const metricsModule = metricsPort === undefined ? null : await loadMetrics();
+  const app = await loadAppModule(source, ctx.env, ctx.tsx);
+  const excluded = new Set(listOption(v, "exclude-queues") ?? []);
+  const queues = (listOption(v, "queues") ?? [app.settings.taskDefaultQueue]).filter((q) => !excluded.has(q));
+  if (queues.length === 0) throw usageError("No queues left to consume after --exclude-queues");
+  const options: WorkerOptions = { queues, hostname: expandNodename(stringOption(v, "hostname")) };
+  if (concurrency !== undefined) options.concurrency = concurrency;
+  if (prefetch !== undefined) options.prefetchMultiplier = prefetch;
+  if (pool !== undefined) options.pool = pool;
+  if (maxTasksPerChild !== undefined) options.maxTasksPerChild = maxTasksPerChild;
+  if (maxMemoryPerChild !== undefined) options.maxMemoryPerChild = maxMemoryPerChild;
+  if (flagOption(v, "task-events")) options.taskEvents = true;
+  if (flagOption(v, "without-mingle")) options.withoutMingle = true;
+  if (ctx.tsx && /\.[cm]?ts$/.test(source.appModule)) {
+    options.threadExecArgv = ["--import", "tsx"];
+    options.processExecArgv = ["--import", "tsx"];
+  }
+
+  const metrics =
+    metricsModule === null ? null : new metricsModule.WorkerMetrics({ hostname: options.hostname as string });
+  let server: MetricsServer | null = null;
+  const worker = createWorker(app, options, opsWithMetrics(app, options, metrics));
+  const log = createLogger({ level });
+  if (metricsModule !== null && metrics !== null && metricsPort !== undefined) {
+    try {
+      server = await metricsModule.serveMetrics(
+        metrics,
+        metricsPort,
+        stringOption(v, "metrics-host") ?? "0.0.0.0",
+      );
+    } catch (err) {
+      await closeQuietly(app);
+      throw new CliError(`Cannot serve metrics on port ${metricsPort}: ${(err as Error).message}`);
+    }
+    log.info(`Metrics at http://${stringOption(v, "metrics-host") ?? "0.0.0.0"}:${server.port}/metrics`);
+  }
+
+  try {
+    await worker.start();
+  } catch (err) {
+    await server?.close();
+    await closeQuietly(app);
+    throw remoteCommandError("worker", err);
+  }
+  // Celery: first SIGINT/SIGTERM = warm shutdown (wait for running tasks), a second one = cold.
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      log.warn(`worker: Warm shutdown (${signal === "SIGINT" ? "MainProcess" : signal})`);
+      void worker.close();
+    } else {
+      log.warn("worker: Cold shutdown (MainProcess)");
+      void worker.close({ timeout: 0 });
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const stopWatching = watchNpmParent(ctx.env, () => onSignal("SIGTERM"));
+  await worker.closed;
+  stopWatching();
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  await server?.close();
+  await closeQuietly(app);
+  return EX_OK;
+}

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
-import { type Channel, type ChannelModel, type ConfirmChannel, connect, type Options } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel, Options } from "amqplib";
 import { ConfigError, ConnectionLostError } from "../../errors.js";
+import { loadDependency } from "../../optional-deps.js";
 import { type AmqpEndpoint, describeAmqpEndpoint } from "./url.js";
 
 /**
@@ -81,6 +82,8 @@ export async function openAmqpConnection(
     clientProperties: { connection_name: connectionName ?? "celeriac", product: "celeriac" },
   };
   let timer: NodeJS.Timeout | undefined;
+  // amqplib loads with the first AMQP connection, so a Redis-only app never loads it.
+  const { connect } = loadDependency<typeof import("amqplib")>("amqplib", "An amqp:// broker");
   const attempt = connect(target, socketOptions);
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

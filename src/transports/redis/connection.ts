@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis, RedisOptions } from "ioredis";
 import type { RetryPolicy, TlsSettings } from "../../config.js";
 import { ConfigError, ConnectionLostError } from "../../errors.js";
+import { loadDependency } from "../../optional-deps.js";
 import { describeEndpoint, type RedisEndpoint } from "./url.js";
 
 /**
@@ -88,6 +89,8 @@ export function redisOptions(endpoint: RedisEndpoint, options: RedisConnectionOp
 
 /** Opens (lazily) one ioredis client. The caller owns it and must `quit()`/`disconnect()` it. */
 export function createRedisClient(endpoint: RedisEndpoint, options: RedisConnectionOptions = {}): Redis {
+  // ioredis loads with the first Redis client, so an AMQP + rpc:// app never loads it.
+  const { Redis } = loadDependency<typeof import("ioredis")>("ioredis", "A Redis broker or result backend");
   const client = new Redis(redisOptions(endpoint, options));
   // Errors are reported to callers through rejected commands; without a listener
   // ioredis would print every reconnect failure as an unhandled 'error'.
