@@ -11,7 +11,8 @@
  *   io          src/backends/ transports/       one folder per broker/backend (ioredis, amqplib)
  *   settings    src/config.ts, config-checks.ts, logging.ts     settings types, checks, the logger
  *   pure        src/protocol/ serialization/    build/parse messages, codecs; no I/O
- *   base        src/errors.ts, compat.ts        the error tree and Celery minor versions: imports nothing
+ *   base        src/errors.ts, compat.ts, optional-deps.ts   the error tree, Celery minor versions, the
+ *               loader of optional npm packages: import nothing but each other
  *
  * A root file not named above is a failure until it is placed here. Besides the layer order, the
  * check fails on any cycle between files and any cycle between folders (a folder is a directory
@@ -55,6 +56,7 @@ const ROOT_FILE_LAYER = {
   "logging.ts": "settings",
   "errors.ts": "base",
   "compat.ts": "base",
+  "optional-deps.ts": "base",
 };
 
 function listSources(dir) {
