@@ -4,6 +4,7 @@ import type { ResultBackend } from "./backends/backend.js";
 import { checkDatabaseBackend, createDatabaseBackend, isDatabaseBackend } from "./backends/database/index.js";
 import { RedisBackend } from "./backends/redis.js";
 import { createRpcBackend } from "./backends/rpc.js";
+import { Beat, type BeatOptions } from "./beat/service.js";
 import type { PublishOptions, SendTaskOptions } from "./canvas/options.js";
 import { resultCodec, serializeBody } from "./client/codecs.js";
 import { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
@@ -259,6 +260,16 @@ export class Celery {
   /** A worker consuming this app's queues and running its registered tasks (`celery worker`). */
   worker(options?: WorkerOptions): Worker {
     return createWorker(this, options);
+  }
+
+  /**
+   * The periodic task scheduler over `beatSchedule` (`celery beat`; src/beat).
+   * `await beat.start()` runs until `beat.stop()`. Bad entries and an unknown
+   * scheduler throw a ConfigError here, before anything is sent.
+   */
+  beat(options?: BeatOptions): Beat {
+    this.assertOpen();
+    return new Beat(this, options);
   }
 
   /** Remote control of Python and TS workers (`app.control`; src/control). */

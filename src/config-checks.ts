@@ -192,9 +192,37 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   eventExchange: text({ nonEmpty: true }),
   eventQueuePrefix: text({ nonEmpty: true }),
   controlExchange: text({ nonEmpty: true }),
-  timezone: text({ nonEmpty: true }),
+  timezone: ianaZone,
   enableUtc: isBool,
+  beatSchedule: (option, value) => {
+    // Each entry is checked in full when beat starts (src/beat/entry.ts entryFromSetting).
+    if (value === null || typeof value !== "object" || Array.isArray(value))
+      throw new ConfigError(option, `${option} must be an object of entry name -> {task, schedule, ...}`);
+  },
+  beatScheduler: text({ nonEmpty: true }),
+  beatScheduleFilename: text({ nonEmpty: true }),
+  beatMaxLoopInterval: number({ min: 0 }),
+  beatSyncEvery: number({ min: 0, integer: true }),
+  beatCronStartingDeadline: number({ min: 0, nullable: true }),
+  redbeatRedisUrl: text({ nonEmpty: true, nullable: true }),
+  redbeatKeyPrefix: text(),
+  redbeatLockKey: text({ nullable: true }),
+  redbeatLockTimeout: number({ min: 0, nullable: true }),
 };
+
+/** An IANA zone name Node's Intl knows (Python's `ZoneInfo(name)`), or null. */
+function ianaZone(option: string, value: unknown): void {
+  if (value === null) return;
+  text({ nonEmpty: true })(option, value);
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: value as string });
+  } catch {
+    throw new ConfigError(
+      option,
+      `${option} ${JSON.stringify(value)} is not a known IANA time zone (e.g. "Europe/London")`,
+    );
+  }
+}
 
 export const TRANSPORT_OPTION_CHECKS: Record<keyof BrokerTransportOptions, Check> = {
   globalKeyprefix: text(),

@@ -1,3 +1,4 @@
+import type { BeatScheduleEntry } from "./beat/entry.js";
 import type { CeleryMinor, CompatProfile } from "./compat.js";
 
 /**
@@ -215,8 +216,30 @@ export interface CeleryOptions {
   eventQueuePrefix?: string;
   controlExchange?: string;
   // time
-  timezone?: string;
+  /** IANA zone name; null (default) = UTC with `enableUtc`, else the system zone (celery/app/base.py `Celery.timezone`). */
+  timezone?: string | null;
   enableUtc?: boolean;
+  // beat (src/beat)
+  /** Celery's `beat_schedule`: entry name -> {task, schedule, args, kwargs, options, relative}. */
+  beatSchedule?: Record<string, BeatScheduleEntry>;
+  /** `beat_scheduler`: "celery.beat:PersistentScheduler" (default), "celery.beat:Scheduler", "redbeat.RedBeatScheduler", ... */
+  beatScheduler?: string;
+  /** `beat_schedule_filename`; the TS file is this name with `.json` appended. */
+  beatScheduleFilename?: string;
+  /** `beat_max_loop_interval`, seconds; 0 = the scheduler's default (300 s; RedBeat 300 s). */
+  beatMaxLoopInterval?: number;
+  /** `beat_sync_every`: sync the store after this many sent tasks (0 = every 3 minutes only). */
+  beatSyncEvery?: number;
+  /** `beat_cron_starting_deadline`, seconds: a missed crontab run older than this is skipped. */
+  beatCronStartingDeadline?: number | null;
+  /** celery-redbeat's `redbeat_redis_url` (default: the broker URL, as RedBeat 2.4 still falls back). */
+  redbeatRedisUrl?: string | null;
+  /** `redbeat_key_prefix`, default "redbeat:". */
+  redbeatKeyPrefix?: string;
+  /** `redbeat_lock_key`, default `<prefix>:lock`; null disables the lock (as RedBeat's None). */
+  redbeatLockKey?: string | null;
+  /** `redbeat_lock_timeout`, seconds; default 5 x the max loop interval. */
+  redbeatLockTimeout?: number | null;
 }
 
 type Required2<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
@@ -338,8 +361,18 @@ export const SCALAR_DEFAULTS = {
   eventExchange: "celeryev",
   eventQueuePrefix: "celeryev",
   controlExchange: "celery",
-  timezone: "UTC",
+  timezone: null,
   enableUtc: true,
+  beatSchedule: {} as Record<string, BeatScheduleEntry>,
+  beatScheduler: "celery.beat:PersistentScheduler",
+  beatScheduleFilename: "celerybeat-schedule",
+  beatMaxLoopInterval: 0,
+  beatSyncEvery: 0,
+  beatCronStartingDeadline: null,
+  redbeatRedisUrl: null,
+  redbeatKeyPrefix: "redbeat:",
+  redbeatLockKey: "",
+  redbeatLockTimeout: null,
 } as const;
 
 const STRUCTURED_KEYS = [

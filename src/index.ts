@@ -8,6 +8,20 @@
  */
 export { Celery } from "./app.js";
 export {
+  Beat,
+  type BeatEntry,
+  type BeatOptions,
+  type BeatScheduleEntry,
+  type BeatScheduler,
+  type CronField,
+  type CrontabFields,
+  CrontabParseError,
+  crontab,
+  interval,
+  type Schedule,
+  type ScheduleStore,
+} from "./beat/index.js";
+export {
   Chain,
   Chord,
   chain,

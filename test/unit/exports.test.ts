@@ -57,6 +57,11 @@ const PUBLIC_VALUES = [
   "State",
   "TaskState",
   "WorkerState",
+  // beat
+  "Beat",
+  "CrontabParseError",
+  "crontab",
+  "interval",
 ];
 
 describe("public exports", () => {

@@ -1,0 +1,139 @@
+import type { PublishOptions } from "../canvas/options.js";
+import type { Settings } from "../config.js";
+import { createLogger, type Logger } from "../logging.js";
+import { type BeatEntry, entriesFromSettings } from "./entry.js";
+import { appZone, humanizeSeconds, type ScheduleContext } from "./schedule.js";
+import type { BeatScheduler, SendEntry } from "./scheduler.js";
+import { schedulerFor } from "./select.js";
+
+/** What beat needs from the app (the `Celery` facade satisfies it). */
+export interface BeatHost {
+  readonly settings: Settings;
+  publishTask(
+    name: string,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options?: PublishOptions,
+  ): Promise<{ id: string }>;
+}
+
+export interface BeatOptions {
+  /**
+   * Celery's `--scheduler`: a name (default the `beatScheduler` setting:
+   * "celery.beat:PersistentScheduler" / "persistent", "celery.beat:Scheduler" /
+   * "memory", "redbeat.RedBeatScheduler" / "redbeat", ...) or a scheduler object.
+   */
+  scheduler?: string | BeatScheduler;
+  /** `--max-interval`, seconds (default `beatMaxLoopInterval`, then the scheduler's own). */
+  maxInterval?: number;
+  /** `--schedule`: the persistent scheduler's file (default `beatScheduleFilename`). */
+  scheduleFilename?: string;
+  log?: Logger;
+  /** Clock (UTC ms); tests pass their own. */
+  now?: () => number;
+}
+
+/**
+ * celery/beat.py `send_task` as `Scheduler.apply_async` calls it (5.7.0): the
+ * entry's options plus the `celery_beat_task: True` header Celery 5.7's beat
+ * adds to every task it sends.
+ */
+export function entrySender(host: BeatHost): SendEntry {
+  return async (entry: BeatEntry) => {
+    const options: PublishOptions = {
+      ...entry.options,
+      headers: { ...(entry.options.headers ?? {}), celery_beat_task: true },
+    };
+    const result = await host.publishTask(entry.task, entry.args, { ...entry.kwargs }, options);
+    return result.id;
+  };
+}
+
+/**
+ * celery/beat.py `Service`: ticks the scheduler until stopped. `start()`
+ * resolves once beat has stopped; `stop()` (or SIGTERM in the CLI) lets the
+ * tick in progress finish its publish, syncs the store and releases locks.
+ */
+export class Beat {
+  readonly scheduler: BeatScheduler;
+  readonly log: Logger;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(host: BeatHost, options: BeatOptions = {}) {
+    const settings = host.settings;
+    this.log = options.log ?? createLogger();
+    const configured = entriesFromSettings(settings.beatSchedule as Record<string, unknown>);
+    const ctx: ScheduleContext = {
+      zone: appZone(settings),
+      cronStartingDeadline: settings.beatCronStartingDeadline,
+    };
+    const maxInterval = options.maxInterval ?? settings.beatMaxLoopInterval;
+    this.scheduler =
+      typeof options.scheduler === "object"
+        ? options.scheduler
+        : schedulerFor(options.scheduler ?? settings.beatScheduler, {
+            settings,
+            configured,
+            send: entrySender(host),
+            ctx,
+            log: this.log,
+            maxInterval,
+            scheduleFilename: options.scheduleFilename ?? settings.beatScheduleFilename,
+            ...(options.now ? { now: options.now } : {}),
+          });
+  }
+
+  /** Runs until {@link stop}; rejects if the scheduler cannot be set up (bad store, unreachable Redis). */
+  start(): Promise<void> {
+    if (this.running === null) this.running = this.loop();
+    return this.running;
+  }
+
+  private async loop(): Promise<void> {
+    this.log.info("beat: Starting...");
+    try {
+      await this.scheduler.setup();
+      this.log.debug(`beat: Ticking with max interval->${humanizeSeconds(this.scheduler.maxInterval)}`);
+      while (!this.stopping) {
+        const interval = await this.scheduler.tick();
+        if (this.stopping) break;
+        if (interval > 0) {
+          this.log.debug(`beat: Waking up ${humanizeSeconds(interval, "in ")}.`);
+          await this.sleep(interval);
+          if (!this.stopping) await this.scheduler.maybeSync();
+        } else {
+          // Celery loops again at once; let timers and sockets run in between.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+    } finally {
+      // Persist the schedule first: the state worth keeping (celery/beat.py Service.start).
+      await this.scheduler.close();
+      this.log.info("beat: Stopped.");
+    }
+  }
+
+  private sleep(seconds: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.max(0, seconds * 1000));
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+
+  /** Graceful stop: the current tick finishes (a publish in flight completes), then sync and close. */
+  async stop(): Promise<void> {
+    if (!this.stopping) this.log.info("beat: Shutting down...");
+    this.stopping = true;
+    this.wake?.();
+    if (this.running) await this.running.catch(() => {});
+  }
+}
