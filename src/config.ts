@@ -1,4 +1,3 @@
-import type { BeatScheduleEntry } from "./beat/entry.js";
 import type { CeleryMinor, CompatProfile } from "./compat.js";
 
 /**
@@ -126,6 +125,21 @@ export interface DatabaseTableSettings {
   group?: string;
 }
 
+/**
+ * One `beatSchedule` entry, Celery's `beat_schedule` shape. Checked in full
+ * when beat starts (src/beat/entry.ts `BeatScheduleEntry` has the precise
+ * types: `schedule` is seconds or a `crontab()`/`interval()`/`solar()`
+ * object, `options` are `sendTask` options).
+ */
+export interface BeatScheduleSetting {
+  task: string;
+  schedule: number | object;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  options?: object;
+  relative?: boolean;
+}
+
 /** What `new Celery({...})` takes. Everything is optional except what you use. */
 export interface CeleryOptions {
   broker?: string;
@@ -221,7 +235,7 @@ export interface CeleryOptions {
   enableUtc?: boolean;
   // beat (src/beat)
   /** Celery's `beat_schedule`: entry name -> {task, schedule, args, kwargs, options, relative}. */
-  beatSchedule?: Record<string, BeatScheduleEntry>;
+  beatSchedule?: Record<string, BeatScheduleSetting>;
   /** `beat_scheduler`: "celery.beat:PersistentScheduler" (default), "celery.beat:Scheduler", "redbeat.RedBeatScheduler", ... */
   beatScheduler?: string;
   /** `beat_schedule_filename`; the TS file is this name with `.json` appended. */
@@ -363,7 +377,7 @@ export const SCALAR_DEFAULTS = {
   controlExchange: "celery",
   timezone: null,
   enableUtc: true,
-  beatSchedule: {} as Record<string, BeatScheduleEntry>,
+  beatSchedule: {} as Record<string, BeatScheduleSetting>,
   beatScheduler: "celery.beat:PersistentScheduler",
   beatScheduleFilename: "celerybeat-schedule",
   beatMaxLoopInterval: 0,
