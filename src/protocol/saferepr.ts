@@ -329,15 +329,22 @@ function* reprstream(
         yield [new Quoted(val), it];
         continue;
       }
-      const scalar = scalarRepr(val);
-      if (scalar !== null) {
-        yield [scalar, it];
-        continue;
+      let scalar: string | null;
+      let container: Container | null = null;
+      try {
+        scalar = scalarRepr(val);
+        if (scalar === null) {
+          container = asContainer(val as object);
+          if (container === null)
+            scalar = scalarRepr((val as { toJSON: () => unknown }).toJSON()) ?? String(val);
+        }
+      } catch (err) {
+        // A throwing getter, toJSON, toPythonRepr or a null-prototype object: kombu's safe_repr
+        // (kombu/utils/encoding.py, 5.5) falls back to `<Unrepresentable ...>` instead of raising.
+        scalar = unrepresentable(val, err);
       }
-      const objectValue = val as object;
-      const container = asContainer(objectValue);
-      if (container === null) {
-        yield [scalarRepr((objectValue as { toJSON: () => unknown }).toJSON()) ?? String(objectValue), it];
+      if (scalar !== null || container === null) {
+        yield [scalar ?? "None", it];
         continue;
       }
       if ("empty" in container) {
@@ -405,10 +412,40 @@ function* saferepStream(o: unknown, maxlenIn: number | null, maxlevels: number, 
   }
 }
 
-/** celery.utils.saferepr.saferepr(o, maxlen, maxlevels). */
+/** The text of an error without trusting it (its `message` may itself be a throwing getter). */
+function errorText(err: unknown): string {
+  try {
+    return err instanceof Error ? `${err.name}: ${err.message}` : typeof err === "string" ? err : typeof err;
+  } catch {
+    return "error";
+  }
+}
+
+/** kombu/utils/encoding.py `_safe_str` for a value whose repr raised: `<Unrepresentable T: error>`. */
+function unrepresentable(value: unknown, err: unknown): string {
+  let type: string = typeof value;
+  try {
+    if (typeof value === "object" && value !== null) type = value.constructor?.name ?? "Object";
+  } catch {
+    // a Proxy or a throwing `constructor` getter: keep typeof
+  }
+  return `<Unrepresentable ${type}: ${errorText(err)}>`;
+}
+
+/**
+ * celery.utils.saferepr.saferepr(o, maxlen, maxlevels). Never throws: a value
+ * whose parts cannot be read is shown as `<Unrepresentable T: error>` (a
+ * repr feeds log lines and events on the path that settles a message).
+ */
 export function saferepr(value: unknown, options: SafereprOptions = {}): string {
   const { maxlen = null, maxlevels = 3, balanced = true } = options;
   let out = "";
-  for (const piece of saferepStream(value, maxlen, maxlevels, balanced)) out += piece;
+  try {
+    for (const piece of saferepStream(value, maxlen, maxlevels, balanced)) out += piece;
+  } catch (err) {
+    // Reached only by a value that breaks iteration itself (e.g. a Proxy whose ownKeys trap throws
+    // while its entries are streamed); keep what was written and mark the rest.
+    out += unrepresentable(value, err);
+  }
   return out;
 }

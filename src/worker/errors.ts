@@ -1,4 +1,5 @@
 import { CeleryError } from "../errors.js";
+import { saferepr } from "../protocol/saferepr.js";
 
 /**
  * Throwables a task handler uses for control flow, and the time-limit errors
@@ -30,7 +31,7 @@ export class PythonError extends CeleryError implements PythonIdentity {
   readonly excArgs: unknown[];
 
   constructor(excType: string, excArgs: unknown[] = [], excModule = "builtins") {
-    super("ERR_TASK_FAILED", `${excType}(${excArgs.map((a) => JSON.stringify(a)).join(", ")})`);
+    super("ERR_TASK_FAILED", `${excType}(${excArgs.map((a) => saferepr(a, { maxlen: 1024 })).join(", ")})`);
     this.excType = excType;
     this.excModule = excModule;
     this.excArgs = excArgs;

@@ -1,4 +1,5 @@
 import { type ExcInfo, errorToExcInfo, TS_EXCEPTION_MODULE } from "../protocol/exceptions.js";
+import { saferepr } from "../protocol/saferepr.js";
 
 /**
  * How a TS failure is stored so Python's `exception_to_python`
@@ -26,17 +27,8 @@ export function tracebackOf(err: unknown): string {
   return `${info.exc_type}: ${info.exc_message.map((m) => String(m)).join(", ")}`;
 }
 
-/** Short Python-like repr for log lines (`ValueError('bad')`). */
+/** Python's `repr(exc)` for log lines and events (`ValueError('bad')`); never throws. */
 export function excRepr(err: unknown): string {
   const info = excInfoOf(err);
-  return `${info.exc_type}(${info.exc_message.map(argText).join(", ")})`;
-}
-
-/** JSON text of one exception arg; `String()` for what JSON can't show (bigint, cycles). */
-function argText(arg: unknown): string {
-  try {
-    return JSON.stringify(arg) ?? String(arg);
-  } catch {
-    return String(arg);
-  }
+  return `${info.exc_type}(${info.exc_message.map((arg) => saferepr(arg, { maxlen: 1024 })).join(", ")})`;
 }
