@@ -8,20 +8,25 @@ import { SoftTimeLimitExceeded, TimeLimitExceeded } from "./errors.js";
  *   the handler may clean up. If it then fails with the abort reason or an
  *   `AbortError`, the failure is recorded as `SoftTimeLimitExceeded`, as the
  *   exception a Python task sees.
- * - hard: the run is abandoned (its promise is ignored from then on; a
- *   thread-pool run is terminated by `onHardTimeout`), and the outcome is
- *   `timeout`, stored as `TimeLimitExceeded(<seconds>)`.
+ * - hard: the outcome is `timeout`, stored as `TimeLimitExceeded(<seconds>)`.
+ *   A run that can be killed (a thread-pool run: `onHardTimeout` terminates
+ *   it) is gone at once. A plain async handler cannot be killed (a Promise has
+ *   no owner to stop): `settled` resolves only when its promise finally
+ *   settles, and the worker keeps the run's concurrency slot until then, so
+ *   the concurrency limit holds even for handlers that ignore `ctx.signal`
+ *   (billiard likewise frees a prefork slot only once the child is gone).
  */
 export type Outcome =
   | { kind: "ok"; value: unknown }
   | { kind: "error"; error: unknown }
-  | { kind: "timeout"; seconds: number };
+  | { kind: "timeout"; seconds: number; killed: boolean; settled: Promise<void> };
 
 export interface LimitOptions {
   soft: number | null;
   hard: number | null;
   controller: AbortController;
   onSoftTimeout?: (seconds: number) => void;
+  /** Kills the run at the hard limit (thread pool: terminate the thread); absent = cannot be killed. */
   onHardTimeout?: (seconds: number) => void;
 }
 
@@ -47,22 +52,29 @@ export function runWithLimits(run: () => unknown, options: LimitOptions): Promis
         }, soft * 1000),
       );
     }
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(run());
+    } catch (error) {
+      result = Promise.reject(error);
+    }
     if (options.hard !== null) {
       const hard = options.hard;
       timers.push(
         setTimeout(() => {
           if (done) return;
           if (!controller.signal.aborted) controller.abort(new TimeLimitExceeded(hard));
-          options.onHardTimeout?.(hard);
-          finish({ kind: "timeout", seconds: hard });
+          const kill = options.onHardTimeout;
+          kill?.(hard);
+          const settled = kill
+            ? Promise.resolve()
+            : result.then(
+                () => undefined,
+                () => undefined,
+              );
+          finish({ kind: "timeout", seconds: hard, killed: kill !== undefined, settled });
         }, hard * 1000),
       );
-    }
-    let result: Promise<unknown>;
-    try {
-      result = Promise.resolve(run());
-    } catch (error) {
-      result = Promise.reject(error);
     }
     result.then(
       (value) => finish({ kind: "ok", value }),
