@@ -231,3 +231,24 @@ def retry_once(self, countdown=0):
     if self.request.retries == 0:
         raise self.retry(countdown=countdown, max_retries=1)
     return {"retries": self.request.retries}
+
+
+@app.task(name="interop.unencodable")
+def unencodable(kind):
+    """Returns what the result serializer cannot encode ("circular": a list containing itself,
+    "object": object()), or None for "none": the metas Celery stores for these are what a TS
+    worker must store too (FAILURE kombu EncodeError, and "result": null)."""
+    if kind == "circular":
+        value = []
+        value.append(value)
+        return value
+    if kind == "object":
+        return object()
+    return None
+
+
+@app.task(name="interop.bad_exc_args")
+def bad_exc_args():
+    """Raises ValueError("bad", <an arg json cannot encode>): Celery stores the arg's repr
+    (celery/utils/serialization.py ensure_serializable)."""
+    raise ValueError("bad", object())

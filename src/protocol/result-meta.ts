@@ -142,7 +142,8 @@ export function buildResultMeta(input: BuildResultMetaInput, compat: CompatProfi
   const request = input.request ?? null;
   const meta: Record<string, unknown> = {
     status: input.status,
-    result: input.result,
+    // A JS `undefined` is Python's None: Celery always writes the key ("result": null).
+    result: input.result === undefined ? null : input.result,
     traceback: input.traceback ?? null,
     children: input.children !== undefined ? input.children : request ? [] : null,
     date_done: READY_STATES.has(input.status)

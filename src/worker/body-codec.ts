@@ -51,3 +51,11 @@ export function kombuBodyEncoder(
 ): (body: unknown[]) => { body: Uint8Array; contentType: string; contentEncoding: string } {
   return (body) => serialize(body, serializer, { compat, option: "taskSerializer" });
 }
+
+/**
+ * Serializes a task's result with the result serializer, as the backend
+ * will (celery/backends/base.py `Backend.encode`); throws EncodeError when it cannot.
+ */
+export function kombuResultEncoder(serializer: string, compat: CompatProfile): (value: unknown) => unknown {
+  return (value) => serialize(value, serializer, { compat, option: "resultSerializer" });
+}

@@ -1,64 +1,27 @@
-import type { ReplyDestination, ResultBackend, ResultMetaRecord } from "../backends/backend.js";
-import type { ContinuationOutcome } from "../canvas/continuation.js";
+import type { ReplyDestination, ResultMetaRecord } from "../backends/backend.js";
 import type { CompatProfile } from "../compat.js";
-import type { RunOutcome } from "../control/worker-ops.js";
-import type { Logger } from "../logging.js";
-import type { Delivery, OutgoingMessage } from "../transports/transport.js";
-import { autoretryOptions } from "./backoff.js";
-import { runWorkerContinuations, type WorkerCanvas } from "./canvas-host.js";
+import { PyTuple, saferepr } from "../protocol/saferepr.js";
+import type { Delivery } from "../transports/transport.js";
 import type { TaskContext } from "./context.js";
-import {
-  Ignore,
-  MaxRetriesExceededError,
-  Reject,
-  Retry,
-  type RetryOptions,
-  Terminated,
-  TimeLimitExceeded,
-  WorkerLostError,
-} from "./errors.js";
-import { excInfoOf, excRepr, tracebackOf } from "./exc-info.js";
+import { MaxRetriesExceededError, Retry, type RetryOptions, Terminated } from "./errors.js";
+import { excRepr, tracebackOf } from "./exc-info.js";
 import { type Outcome, runWithLimits } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
-import type { ModuleJob } from "./module-job.js";
 import type { WorkerRequest } from "./request.js";
-import { buildResultMeta, childTuple, type MetaContext } from "./result-meta.js";
-import { buildRetryMessage } from "./retry-message.js";
-import { TaskRevokedErrorInfo } from "./revoked.js";
-import type { ModuleHandler, TaskDefinition, TaskHandler } from "./task-registry.js";
+import { buildResultMeta, type MetaContext } from "./result-meta.js";
+import type { RunnerDeps, RunnerOutcome } from "./runner-deps.js";
+import { errorMessage, Settlement } from "./settlement.js";
+import {
+  OutcomeRecorder,
+  type Recorded,
+  type RecorderHost,
+  type RunPlan,
+  replyDestination,
+} from "./task-outcome.js";
+import type { TaskDefinition, TaskHandler } from "./task-registry.js";
 
-/** Where a module handler runs: the thread pool or the process pool (same shape). */
-export interface ModulePool {
-  run(job: ModuleJob): { result: Promise<unknown>; control: { abort(): void; terminate(): void } };
-}
-
-/**
- * Runs one accepted request the way celery/app/trace.py `build_tracer`
- * does: STARTED (trackStarted), the handler under time limits, then SUCCESS
- * / RETRY / FAILURE meta, Celery's log lines, and the late ack.
- */
-export interface RunnerDeps {
-  backend: ResultBackend | null;
-  publish(message: OutgoingMessage): Promise<void>;
-  encodeBody(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
-  logger: Logger;
-  hostname: string;
-  compat: CompatProfile;
-  resultExtended: boolean;
-  storeErrorsEvenIfIgnored: boolean;
-  /** The pool a module handler (`threadedTask`, `processTask`) runs in; the worker picks it. */
-  modulePool(handler: ModuleHandler): ModulePool;
-  /** Canvas continuations (callbacks, chain, chord join, errbacks); absent = none run. */
-  canvas?: WorkerCanvas;
-  /**
-   * Told how each run ended, after its meta is stored (the worker turns it
-   * into task-succeeded/failed/retried/rejected/revoked events).
-   */
-  onOutcome?(request: WorkerRequest, outcome: RunnerOutcome): void;
-}
-
-/** A run's end as events report it; `terminated` = ended by `revoke(terminate=True)`. */
-export type RunnerOutcome = RunOutcome | { kind: "terminated"; signum: number };
+export type { ModulePool, RunnerDeps, RunnerOutcome } from "./runner-deps.js";
+export { replyDestination } from "./task-outcome.js";
 
 /** Resolves when `signal` aborts with a {@link Terminated} reason (remote terminate); `dispose` stops listening. */
 function terminatedBy(signal: AbortSignal): { promise: Promise<Terminated>; dispose(): void } {
@@ -84,37 +47,14 @@ export function effectiveIgnoreResult(
   return taskSetting || header === true;
 }
 
-/** The request's reply destination (`reply_to`, `correlation_id` properties) for the RPC backend. */
-export function replyDestination(
-  request: Pick<WorkerRequest, "replyTo" | "correlationId"> &
-    Partial<Pick<WorkerRequest, "argsrepr" | "kwargsrepr" | "headers">>,
-): ReplyDestination {
-  const periodic = request.headers?.periodic_task_name;
-  return {
-    replyTo: request.replyTo,
-    correlationId: request.correlationId,
-    // django-db's result_extended columns (django_celery_results DatabaseBackend._get_extended_properties).
-    request: {
-      argsrepr: request.argsrepr ?? null,
-      kwargsrepr: request.kwargsrepr ?? null,
-      periodicTaskName: typeof periodic === "string" ? periodic : null,
-    },
-  };
-}
+export class TaskRunner implements RecorderHost {
+  private readonly recorder: OutcomeRecorder;
 
-/** Python's `repr()`-ish rendering of a return value for the "succeeded" line. */
-function resultRepr(value: unknown): string {
-  if (value === undefined || value === null) return "None";
-  if (value === true) return "True";
-  if (value === false) return "False";
-  const text = typeof value === "string" ? `'${value}'` : (JSON.stringify(value) ?? String(value));
-  return text.length > 256 ? `${text.slice(0, 253)}...` : text;
-}
+  constructor(readonly deps: RunnerDeps) {
+    this.recorder = new OutcomeRecorder(this);
+  }
 
-export class TaskRunner {
-  constructor(private readonly deps: RunnerDeps) {}
-
-  private metaContext(): MetaContext {
+  metaContext(): MetaContext {
     return {
       hostname: this.deps.hostname,
       resultExtended: this.deps.resultExtended,
@@ -132,15 +72,24 @@ export class TaskRunner {
     try {
       await this.deps.backend.storeResult(meta, destination);
     } catch (err) {
-      this.deps.logger.error(
-        { err },
-        `Could not store result of task ${meta.task_id}: ${(err as Error).message}`,
-      );
+      this.deps.logger.error({ err }, `Could not store result of task ${meta.task_id}: ${errorMessage(err)}`);
     }
   }
 
   /**
-   * Runs the request; resolves once its meta is stored and its message settled.
+   * Runs the request; resolves once its meta is stored, its message settled
+   * and its handler has actually returned (an async handler past its hard
+   * time limit cannot be killed: it keeps its slot until it returns).
+   *
+   * One lifecycle, one settle point (the shape of graphile-worker's
+   * `worker.ts`: the job is always released, and a failure to record the
+   * outcome takes a fatal path instead of escaping): whatever throws after
+   * admission (result encoding, a repr, the backend, a continuation) lands in
+   * {@link fatal}, which logs it, stores FAILURE as Celery's tracer does for
+   * an internal error, and the message is settled exactly once by the
+   * {@link Settlement} below. Events are reported after the settle, as
+   * Celery's `Request.on_success` acks before `send_event`.
+   *
    * `signalOnShutdown` is the run's own signal: aborting it aborts `ctx.signal`;
    * aborting it with a {@link Terminated} reason also abandons the run as
    * revoked (Celery's pool kills the process on terminate).
@@ -151,82 +100,127 @@ export class TaskRunner {
     delivery: Delivery,
     signalOnShutdown: AbortSignal,
   ): Promise<void> {
-    const { logger } = this.deps;
+    const settlement = new Settlement(delivery, this.deps.logger);
     const options = task.options;
     const ignoreResult = effectiveIgnoreResult(request.ignoreResult, options.ignoreResult, this.deps.compat);
-    const storeErrors = !ignoreResult || this.deps.storeErrorsEvenIfIgnored;
-    const [hardHeader, softHeader] = request.timeLimit;
-    const hard = hardHeader ?? options.timeLimit;
-    const soft = softHeader ?? options.softTimeLimit;
-
+    const plan: RunPlan = {
+      label: `${request.displayName}[${request.id}]`,
+      ignoreResult,
+      storeErrors: !ignoreResult || this.deps.storeErrorsEvenIfIgnored,
+      runtime: 0,
+    };
     // Celery acks before running (kombu's ack is a socket write it does not wait on); we do not
-    // hold the handler back on the round trip either. A failed ack is logged by settle().
-    const earlyAck = options.acksLate ? null : this.settle(delivery, "ack");
-    if (options.trackStarted && !ignoreResult) {
-      await this.store(
-        buildResultMeta(
-          "STARTED",
-          { pid: process.pid, hostname: this.deps.hostname },
-          null,
-          request,
-          this.metaContext(),
-        ),
-        replyDestination(request),
-      );
-    }
-
-    const controller = new AbortController();
-    const onShutdown = () => controller.abort(signalOnShutdown.reason);
-    signalOnShutdown.addEventListener("abort", onShutdown, { once: true });
-    const started = performance.now();
-    const terminated = terminatedBy(signalOnShutdown);
-    const raced = await Promise.race([
-      this.execute(request, task, controller, soft, hard),
-      terminated.promise.then((reason) => ({ kind: "terminated" as const, reason })),
-    ]);
-    terminated.dispose();
-    // A handler that settled on the abort itself still counts as terminated.
-    const reason: unknown = signalOnShutdown.reason;
-    const outcome = reason instanceof Terminated ? { kind: "terminated" as const, reason } : raced;
-    signalOnShutdown.removeEventListener("abort", onShutdown);
-    const runtime = (performance.now() - started) / 1000;
-    const label = `${request.displayName}[${request.id}]`;
-    const report = (o: RunnerOutcome) => this.deps.onOutcome?.(request, o);
-
-    let finalAck: "ack" | "requeue" | "reject" = "ack";
-    if (outcome.kind === "terminated") {
-      // celery/worker/request.py on_failure(Terminated): _announce_revoked("terminated", ...),
-      // mark_as_revoked(store_result=store_errors); no task-failed event.
-      logger.error(`Task ${label} terminated: ${outcome.reason.message}`);
-      if (storeErrors) {
+    // hold the handler back on the round trip either. A failed ack is logged by the settlement.
+    if (!options.acksLate) void settlement.settle("ack");
+    let recorded: Recorded;
+    let unkillable: Promise<void> | null = null;
+    try {
+      if (options.trackStarted && !ignoreResult) {
         await this.store(
-          buildResultMeta("REVOKED", TaskRevokedErrorInfo("terminated"), null, request, this.metaContext()),
+          buildResultMeta(
+            "STARTED",
+            { pid: process.pid, hostname: this.deps.hostname },
+            null,
+            request,
+            this.metaContext(),
+          ),
           replyDestination(request),
         );
       }
-      report({ kind: "terminated", signum: outcome.reason.signum });
-    } else if (outcome.kind === "ok") {
-      const value = outcome.value;
-      await this.finish(request, { kind: "success", value }, !ignoreResult, (children) =>
-        buildResultMeta("SUCCESS", value, null, request, this.metaContext(), children),
-      );
-      logger.info(`Task ${label} succeeded in ${runtime.toFixed(6)}s: ${resultRepr(outcome.value)}`);
-      report({ kind: "succeeded", resultRepr: resultRepr(value), runtime });
-    } else if (outcome.kind === "timeout") {
-      const exc = new TimeLimitExceeded(outcome.seconds);
-      logger.error(`Hard time limit (${outcome.seconds}s) exceeded for ${label}`);
-      finalAck = lateSettlement(options, "timeout").settle;
-      await this.finish(request, { kind: "failure", exc: excInfoOf(exc), traceback: null }, storeErrors, () =>
-        buildResultMeta("FAILURE", excInfoOf(exc), null, request, this.metaContext()),
-      );
-      report({ kind: "failed", exceptionRepr: excRepr(exc), traceback: tracebackOf(exc) });
-    } else {
-      finalAck = await this.onError(request, task, outcome.error, label, runtime, ignoreResult, storeErrors);
+      const started = performance.now();
+      const outcome = await this.attempt(request, task, signalOnShutdown);
+      plan.runtime = (performance.now() - started) / 1000;
+      if (outcome.kind === "timeout" && !outcome.killed) unkillable = outcome.settled;
+      recorded = await this.recorder.record(request, task, outcome, plan);
+    } catch (fatal) {
+      recorded = await this.fatal(request, task, plan, fatal);
     }
-    if (earlyAck) await earlyAck;
-    else if (finalAck === "requeue") await this.settle(delivery, "requeue");
-    else if (finalAck === "reject") await this.settle(delivery, "reject");
-    else await this.settle(delivery, "ack");
+    await settlement.settle(recorded.decision);
+    if (recorded.report) this.report(request, recorded.report);
+    if (unkillable) await this.holdSlot(plan.label, unkillable);
+  }
+
+  /**
+   * celery/app/trace.py `build_tracer`'s outer handler: an exception raised
+   * outside the task body (`report_internal_error`, logged as "Exception
+   * raised outside body") is stored through `on_error(request, exc)`, i.e.
+   * FAILURE with that exception. Never throws.
+   */
+  private async fatal(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    plan: RunPlan,
+    error: unknown,
+  ): Promise<Recorded> {
+    const decision = lateSettlement(task.options, "failure").settle;
+    try {
+      const traceback = tracebackOf(error);
+      this.deps.logger.error(
+        { err: error instanceof Error ? error : undefined },
+        `Task ${plan.label}: Exception raised outside body: ${excRepr(error)}:\n${traceback}`,
+      );
+      if (plan.storeErrors) {
+        const meta = buildResultMeta(
+          "FAILURE",
+          this.recorder.excInfo(error),
+          traceback,
+          request,
+          this.metaContext(),
+        );
+        await this.store(meta, replyDestination(request));
+      }
+      return { decision, report: { kind: "failed", exceptionRepr: excRepr(error), traceback } };
+    } catch (again) {
+      this.deps.logger.error(`Task ${plan.label}: internal error not recorded: ${errorMessage(again)}`);
+      return { decision, report: null };
+    }
+  }
+
+  /** Tells the worker how the run ended (task events); a failure there changes nothing stored. */
+  private report(request: WorkerRequest, outcome: RunnerOutcome): void {
+    try {
+      this.deps.onOutcome?.(request, outcome);
+    } catch (err) {
+      this.deps.logger.error({ err }, `task event for ${request.id} not sent: ${errorMessage(err)}`);
+    }
+  }
+
+  /** An async handler past its hard limit: its slot stays taken until its promise settles. */
+  private async holdSlot(label: string, settled: Promise<void>): Promise<void> {
+    const { logger } = this.deps;
+    logger.warn(
+      `Task ${label} could not be killed: an async handler keeps running after its hard time limit; ` +
+        "its concurrency slot stays taken until it returns (use threadedTask for handlers that must be killed)",
+    );
+    await settled;
+    logger.warn(`Task ${label}: handler returned after its hard time limit; concurrency slot released`);
+  }
+
+  /** The handler under its time limits, raced against a remote terminate. */
+  private async attempt(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    signalOnShutdown: AbortSignal,
+  ): Promise<Outcome | { kind: "terminated"; reason: Terminated }> {
+    const [hardHeader, softHeader] = request.timeLimit;
+    const hard = hardHeader ?? task.options.timeLimit;
+    const soft = softHeader ?? task.options.softTimeLimit;
+    const controller = new AbortController();
+    const onShutdown = () => controller.abort(signalOnShutdown.reason);
+    signalOnShutdown.addEventListener("abort", onShutdown, { once: true });
+    const terminated = terminatedBy(signalOnShutdown);
+    try {
+      const raced = await Promise.race([
+        this.execute(request, task, controller, soft, hard),
+        terminated.promise.then((reason) => ({ kind: "terminated" as const, reason })),
+      ]);
+      // A handler that settled on the abort itself still counts as terminated.
+      const reason: unknown = signalOnShutdown.reason;
+      return reason instanceof Terminated ? { kind: "terminated", reason } : raced;
+    } finally {
+      terminated.dispose();
+      signalOnShutdown.removeEventListener("abort", onShutdown);
+    }
   }
 
   private execute(
@@ -320,147 +314,11 @@ export class TaskRunner {
       const args = options.args ?? request.args;
       const kwargs = options.kwargs ?? request.kwargs;
       return new MaxRetriesExceededError(
-        `Can't retry ${request.name}[${request.id}] args:${JSON.stringify(args)} kwargs:${JSON.stringify(kwargs)}`,
+        `Can't retry ${request.name}[${request.id}] args:${saferepr(new PyTuple(args), { maxlen: null })} kwargs:${saferepr(kwargs, { maxlen: null })}`,
       );
     }
     const when =
       options.eta ?? (options.countdown === undefined ? task.options.defaultRetryDelay : options.countdown);
     return new Retry(options, when);
-  }
-
-  private async onError(
-    request: WorkerRequest,
-    task: TaskDefinition,
-    errorIn: unknown,
-    label: string,
-    runtime: number,
-    ignoreResult: boolean,
-    storeErrors: boolean,
-  ): Promise<"ack" | "requeue" | "reject"> {
-    const { logger } = this.deps;
-    let error = errorIn;
-    // celery/app/autoretry.py: matching errors become task.retry(exc=..., countdown=backoff, **retry_kwargs).
-    const autoretry =
-      error instanceof Retry ? null : autoretryOptions(error, task, request.retries, this.deps.compat);
-    if (autoretry !== null) error = this.prepareRetry(request, task, autoretry);
-    if (error instanceof Retry) {
-      const eta = error.when instanceof Date ? error.when : new Date(Date.now() + error.when * 1000);
-      try {
-        await this.deps.publish(
-          buildRetryMessage({
-            request,
-            options: error.options,
-            eta,
-            ignoreResult,
-            hostname: this.deps.hostname,
-            compat: this.deps.compat,
-            encodeBody: this.deps.encodeBody,
-          }),
-        );
-      } catch (publishError) {
-        // Task.retry: a failed publish raises Reject(exc, requeue=False).
-        error = new Reject(publishError, false);
-      }
-      if (error instanceof Retry) {
-        const exc = error.exc;
-        const reason = exc === undefined ? error.message : excRepr(exc);
-        logger.info(
-          `Task ${label} retry: Retry in ${error.when instanceof Date ? error.when.toISOString() : `${error.when}s`}: ${reason}`,
-        );
-        if (storeErrors) {
-          const result = exc === undefined ? null : excInfoOf(exc);
-          await this.store(
-            buildResultMeta(
-              "RETRY",
-              result,
-              exc === undefined ? null : tracebackOf(exc),
-              request,
-              this.metaContext(),
-              [childTuple(request.id)],
-            ),
-            replyDestination(request),
-          );
-        }
-        this.deps.onOutcome?.(request, {
-          kind: "retried",
-          exceptionRepr: excRepr(exc === undefined ? error : exc),
-          traceback: exc === undefined ? "" : tracebackOf(exc),
-        });
-        return "ack";
-      }
-    }
-    if (error instanceof Ignore) {
-      logger.info(`Task ${label} ignored`);
-      this.deps.onOutcome?.(request, { kind: "ignored" });
-      return "ack";
-    }
-    if (error instanceof Reject) {
-      logger.info(`Task ${label} rejected: ${error.message}${error.requeue ? " (requeued)" : ""}`);
-      this.deps.onOutcome?.(request, { kind: "rejected", requeue: error.requeue });
-      if (error.requeue) return "requeue";
-      // 5.7: Reject(requeue=False) stores FAILURE (celery/worker/request.py Request.on_failure).
-      if (storeErrors && this.deps.compat.minor === "5.7") {
-        await this.store(
-          buildResultMeta("FAILURE", excInfoOf(error), tracebackOf(error), request, this.metaContext()),
-          replyDestination(request),
-        );
-      }
-      return "reject";
-    }
-    const late = lateSettlement(task.options, error instanceof WorkerLostError ? "worker-lost" : "failure");
-    if (!late.store) {
-      // Request.on_failure: requeued for another run, so no FAILURE and no task-failed event.
-      logger.error(`Task handler raised error: ${excRepr(error)} (message requeued: rejectOnWorkerLost)`);
-      this.deps.onOutcome?.(request, { kind: "rejected", requeue: true });
-      return late.settle;
-    }
-    logger.error(
-      { err: error instanceof Error ? error : undefined },
-      `Task ${label} raised unexpected: ${excRepr(error)}`,
-    );
-    // A lost child left no traceback: Request.on_failure stores WorkerLostError with traceback None.
-    const traceback = error instanceof WorkerLostError ? null : tracebackOf(error);
-    const failure = { kind: "failure" as const, exc: excInfoOf(error), traceback };
-    await this.finish(request, failure, storeErrors, () =>
-      buildResultMeta("FAILURE", failure.exc, failure.traceback, request, this.metaContext()),
-    );
-    this.deps.onOutcome?.(request, {
-      kind: "failed",
-      exceptionRepr: excRepr(error),
-      traceback: tracebackOf(error),
-    });
-    void runtime;
-    return late.settle;
-  }
-
-  /**
-   * Stores the outcome (when `write`) with the canvas continuations around
-   * it, in Celery's order (celery/app/trace.py: callbacks and next chain step
-   * before `mark_as_done`; chord part, failed chain steps and errbacks after).
-   */
-  private async finish(
-    request: WorkerRequest,
-    outcome: ContinuationOutcome,
-    write: boolean,
-    meta: (children: unknown[]) => ResultMetaRecord,
-  ): Promise<void> {
-    const store = async (children: unknown[]) => {
-      if (write) await this.store(meta(children), replyDestination(request));
-    };
-    if (this.deps.canvas) await runWorkerContinuations(this.deps.canvas, request, outcome, store);
-    else await store([]);
-  }
-
-  private async settle(delivery: Delivery, how: "ack" | "requeue" | "reject"): Promise<void> {
-    try {
-      if (how === "ack") await delivery.ack();
-      else await delivery.reject(how === "requeue");
-    } catch (err) {
-      // The message stays in `unacked`; the visibility sweep will redeliver it.
-      this.deps.logger.error(
-        { err },
-        `Could not ${how} message ${delivery.deliveryInfo.deliveryTag}: ${(err as Error).message}`,
-      );
-    }
   }
 }

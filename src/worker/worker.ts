@@ -7,10 +7,11 @@ import { ConfigError } from "../errors.js";
 import { createLogger, type Logger } from "../logging.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
-import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder } from "./body-codec.js";
+import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder, kombuResultEncoder } from "./body-codec.js";
 import { workerCanvas } from "./canvas-host.js";
 import { registerChordUnlock } from "./chord-unlock.js";
 import { Terminated } from "./errors.js";
+import { EtaTimer } from "./eta-timer.js";
 import { workerOpsSurface } from "./ops-surface.js";
 import { ProcessPool } from "./process-pool.js";
 import { QueueConsumption } from "./queue-consumption.js";
@@ -55,7 +56,7 @@ export class Worker {
   private running = 0;
   private readonly ready: Held[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly etaTimers = new Map<NodeJS.Timeout, Held>();
+  private readonly etaTimers = new Map<EtaTimer, Held>();
   private readonly buckets = new Map<string, RateLimitedQueue<Held>>();
   private readonly shutdown = new AbortController();
   private pool: ThreadPool | null = null;
@@ -114,6 +115,7 @@ export class Worker {
       backend: deps.backend,
       publish: deps.publish,
       encodeBody: deps.encodeBody ?? kombuBodyEncoder(s.taskSerializer, s.compat),
+      encodeResult: kombuResultEncoder(s.resultSerializer, s.compat),
       logger: this.logger,
       hostname: this.hostname,
       compat: s.compat,
@@ -191,7 +193,7 @@ export class Worker {
     // Not started yet: back to the queue (kombu restores unacked messages at shutdown).
     const waiting: Held[] = [...this.ready.splice(0)];
     for (const [timer, held] of this.etaTimers) {
-      clearTimeout(timer);
+      timer.cancel();
       waiting.push(held);
     }
     this.etaTimers.clear();
@@ -313,16 +315,13 @@ export class Worker {
     }
     const eta = request.eta?.getTime();
     if (eta !== undefined && eta > Date.now()) {
-      const timer = setTimeout(
-        () => {
-          this.etaTimers.delete(timer);
-          this.consumption.setPrefetch(this.prefetch());
-          // A revoke that arrived while the task waited for its ETA wins (Request.revoked at execute).
-          if (this.ops && !this.ops.due(request.id)) this.discard(held, "revoked");
-          else this.rateGate(held);
-        },
-        Math.min(eta - Date.now(), 2 ** 31 - 1),
-      );
+      const timer = new EtaTimer(eta, () => {
+        this.etaTimers.delete(timer);
+        this.consumption.setPrefetch(this.prefetch());
+        // A revoke that arrived while the task waited for its ETA wins (Request.revoked at execute).
+        if (this.ops && !this.ops.due(request.id)) this.discard(held, "revoked");
+        else this.rateGate(held);
+      });
       this.etaTimers.set(timer, held);
       this.ops?.markScheduled(request.id);
       this.consumption.setPrefetch(this.prefetch());

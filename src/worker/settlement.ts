@@ -1,0 +1,58 @@
+import type { Logger } from "../logging.js";
+import type { Delivery } from "../transports/transport.js";
+
+/** How a delivered message leaves the worker: acked, rejected (dropped / dead-lettered) or requeued. */
+export type SettleDecision = "ack" | "reject" | "requeue";
+
+/**
+ * The one settle point of a delivered message. Whatever happens to the
+ * request after it was admitted, its message is acked, rejected or requeued
+ * exactly once: the first {@link settle} call decides, later calls change
+ * nothing and share its promise. `settle` never rejects: a broker that
+ * refuses the ack is logged, and the message stays unacked for the broker
+ * (AMQP redelivers on channel loss; the Redis visibility sweep restores it),
+ * as kombu's `Message.ack` leaves it when the channel is gone.
+ */
+export class Settlement {
+  private done: Promise<void> | null = null;
+  private decision: SettleDecision | null = null;
+
+  constructor(
+    private readonly delivery: Delivery,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The decision taken, or null while the message is still held. */
+  get settled(): SettleDecision | null {
+    return this.decision;
+  }
+
+  settle(how: SettleDecision): Promise<void> {
+    if (this.done) return this.done;
+    this.decision = how;
+    this.done = this.apply(how);
+    return this.done;
+  }
+
+  private async apply(how: SettleDecision): Promise<void> {
+    const { delivery } = this;
+    try {
+      if (how === "ack") await delivery.ack();
+      else await delivery.reject(how === "requeue");
+    } catch (err) {
+      this.logger.error(
+        { err },
+        `Could not ${how} message ${String(delivery.deliveryInfo.deliveryTag)}: ${errorMessage(err)}`,
+      );
+    }
+  }
+}
+
+/** An error's message without trusting it (a thrown non-Error, or a throwing getter). */
+export function errorMessage(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return "unprintable error";
+  }
+}

@@ -1,0 +1,274 @@
+import type { ReplyDestination, ResultMetaRecord } from "../backends/backend.js";
+import type { ContinuationOutcome } from "../canvas/continuation.js";
+import { saferepr } from "../protocol/saferepr.js";
+import { autoretryOptions } from "./backoff.js";
+import { runWorkerContinuations } from "./canvas-host.js";
+import type { Terminated } from "./errors.js";
+import { Ignore, Reject, Retry, type RetryOptions, TimeLimitExceeded, WorkerLostError } from "./errors.js";
+import { excInfoOf, excRepr, type StoredExcInfo, tracebackOf } from "./exc-info.js";
+import type { Outcome } from "./executor.js";
+import { lateSettlement } from "./late-ack.js";
+import type { WorkerRequest } from "./request.js";
+import { buildResultMeta, childTuple, type MetaContext } from "./result-meta.js";
+import { resultEncodeError, serializableExcInfo, storedValue } from "./result-value.js";
+import { buildRetryMessage } from "./retry-message.js";
+import { TaskRevokedErrorInfo } from "./revoked.js";
+import type { RunnerDeps, RunnerOutcome } from "./runner-deps.js";
+import type { SettleDecision } from "./settlement.js";
+import type { TaskDefinition } from "./task-registry.js";
+
+/** What one run decided: how its message is settled, and the event to report once it is. */
+export interface Recorded {
+  decision: SettleDecision;
+  report: RunnerOutcome | null;
+}
+
+/** Per-run facts every step reads (celery/worker/request.py `Request` + the task's options). */
+export interface RunPlan {
+  label: string;
+  ignoreResult: boolean;
+  storeErrors: boolean;
+  runtime: number;
+}
+
+/** What the recorder needs from the runner. */
+export interface RecorderHost {
+  readonly deps: RunnerDeps;
+  store(meta: ResultMetaRecord, destination?: ReplyDestination): Promise<void>;
+  prepareRetry(request: WorkerRequest, task: TaskDefinition, options: RetryOptions): Retry | unknown;
+  metaContext(): MetaContext;
+}
+
+/** The request's reply destination (`reply_to`, `correlation_id` properties) for the RPC backend. */
+export function replyDestination(
+  request: Pick<WorkerRequest, "replyTo" | "correlationId"> &
+    Partial<Pick<WorkerRequest, "argsrepr" | "kwargsrepr" | "headers">>,
+): ReplyDestination {
+  const periodic = request.headers?.periodic_task_name;
+  return {
+    replyTo: request.replyTo,
+    correlationId: request.correlationId,
+    // django-db's result_extended columns (django_celery_results DatabaseBackend._get_extended_properties).
+    request: {
+      argsrepr: request.argsrepr ?? null,
+      kwargsrepr: request.kwargsrepr ?? null,
+      periodicTaskName: typeof periodic === "string" ? periodic : null,
+    },
+  };
+}
+
+/**
+ * Turns a finished run into what Celery's tracer and request handlers store
+ * and log (celery/app/trace.py `build_tracer`, celery/worker/request.py
+ * `on_success` / `on_failure` / `on_retry` / `on_timeout`). It returns the
+ * settle decision; the runner settles the message.
+ */
+export class OutcomeRecorder {
+  constructor(private readonly host: RecorderHost) {}
+
+  async record(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    outcome: Outcome | { kind: "terminated"; reason: Terminated },
+    plan: RunPlan,
+  ): Promise<Recorded> {
+    const { logger } = this.host.deps;
+    const { label } = plan;
+    if (outcome.kind === "terminated") {
+      // celery/worker/request.py on_failure(Terminated): _announce_revoked("terminated", ...),
+      // mark_as_revoked(store_result=store_errors); no task-failed event.
+      logger.error(`Task ${label} terminated: ${outcome.reason.message}`);
+      if (plan.storeErrors) {
+        await this.host.store(
+          buildResultMeta(
+            "REVOKED",
+            TaskRevokedErrorInfo("terminated"),
+            null,
+            request,
+            this.host.metaContext(),
+          ),
+          replyDestination(request),
+        );
+      }
+      return { decision: "ack", report: { kind: "terminated", signum: outcome.reason.signum } };
+    }
+    if (outcome.kind === "ok") return this.success(request, task, outcome.value, plan);
+    if (outcome.kind === "timeout") {
+      const exc = new TimeLimitExceeded(outcome.seconds);
+      logger.error(`Hard time limit (${outcome.seconds}s) exceeded for ${label}`);
+      const failure = { kind: "failure" as const, exc: excInfoOf(exc), traceback: null };
+      await this.finish(request, failure, plan.storeErrors, () =>
+        buildResultMeta("FAILURE", failure.exc, null, request, this.host.metaContext()),
+      );
+      return {
+        decision: lateSettlement(task.options, "timeout").settle,
+        report: { kind: "failed", exceptionRepr: excRepr(exc), traceback: tracebackOf(exc) },
+      };
+    }
+    return this.onError(request, task, outcome.error, plan);
+  }
+
+  /**
+   * trace.py: callbacks and the next chain step, then `mark_as_done`; an
+   * EncodeError there is `on_error(request, exc)` (FAILURE EncodeError).
+   */
+  private async success(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    returned: unknown,
+    plan: RunPlan,
+  ): Promise<Recorded> {
+    const value = storedValue(returned);
+    const encodeError = resultEncodeError(value, this.host.deps.encodeResult);
+    if (encodeError !== null) return this.failure(request, task, encodeError, plan);
+    await this.finish(request, { kind: "success", value }, !plan.ignoreResult, (children) =>
+      buildResultMeta("SUCCESS", value, null, request, this.host.metaContext(), children),
+    );
+    // Rstr = saferepr(R, resultrepr_maxsize): the log line and the task-succeeded event.
+    const repr = saferepr(value, { maxlen: 1024 });
+    this.host.deps.logger.info(`Task ${plan.label} succeeded in ${plan.runtime.toFixed(6)}s: ${repr}`);
+    return { decision: "ack", report: { kind: "succeeded", resultRepr: repr, runtime: plan.runtime } };
+  }
+
+  /** The exception triple as `prepare_exception` stores it (args the serializer refuses become reprs). */
+  excInfo(error: unknown): StoredExcInfo {
+    return serializableExcInfo(excInfoOf(error), this.host.deps.encodeResult);
+  }
+
+  private async onError(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    errorIn: unknown,
+    plan: RunPlan,
+  ): Promise<Recorded> {
+    const { logger } = this.host.deps;
+    const { label } = plan;
+    let error = errorIn;
+    // celery/app/autoretry.py: matching errors become task.retry(exc=..., countdown=backoff, **retry_kwargs).
+    const autoretry =
+      error instanceof Retry ? null : autoretryOptions(error, task, request.retries, this.host.deps.compat);
+    if (autoretry !== null) error = this.host.prepareRetry(request, task, autoretry);
+    if (error instanceof Retry) {
+      const eta = error.when instanceof Date ? error.when : new Date(Date.now() + error.when * 1000);
+      try {
+        await this.host.deps.publish(
+          buildRetryMessage({
+            request,
+            options: error.options,
+            eta,
+            ignoreResult: plan.ignoreResult,
+            hostname: this.host.deps.hostname,
+            compat: this.host.deps.compat,
+            encodeBody: this.host.deps.encodeBody,
+          }),
+        );
+      } catch (publishError) {
+        // Task.retry: a failed publish raises Reject(exc, requeue=False).
+        error = new Reject(publishError, false);
+      }
+      if (error instanceof Retry) return this.retried(request, error, plan);
+    }
+    if (error instanceof Ignore) {
+      logger.info(`Task ${label} ignored`);
+      return { decision: "ack", report: { kind: "ignored" } };
+    }
+    if (error instanceof Reject) {
+      logger.info(`Task ${label} rejected: ${error.message}${error.requeue ? " (requeued)" : ""}`);
+      const report: RunnerOutcome = { kind: "rejected", requeue: error.requeue };
+      if (error.requeue) return { decision: "requeue", report };
+      // 5.7: Reject(requeue=False) stores FAILURE (celery/worker/request.py Request.on_failure).
+      if (plan.storeErrors && this.host.deps.compat.minor === "5.7") {
+        await this.host.store(
+          buildResultMeta(
+            "FAILURE",
+            this.excInfo(error),
+            tracebackOf(error),
+            request,
+            this.host.metaContext(),
+          ),
+          replyDestination(request),
+        );
+      }
+      return { decision: "reject", report };
+    }
+    return this.failure(request, task, error, plan);
+  }
+
+  private async retried(request: WorkerRequest, retry: Retry, plan: RunPlan): Promise<Recorded> {
+    const exc = retry.exc;
+    const reason = exc === undefined ? retry.message : excRepr(exc);
+    const when = retry.when instanceof Date ? retry.when.toISOString() : `${retry.when}s`;
+    this.host.deps.logger.info(`Task ${plan.label} retry: Retry in ${when}: ${reason}`);
+    if (plan.storeErrors) {
+      const result = exc === undefined ? null : this.excInfo(exc);
+      await this.host.store(
+        buildResultMeta(
+          "RETRY",
+          result,
+          exc === undefined ? null : tracebackOf(exc),
+          request,
+          this.host.metaContext(),
+          [childTuple(request.id)],
+        ),
+        replyDestination(request),
+      );
+    }
+    return {
+      decision: "ack",
+      report: {
+        kind: "retried",
+        exceptionRepr: excRepr(exc === undefined ? retry : exc),
+        traceback: exc === undefined ? "" : tracebackOf(exc),
+      },
+    };
+  }
+
+  /** trace.py `handle_failure`: log, FAILURE meta with errbacks / chord part, task-failed event. */
+  async failure(
+    request: WorkerRequest,
+    task: TaskDefinition,
+    error: unknown,
+    plan: RunPlan,
+  ): Promise<Recorded> {
+    const { logger } = this.host.deps;
+    const late = lateSettlement(task.options, error instanceof WorkerLostError ? "worker-lost" : "failure");
+    if (!late.store) {
+      // Request.on_failure: requeued for another run, so no FAILURE and no task-failed event.
+      logger.error(`Task handler raised error: ${excRepr(error)} (message requeued: rejectOnWorkerLost)`);
+      return { decision: late.settle, report: { kind: "rejected", requeue: true } };
+    }
+    logger.error(
+      { err: error instanceof Error ? error : undefined },
+      `Task ${plan.label} raised unexpected: ${excRepr(error)}`,
+    );
+    // A lost child left no traceback: Request.on_failure stores WorkerLostError with traceback None.
+    const traceback = error instanceof WorkerLostError ? null : tracebackOf(error);
+    const failure = { kind: "failure" as const, exc: this.excInfo(error), traceback };
+    await this.finish(request, failure, plan.storeErrors, () =>
+      buildResultMeta("FAILURE", failure.exc, failure.traceback, request, this.host.metaContext()),
+    );
+    return {
+      decision: late.settle,
+      report: { kind: "failed", exceptionRepr: excRepr(error), traceback: tracebackOf(error) },
+    };
+  }
+
+  /**
+   * Stores the outcome (when `write`) with the canvas continuations around
+   * it, in Celery's order (celery/app/trace.py: callbacks and next chain step
+   * before `mark_as_done`; chord part, failed chain steps and errbacks after).
+   */
+  private async finish(
+    request: WorkerRequest,
+    outcome: ContinuationOutcome,
+    write: boolean,
+    meta: (children: unknown[]) => ResultMetaRecord,
+  ): Promise<void> {
+    const store = async (children: unknown[]) => {
+      if (write) await this.host.store(meta(children), replyDestination(request));
+    };
+    const canvas = this.host.deps.canvas;
+    if (canvas) await runWorkerContinuations(canvas, request, outcome, store);
+    else await store([]);
+  }
+}
