@@ -25,6 +25,7 @@ import {
 import type { RedisConnectionOptions } from "./transports/redis/connection.js";
 import { RedisTransport } from "./transports/redis/index.js";
 import { parseRedisUrl, type RedisEndpoint } from "./transports/redis/url.js";
+import { brokerReconnectPolicy } from "./transports/retry-policy.js";
 import { createWorker, registerTask } from "./worker/app-hooks.js";
 import type { ModuleHandler, TaskDefinition, TaskHandler, TaskOptions } from "./worker/task-registry.js";
 import type { Worker, WorkerOptions } from "./worker/worker.js";
@@ -113,6 +114,7 @@ export class Celery {
               publishRetryPolicy:
                 s.taskPublishRetry && s.brokerConnectionRetry ? s.taskPublishRetryPolicy : null,
               connection: this.brokerConnectionOptions(),
+              reconnect: brokerReconnectPolicy(s),
               exchangeTypes: this.router.exchangeTypes(),
             });
     }

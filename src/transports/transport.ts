@@ -78,6 +78,12 @@ export interface ConsumeOptions {
   onMessage(delivery: Delivery): void;
   /** Called when the transport hits an error it recovered from (logged by the caller). */
   onError?(err: Error): void;
+  /**
+   * Called once when the broker is gone for good (the `broker_connection_*`
+   * retries ran out); the consumer has stopped. Celery's worker exits with
+   * status 1 here. Without it the consumer keeps retrying at the longest delay.
+   */
+  onFatal?(err: Error): void;
 }
 
 export interface Consumer {

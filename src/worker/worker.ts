@@ -70,6 +70,8 @@ export class Worker {
   private readonly statedb: string | undefined;
   /** Queue changes run one after another (each replaces the consumer). */
   private markClosed: () => void = () => {};
+  /** Why the worker stopped by itself (its broker gone for good), or null. The process then exits 1. */
+  failure: Error | null = null;
   /** Resolves once the worker has closed (also after a remote `celery control shutdown`). */
   readonly closed = new Promise<void>((resolve) => {
     this.markClosed = resolve;
@@ -93,6 +95,7 @@ export class Worker {
           prefetch: this.prefetch(),
           onMessage: (delivery) => this.onMessage(delivery),
           onError: (err) => this.logger.error({ err }, `consumer: ${err.message}`),
+          onFatal: (err) => this.fatal(err),
         }),
       this.logger,
     );
@@ -249,6 +252,20 @@ export class Worker {
     return this.processPool;
   }
 
+  /**
+   * The broker is gone for good (the consumer's `broker_connection_*` retries
+   * ran out): one line, a warm shutdown, exit status 1 so a supervisor
+   * restarts the process (celery/worker/worker.py `WorkController.start`:
+   * "Unrecoverable error", `stop(exitcode=EX_FAILURE)`, 5.7.0).
+   */
+  private fatal(err: Error): void {
+    if (this.failure !== null || this.state !== "running") return;
+    this.failure = err;
+    this.logger.error(`consumer: ${err.message}. Unrecoverable: the worker stops with exit status 1.`);
+    if (!process.exitCode) process.exitCode = 1;
+    void this.close();
+  }
+
   /** Remote `add_consumer`: one more queue (see QueueConsumption). */
   addQueue(queue: string | QueueSpec): Promise<void> {
     return this.consumption.add(queue);
@@ -273,6 +290,8 @@ export class Worker {
     try {
       await delivery.reject(true);
     } catch (err) {
+      // With the broker gone each of these would repeat the one fatal line; the sweep restores them.
+      if (this.failure !== null) return;
       this.logger.error(
         { err },
         `could not restore message ${delivery.deliveryInfo.deliveryTag}; the visibility sweep will`,

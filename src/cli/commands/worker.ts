@@ -281,5 +281,6 @@ async function runWorker(ctx: CliContext): Promise<number> {
   process.off("SIGTERM", onSignal);
   await server?.close();
   await closeQuietly(app);
-  return EX_OK;
+  // The broker gone for good: Celery's worker exits with EX_FAILURE (1) so a supervisor restarts it.
+  return worker.failure === null ? EX_OK : 1;
 }

@@ -1,26 +1,37 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import {
+  brokerGoneError,
+  brokerReconnectPolicy,
+  type ReconnectPolicy,
+  RetrySchedule,
+} from "../retry-policy.js";
 import type { ConsumeOptions, Consumer, Delivery, QueueSpec } from "../transport.js";
+import { ensureConnecting } from "./connection.js";
 import type { QosKeys } from "./qos.js";
 import { RedisQoS } from "./qos.js";
+import { type TakenMessage, takeMessages } from "./take.js";
 
 /**
- * The Redis side of `Transport.consume`: kombu's BRPOP consumer
+ * The Redis side of `Transport.consume`: kombu's Redis consumer
  * (kombu/transport/redis.py `Channel._brpop_start` / `_brpop_read`,
- * `MultiChannelPoller`) with its ack emulation ({@link RedisQoS}).
+ * `MultiChannelPoller`, 5.7.0) with its ack emulation ({@link RedisQoS}).
  *
- * - One dedicated blocking connection runs one `BRPOP` at a time over every
- *   queue's priority buckets in kombu's key order (all bucket-0 keys, then
- *   bucket 3, 6, 9), with a short server timeout (1 s), rotating the queue
- *   order round-robin after each hit (`queue_order_strategy = round_robin`).
- * - A client-side watchdog bounds every BRPOP (server timeout + grace): a
- *   half-dead socket is dropped and the loop goes on (ioredis would otherwise
- *   wait forever on a reply that never comes).
- * - No new BRPOP while `prefetch` deliveries are unsettled (kombu
+ * - One dedicated connection takes messages over every queue's priority
+ *   buckets in kombu's order (all bucket-0 keys, then bucket 3, 6, 9;
+ *   queues round-robin, `queue_order_strategy = round_robin`), popping and
+ *   recording each in `unacked`/`unacked_index` in one atomic script
+ *   (`take.ts`): a SIGKILL at any instant loses nothing, where kombu's
+ *   BRPOP-then-HSET can lose one message.
+ * - Idle, it waits on a bounded, non-destructive BLMOVE (1 s server timeout
+ *   like kombu's BRPOP, shorter while other lists need polling), with a
+ *   client-side watchdog that drops a half-dead socket.
+ * - No new take while `prefetch` deliveries are unsettled (kombu
  *   `QoS.can_consume`).
- * - Every popped message is recorded in `unacked`/`unacked_index` before it
- *   is handed over; a visibility sweep (kombu `restore_visible`, same mutex)
- *   runs at start and then every `restoreInterval × restoreThrottle` seconds.
+ * - A lost connection is retried under the broker reconnect policy
+ *   (`retry-policy.ts`); when it gives up, `onFatal` tells the worker.
+ * - A visibility sweep (kombu `restore_visible`, same mutex) runs at start
+ *   and then every `restoreInterval × restoreThrottle` seconds.
  */
 export interface RedisConsumeOptions extends ConsumeOptions {
   /** Dedicated connection for BRPOP (nothing else may run on it). */
@@ -42,6 +53,10 @@ export interface RedisConsumeOptions extends ConsumeOptions {
   sep?: string;
   /** Priority buckets (kombu `priority_steps`). */
   prioritySteps?: number[];
+  /** `broker_connection_*` (default: Celery's defaults). */
+  reconnect?: ReconnectPolicy;
+  /** The broker URL with the password masked, for log lines. */
+  brokerUrl?: string;
 }
 
 export const DEFAULT_PRIORITY_STEPS = [0, 3, 6, 9];
@@ -82,7 +97,10 @@ export class RedisConsumer implements Consumer {
   private readonly steps: number[];
   private readonly sep: string;
   private readonly handling = new Set<Promise<void>>();
-  private lmpop = true;
+  /** BLMOVE known (Redis >= 6.2); false after an "unknown command" reply. */
+  private blmove = true;
+  /** Which queue's bucket-0 list the next idle wait watches (round-robin). */
+  private doorbell = 0;
 
   constructor(private readonly options: RedisConsumeOptions) {
     this.qos = new RedisQoS(options.client, {
@@ -122,14 +140,6 @@ export class RedisConsumer implements Consumer {
     this.wake?.();
   }
 
-  /** The BRPOP key list for the current queue order (kombu `_brpop_start`). */
-  brpopKeys(): string[] {
-    const keys: string[] = [];
-    for (const pri of this.steps)
-      for (const q of this.queueOrder) keys.push(this.options.keys.queueKey(q.name, pri));
-    return keys;
-  }
-
   private async sweep(): Promise<void> {
     // kombu QoS.restore_visible: only every `throttle`-th call scans (the first one does).
     const throttle = Math.max(1, this.options.restoreThrottle ?? 10);
@@ -142,9 +152,16 @@ export class RedisConsumer implements Consumer {
     }
   }
 
+  /**
+   * Take (atomically pop and record as unacked, {@link takeMessages}) what
+   * the prefetch allows; when the queues are empty, wait on a bounded,
+   * non-destructive BLMOVE. A connection failure is retried under the
+   * broker reconnect policy; when that gives up, `onFatal` ends the worker.
+   */
   private async loop(): Promise<void> {
-    const timeout = this.options.brpopTimeout ?? 1;
-    let failures = 0;
+    const schedule = new RetrySchedule(this.options.reconnect ?? brokerReconnectPolicy({}));
+    // consume() declared the queues first, so the broker was reachable: later failures are losses.
+    schedule.succeeded();
     while (!this.cancelled) {
       if (this.prefetch > 0 && this.unsettled >= this.prefetch) {
         await new Promise<void>((resolve) => {
@@ -153,19 +170,33 @@ export class RedisConsumer implements Consumer {
         this.wake = null;
         continue;
       }
-      let popped: [string, string] | null;
       try {
-        popped = await this.brpopBounded(timeout);
-        failures = 0;
+        const taken = await this.take();
+        schedule.succeeded();
+        if (taken.length > 0) {
+          this.track(this.handleTaken(taken));
+          continue;
+        }
+        await this.waitForMessage();
       } catch (err) {
-        this.options.onError?.(asError(err, "BRPOP failed"));
-        failures++;
-        await this.pause(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
-        continue;
+        if (this.cancelled) break;
+        const delay = schedule.next();
+        const where = this.options.brokerUrl ?? "the Redis broker";
+        if (delay === null && this.options.onFatal) {
+          this.options.onFatal(brokerGoneError(where, schedule, err));
+          break;
+        }
+        const wait = delay ?? this.options.reconnect?.backoff.maxMs ?? 30_000;
+        const max = schedule.maxRetries ?? "Inf";
+        this.options.onError?.(
+          asError(
+            err,
+            `Cannot connect to ${where}. Trying again in ${(wait / 1000).toFixed(2)}s (${schedule.attempts}/${max})`,
+          ),
+        );
+        ensureConnecting(this.options.blockingClient);
+        await this.pause(wait);
       }
-      if (!popped) continue;
-      this.track(this.handle(popped[0], popped[1]));
-      await this.drainMore(popped[0]);
     }
     await Promise.all([...this.handling]);
   }
@@ -175,76 +206,82 @@ export class RedisConsumer implements Consumer {
     void p.finally(() => this.handling.delete(p));
   }
 
-  /**
-   * After a BRPOP hit the queue probably holds more: take up to the free
-   * prefetch in one non-blocking `LMPOP <bucket keys> RIGHT COUNT n` (Redis
-   * >= 7). LMPOP pops from the first non-empty key in the same key order as
-   * BRPOP and from the same end, so priority and FIFO order are kombu's; it
-   * only saves round trips. Without LMPOP (older Redis) this is skipped.
-   */
-  private async drainMore(hitKey: string): Promise<void> {
-    if (!this.lmpop || this.cancelled) return;
+  /** Up to the free prefetch (64 at most per round trip), in kombu's priority and round-robin order. */
+  private take(): Promise<TakenMessage[]> {
     const free = this.prefetch > 0 ? this.prefetch - this.unsettled : 64;
-    if (free <= 0) return;
-    const keys = this.brpopKeys();
-    try {
-      const reply = (await this.options.blockingClient.call(
-        "LMPOP",
-        keys.length,
-        ...keys,
-        "RIGHT",
-        "COUNT",
-        Math.min(free, 64),
-      )) as [string, string[]] | null;
-      if (!reply) return;
-      const [key, items] = reply;
-      this.track(this.handleMany(key, items));
-    } catch (err) {
-      if (/unknown command/i.test(String((err as Error).message))) this.lmpop = false;
-      else this.options.onError?.(asError(err, `LMPOP after a hit on ${hitKey} failed`));
-    }
+    return takeMessages(
+      this.options.blockingClient,
+      this.options.keys,
+      this.queueOrder.map((q) => q.name),
+      this.steps,
+      Math.min(free, 64),
+    );
   }
 
-  /** BRPOP with a client-side deadline; a late reply is still delivered, never dropped. */
-  private brpopBounded(timeout: number): Promise<[string, string] | null> {
+  /**
+   * Idle: block until a message is in the next queue's bucket-0 list
+   * (`BLMOVE k k RIGHT RIGHT`, the list is left as it was) or the bounded
+   * wait ends, so the next take sees it at once. A client-side deadline
+   * drops a half-dead socket (ioredis would wait forever for its reply).
+   * Without BLMOVE (Redis < 6.2) the wait is a plain pause.
+   */
+  private async waitForMessage(): Promise<void> {
+    const keysWatched = this.queueOrder.length * this.steps.length;
+    const brpopTimeout = this.options.brpopTimeout ?? 1;
+    // Lists other than the one watched are seen at the next take: poll them often when there are any.
+    const timeout = keysWatched === 1 && brpopTimeout > 0 ? brpopTimeout : Math.min(brpopTimeout || 1, 0.25);
+    if (!this.blmove) {
+      await this.pause(timeout * 1000);
+      return;
+    }
+    const queue = this.queueOrder[this.doorbell++ % this.queueOrder.length];
+    if (queue === undefined) return;
+    const key = this.options.keys.queueKey(queue.name, 0);
     const client = this.options.blockingClient;
-    const reply = client.brpop(...this.brpopKeys(), timeout) as Promise<[string, string] | null>;
+    const reply = client.blmove(key, key, "RIGHT", "RIGHT", timeout);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"deadline">((resolve) => {
       timer = setTimeout(() => resolve("deadline"), (timeout + 4) * 1000);
     });
-    return Promise.race([reply, deadline]).then((won) => {
-      clearTimeout(timer);
-      if (won !== "deadline") return won;
-      // The socket went quiet: drop it (ioredis reconnects) and hand over anything that still arrives.
-      reply.then(
-        (late) => {
-          if (late) void this.handle(late[0], late[1]);
-        },
-        () => undefined,
-      );
+    try {
+      const won = await Promise.race([reply, deadline]);
+      if (won !== "deadline") return;
+      reply.catch(() => undefined);
+      // The socket went quiet: drop it (ioredis reconnects); nothing was taken, nothing is lost.
       client.disconnect(true);
-      throw new Error(`BRPOP got no reply within ${timeout + 4}s; reconnecting`);
-    });
-  }
-
-  private handle(key: string, raw: string): Promise<void> {
-    return this.handleMany(key, [raw]);
-  }
-
-  /** Parse popped envelopes, record them all as unacked in one pipeline, then hand them over in order. */
-  private async handleMany(key: string, raws: string[]): Promise<void> {
-    const base = this.queueFromKey(key);
-    this.rotate(base);
-    const parsed: Parsed[] = [];
-    for (const raw of raws) {
-      const one = this.parse(base, raw);
-      if (one) parsed.push(one);
+      throw new Error(`BLMOVE got no reply within ${timeout + 4}s; reconnecting`);
+    } catch (err) {
+      if (/unknown command/i.test(String((err as Error).message))) this.blmove = false;
+      else throw err;
+    } finally {
+      clearTimeout(timer);
     }
-    if (parsed.length === 0) return;
-    this.unsettled += parsed.length;
-    await this.appendWithRetry(parsed);
-    for (const one of parsed) this.deliver(base, one);
+  }
+
+  /** Hands over what one take returned, in order; each is already in `unacked`. */
+  private async handleTaken(taken: TakenMessage[]): Promise<void> {
+    const batch: { base: string; one: Parsed }[] = [];
+    for (const { key, raw, tag } of taken) {
+      const base = this.queueFromKey(key);
+      this.rotate(base);
+      this.unsettled++;
+      const one = this.parse(base, raw);
+      if (one) batch.push({ base, one: { ...one, tag } });
+      // Not an envelope: it was logged; settle it so nothing is left in `unacked`.
+      else await this.settleUnparsed(tag);
+    }
+    for (const { base, one } of batch) this.deliver(base, one);
+  }
+
+  private async settleUnparsed(tag: string): Promise<void> {
+    try {
+      await this.qos.ack(tag);
+    } catch (err) {
+      this.options.onError?.(asError(err, `could not remove discarded message ${tag} from unacked`));
+    } finally {
+      this.unsettled--;
+      this.wake?.();
+    }
   }
 
   private parse(base: string, raw: string): Parsed | null {
@@ -311,30 +348,6 @@ export class RedisConsumer implements Consumer {
       this.options.onMessage(delivery);
     } catch (err) {
       this.options.onError?.(asError(err, "message handler threw"));
-    }
-  }
-
-  /**
-   * The message is only in our memory until it is in `unacked`: keep trying
-   * (Redis may be restarting) rather than lose it. kombu loses it here.
-   */
-  private async appendWithRetry(batch: Parsed[]): Promise<void> {
-    const entries = batch.map((p) => ({
-      tag: p.tag,
-      rawEnvelope: p.raw,
-      exchange: p.exchange,
-      routingKey: p.routingKey,
-    }));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.qos.appendMany(entries);
-        return;
-      } catch (err) {
-        this.options.onError?.(
-          asError(err, `could not record ${entries.length} unacked message(s); retrying`),
-        );
-        await this.pause(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)), true);
-      }
     }
   }
 

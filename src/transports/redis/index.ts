@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { BrokerTransportOptions, RetryPolicy } from "../../config.js";
+import type { ReconnectPolicy } from "../retry-policy.js";
 import type {
   ConsumeOptions,
   Consumer,
@@ -13,7 +14,7 @@ import { consumeRedis } from "./consumer.js";
 import { RedisKeys } from "./keys.js";
 import { RedisPublisher } from "./publisher.js";
 import type { QosKeys } from "./qos.js";
-import type { RedisEndpoint } from "./url.js";
+import { describeEndpoint, type RedisEndpoint } from "./url.js";
 
 export { createRedisClient, isConnectionError, redisOptions, withRetry } from "./connection.js";
 export { buildEnvelope, decodeEnvelope, encodeEnvelope } from "./envelope.js";
@@ -39,6 +40,8 @@ export interface RedisTransportOptions {
   /** `task_publish_retry_policy` (null: `task_publish_retry=False`). */
   publishRetryPolicy: Required<RetryPolicy> | null;
   connection?: RedisConnectionOptions;
+  /** `broker_connection_*` for the worker's consumer (default: Celery's defaults). */
+  reconnect?: ReconnectPolicy;
   /** Exchange types declared in this process (`task_queues`); others count as direct (kombu). */
   exchangeTypes?: ReadonlyMap<string, "direct" | "topic" | "fanout">;
 }
@@ -139,6 +142,8 @@ export class RedisTransport implements Transport {
       mutexExpire: t.unackedMutexExpire,
       sep: t.sep,
       prioritySteps: [...t.prioritySteps],
+      brokerUrl: describeEndpoint(this.endpoint),
+      ...(this.options.reconnect ? { reconnect: this.options.reconnect } : {}),
     });
     this.consumers.add(consumer);
     // The blocking connection belongs to this consumer alone: a cancelled consumer (worker

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { ensureConnecting } from "./connection.js";
 
 /**
  * kombu's Redis ack emulation (kombu/transport/redis.py `QoS`,
@@ -7,7 +8,8 @@ import type { Redis } from "ioredis";
  * share one `unacked` hash, one `unacked_index` sorted set and one
  * `unacked_mutex` lock:
  *
- * - delivery: `ZADD unacked_index <now> <tag>` + `HSET unacked <tag> [envelope, exchange, routing_key]` (one pipeline);
+ * - delivery: `ZADD unacked_index <now> <tag>` + `HSET unacked <tag> [envelope, exchange, routing_key]`,
+ *   done by the take script in the same atomic step as the pop (`take.ts`);
  * - ack / reject without requeue: `ZREM` + `HDEL`;
  * - reject with requeue: restore with `LPUSH` (far end: the message queues up again);
  * - visibility sweep and shutdown restore: `RPUSH` (consumer end: it is next), to
@@ -70,38 +72,6 @@ export class RedisQoS {
   }
 
   /**
-   * Record delivered messages as unacked (kombu `QoS.append`), several in
-   * one pipeline: `ZADD unacked_index <now> <tag> ...` + `HSET unacked <tag>
-   * <entry> ...`. The stored entry embeds the envelope string exactly as
-   * popped, so a Python sweep restores the very bytes the producer wrote.
-   */
-  async appendMany(
-    entries: { tag: string; rawEnvelope: string; exchange: string; routingKey: string }[],
-  ): Promise<void> {
-    if (entries.length === 0) return;
-    const now = Date.now() / 1000;
-    const scores: (string | number)[] = [];
-    const fields: string[] = [];
-    for (const e of entries) {
-      scores.push(now, e.tag);
-      fields.push(
-        e.tag,
-        `[${e.rawEnvelope}, ${JSON.stringify(e.exchange)}, ${JSON.stringify(e.routingKey)}]`,
-      );
-    }
-    await this.client
-      .pipeline()
-      .zadd(this.keys.unackedIndex, ...scores)
-      .hset(this.keys.unacked, ...fields)
-      .exec()
-      .then(throwPipelineError);
-  }
-
-  async append(tag: string, rawEnvelope: string, exchange: string, routingKey: string): Promise<void> {
-    await this.appendMany([{ tag, rawEnvelope, exchange, routingKey }]);
-  }
-
-  /**
    * kombu `QoS.ack` (and `reject(requeue=False)`): `ZREM` + `HDEL`. Acks
    * issued in the same event-loop turn share one pipeline (`ZREM idx t1 t2
    * ...`, `HDEL unacked t1 t2 ...`): the same end state as kombu's one pair
@@ -118,6 +88,8 @@ export class RedisQoS {
     const batch = this.pendingAcks.splice(0);
     if (batch.length === 0) return;
     const tags = batch.map((a) => a.tag);
+    // After a long outage ioredis may have given up on this connection: open it again.
+    ensureConnecting(this.client);
     this.client
       .pipeline()
       .zrem(this.keys.unackedIndex, ...tags)
@@ -157,6 +129,7 @@ export class RedisQoS {
   }
 
   private async restoreByTagNow(tag: string, leftmost: boolean): Promise<boolean> {
+    ensureConnecting(this.client);
     for (let attempt = 0; attempt < 50; attempt++) {
       await this.client.watch(this.keys.unacked);
       const stored = await this.client.hget(this.keys.unacked, tag);
@@ -182,6 +155,7 @@ export class RedisQoS {
    */
   async restoreVisible(): Promise<number> {
     const token = randomUUID().replace(/-/g, "");
+    ensureConnecting(this.client);
     const locked = await this.client.set(this.keys.unackedMutex, token, "PX", this.mutexExpireMs, "NX");
     if (locked !== "OK") return -1;
     try {

@@ -17,7 +17,8 @@
  *   TSW_RECORD_DELAY_MS       sleep before `interop.record` records (default 0)
  *
  * Tasks: `interop.add(x, y)`, `interop.record(tag, key)` (RPUSH to the backend Redis, as the
- * Python interop app's task of the same name), `ts.sleep_record(ms, tag, key)`, `ts.noop()`.
+ * Python interop app's task of the same name), `interop.sleep(seconds)`, `ts.sleep_record(ms, tag,
+ * key)`, `ts.noop()`.
  * Prints `<hostname> ready.` on stderr once consuming; exits 0 after a warm shutdown.
  */
 import { Redis } from "ioredis";
@@ -69,6 +70,10 @@ const recordDelayMs = Number(env.TSW_RECORD_DELAY_MS ?? 0);
 stack.task("interop.record", async (_ctx, tag: unknown, key = "interop:record") => {
   if (recordDelayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, recordDelayMs));
   return recorder.rpush(String(key), String(tag));
+});
+stack.task("interop.sleep", async (_ctx, seconds: number) => {
+  await new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
+  return seconds;
 });
 stack.task("ts.sleep_record", async (_ctx, ms: number, tag: string, key: string) => {
   await new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,136 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+
+/**
+ * Taking messages off kombu's Redis lists without a window in which a killed
+ * worker loses them.
+ *
+ * kombu pops with BRPOP and records the message in `unacked` afterwards
+ * (kombu/transport/redis.py `Channel._brpop_read`, then `QoS.append`, 5.7.0):
+ * a process killed between the two loses the message. Here one Lua script
+ * pops and records in the same atomic step, writing exactly the entries
+ * `QoS.append` writes (`ZADD unacked_index <time> <tag>`, `HSET unacked <tag>
+ * [envelope, exchange, routing_key]`), so Python workers' visibility sweeps
+ * restore our messages and ours restore theirs.
+ *
+ * A script cannot block, and Redis has no blocking command that waits on
+ * several lists without popping (BLMOVE takes one source). So an idle
+ * consumer waits with `BLMOVE q q RIGHT RIGHT <t>` on one queue's
+ * bucket-0 list: it moves the tail element to the tail of the same list (the
+ * list does not change) and returns as soon as a message is there, then the
+ * script takes it. Other lists are polled every `t` seconds while idle.
+ *
+ * Within one call the script repeats kombu's choice for each message: the
+ * first non-empty list in priority-major order (all bucket-0 keys, then
+ * bucket 3, ...), queues in round-robin order, the queue that delivered
+ * moved to the back (`Channel._brpop_start`, `round_robin_cycle.rotate`).
+ */
+
+/**
+ * KEYS: unacked_index, unacked, then the bucket lists step-major (for each
+ * priority step, for each queue in the caller's current order).
+ * ARGV: now (seconds), most messages to take, number of queues, tag prefix
+ * for envelopes without a delivery tag, then the queue names (same order).
+ * Returns a flat list: key, envelope, tag, key, envelope, tag, ...
+ *
+ * An envelope the script cannot parse (not JSON, nested deeper than cjson
+ * allows) is still recorded, as a JSON string: the worker logs and settles
+ * it, and a sweep that finds it drops it with a log, as kombu's does.
+ */
+export const TAKE_SCRIPT = `
+local nq = tonumber(ARGV[3])
+local ns = (#KEYS - 2) / nq
+local order = {}
+for i = 1, nq do order[i] = i end
+local out = {}
+for n = 1, tonumber(ARGV[2]) do
+  local at, q, key, raw
+  for s = 0, ns - 1 do
+    for oi = 1, nq do
+      local k = KEYS[2 + s * nq + order[oi]]
+      local v = redis.call('RPOP', k)
+      if v then at, q, key, raw = oi, order[oi], k, v break end
+    end
+    if raw then break end
+  end
+  if not raw then break end
+  local tag, ex, rk = nil, '', ARGV[4 + q]
+  local entry
+  local ok, env = pcall(cjson.decode, raw)
+  if ok and type(env) == 'table' then
+    local props = env['properties']
+    if type(props) == 'table' then
+      if type(props['delivery_tag']) == 'string' then tag = props['delivery_tag'] end
+      local di = props['delivery_info']
+      if type(di) == 'table' then
+        if type(di['exchange']) == 'string' then ex = di['exchange'] end
+        if type(di['routing_key']) == 'string' then rk = di['routing_key'] end
+      end
+    end
+    entry = '[' .. raw .. ', ' .. cjson.encode(ex) .. ', ' .. cjson.encode(rk) .. ']'
+  else
+    entry = '[' .. cjson.encode(raw) .. ', ' .. cjson.encode(ex) .. ', ' .. cjson.encode(rk) .. ']'
+  end
+  if not tag or tag == '' then tag = ARGV[4] .. n end
+  redis.call('ZADD', KEYS[1], ARGV[1], tag)
+  redis.call('HSET', KEYS[2], tag, entry)
+  out[#out + 1] = key
+  out[#out + 1] = raw
+  out[#out + 1] = tag
+  table.remove(order, at)
+  order[#order + 1] = q
+end
+return out
+`;
+
+const TAKE_SHA = createHash("sha1").update(TAKE_SCRIPT).digest("hex");
+
+/** One message the script took: which list it came from, the envelope as stored, its unacked tag. */
+export interface TakenMessage {
+  key: string;
+  raw: string;
+  tag: string;
+}
+
+export interface TakeKeys {
+  unacked: string;
+  unackedIndex: string;
+  queueKey(queue: string, priority: number): string;
+}
+
+/**
+ * Pops up to `count` messages from `queues` (in the given round-robin order)
+ * and records them as unacked, atomically. Runs the cached script (EVALSHA),
+ * loading it on a server that does not know it yet.
+ */
+export async function takeMessages(
+  client: Redis,
+  keys: TakeKeys,
+  queues: readonly string[],
+  steps: readonly number[],
+  count: number,
+): Promise<TakenMessage[]> {
+  if (queues.length === 0 || count <= 0) return [];
+  const redisKeys = [keys.unackedIndex, keys.unacked];
+  for (const step of steps) for (const q of queues) redisKeys.push(keys.queueKey(q, step));
+  const args = [
+    String(Date.now() / 1000),
+    String(count),
+    String(queues.length),
+    `${randomUUID()}-`,
+    ...queues,
+  ];
+  let reply: unknown;
+  try {
+    reply = await client.evalsha(TAKE_SHA, redisKeys.length, ...redisKeys, ...args);
+  } catch (err) {
+    if (!/NOSCRIPT/.test(String((err as Error).message))) throw err;
+    reply = await client.eval(TAKE_SCRIPT, redisKeys.length, ...redisKeys, ...args);
+  }
+  const flat = Array.isArray(reply) ? (reply as string[]) : [];
+  const taken: TakenMessage[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    taken.push({ key: flat[i] as string, raw: flat[i + 1] as string, tag: flat[i + 2] as string });
+  }
+  return taken;
+}
