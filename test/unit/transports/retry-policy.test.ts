@@ -54,12 +54,16 @@ describe("broker reconnect policy (Celery broker_connection_* semantics)", () =>
 
   it("delays are jittered within [base/2, base], doubling from 100 ms up to the 30 s ceiling", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 200 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (retry, r) => {
-        const base = Math.min(30_000, 100 * 2 ** (retry - 1));
-        const delay = backoffDelay(DEFAULT_BACKOFF, retry, () => r);
-        expect(delay).toBeGreaterThanOrEqual(Math.floor(base / 2));
-        expect(delay).toBeLessThanOrEqual(base);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (retry, r) => {
+          const base = Math.min(30_000, 100 * 2 ** (retry - 1));
+          const delay = backoffDelay(DEFAULT_BACKOFF, retry, () => r);
+          expect(delay).toBeGreaterThanOrEqual(Math.floor(base / 2));
+          expect(delay).toBeLessThanOrEqual(base);
+        },
+      ),
     );
   });
 });
