@@ -67,6 +67,21 @@ export class ConnectionLostError extends CeleryError {
   }
 }
 
+/**
+ * A database result backend's query failed for a reason other than an unreachable server (that
+ * is a ConnectionLostError): a missing table, a constraint, a permission. The message names the
+ * database (password masked) and what to do.
+ */
+export class DatabaseError extends CeleryError {
+  /** PostgreSQL's SQLSTATE when the server answered (e.g. `42P01` undefined table). */
+  readonly sqlState: string | undefined;
+
+  constructor(message: string, sqlState: string | undefined, options?: { cause?: unknown }) {
+    super("ERR_DATABASE", message, options);
+    this.sqlState = sqlState;
+  }
+}
+
 /** A wait ran out of time (`AsyncResult.get({ timeout })`). Mirrors `celery.exceptions.TimeoutError`. */
 export class TimeoutError extends CeleryError {
   constructor(message: string) {

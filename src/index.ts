@@ -65,6 +65,7 @@ export {
   ConfigError,
   ConnectionLostError,
   ContentDisallowedError,
+  DatabaseError,
   DecodeError,
   EncodeError,
   NotRegisteredError,

@@ -115,7 +115,7 @@ describe("json.dumps spelling and the chord join", () => {
     expect(failed).toEqual({
       error: {
         exc_type: "ChordError",
-        exc_message: ["Dependency b raised KeyError('k')"],
+        exc_message: ["KeyError('k')"],
         exc_module: "celery.exceptions",
       },
     });

@@ -29,6 +29,7 @@ const PUBLIC_VALUES = [
   "ConfigError",
   "ConnectionLostError",
   "ContentDisallowedError",
+  "DatabaseError",
   "DecodeError",
   "EncodeError",
   "NotRegisteredError",

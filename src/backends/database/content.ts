@@ -30,8 +30,11 @@ export function tupleTaskIds(nodes: readonly ResultNode[]): string[] {
 /**
  * `GroupResult.ready()` then `GroupResult.join(propagate=True)` over stored metas: null while
  * any member is not ready; else the values in order (a nested group gives a list), or the
- * ChordError Celery stores on the body when a member failed (`Dependency <id> raised <repr>`,
- * the first failed member in order: `_failed_join_report`).
+ * ChordError Celery stores on the body when a member failed. Its reason is `repr(exc)` of the
+ * first failed member in order: django-celery-results' `trigger_callback` and Celery's
+ * `unlock_chord` try `Dependency <id> raised <repr>` first, but `_failed_join_report` only
+ * yields results in the backend's cache, and `Backend.get_task_meta` caches SUCCESS metas only,
+ * so on these backends the plain repr is what is stored.
  */
 export function joinResults(
   nodes: readonly ResultNode[],
@@ -45,7 +48,7 @@ export function joinResults(
   for (const id of ids) {
     const meta = metas.get(id) as ResultMetaRecord;
     if (meta.status === "FAILURE" || meta.status === "REVOKED") {
-      return { error: chordError(`Dependency ${id} raised ${excDictRepr(meta.result)}`) };
+      return { error: chordError(excDictRepr(meta.result)) };
     }
   }
   const value = (node: ResultNode): unknown =>

@@ -122,7 +122,7 @@ export class DjangoDbBackend implements ResultBackend {
       `INSERT INTO ${TASK_TABLE} AS t (task_id, status, result, traceback, meta, content_encoding, content_type,
          periodic_task_name, task_name, task_args, task_kwargs, worker, date_created, date_done, date_started)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13,
-         CASE WHEN $2 = 'STARTED' THEN STATEMENT_TIMESTAMP() END)
+         CASE WHEN $14::boolean THEN STATEMENT_TIMESTAMP() END)
        ON CONFLICT (task_id) DO UPDATE SET
          status = EXCLUDED.status, result = EXCLUDED.result, traceback = EXCLUDED.traceback,
          meta = EXCLUDED.meta, content_encoding = EXCLUDED.content_encoding,
@@ -144,6 +144,7 @@ export class DjangoDbBackend implements ResultBackend {
         kwargsrepr,
         extended ? str(meta.worker) : null,
         new Date(),
+        meta.status === "STARTED",
       ],
     );
   }

@@ -5,7 +5,6 @@ import { DjangoDbBackend } from "./django-db.js";
 import { SqlAlchemyBackend } from "./sqlalchemy.js";
 import { databaseTarget } from "./url.js";
 
-export { DatabaseError } from "./pg.js";
 export { isDatabaseBackend, maskUrl } from "./url.js";
 
 /** What the database backends read from the app's settings. */

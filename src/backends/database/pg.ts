@@ -1,5 +1,5 @@
 import type { Pool, PoolClient, QueryResultRow } from "pg";
-import { CeleryError, ConfigError, ConnectionLostError } from "../../errors.js";
+import { CeleryError, ConfigError, ConnectionLostError, DatabaseError } from "../../errors.js";
 import type { DatabaseTarget } from "./url.js";
 
 /**
@@ -10,16 +10,6 @@ import type { DatabaseTarget } from "./url.js";
  * Errors say what is wrong and where, with the password masked: an unreachable server is a
  * {@link ConnectionLostError} (recoverable); a missing table names the migration that creates it.
  */
-export class DatabaseError extends CeleryError {
-  /** PostgreSQL's SQLSTATE when the server answered (e.g. `42P01` undefined table). */
-  readonly sqlState: string | undefined;
-
-  constructor(message: string, sqlState: string | undefined, options?: { cause?: unknown }) {
-    super("ERR_DATABASE", message, options);
-    this.sqlState = sqlState;
-  }
-}
-
 type PgModule = typeof import("pg");
 
 let pgModule: Promise<PgModule> | null = null;
