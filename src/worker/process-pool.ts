@@ -31,7 +31,8 @@ import { type ModuleJob, type ModuleReply, settleReply } from "./module-job.js";
  * for it; a compiled install needs nothing for `.js` task modules.
  */
 export interface ProcessPoolOptions {
-  size: number;
+  /** Children at most; a function follows a size that changes (pool_grow / pool_shrink). */
+  size: number | (() => number);
   /** execArgv of the children; default the worker process's own. */
   execArgv?: readonly string[];
   /** `worker_max_tasks_per_child`: a child retires after this many tasks (null = never). */
@@ -121,7 +122,8 @@ export class ProcessPool {
   }
 
   get size(): number {
-    return this.options.size;
+    const { size } = this.options;
+    return typeof size === "number" ? size : size();
   }
 
   /** Pids of the live children (for `inspect stats`-like reports and tests). */
@@ -192,6 +194,8 @@ export class ProcessPool {
     const pending = child.job;
     child.job = null;
     if (reply.recycle) child.retiring = true;
+    // After a pool_shrink, a child that falls idle above the size leaves (billiard's shrink stops idle ones).
+    else if (this.children.filter((c) => !c.retiring).length > this.size) void this.kill(child);
     if (reply.recycleMessage) this.options.logger.warn(reply.recycleMessage);
     if (pending && !pending.done) {
       pending.done = true;

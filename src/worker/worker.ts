@@ -241,7 +241,8 @@ export class Worker {
     }
     const s = this.deps.settings;
     this.processPool ??= new ProcessPool({
-      size: options.processes ?? this.concurrency,
+      // Celery's pool_grow/pool_shrink resize the prefork pool: without `processes`, it follows concurrency.
+      size: options.processes ?? (() => this.concurrency),
       logger: this.logger,
       maxTasksPerChild:
         options.maxTasksPerChild === undefined ? s.workerMaxTasksPerChild : options.maxTasksPerChild,

@@ -228,6 +228,30 @@ emit({
     expect(logs.join("")).toMatch(/Hard time limit \(1s\) exceeded for ts\.proc\.spin/);
   });
 
+  it("revoke(terminate=True) kills the child and stores what a Python prefork worker stores", async () => {
+    const pidFile = join(scratch, "revoked.pid");
+    const out = await py<{ ts: Meta; py: Meta }>(`
+import os
+ts = app.send_task("ts.proc.spin", (${JSON.stringify(pidFile)},), queue=Q)
+pyr = app.send_task("interop.sleep", (30,), queue=PQ)
+deadline = time.time() + 20
+def py_active():
+    replies = app.control.inspect(destination=[${JSON.stringify(python.hostname)}], timeout=0.5).active() or {}
+    return any(t["id"] == pyr.id for t in replies.get(${JSON.stringify(python.hostname)}, []))
+while not (os.path.exists(${JSON.stringify(pidFile)}) and py_active()) and time.time() < deadline:
+    time.sleep(0.05)
+# Each worker gets only its own revoke: a worker that does not hold the id marks a PENDING task
+# REVOKED "revoked" (celery/worker/control.py _revoke), which would race the holder's "terminated".
+app.control.revoke(ts.id, terminate=True, destination=["tsproc@localhost"])
+app.control.revoke(pyr.id, terminate=True, destination=[${JSON.stringify(python.hostname)}])
+emit({"ts": raw_meta(ts), "py": raw_meta(pyr)})
+`);
+    expect(out.py.status).toBe("REVOKED");
+    expect(failureOf(out.ts)).toEqual(failureOf(out.py));
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    await waitUntil(`revoked child ${pid} to be killed`, async () => !alive(pid), { timeoutMs: 10_000 });
+  });
+
   it("a child killed mid-task stores WorkerLostError as a Python prefork worker does", async () => {
     const out = await py<{ ts: Meta; py: Meta; exit: [string, string, unknown[]]; then: { pid: number } }>(`
 ts = app.send_task("ts.proc.die", (), queue=Q)

@@ -71,6 +71,30 @@ function alive(pid: number): boolean {
   }
 }
 
+describe("ProcessPool size (pool_grow / pool_shrink)", () => {
+  it("follows a size function: one child at 1, two in parallel after growing, back to one after shrinking", async () => {
+    let size = 1;
+    const sized = new ProcessPool({ size: () => size, logger: createLogger({ level: "silent" }) });
+    const job = (exportName: string, args: unknown[]) =>
+      sized.run({ module: TASKS, exportName, args, context: {} }).result as Promise<{ pid: number }>;
+    try {
+      const one = await Promise.all([job("whoami", [1]), job("whoami", [2])]);
+      expect(new Set(one.map((r) => r.pid)).size).toBe(1);
+      size = 2;
+      const dir = mkdtempSync(join(tmpdir(), "celeriac-pp-grow-"));
+      const two = await Promise.all([job("barrier", [dir, 2, 10_000]), job("barrier", [dir, 2, 10_000])]);
+      expect(new Set(two.map((r) => r.pid)).size).toBe(2);
+      size = 1;
+      await Promise.all([job("whoami", [3]), job("whoami", [4])]);
+      await waitUntil("the pool to shrink to one child", async () => sized.pids.length === 1, {
+        timeoutMs: 10_000,
+      });
+    } finally {
+      await sized.close();
+    }
+  });
+});
+
 describe("humanStatus (billiard/common.py human_status)", () => {
   it("names a signal or an exit code", () => {
     expect(humanStatus(null, "SIGKILL")).toBe("signal 9 (SIGKILL)");
