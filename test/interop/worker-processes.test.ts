@@ -366,6 +366,8 @@ emit(out)
       else expect(procTb, name).toEqual(inlineTb);
     }
     expect(out["ts.shape.add_sync"]?.value).toBe("5");
+    expect(out["ts.shape.nothing"]?.value).toBe("None");
+    expect(out["ts.shape.echo"]?.value).toBe(String(2n ** 70n));
     expect(out["ts.shape.throw_string"]?.value).toBe("['Exception', ['plain string thrown']]");
     expect(out["ts.shape.type_error"]?.value).toBe("['TypeError', ['bad type']]");
   });
