@@ -1,12 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { ResultBackend } from "./backends/backend.js";
-import { checkDatabaseBackend, createDatabaseBackend, isDatabaseBackend } from "./backends/database/index.js";
-import { RedisBackend } from "./backends/redis.js";
-import { createRpcBackend } from "./backends/rpc.js";
+import { checkBackendSettings, createResultBackend } from "./backends/factory.js";
 import { Beat, type BeatOptions } from "./beat/service.js";
 import type { PublishOptions, SendTaskOptions } from "./canvas/options.js";
-import { resultCodec, serializeBody } from "./client/codecs.js";
 import { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
 import { AsyncResult } from "./client/result.js";
 import { Router } from "./client/router.js";
@@ -14,20 +11,20 @@ import { checkSendOptions } from "./client/send-options.js";
 import { type TaskSignature, taskSignature } from "./client/signature.js";
 import type { CeleryOptions, Settings } from "./config.js";
 import { resolveSettings } from "./config-checks.js";
-import { type Control, closeControlOf, controlOf } from "./control/control.js";
+import { Control } from "./control/control.js";
 import { ConfigError } from "./errors.js";
-import { type AppEvents, closeEventsOf, eventsOf } from "./events/app-events.js";
-import {
-  type AmqpTransport,
-  amqpEndpointFromSettings,
-  createAmqpTransport,
-} from "./transports/amqp/index.js";
-import type { RedisConnectionOptions } from "./transports/redis/connection.js";
+import { AppEvents } from "./events/app-events.js";
+import { checkBrokerSettings, createBrokerTransport, isAmqpBrokerUrl } from "./transports/factory.js";
 import { RedisTransport } from "./transports/redis/index.js";
-import { parseRedisUrl, type RedisEndpoint } from "./transports/redis/url.js";
-import { brokerReconnectPolicy } from "./transports/retry-policy.js";
-import { createWorker, registerTask } from "./worker/app-hooks.js";
-import type { ModuleHandler, TaskDefinition, TaskHandler, TaskOptions } from "./worker/task-registry.js";
+import type { Transport } from "./transports/transport.js";
+import { createTaskRegistry, createWorker } from "./worker/app-hooks.js";
+import type {
+  ModuleHandler,
+  TaskDefinition,
+  TaskHandler,
+  TaskOptions,
+  TaskRegistry,
+} from "./worker/task-registry.js";
 import type { Worker, WorkerOptions } from "./worker/worker.js";
 
 /**
@@ -48,16 +45,13 @@ export class Celery {
   readonly origin: string;
   /** This app's reply-to id (Celery's `app.thread_oid`), default `reply_to` property. */
   readonly oid: string;
-  /** The Redis broker endpoint, or null when the broker is AMQP. */
-  readonly brokerEndpoint: RedisEndpoint | null;
-  readonly backendEndpoint: RedisEndpoint | null;
   /** `amqp://`/`amqps://`/`pyamqp://` broker: the AMQP transport; else kombu's Redis transport. */
   readonly brokerIsAmqp: boolean;
-  /** `rpc://` backend: replies travel over the AMQP broker (celery/backends/rpc.py). */
-  readonly backendIsRpc: boolean;
-  /** `django-db` or `db+postgresql://` (src/backends/database). */
-  readonly backendIsDatabase: boolean;
-  private transportInstance: BrokerTransport | null = null;
+  /** The TS tasks this app can run (`app.task(...)`; Celery's `app.tasks`). */
+  readonly registry: TaskRegistry;
+  private transportInstance: Transport | null = null;
+  private controlInstance: Control | null = null;
+  private eventsInstance: AppEvents | null = null;
   private backendInstance: ResultBackend | null = null;
   private closed = false;
 
@@ -65,59 +59,22 @@ export class Celery {
     this.settings = resolveSettings(options);
     const s = this.settings;
     // URLs are checked now so a bad one fails at construction, before anything is sent.
-    this.brokerIsAmqp = /^(py)?amqps?:\/\//i.test(s.broker);
-    if (this.brokerIsAmqp) amqpEndpointFromSettings(s.broker, s);
-    this.brokerEndpoint = this.brokerIsAmqp ? null : parseRedisUrl("broker", s.broker, s.brokerUseSsl);
-    this.backendIsRpc = s.backend !== null && /^rpcs?:\/\//i.test(s.backend);
-    if (this.backendIsRpc && !this.brokerIsAmqp) {
-      throw new ConfigError(
-        "backend",
-        `backend rpc:// sends results over the broker and needs an amqp:// or amqps:// broker (got ${JSON.stringify(
-          s.broker.replace(/\/\/[^@/]*@/, "//***@"),
-        )})`,
-      );
-    }
-    this.backendIsDatabase = s.backend !== null && isDatabaseBackend(s.backend);
-    if (this.backendIsDatabase) checkDatabaseBackend({ ...s, backend: s.backend as string });
-    this.backendEndpoint =
-      s.backend === null || this.backendIsRpc || this.backendIsDatabase
-        ? null
-        : parseBackendUrl(s.backend, s.redisBackendUseSsl);
-    if (s.backend !== null) resultCodec(s); // validates result serializer/accept settings
+    checkBrokerSettings(s);
+    this.brokerIsAmqp = isAmqpBrokerUrl(s.broker);
+    checkBackendSettings(s);
     this.router = new Router(s);
+    this.registry = createTaskRegistry(s);
     this.origin = `gen${process.pid}@${hostname()}`;
     this.oid = randomUUID();
   }
 
-  /** Connection options derived from `broker_connection_*`. */
-  brokerConnectionOptions(): RedisConnectionOptions {
-    const s = this.settings;
-    return {
-      connectTimeout: s.brokerConnectionTimeout,
-      maxReconnects: s.brokerConnectionMaxRetries,
-      reconnect: s.brokerConnectionRetry,
-    };
-  }
-
-  /** The broker transport (Redis or AMQP), created on first use. */
-  get transport(): BrokerTransport {
+  /** The broker transport (transports/factory.ts picks it from the URL), created on first use. */
+  get transport(): Transport {
     this.assertOpen();
-    if (this.transportInstance === null) {
-      const s = this.settings;
-      this.transportInstance =
-        this.brokerEndpoint === null
-          ? createAmqpTransport(s.broker, s)
-          : new RedisTransport({
-              endpoint: this.brokerEndpoint,
-              transportOptions: s.brokerTransportOptions,
-              permanentBindings: s.compat.permanentBindings,
-              publishRetryPolicy:
-                s.taskPublishRetry && s.brokerConnectionRetry ? s.taskPublishRetryPolicy : null,
-              connection: this.brokerConnectionOptions(),
-              reconnect: brokerReconnectPolicy(s),
-              exchangeTypes: this.router.exchangeTypes(),
-            });
-    }
+    this.transportInstance ??= createBrokerTransport({
+      settings: this.settings,
+      exchangeTypes: this.router.exchangeTypes(),
+    });
     return this.transportInstance;
   }
 
@@ -130,39 +87,14 @@ export class Celery {
     return transport;
   }
 
-  /** The result backend, or null when no `backend` is configured (Celery's DisabledBackend). */
+  /** The result backend (backends/factory.ts picks it from the URL), or null when no `backend` is configured (Celery's DisabledBackend). */
   get backend(): ResultBackend | null {
     this.assertOpen();
-    if (this.backendInstance === null && this.backendIsRpc) {
-      const s = this.settings;
-      this.backendInstance = createRpcBackend({
-        transport: this.transport as AmqpTransport,
+    if (this.backendInstance === null && this.settings.backend !== null) {
+      this.backendInstance = createResultBackend({
+        settings: this.settings,
         oid: this.oid,
-        codec: resultCodec(s),
-        compat: s.compat,
-        resultExpires: s.resultExpires,
-      });
-    }
-    if (this.backendInstance === null && this.backendIsDatabase) {
-      const s = this.settings;
-      this.backendInstance = createDatabaseBackend(
-        { ...s, backend: s.backend as string },
-        { meta: resultCodec(s), dumps: (value) => serializeBody(value, s.resultSerializer, s) },
-      );
-    }
-    if (this.backendInstance === null && this.backendEndpoint !== null) {
-      const s = this.settings;
-      const connection: RedisConnectionOptions = { maxReconnects: s.brokerConnectionMaxRetries };
-      if (s.redisSocketConnectTimeout !== null) connection.connectTimeout = s.redisSocketConnectTimeout;
-      this.backendInstance = new RedisBackend({
-        endpoint: this.backendEndpoint,
-        codec: resultCodec(s),
-        globalKeyprefix: s.resultBackendTransportOptions.globalKeyprefix,
-        resultExpires: s.resultExpires,
-        resultFailureExpires: s.resultFailureExpires,
-        chordClaimKeys: s.compat.chordClaimKeys,
-        chordExpires: s.resultChordExpires,
-        connection,
+        brokerTransport: () => this.transport,
       });
     }
     return this.backendInstance;
@@ -215,7 +147,7 @@ export class Celery {
     options: PublishOptions = {},
   ): Promise<AsyncResult<R>> {
     const prepared = this.prepareTask(name, args, kwargs, options);
-    if (this.backendIsRpc && options.ignoreResult !== true) {
+    if (options.ignoreResult !== true) {
       // celery/app/base.py send_task: `backend.on_task_call` before the publish. For rpc:// this
       // declares the reply queue first; a reply sent to a queue not yet declared is dropped.
       await this.backend?.onTaskCall?.(prepared.taskMessage.headers.id);
@@ -256,7 +188,7 @@ export class Celery {
     handler: TaskHandler<A, R> | ModuleHandler,
     options?: TaskOptions,
   ): TaskDefinition {
-    return registerTask(this, name, handler, options);
+    return this.registry.register(name, handler, options);
   }
 
   /** A worker consuming this app's queues and running its registered tasks (`celery worker`). */
@@ -277,34 +209,22 @@ export class Celery {
   /** Remote control of Python and TS workers (`app.control`; src/control). */
   get control(): Control {
     this.assertOpen();
-    return controlOf(this);
+    this.controlInstance ??= new Control(this);
+    return this.controlInstance;
   }
 
   /** Events: the producer's dispatcher, `receiver(handlers)`, `State` (`app.events`; src/events). */
   get events(): AppEvents {
     this.assertOpen();
-    return eventsOf(this);
+    this.eventsInstance ??= new AppEvents(this);
+    return this.eventsInstance;
   }
 
   /** Flushes pending publishes and closes every connection this app opened. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([closeEventsOf(this), closeControlOf(this)]);
+    await Promise.all([this.eventsInstance?.close(), this.controlInstance?.close()]);
     await Promise.all([this.transportInstance?.close(), this.backendInstance?.close()]);
   }
-}
-
-/** The broker transports the facade can open. */
-export type BrokerTransport = RedisTransport | AmqpTransport;
-
-function parseBackendUrl(url: string, forcedTls: Settings["redisBackendUseSsl"]): RedisEndpoint {
-  const scheme = url.slice(0, Math.max(0, url.indexOf("://"))).toLowerCase();
-  if (scheme === "rpc" || scheme.startsWith("amqp")) {
-    throw new ConfigError(
-      "backend",
-      `backend ${scheme}:// is not supported yet; use redis://, rediss://, socket://, django-db or db+postgresql://`,
-    );
-  }
-  return parseRedisUrl("backend", url, forcedTls);
 }

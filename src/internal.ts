@@ -8,13 +8,14 @@ export {
   COMPRESSED_PREFIX,
   createMetaCodec,
   type MetaCodec,
+  resultCodec,
   unwrapCompressed,
   wrapCompressed,
 } from "./backends/meta-codec.js";
 export { pendingMeta, RedisBackend, type RedisBackendOptions } from "./backends/redis.js";
 export { RedisResultConsumer } from "./backends/redis-result-consumer.js";
 export type { PublishOptions } from "./canvas/options.js";
-export { resultCodec, serializeBody } from "./client/codecs.js";
+export { serializeBody } from "./client/codecs.js";
 export { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
 export { childIds, toResultMeta } from "./client/result.js";
 export { metaToError } from "./client/result-error.js";

@@ -61,8 +61,8 @@ export interface ResultBackend {
   /** Resolve with the first READY meta (SUCCESS, FAILURE, REVOKED) for the id. */
   waitForReady(taskId: string, options?: WaitOptions): Promise<ResultMetaRecord>;
   /**
-   * Called by the producer before a task is published (Celery `on_task_call`):
-   * on Redis, SUBSCRIBE to the meta channel first so no result is missed.
+   * Called by the producer before a task is published (Celery `on_task_call`), for
+   * backends that need it: the RPC backend declares its reply queue first.
    */
   onTaskCall?(taskId: string): Promise<void>;
   forget(taskId: string): Promise<void>;

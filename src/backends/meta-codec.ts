@@ -1,4 +1,13 @@
+import type { Settings } from "../config.js";
 import { DecodeError } from "../errors.js";
+import {
+  AcceptPolicy,
+  CONTENT_TYPES,
+  compress,
+  decompress,
+  deserialize,
+  serialize,
+} from "../serialization/index.js";
 
 /**
  * Turns result metas into the bytes a Celery backend stores and back.
@@ -63,4 +72,30 @@ export function createMetaCodec(parts: MetaCodecParts): MetaCodec {
       return parts.deserialize(compressed ? parts.decompress(compressed.data, compressed.mime) : payload);
     },
   };
+}
+
+/**
+ * The result codec from the settings: `result_serializer`, `result_accept_content`
+ * (else `accept_content`) and, on 5.7, `result_compression` (celery/backends/base.py
+ * `Backend.encode`/`decode`, 5.7.0).
+ */
+export function resultCodec(settings: Settings): MetaCodec {
+  const serializer = settings.resultSerializer;
+  const accept = AcceptPolicy.from(
+    settings.resultAcceptContent ?? settings.acceptContent,
+    "resultAcceptContent",
+  );
+  const contentType = CONTENT_TYPES[serializer];
+  const contentEncoding = serializer === "msgpack" ? "binary" : "utf-8";
+  const compression = settings.resultCompression;
+  return createMetaCodec({
+    serialize: (value) =>
+      serialize(value, serializer, { compat: settings.compat, option: "serializer" }).body,
+    // Celery reads metas with its own result serializer's content type (Backend.decode).
+    deserialize: (data) =>
+      deserialize(data, contentType, contentEncoding, accept, { compat: settings.compat }),
+    compress:
+      compression && settings.compat.minor === "5.7" ? (data) => compress(data, compression) : undefined,
+    decompress: (data, mime) => decompress(data, mime),
+  });
 }

@@ -194,10 +194,11 @@ export class RedisBackend implements ResultBackend {
 
   /**
    * Celery subscribes in `on_task_call`, before publishing. Waiting always
-   * does SUBSCRIBE then GET, so nothing is missed without it; calling this
-   * only starts the subscription early.
+   * does SUBSCRIBE then GET, so nothing is missed without it: this is not the
+   * backend's `onTaskCall` (the producer would pay a SUBSCRIBE per send), only
+   * a way to start the subscription early.
    */
-  async onTaskCall(taskId: string): Promise<void> {
+  async subscribeEarly(taskId: string): Promise<void> {
     await this.resultConsumer.prefetch(taskId);
   }
 

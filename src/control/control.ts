@@ -215,20 +215,3 @@ export class Inspect {
   /** Mingle's request: `{from_node, revoked}`. */
   hello = (fromNode: string, revoked: unknown) => this.request("hello", { from_node: fromNode, revoked });
 }
-
-const controls = new WeakMap<object, Control>();
-
-/** The `Control` of an app (one per app, created on first use). */
-export function controlOf(app: ControlAppLike): Control {
-  let c = controls.get(app);
-  if (!c) {
-    c = new Control(app);
-    controls.set(app, c);
-  }
-  return c;
-}
-
-/** Closes the app's `Control` if one was created (for `app.close()`). */
-export async function closeControlOf(app: object): Promise<void> {
-  await controls.get(app)?.close();
-}

@@ -149,19 +149,3 @@ export class AppEvents {
     await this.dispatcherInstance?.drain();
   }
 }
-
-const perApp = new WeakMap<object, AppEvents>();
-
-export function eventsOf(app: EventsAppLike): AppEvents {
-  let e = perApp.get(app);
-  if (!e) {
-    e = new AppEvents(app);
-    perApp.set(app, e);
-  }
-  return e;
-}
-
-/** Drains the app's event dispatcher if one was created (for `app.close()`). */
-export async function closeEventsOf(app: object): Promise<void> {
-  await perApp.get(app)?.close();
-}

@@ -97,7 +97,8 @@ export interface Transport {
   readonly capabilities: TransportCapabilities;
   /** Declare queues/exchanges/bindings as Celery does, argument for argument. */
   declare(queues: QueueSpec[]): Promise<void>;
-  publish(message: OutgoingMessage): Promise<void>;
+  /** Publishes one message; `declare` are the queues to make sure of first (kombu `Producer.publish(declare=...)`). */
+  publish(message: OutgoingMessage, declare?: readonly QueueSpec[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<Consumer>;
   purge(queue: string): Promise<number>;
   size(queue: string): Promise<number>;

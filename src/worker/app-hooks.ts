@@ -6,28 +6,18 @@ import { createLogger, type Logger } from "../logging.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import { RedisTransport } from "../transports/redis/index.js";
 import type { OutgoingMessage, Transport } from "../transports/transport.js";
-import {
-  type ModuleHandler,
-  type TaskDefinition,
-  type TaskHandler,
-  type TaskOptions,
-  TaskRegistry,
-} from "./task-registry.js";
+import { TaskRegistry } from "./task-registry.js";
 import { Worker, type WorkerDeps, type WorkerOptions } from "./worker.js";
 
 /**
- * The two entry points the `Celery` facade attaches:
- *
- * ```ts
- * task(name, handler, options) { return registerTask(this, name, handler, options); }
- * worker(options) { return createWorker(this, options); }
- * ```
- *
- * `host` is anything exposing the app's settings, broker transport and
- * result backend; one task registry is kept per host.
+ * What a worker is built from: the app's settings, task registry, broker
+ * transport and result backend. The `Celery` facade satisfies it
+ * (`app.worker(options)` is `createWorker(this, options)`).
  */
 export interface WorkerHost {
   readonly settings: Settings;
+  /** The app's registered tasks. */
+  readonly registry: TaskRegistry;
   readonly transport: Pick<Transport, "consume" | "publish">;
   readonly backend: ResultBackend | null;
   readonly logger?: Logger;
@@ -35,35 +25,19 @@ export interface WorkerHost {
   readonly oid?: string;
 }
 
-const registries = new WeakMap<object, TaskRegistry>();
-
-export function taskRegistryOf(host: WorkerHost): TaskRegistry {
-  let registry = registries.get(host);
-  if (!registry) {
-    const s = host.settings;
-    registry = new TaskRegistry({
-      taskAcksLate: s.taskAcksLate,
-      taskAcksOnFailureOrTimeout: s.taskAcksOnFailureOrTimeout,
-      taskRejectOnWorkerLost: s.taskRejectOnWorkerLost,
-      taskTrackStarted: s.taskTrackStarted,
-      taskIgnoreResult: s.taskIgnoreResult,
-      taskTimeLimit: s.taskTimeLimit,
-      taskSoftTimeLimit: s.taskSoftTimeLimit,
-      taskDefaultRateLimit: s.taskDefaultRateLimit,
-      resultSerializer: s.resultSerializer,
-    });
-    registries.set(host, registry);
-  }
-  return registry;
-}
-
-export function registerTask<A extends unknown[], R>(
-  host: WorkerHost,
-  name: string,
-  handler: TaskHandler<A, R> | ModuleHandler,
-  options?: TaskOptions,
-): TaskDefinition {
-  return taskRegistryOf(host).register(name, handler, options);
+/** An app's task registry, with the task defaults its settings give (`task_acks_late`, ...). */
+export function createTaskRegistry(s: Settings): TaskRegistry {
+  return new TaskRegistry({
+    taskAcksLate: s.taskAcksLate,
+    taskAcksOnFailureOrTimeout: s.taskAcksOnFailureOrTimeout,
+    taskRejectOnWorkerLost: s.taskRejectOnWorkerLost,
+    taskTrackStarted: s.taskTrackStarted,
+    taskIgnoreResult: s.taskIgnoreResult,
+    taskTimeLimit: s.taskTimeLimit,
+    taskSoftTimeLimit: s.taskSoftTimeLimit,
+    taskDefaultRateLimit: s.taskDefaultRateLimit,
+    resultSerializer: s.resultSerializer,
+  });
 }
 
 /**
@@ -104,7 +78,7 @@ export function createWorker(
   return new Worker(
     {
       settings: host.settings,
-      registry: taskRegistryOf(host),
+      registry: host.registry,
       transport: host.transport,
       backend: host.backend,
       publish: (message: OutgoingMessage) => host.transport.publish(message),

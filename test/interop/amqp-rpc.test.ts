@@ -8,8 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ResultMetaRecord } from "../../src/backends/backend.js";
+import { resultCodec } from "../../src/backends/meta-codec.js";
 import { createRpcBackend, type RpcBackend } from "../../src/backends/rpc.js";
-import { resultCodec } from "../../src/client/codecs.js";
 import { type CompatProfile, compatProfile, LATEST_COMPAT } from "../../src/compat.js";
 import { resolveSettings } from "../../src/config-checks.js";
 import { buildTaskMessage } from "../../src/protocol/index.js";

@@ -7,7 +7,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import { controlOf } from "../../src/control/control.js";
 import { EventProcessor } from "../../src/events/receiver.js";
 import { type RunningReceiver, startRedisEventReceiver } from "../../src/events/redis-receiver.js";
 import { State } from "../../src/events/state.js";
@@ -51,23 +50,21 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.stop();
-  await controlOf(app).close();
+  await app.control.close();
   await app?.close();
 });
 
 describe("TS app.control -> Python worker (Redis)", () => {
   it("ping gets Python's {ok: pong} from the worker", async () => {
-    const replies = await controlOf(app).ping({ destination: [worker.hostname] });
+    const replies = await app.control.ping({ destination: [worker.hostname] });
     expect(replies).toEqual([{ [worker.hostname]: { ok: "pong" } }]);
   });
 
   it("inspect registered / active / query_task list a running Python task", async () => {
-    const registered = await controlOf(app)
-      .inspect({ destination: [worker.hostname] })
-      .registered();
+    const registered = await app.control.inspect({ destination: [worker.hostname] }).registered();
     expect(registered?.[worker.hostname]).toContain("interop.sleep");
     const r = await app.sendTask("interop.sleep", [2], {}, { queue });
-    const inspect = controlOf(app).inspect({ destination: [worker.hostname] });
+    const inspect = app.control.inspect({ destination: [worker.hostname] });
     const active = await until("the task to be active", async () => {
       const reply = await inspect.active();
       const list = reply?.[worker.hostname] as { id: string }[] | undefined;
@@ -84,7 +81,7 @@ describe("TS app.control -> Python worker (Redis)", () => {
 
   it("revoke before the countdown: the task never runs and Python stores REVOKED", async () => {
     const r = await app.sendTask("interop.record", ["revoked-one", recordKey], {}, { queue, countdown: 2 });
-    const replies = await controlOf(app).revoke(r.id, { reply: true, destination: [worker.hostname] });
+    const replies = await app.control.revoke(r.id, { reply: true, destination: [worker.hostname] });
     expect(replies).toEqual([{ [worker.hostname]: { ok: `tasks {'${r.id}'} flagged as revoked` } }]);
     // A marker sent after it, with no countdown, runs; then wait past the revoked one's ETA.
     const after = await app.sendTask("interop.record", ["after", recordKey], {}, { queue, countdown: 3 });
@@ -96,14 +93,12 @@ describe("TS app.control -> Python worker (Redis)", () => {
     } finally {
       redis.disconnect();
     }
-    const revoked = await controlOf(app)
-      .inspect({ destination: [worker.hostname] })
-      .revoked();
+    const revoked = await app.control.inspect({ destination: [worker.hostname] }).revoked();
     expect(revoked?.[worker.hostname]).toContain(r.id);
   });
 
   it("an unknown command answers Python's KeyError reply", async () => {
-    const replies = await controlOf(app).broadcast("no_such_command", {
+    const replies = await app.control.broadcast("no_such_command", {
       reply: true,
       destination: [worker.hostname],
     });
@@ -129,7 +124,7 @@ describe("TS events State <- Python worker (Redis)", () => {
       processor,
       bindingDeadlines: true,
       onReady: async () => {
-        await controlOf(app).heartbeat();
+        await app.control.heartbeat();
       },
     });
     const w = await until("a heartbeat from the Python worker", async () =>

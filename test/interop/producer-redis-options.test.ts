@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import { PyDate, PyDecimal, PyTime, PyUUID } from "../../src/serialization/pytypes.js";
+import { parseRedisUrl } from "../../src/transports/redis/url.js";
 import { type CeleryWorker, startCeleryWorker } from "../support/celery.js";
 import { allocateRedisDb, uniqueName, uniqueQueue } from "../support/services.js";
 
@@ -138,7 +139,7 @@ describe("scheduling", () => {
     const key = uniqueName("prio");
     const busy = await app.sendTask("interop.sleep", [1.5]);
     // Wait until the worker has taken the sleep task off the queue (it is then busy).
-    const endpoint = app.brokerEndpoint!;
+    const endpoint = parseRedisUrl("broker", app.settings.broker);
     const broker = new Redis(endpoint.port, "127.0.0.1", { db: endpoint.db });
     try {
       for (let i = 0; i < 200 && (await broker.llen(queue)) > 0; i++)

@@ -17,7 +17,7 @@ import {
 } from "../../../src/serialization/index.js";
 import { RedisTransport } from "../../../src/transports/redis/index.js";
 import { parseRedisUrl } from "../../../src/transports/redis/url.js";
-import { createWorker, registerTask, type WorkerHost } from "../../../src/worker/app-hooks.js";
+import { createTaskRegistry, createWorker, type WorkerHost } from "../../../src/worker/app-hooks.js";
 import type { ModuleHandler, TaskHandler, TaskOptions } from "../../../src/worker/task-registry.js";
 import type { Worker, WorkerOptions } from "../../../src/worker/worker.js";
 
@@ -66,11 +66,12 @@ export function createTsStack(
   });
   const host: TsStack = {
     settings,
+    registry: createTaskRegistry(settings),
     transport,
     backend,
     logger,
     task: (name, handler, taskOptions) => {
-      registerTask(host, name, handler, taskOptions);
+      host.registry.register(name, handler, taskOptions);
     },
     worker: (workerOptions) => createWorker(host, workerOptions),
     close: async () => {

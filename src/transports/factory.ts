@@ -1,0 +1,74 @@
+import type { Settings } from "../config.js";
+import { amqpEndpointFromSettings, createAmqpTransport } from "./amqp/index.js";
+import { RedisTransport } from "./redis/index.js";
+import { parseRedisUrl } from "./redis/url.js";
+import { brokerReconnectPolicy } from "./retry-policy.js";
+import type { Transport } from "./transport.js";
+
+/**
+ * Which broker transport a `broker` URL opens (kombu/transport/__init__.py `TRANSPORT_ALIASES`,
+ * 5.7.0). Adding a broker is a folder under transports/ and one entry in {@link BROKER_KINDS}; the
+ * `Celery` facade and everything above it see only {@link Transport}.
+ */
+export interface BrokerContext {
+  readonly settings: Settings;
+  /** Exchange name -> type from the task queues and routes (Redis keeps no exchange declarations). */
+  readonly exchangeTypes: ReadonlyMap<string, "direct" | "topic" | "fanout">;
+}
+
+interface BrokerKind {
+  accepts(url: string): boolean;
+  /** Parses the URL (ConfigError on a bad one) without connecting. */
+  check(url: string, settings: Settings): void;
+  create(url: string, context: BrokerContext): Transport;
+}
+
+/** kombu's `amqp`/`pyamqp` transport on RabbitMQ. */
+const amqpKind: BrokerKind = {
+  accepts: isAmqpBrokerUrl,
+  check: (url, settings) => void amqpEndpointFromSettings(url, settings),
+  create: (url, { settings }) => createAmqpTransport(url, settings),
+};
+
+/** kombu/transport/redis.py (redis://, rediss://, redis+socket://, socket://, unix://). */
+const redisKind: BrokerKind = {
+  accepts: () => true, // last: any other scheme gets the Redis URL parser's error naming the schemes
+  check: (url, settings) => void parseRedisUrl("broker", url, settings.brokerUseSsl),
+  create(url, { settings: s, exchangeTypes }) {
+    return new RedisTransport({
+      endpoint: parseRedisUrl("broker", url, s.brokerUseSsl),
+      transportOptions: s.brokerTransportOptions,
+      permanentBindings: s.compat.permanentBindings,
+      publishRetryPolicy: s.taskPublishRetry && s.brokerConnectionRetry ? s.taskPublishRetryPolicy : null,
+      connection: {
+        connectTimeout: s.brokerConnectionTimeout,
+        maxReconnects: s.brokerConnectionMaxRetries,
+        reconnect: s.brokerConnectionRetry,
+      },
+      reconnect: brokerReconnectPolicy(s),
+      exchangeTypes,
+    });
+  },
+};
+
+/** Tried in order; the first that accepts the URL opens it. */
+const BROKER_KINDS: readonly BrokerKind[] = [amqpKind, redisKind];
+
+function kindOf(url: string): BrokerKind {
+  return BROKER_KINDS.find((k) => k.accepts(url)) ?? redisKind;
+}
+
+/** `amqp://`, `amqps://`, `pyamqp://`: RabbitMQ. */
+export function isAmqpBrokerUrl(url: string): boolean {
+  return /^(py)?amqps?:\/\//i.test(url);
+}
+
+/** Validates `broker` (at app construction: a bad URL fails before anything is sent). */
+export function checkBrokerSettings(settings: Settings): void {
+  kindOf(settings.broker).check(settings.broker, settings);
+}
+
+/** The broker transport `settings.broker` names; it connects on first use. */
+export function createBrokerTransport(context: BrokerContext): Transport {
+  return kindOf(context.settings.broker).create(context.settings.broker, context);
+}
