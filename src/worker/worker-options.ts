@@ -46,6 +46,13 @@ export interface WorkerOptions {
    * remote control (the revoked set lives with it).
    */
   statedb?: string;
+  /**
+   * SIGTERM / SIGINT: a warm shutdown (stop consuming, finish running tasks, requeue the rest),
+   * a second signal a cold one, then the process exits on that signal unless the application
+   * listens for it too; as Celery's worker does. Default true; false leaves signals to the
+   * application (the `celeriac worker` CLI handles them itself).
+   */
+  handleSignals?: boolean;
 }
 
 export interface WorkerDeps {
@@ -63,6 +70,26 @@ export interface WorkerDeps {
   /** Events + remote control + mingle for this worker (src/control/worker-ops.ts); absent = none. */
   ops?(worker: WorkerOpsWorker): WorkerOps;
 }
+
+/** Every key of {@link WorkerOptions}, for the unknown-option check. */
+export const WORKER_OPTION_KEYS = [
+  "queues",
+  "concurrency",
+  "prefetchMultiplier",
+  "hostname",
+  "threads",
+  "threadExecArgv",
+  "pool",
+  "processes",
+  "processExecArgv",
+  "maxTasksPerChild",
+  "maxMemoryPerChild",
+  "taskEvents",
+  "remoteControl",
+  "withoutMingle",
+  "statedb",
+  "handleSignals",
+] as const satisfies readonly (keyof WorkerOptions)[];
 
 export interface CloseOptions {
   /** Milliseconds to wait for running tasks before restoring the rest; default 30 000. */

@@ -19,6 +19,7 @@ import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import type { WorkerRequest } from "./request.js";
 import { buildResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
+import { handleShutdownSignals } from "./shutdown-signals.js";
 import { TaskOverrides } from "./task-overrides.js";
 import type { ModuleHandler, TaskDefinition } from "./task-registry.js";
 import { effectiveIgnoreResult, type RunnerOutcome, replyDestination, TaskRunner } from "./task-runner.js";
@@ -72,6 +73,7 @@ export class Worker {
   private markClosed: () => void = () => {};
   /** Why the worker stopped by itself (its broker gone for good), or null. The process then exits 1. */
   failure: Error | null = null;
+  private removeSignalHandlers: () => void = () => {};
   /** Resolves once the worker has closed (also after a remote `celery control shutdown`). */
   readonly closed = new Promise<void>((resolve) => {
     this.markClosed = resolve;
@@ -166,6 +168,16 @@ export class Worker {
 
   async start(): Promise<void> {
     if (this.state !== "new") throw new Error(`worker already ${this.state}`);
+    if (this.poolOptions.handleSignals !== false) {
+      this.removeSignalHandlers = handleShutdownSignals(
+        {
+          hostname: this.hostname,
+          close: () => this.close(),
+          abandon: () => this.shutdown.abort(new Error("cold shutdown")),
+        },
+        this.logger,
+      );
+    }
     checkPoolOptions(this.poolOptions, this.deps.registry);
     this.state = "running";
     // celery/worker/state.py Persistent: the state file is merged when the worker is built,
@@ -228,6 +240,7 @@ export class Worker {
     }
     await this.pool?.close();
     await this.processPool?.close();
+    this.removeSignalHandlers();
     this.state = "closed";
     this.markClosed();
   }

@@ -221,7 +221,12 @@ async function runWorker(ctx: CliContext): Promise<number> {
   const excluded = new Set(listOption(v, "exclude-queues") ?? []);
   const queues = (listOption(v, "queues") ?? [app.settings.taskDefaultQueue]).filter((q) => !excluded.has(q));
   if (queues.length === 0) throw usageError("No queues left to consume after --exclude-queues");
-  const options: WorkerOptions = { queues, hostname: expandNodename(stringOption(v, "hostname")) };
+  // The CLI handles SIGINT/SIGTERM below (it also closes the app and its metrics server).
+  const options: WorkerOptions = {
+    queues,
+    hostname: expandNodename(stringOption(v, "hostname")),
+    handleSignals: false,
+  };
   if (concurrency !== undefined) options.concurrency = concurrency;
   if (prefetch !== undefined) options.prefetchMultiplier = prefetch;
   if (pool !== undefined) options.pool = pool;

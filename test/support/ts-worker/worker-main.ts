@@ -15,6 +15,8 @@
  *   TSW_RESULT_EXTENDED       "1" for result_extended
  *   TSW_LOG_LEVEL             default "info"
  *   TSW_RECORD_DELAY_MS       sleep before `interop.record` records (default 0)
+ *   TSW_API_SIGNALS           "1": leave SIGTERM/SIGINT to the worker's own default handling
+ *                             (`handleSignals`), as a user's `await worker.start()` script does
  *
  * Tasks: `interop.add(x, y)`, `interop.record(tag, key)` (RPUSH to the backend Redis, as the
  * Python interop app's task of the same name), `interop.sleep(seconds)`, `ts.sleep_record(ms, tag,
@@ -42,6 +44,7 @@ const common = {
 };
 const logLevel = (env.TSW_LOG_LEVEL as LogLevel | undefined) ?? "info";
 const amqp = /^amqps?:\/\//i.test(broker);
+const apiSignals = env.TSW_API_SIGNALS === "1";
 // The facade has no logger option: its worker's default logger reads CELERIAC_LOG_LEVEL.
 if (amqp) process.env.CELERIAC_LOG_LEVEL = logLevel;
 // The facade picks AmqpTransport for amqp:// brokers; Redis keeps the explicit test stack.
@@ -85,6 +88,7 @@ const worker = stack.worker({
   concurrency: Number(env.TSW_CONCURRENCY ?? 16),
   prefetchMultiplier: Number(env.TSW_PREFETCH ?? 4),
   hostname: env.TSW_HOSTNAME ?? `tsw-${process.pid}@localhost`,
+  handleSignals: apiSignals,
 });
 
 let stopping = false;
@@ -97,8 +101,10 @@ async function stop(signal: string): Promise<void> {
   recorder.disconnect();
   process.exit(0);
 }
-process.on("SIGTERM", () => void stop("SIGTERM"));
-process.on("SIGINT", () => void stop("SIGINT"));
+if (!apiSignals) {
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
 
 await worker.start();
 process.stderr.write(`${worker.hostname} ready.\n`);
