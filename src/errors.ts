@@ -89,13 +89,54 @@ export class TimeoutError extends CeleryError {
   }
 }
 
-/** The task was revoked or expired (`celery.exceptions.TaskRevokedError`). */
-export class TaskRevokedError extends CeleryError {
+/**
+ * What a stored FAILURE (or REVOKED) result says about the exception: the task id, Celery's
+ * exception triple (`exc_type`, `exc_module`, `exc_message`) and the remote traceback. Every error
+ * rebuilt from a result meta carries these fields, whichever class it is.
+ */
+export interface StoredFailure {
+  /** The task whose result this is. */
   readonly taskId: string | undefined;
+  /** `exc_type`: the exception class name (`ValueError`, `NotRegistered`, `TaskRevokedError`). */
+  readonly excType: string | undefined;
+  /** `exc_module`: where the class lives (`builtins`, `celery.exceptions`), when the meta says. */
+  readonly excModule: string | undefined;
+  /** `exc_message`: the exception's args. */
+  readonly excMessage: unknown[];
+  /** The traceback text the worker stored, or null. */
+  readonly traceback: string | null;
+}
 
-  constructor(message: string, taskId?: string) {
+/** The StoredFailure fields given to a constructor; all optional (a locally raised error has none). */
+export type StoredFailureInit = Partial<{ -readonly [K in keyof StoredFailure]: StoredFailure[K] }>;
+
+function storedFailureFields(init: StoredFailureInit | undefined): StoredFailure {
+  return {
+    taskId: init?.taskId,
+    excType: init?.excType,
+    excModule: init?.excModule,
+    excMessage: init?.excMessage ?? [],
+    traceback: init?.traceback ?? null,
+  };
+}
+
+/** The task was revoked or expired (`celery.exceptions.TaskRevokedError`). */
+export class TaskRevokedError extends CeleryError implements StoredFailure {
+  readonly taskId: string | undefined;
+  readonly excType: string | undefined;
+  readonly excModule: string | undefined;
+  readonly excMessage: unknown[];
+  readonly traceback: string | null;
+
+  /** `failure`: the stored meta's fields; a string is the task id alone (the older signature). */
+  constructor(message: string, failure?: string | StoredFailureInit) {
     super("ERR_TASK_REVOKED", message);
-    this.taskId = taskId;
+    const stored = storedFailureFields(typeof failure === "string" ? { taskId: failure } : failure);
+    this.taskId = stored.taskId;
+    this.excType = stored.excType;
+    this.excModule = stored.excModule;
+    this.excMessage = stored.excMessage;
+    this.traceback = stored.traceback;
   }
 }
 
@@ -104,7 +145,7 @@ export class TaskRevokedError extends CeleryError {
  * (`exc_type`, `exc_module`, `exc_message`) and the remote traceback text, so
  * a Python exception keeps its identity across the bridge.
  */
-export class RemoteTaskError extends CeleryError {
+export class RemoteTaskError extends CeleryError implements StoredFailure {
   readonly excType: string;
   readonly excModule: string | undefined;
   readonly excMessage: unknown[];
@@ -129,11 +170,23 @@ export class RemoteTaskError extends CeleryError {
 }
 
 /** The task name is not registered on the worker that received it (`celery.exceptions.NotRegistered`). */
-export class NotRegisteredError extends CeleryError {
+export class NotRegisteredError extends CeleryError implements StoredFailure {
   readonly taskName: string;
+  readonly taskId: string | undefined;
+  readonly excType: string | undefined;
+  readonly excModule: string | undefined;
+  readonly excMessage: unknown[];
+  readonly traceback: string | null;
 
-  constructor(taskName: string) {
+  /** `failure`: the stored meta's fields, when the error is rebuilt from a FAILURE result. */
+  constructor(taskName: string, failure?: StoredFailureInit) {
     super("ERR_NOT_REGISTERED", `Task of kind ${JSON.stringify(taskName)} is not registered`);
     this.taskName = taskName;
+    const stored = storedFailureFields(failure);
+    this.taskId = stored.taskId;
+    this.excType = stored.excType;
+    this.excModule = stored.excModule;
+    this.excMessage = stored.excMessage;
+    this.traceback = stored.traceback;
   }
 }

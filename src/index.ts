@@ -71,6 +71,7 @@ export {
   NotRegisteredError,
   ProtocolError,
   RemoteTaskError,
+  type StoredFailure,
   TaskRevokedError,
   TimeoutError,
 } from "./errors.js";

@@ -208,28 +208,27 @@ export interface ExcInfoContext {
 export function excInfoToError(info: ExcInfo, context: ExcInfoContext = {}): Error {
   const first = info.exc_message[0];
   const fromCelery = info.exc_module === CELERY_EXCEPTIONS;
+  const stored = {
+    taskId: context.taskId,
+    excType: info.exc_type,
+    excModule: info.exc_module ?? undefined,
+    excMessage: info.exc_message,
+    traceback: context.traceback ?? null,
+  };
   if (context.state === REVOKED || (fromCelery && info.exc_type === "TaskRevokedError")) {
     const reason = first === undefined ? "revoked" : String(first);
     const what = context.taskId === undefined ? "Task" : `Task ${context.taskId}`;
-    return new TaskRevokedError(
-      `${what} was ${reason === "expired" ? "expired" : "revoked"} (${reason})`,
-      context.taskId,
-    );
+    return new TaskRevokedError(`${what} was ${reason === "expired" ? "expired" : "revoked"} (${reason})`, {
+      ...stored,
+      // A REVOKED meta without an exception (metaToError fills in the type): name its module too.
+      excModule: stored.excModule ?? CELERY_EXCEPTIONS,
+    });
   }
   if (fromCelery && info.exc_type === "NotRegistered") {
     // The worker stores NotRegistered(str(KeyError(name))) (celery/worker/consumer/consumer.py
     // on_unknown_task), so the name arrives wrapped in the KeyError's quotes: unwrap it.
     const name = first === undefined ? "" : String(first).replace(/^'(.*)'$/, "$1");
-    return Object.assign(new NotRegisteredError(name), {
-      taskId: context.taskId,
-      traceback: context.traceback ?? null,
-    });
+    return new NotRegisteredError(name, stored);
   }
-  return new RemoteTaskError({
-    excType: info.exc_type,
-    excModule: info.exc_module ?? undefined,
-    excMessage: info.exc_message,
-    traceback: context.traceback ?? null,
-    taskId: context.taskId,
-  });
+  return new RemoteTaskError(stored);
 }
