@@ -11,8 +11,9 @@
  *   io          src/backends/ transports/       one folder per broker/backend (ioredis, amqplib)
  *   settings    src/config.ts, config-checks.ts, logging.ts     settings types, checks, the logger
  *   pure        src/protocol/ serialization/    build/parse messages, codecs; no I/O
- *   base        src/errors.ts, compat.ts, optional-deps.ts   the error tree, Celery minor versions, the
- *               loader of optional npm packages: import nothing but each other
+ *   base        src/errors.ts, compat.ts, optional-deps.ts, redact.ts   the error tree, Celery minor
+ *               versions, the loader of optional npm packages, credential masking: import nothing
+ *               but each other
  *
  * A root file not named above is a failure until it is placed here. Besides the layer order, the
  * check fails on any cycle between files and any cycle between folders (a folder is a directory
@@ -57,6 +58,7 @@ const ROOT_FILE_LAYER = {
   "errors.ts": "base",
   "compat.ts": "base",
   "optional-deps.ts": "base",
+  "redact.ts": "base",
 };
 
 function listSources(dir) {

@@ -7,6 +7,8 @@
  * error for transports, and the task-outcome errors a caller of
  * `AsyncResult.get()` sees.
  */
+import { redactUrl } from "./redact.js";
+
 export class CeleryError extends Error {
   readonly code: string;
 
@@ -48,22 +50,28 @@ export class ContentDisallowedError extends CeleryError {
   }
 }
 
-/** A bad option, setting or URL. The message names the option and what it accepts. */
+/**
+ * A bad option, setting or URL. The message names the option and what it accepts; a URL
+ * quoted in it has its password masked.
+ */
 export class ConfigError extends CeleryError {
   readonly option: string;
 
   constructor(option: string, message: string) {
-    super("ERR_CONFIG", message);
+    super("ERR_CONFIG", redactUrl(message));
     this.option = option;
   }
 }
 
-/** Broker or backend unreachable or lost (kombu's `OperationalError`); retrying may succeed. */
+/**
+ * Broker or backend unreachable or lost (kombu's `OperationalError`); retrying may succeed.
+ * A URL quoted in the message has its password masked.
+ */
 export class ConnectionLostError extends CeleryError {
   readonly recoverable = true;
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super("ERR_CONNECTION", message, options);
+    super("ERR_CONNECTION", redactUrl(message), options);
   }
 }
 

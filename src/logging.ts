@@ -1,5 +1,6 @@
 import { openSync, writeSync } from "node:fs";
 import { type DestinationStream, type Logger, pino } from "pino";
+import { redactUrl } from "./redact.js";
 
 /**
  * Logger factory. Lines look like Celery's worker log by default:
@@ -32,10 +33,7 @@ export type { Logger };
 /** Secret-looking keys, at the top level and one level down, masked in every line. */
 const REDACT_PATHS = ["password", "pass", "secret", "token", "*.password", "*.secret", "*.token", "*.pass"];
 
-/** Mask the password in any `scheme://user:password@host` URL inside the text. */
-export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@/\s]+)(@)/gi, "$1***$3");
-}
+export { redactUrl };
 
 const LEVEL_NAMES: Record<number, string> = {
   10: "TRACE",

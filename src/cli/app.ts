@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Celery } from "../app.js";
-import { redactUrl } from "../logging.js";
+import { redactUrl } from "../redact.js";
 import { type OptionValues, stringOption } from "./args.js";
 import { CliError, EX_USAGE } from "./errors.js";
 

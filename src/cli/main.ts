@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
-import { redactUrl } from "../logging.js";
+import { redactUrl } from "../redact.js";
 import { GLOBAL_OPTIONS, helpText, parseCommandArgs, splitCommand } from "./args.js";
 import { callCommand, purgeCommand, resultCommand } from "./commands/client.js";
 import { eventsCommand } from "./commands/events.js";

@@ -1,6 +1,6 @@
 import type { Celery } from "../../app.js";
 import { ConnectionLostError } from "../../errors.js";
-import { redactUrl } from "../../logging.js";
+import { redactUrl } from "../../redact.js";
 import { appSource, openApp } from "../app.js";
 import type { OptionSpecs } from "../args.js";
 import type { CliContext } from "../context.js";

@@ -1,5 +1,6 @@
 import type { CertReqs, TlsSettings } from "../../config.js";
 import { ConfigError } from "../../errors.js";
+import { quoteUrl } from "../../redact.js";
 import { parseCertReqs } from "../redis/url.js";
 
 /**
@@ -46,8 +47,9 @@ export interface AmqpTls {
 
 export const AMQP_SCHEMES = ["amqp", "amqps", "pyamqp", "pyamqps"] as const;
 
+// Written without a `scheme://user:password@` sample, which ConfigError would mask as a credential.
 const ACCEPTED_FORMS =
-  "amqp://user:password@host:port/vhost, amqps://user:password@host:port/vhost (TLS), or their pyamqp:// / pyamqps:// aliases";
+  "amqp://host:port/vhost or amqps://host:port/vhost (TLS), with user:password@ before the host, or their pyamqp:// / pyamqps:// aliases";
 
 /** Celery `broker_use_ssl` as py-amqp takes it (`ca_certs`, `certfile`, `keyfile`, `cert_reqs`, `server_hostname`). */
 export interface PyAmqpSslDict {
@@ -119,10 +121,9 @@ function decode(option: string, text: string, what: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new ConfigError(
-      option,
-      `${option}: the ${what} is not valid URL encoding (${JSON.stringify(text)})`,
-    );
+    // The password itself is never quoted, even when it is all the message could show.
+    const shown = what === "password" ? "" : ` (${JSON.stringify(text)})`;
+    throw new ConfigError(option, `${option}: the ${what} is not valid URL encoding${shown}`);
   }
 }
 
@@ -134,10 +135,7 @@ export function parseAmqpUrl(option: string, url: string, options: AmqpUrlOption
   const schemeEnd = url.indexOf("://");
   const scheme = schemeEnd > 0 ? url.slice(0, schemeEnd).toLowerCase() : "";
   if (!(AMQP_SCHEMES as readonly string[]).includes(scheme)) {
-    throw new ConfigError(
-      option,
-      `${option} ${JSON.stringify(url)} is not an AMQP URL; use ${ACCEPTED_FORMS}`,
-    );
+    throw new ConfigError(option, `${option} ${quoteUrl(url)} is not an AMQP URL; use ${ACCEPTED_FORMS}`);
   }
   if (url.includes(";")) {
     throw new ConfigError(
@@ -150,10 +148,7 @@ export function parseAmqpUrl(option: string, url: string, options: AmqpUrlOption
     // WHATWG URL only knows host/port for special schemes; parse as http(s) and keep our scheme.
     parsed = new URL(`http://${url.slice(schemeEnd + 3)}`);
   } catch {
-    throw new ConfigError(
-      option,
-      `${option} ${JSON.stringify(url)} is not a valid URL; use ${ACCEPTED_FORMS}`,
-    );
+    throw new ConfigError(option, `${option} ${quoteUrl(url)} is not a valid URL; use ${ACCEPTED_FORMS}`);
   }
   const secure = scheme === "amqps" || scheme === "pyamqps";
   const query = parsed.searchParams;

@@ -1,5 +1,6 @@
 import type { CertReqs, TlsSettings } from "../../config.js";
 import { ConfigError } from "../../errors.js";
+import { quoteUrl } from "../../redact.js";
 
 /**
  * Redis URLs as Celery and kombu take them (kombu/utils/url.py `url_to_parts`,
@@ -60,6 +61,16 @@ function parseDb(option: string, raw: string | null | undefined): number {
   return Number(text);
 }
 
+/** Percent-decodes a user name or password; a bad escape is a ConfigError that never quotes a password. */
+function decodeUserinfo(option: string, text: string, what: "user name" | "password"): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    const shown = what === "password" ? "" : ` (${JSON.stringify(text)})`;
+    throw new ConfigError(option, `${option}: the ${what} is not valid URL encoding${shown}`);
+  }
+}
+
 const SSL_QUERY_KEYS = ["ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile"] as const;
 
 /**
@@ -77,7 +88,7 @@ export function parseRedisUrl(
   if (!(REDIS_SCHEMES as readonly string[]).includes(scheme)) {
     throw new ConfigError(
       option,
-      `${option} URL scheme must be one of ${REDIS_SCHEMES.map((s) => `${s}://`).join(", ")} (got ${JSON.stringify(url)})`,
+      `${option} URL scheme must be one of ${REDIS_SCHEMES.map((s) => `${s}://`).join(", ")} (got ${quoteUrl(url)})`,
     );
   }
   const rest = url.slice(schemeEnd + 3);
@@ -97,12 +108,12 @@ export function parseRedisUrl(
   } catch (cause) {
     throw new ConfigError(
       option,
-      `${option} is not a valid URL (${(cause as Error).message}): ${JSON.stringify(url)}`,
+      `${option} is not a valid URL (${(cause as Error).message}): ${quoteUrl(url)}`,
     );
   }
   const query = parsed.searchParams;
-  const username = parsed.username ? decodeURIComponent(parsed.username) : null;
-  const password = parsed.password ? decodeURIComponent(parsed.password) : null;
+  const username = parsed.username ? decodeUserinfo(option, parsed.username, "user name") : null;
+  const password = parsed.password ? decodeUserinfo(option, parsed.password, "password") : null;
   const sslInQuery = SSL_QUERY_KEYS.filter((k) => query.has(k));
   if (scheme === "redis" && sslInQuery.length > 0) {
     // celery/backends/redis.py E_REDIS_SSL_PARAMS_AND_SCHEME_MISMATCH
@@ -130,7 +141,7 @@ export function parseRedisUrl(
     if (parsed.hostname !== "socket.invalid" || path === "" || path === "/") {
       throw new ConfigError(
         option,
-        `${option}: a ${scheme}:// URL takes an absolute socket path, e.g. ${scheme}:///var/run/redis.sock?virtual_host=0 (got ${JSON.stringify(url)})`,
+        `${option}: a ${scheme}:// URL takes an absolute socket path, e.g. ${scheme}:///var/run/redis.sock?virtual_host=0 (got ${quoteUrl(url)})`,
       );
     }
     return {

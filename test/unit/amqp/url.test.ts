@@ -91,7 +91,9 @@ describe("AMQP URL parsing (kombu url_to_parts rules)", () => {
       expect((caught as ConfigError).option).toBe("broker");
       expect((caught as Error).message).toContain("broker");
     }
-    expect(() => parseAmqpUrl("broker", "redis://h")).toThrow(/amqps?:\/\/user:password@host:port\/vhost/);
+    expect(() => parseAmqpUrl("broker", "redis://h")).toThrow(
+      /amqp:\/\/host:port\/vhost or amqps:\/\/host:port\/vhost \(TLS\), with user:password@ before the host/,
+    );
   });
 
   it("never shows the password when describing an endpoint", () => {
