@@ -45,6 +45,8 @@ export interface WorkerOpsWorker {
   cancelConsumer?(queue: string): void;
   /** pool_grow / pool_shrink: tasks run at once from now on. */
   setConcurrency?(n: number): void;
+  /** The process pool's children and recycling limit for `stats` (absent or null = no process pool). */
+  processPool?(): { pids: number[]; maxTasksPerChild: number | null } | null;
   /** Warm shutdown requested by remote control. */
   shutdown(): void;
   /** REVOKED meta for an id, used by revoke (5.7: only if not yet started elsewhere). */
@@ -349,16 +351,18 @@ export class WorkerOps implements WorkerControlHost {
 
   stats(): Record<string, unknown> {
     const s = this.options.settings;
+    const processPool = this.options.worker.processPool?.() ?? null;
     return {
       total: Object.fromEntries(this.totals),
       pid: process.pid,
       clock: String(this.clock.value),
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      // celery/concurrency/prefork.py TaskPool._get_info: child pids, max-tasks-per-child or "N/A".
       pool: {
-        implementation: "celeriac:async",
+        implementation: processPool ? "celeriac:process" : "celeriac:async",
         "max-concurrency": this.options.worker.concurrency,
-        processes: [process.pid],
-        "max-tasks-per-child": null,
+        processes: processPool ? processPool.pids : [process.pid],
+        "max-tasks-per-child": processPool ? (processPool.maxTasksPerChild ?? "N/A") : null,
         "put-guarded-by-semaphore": false,
         timeouts: [s.taskSoftTimeLimit, s.taskTimeLimit],
       },

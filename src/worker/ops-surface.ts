@@ -29,6 +29,8 @@ export interface OpsSurfaceParts {
   cancelQueue(name: string): void;
   /** pool_grow / pool_shrink. */
   setConcurrency(n: number): void;
+  /** The process pool, once started (stats). */
+  processPool(): { pids: number[]; maxTasksPerChild: number | null } | null;
 }
 
 /** States 5.7's `_revoke` may overwrite with REVOKED (celery/worker/control.py). */
@@ -41,6 +43,7 @@ export function workerOpsSurface(p: OpsSurfaceParts): WorkerOpsWorker {
     get concurrency() {
       return p.concurrency();
     },
+    processPool: () => p.processPool(),
     taskNames: () => p.registry.names(),
     taskAttributes: (name) => {
       const task = p.registry.get(name);

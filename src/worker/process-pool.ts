@@ -121,6 +121,11 @@ export class ProcessPool {
     };
   }
 
+  /** `worker_max_tasks_per_child` as the children apply it (stats). */
+  get maxTasksPerChild(): number | null {
+    return this.limits.maxTasks;
+  }
+
   get size(): number {
     const { size } = this.options;
     return typeof size === "number" ? size : size();

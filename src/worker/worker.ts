@@ -145,6 +145,7 @@ export class Worker {
           addQueue: (queue) => void this.addQueue(queue).catch(() => undefined),
           cancelQueue: (name) => void this.cancelQueue(name).catch(() => undefined),
           setConcurrency: (n) => this.setConcurrency(n),
+          processPool: () => this.processPool,
           shutdown: () => void this.close(),
         }),
       ) ?? null;

@@ -72,7 +72,11 @@ beforeAll(async () => {
     config: { worker_lost_wait: 1 },
   });
 
-  procStack = createTsStack({ broker, backend, resultExtended: true }, { lines: logs });
+  // The memory limit comes from the setting (worker_max_memory_per_child), maxTasksPerChild below from the option.
+  procStack = createTsStack(
+    { broker, backend, resultExtended: true, workerMaxMemoryPerChild: MAX_MEMORY_KIB },
+    { lines: logs },
+  );
   const task = (name: string, exportName: string, options = {}) =>
     procStack.task(name, processTask(TASKS, exportName), options);
   task("ts.proc.whoami", "whoami");
@@ -90,7 +94,6 @@ beforeAll(async () => {
     queues: [queue],
     pool: "process",
     concurrency: CHILDREN,
-    maxMemoryPerChild: MAX_MEMORY_KIB,
     hostname: "tsproc@localhost",
   });
   recycler = procStack.worker({
@@ -309,10 +312,17 @@ emit({"states": states, "final": meta})
   });
 
   it("maxTasksPerChild: each child is replaced after that many tasks", async () => {
-    const out = await py<{ pid: number }[]>(`
-emit([app.send_task("ts.proc.whoami", (n,), queue=RQ).get(timeout=30) for n in range(6)])
+    const out = await py<{ runs: { pid: number }[]; stats: Meta }>(`
+runs = [app.send_task("ts.proc.whoami", (n,), queue=RQ).get(timeout=30) for n in range(5)]
+stats = app.control.inspect(destination=["tsproc-recycle@localhost"], timeout=2).stats() or {}
+runs.append(app.send_task("ts.proc.whoami", (5,), queue=RQ).get(timeout=30))
+emit({"runs": runs, "stats": stats.get("tsproc-recycle@localhost", {}).get("pool")})
 `);
-    const pids = out.map((r) => r.pid);
+    const pids = out.runs.map((r) => r.pid);
+    // inspect stats (taken after 5 tasks) reports the pool as prefork's TaskPool._get_info does:
+    // the live child's pid and the limit.
+    expect(out.stats).toMatchObject({ implementation: "celeriac:process", "max-tasks-per-child": 2 });
+    expect(out.stats.processes).toEqual([pids[4]]);
     expect(pids[0]).toBe(pids[1]);
     expect(pids[2]).toBe(pids[3]);
     expect(pids[4]).toBe(pids[5]);

@@ -16,7 +16,22 @@ describe("task options", () => {
     expect(o.retryBackoffMax).toBe(600);
     expect(o.retryJitter).toBe(true);
     expect(o.acksLate).toBe(false);
+    expect(o.acksOnFailureOrTimeout).toBe(true);
+    expect(o.rejectOnWorkerLost).toBe(false);
     expect(o.rateLimit).toBe(0);
+  });
+  it("takes acksOnFailureOrTimeout / rejectOnWorkerLost from the app settings unless the task sets them", () => {
+    const app = { taskAcksOnFailureOrTimeout: false, taskRejectOnWorkerLost: true };
+    expect(resolveTaskOptions({}, app)).toMatchObject({
+      acksOnFailureOrTimeout: false,
+      rejectOnWorkerLost: true,
+    });
+    expect(
+      resolveTaskOptions({ acksOnFailureOrTimeout: true, rejectOnWorkerLost: false }, app),
+    ).toMatchObject({
+      acksOnFailureOrTimeout: true,
+      rejectOnWorkerLost: false,
+    });
   });
   it("layers app settings < base < base.extend < task options", () => {
     const base = defineTaskBase({ acksLate: true, maxRetries: 5, rateLimit: "10/m" });
