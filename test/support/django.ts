@@ -134,3 +134,24 @@ export async function startDjangoWorker(env: DjangoEnv, queues: readonly string[
     stop: async () => void (await child.terminate("SIGTERM", 20_000)),
   };
 }
+
+/** `celery -A djproj beat -S django` (django-celery-beat's DatabaseScheduler); stop() ends it. */
+export async function startDjangoBeat(env: DjangoEnv): Promise<{ logs(): string; stop(): Promise<void> }> {
+  const python = await celeryVenvPython("django");
+  const child = new ChildHandle(
+    join(dirname(python), "celery"),
+    [
+      "-A",
+      "djproj",
+      "beat",
+      "-l",
+      "INFO",
+      "-S",
+      "django_celery_beat.schedulers:DatabaseScheduler",
+      "--max-interval",
+      "1",
+    ],
+    { cwd: DJANGO_EXAMPLE_DIR, env: processEnv(env) },
+  );
+  return { logs: () => child.output(), stop: async () => void (await child.terminate("SIGTERM", 10_000)) };
+}
