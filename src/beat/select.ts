@@ -2,6 +2,7 @@ import type { Settings } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { BeatEntry } from "./entry.js";
+import { RedBeatScheduler } from "./redbeat.js";
 import type { ScheduleContext } from "./schedule.js";
 import { type BeatScheduler, HeapScheduler, type ScheduleStore, type SendEntry } from "./scheduler.js";
 import { JsonFileStore, MemoryStore } from "./stores.js";
@@ -17,6 +18,13 @@ export interface SchedulerContext {
   readonly settings: Settings;
   /** The `beatSchedule` entries, checked. */
   readonly configured: readonly BeatEntry[];
+  /**
+   * Celery's `install_default_entries`: `celery.backend_cleanup` (daily at
+   * 4:00, expires 12 h) when results expire and the backend cannot expire
+   * them itself (none configured, or a database). Stores add them after the
+   * configured entries, as PersistentScheduler and RedBeat do.
+   */
+  readonly defaults: readonly BeatEntry[];
   readonly send: SendEntry;
   readonly ctx: ScheduleContext;
   readonly log: Logger;
@@ -49,7 +57,7 @@ export function scheduleFilePath(filename: string): string {
 
 const persistent: SchedulerFactory = (c) =>
   heapScheduler(
-    c,
+    { ...c, configured: withDefaults(c) },
     new JsonFileStore({
       path: scheduleFilePath(c.scheduleFilename),
       timezone: c.settings.timezone,
@@ -57,7 +65,23 @@ const persistent: SchedulerFactory = (c) =>
       log: c.log,
     }),
   );
+// celery/beat.py Scheduler.setup_schedule installs the defaults first and merge_inplace then drops them.
 const memory: SchedulerFactory = (c) => heapScheduler(c, new MemoryStore());
+const redbeat: SchedulerFactory = (c) =>
+  new RedBeatScheduler({
+    settings: c.settings,
+    configured: c.configured,
+    defaults: c.defaults.filter((d) => !c.configured.some((e) => e.name === d.name)),
+    send: c.send,
+    ctx: c.ctx,
+    log: c.log,
+    maxInterval: c.maxInterval,
+    ...(c.now ? { now: c.now } : {}),
+  });
+
+function withDefaults(c: SchedulerContext): BeatEntry[] {
+  return [...c.configured, ...c.defaults.filter((d) => !c.configured.some((e) => e.name === d.name))];
+}
 
 export const SCHEDULERS: Record<string, SchedulerFactory> = {
   "celery.beat:PersistentScheduler": persistent,
@@ -66,6 +90,10 @@ export const SCHEDULERS: Record<string, SchedulerFactory> = {
   "celery.beat:Scheduler": memory,
   "celery.beat.Scheduler": memory,
   memory,
+  "redbeat.RedBeatScheduler": redbeat,
+  "redbeat.schedulers:RedBeatScheduler": redbeat,
+  "redbeat.schedulers.RedBeatScheduler": redbeat,
+  redbeat,
 };
 
 /** The scheduler named `name`; a ConfigError listing the accepted names otherwise. */

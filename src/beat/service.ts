@@ -1,6 +1,7 @@
 import type { PublishOptions } from "../canvas/options.js";
 import type { Settings } from "../config.js";
 import { createLogger, type Logger } from "../logging.js";
+import { CrontabSchedule } from "./crontab.js";
 import { type BeatEntry, entriesFromSettings } from "./entry.js";
 import { appZone, humanizeSeconds, type ScheduleContext } from "./schedule.js";
 import type { BeatScheduler, SendEntry } from "./scheduler.js";
@@ -50,6 +51,30 @@ export function entrySender(host: BeatHost): SendEntry {
 }
 
 /**
+ * celery/beat.py `Scheduler.install_default_entries`: `celery.backend_cleanup`
+ * when results expire and the backend cannot expire them itself
+ * (`supports_autoexpire`: Redis and rpc:// can; none configured or a database cannot).
+ */
+export function defaultEntries(settings: Settings): BeatEntry[] {
+  const autoexpire =
+    settings.backend !== null &&
+    /^(redis|rediss|socket|redis\+socket|unix|rpc|rpcs):/i.test(settings.backend);
+  if (!settings.resultExpires || autoexpire) return [];
+  return [
+    {
+      name: "celery.backend_cleanup",
+      task: "celery.backend_cleanup",
+      schedule: new CrontabSchedule({ minute: "0", hour: "4", dayOfWeek: "*" }),
+      args: [],
+      kwargs: {},
+      options: { expires: 12 * 3600 },
+      lastRunAt: null,
+      totalRunCount: 0,
+    },
+  ];
+}
+
+/**
  * celery/beat.py `Service`: ticks the scheduler until stopped. `start()`
  * resolves once beat has stopped; `stop()` (or SIGTERM in the CLI) lets the
  * tick in progress finish its publish, syncs the store and releases locks.
@@ -65,6 +90,7 @@ export class Beat {
     const settings = host.settings;
     this.log = options.log ?? createLogger();
     const configured = entriesFromSettings(settings.beatSchedule as Record<string, unknown>);
+    const defaults = defaultEntries(settings);
     const ctx: ScheduleContext = {
       zone: appZone(settings),
       cronStartingDeadline: settings.beatCronStartingDeadline,
@@ -76,6 +102,7 @@ export class Beat {
         : schedulerFor(options.scheduler ?? settings.beatScheduler, {
             settings,
             configured,
+            defaults,
             send: entrySender(host),
             ctx,
             log: this.log,
