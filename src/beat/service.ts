@@ -6,6 +6,7 @@ import { type BeatEntry, entriesFromSettings } from "./entry.js";
 import { appZone, humanizeSeconds, type ScheduleContext } from "./schedule.js";
 import type { BeatScheduler, SendEntry } from "./scheduler.js";
 import { schedulerFor } from "./select.js";
+import { isoformat, type Zone } from "./zoned.js";
 
 /** What beat needs from the app (the `Celery` facade satisfies it). */
 export interface BeatHost {
@@ -39,12 +40,20 @@ export interface BeatOptions {
  * entry's options plus the `celery_beat_task: True` header Celery 5.7's beat
  * adds to every task it sends.
  */
-export function entrySender(host: BeatHost): SendEntry {
+export function entrySender(host: BeatHost, zone: Zone, now: () => number = Date.now): SendEntry {
   return async (entry: BeatEntry) => {
+    const { expires, countdown, ...rest } = entry.options;
     const options: PublishOptions = {
-      ...entry.options,
+      ...rest,
       headers: { ...(entry.options.headers ?? {}), celery_beat_task: true },
+      // _evaluate_entry_args hands send_task a list, so argsrepr is a list repr.
+      argsReprStyle: "list",
     };
+    // celery/app/base.py send_task: seconds become `app.now() + seconds`, written in the app's zone.
+    const sentAt = now();
+    if (typeof expires === "number") options.expiresIso = isoformat(sentAt + expires * 1000, zone);
+    else if (expires !== undefined) options.expires = expires;
+    if (countdown !== undefined) options.etaIso = isoformat(sentAt + countdown * 1000, zone);
     const result = await host.publishTask(entry.task, entry.args, { ...entry.kwargs }, options);
     return result.id;
   };
@@ -81,6 +90,8 @@ export function defaultEntries(settings: Settings): BeatEntry[] {
  */
 export class Beat {
   readonly scheduler: BeatScheduler;
+  /** The scheduler's name as selected (`custom` for an object passed in). */
+  readonly schedulerName: string;
   readonly log: Logger;
   private stopping = false;
   private wake: (() => void) | null = null;
@@ -96,6 +107,8 @@ export class Beat {
       cronStartingDeadline: settings.beatCronStartingDeadline,
     };
     const maxInterval = options.maxInterval ?? settings.beatMaxLoopInterval;
+    this.schedulerName =
+      typeof options.scheduler === "object" ? "custom" : (options.scheduler ?? settings.beatScheduler);
     this.scheduler =
       typeof options.scheduler === "object"
         ? options.scheduler
@@ -103,7 +116,7 @@ export class Beat {
             settings,
             configured,
             defaults,
-            send: entrySender(host),
+            send: entrySender(host, ctx.zone, options.now),
             ctx,
             log: this.log,
             maxInterval,

@@ -202,3 +202,14 @@ function isLeap(year: number): boolean {
 export function dayExists(year: number, month: number, day: number): boolean {
   return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
 }
+
+/** Python's `datetime.isoformat()` of `instant` in `zone`: `2026-01-02T03:04:05.678000+01:00` (no fraction when 0). */
+export function isoformat(instant: number, zone: Zone): string {
+  const f = fields(instant + zone.offsetAt(instant));
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  const offsetMin = Math.round(zone.offsetAt(instant) / 60_000);
+  const sign = offsetMin < 0 ? "-" : "+";
+  const abs = Math.abs(offsetMin);
+  const frac = f.ms === 0 ? "" : `.${p(f.ms, 3)}000`;
+  return `${p(f.year, 4)}-${p(f.month)}-${p(f.day)}T${p(f.hour)}:${p(f.minute)}:${p(f.second)}${frac}${sign}${p(Math.floor(abs / 60))}:${p(abs % 60)}`;
+}

@@ -53,6 +53,8 @@ export interface PublishOptions extends SendTaskOptions {
   chord?: SignatureDict | null;
   etaIso?: string;
   expiresIso?: string;
+  /** How `argsrepr` shows the args: a Python tuple (send_task's default) or a list (beat sends a list). */
+  argsReprStyle?: "tuple" | "list";
   exchangeType?: "direct" | "topic" | "fanout";
   replacedTaskNesting?: number;
   stampedHeaders?: string[] | null;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { redactUrl } from "../redact.js";
 import { GLOBAL_OPTIONS, helpText, parseCommandArgs, splitCommand } from "./args.js";
+import { beatCommand } from "./commands/beat.js";
 import { callCommand, purgeCommand, resultCommand } from "./commands/client.js";
 import { eventsCommand } from "./commands/events.js";
 import { controlCommand, inspectCommand, statusCommand } from "./commands/remote.js";
@@ -10,6 +11,7 @@ import type { CliContext, Command } from "./context.js";
 import { CliError, EX_FAILURE, EX_OK, EX_USAGE } from "./errors.js";
 
 export const COMMANDS: Record<string, Command> = {
+  beat: beatCommand,
   call: callCommand,
   control: controlCommand,
   events: eventsCommand,

@@ -54,7 +54,7 @@ export function prepareTaskMessage(
     origin: identity.origin,
     replyTo: options.replyTo ?? identity.replyTo,
     deliveryMode: settings.taskDefaultDeliveryMode,
-    argsReprStyle: "tuple",
+    argsReprStyle: options.argsReprStyle ?? "tuple",
   };
   if (options.taskId !== undefined) input.id = options.taskId;
   if (options.countdown !== undefined) input.countdown = options.countdown;

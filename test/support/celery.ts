@@ -75,7 +75,7 @@ export interface CeleryWorker {
   kill(): Promise<ChildExit>;
 }
 
-function celeryEnv(options: CeleryEnvOptions): NodeJS.ProcessEnv {
+export function celeryEnv(options: CeleryEnvOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) {
     // Settings must come from this call only, not from whatever the shell exported.

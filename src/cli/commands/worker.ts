@@ -7,6 +7,7 @@ import { createWorker, workerOpsFactory } from "../../worker/app-hooks.js";
 import type { WorkerOptions } from "../../worker/worker.js";
 import { appSource, loadAppModule } from "../app.js";
 import { type CommandSpec, flagOption, intOption, listOption, stringOption } from "../args.js";
+import { BEAT_OPTIONS, embeddedBeat } from "../beat-options.js";
 import type { CliContext, Command } from "../context.js";
 import { CliError, EX_OK, usageError } from "../errors.js";
 import { expandNodename } from "../nodename.js";
@@ -109,6 +110,8 @@ const spec: CommandSpec = {
       metavar: "PORT",
       help: "Serve Prometheus metrics on this port (GET /metrics).",
     },
+    beat: { type: "boolean", short: "B", help: "Also run the beat periodic task scheduler in this process." },
+    ...BEAT_OPTIONS,
     "metrics-host": {
       type: "string",
       metavar: "HOST",
@@ -117,7 +120,7 @@ const spec: CommandSpec = {
   },
 };
 
-function logLevel(raw: string | undefined): LogLevel {
+export function logLevel(raw: string | undefined): LogLevel {
   if (raw === undefined) return "info";
   const level = LOG_LEVELS[raw.toUpperCase()];
   if (!level)
@@ -258,6 +261,7 @@ async function runWorker(ctx: CliContext): Promise<number> {
     log.info(`Metrics at http://${stringOption(v, "metrics-host") ?? "0.0.0.0"}:${server.port}/metrics`);
   }
 
+  const beat = flagOption(v, "beat") ? embeddedBeat(app, v, log) : null;
   try {
     await worker.start();
   } catch (err) {
@@ -265,6 +269,7 @@ async function runWorker(ctx: CliContext): Promise<number> {
     await closeQuietly(app);
     throw remoteCommandError("worker", err);
   }
+  beat?.start();
   // Celery: first SIGINT/SIGTERM = warm shutdown (wait for running tasks), a second one = cold.
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -281,6 +286,7 @@ async function runWorker(ctx: CliContext): Promise<number> {
   process.on("SIGTERM", onSignal);
   const stopWatching = watchNpmParent(ctx.env, () => onSignal("SIGTERM"));
   await worker.closed;
+  await beat?.stop();
   stopWatching();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
