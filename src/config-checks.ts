@@ -208,6 +208,9 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   redbeatKeyPrefix: text(),
   redbeatLockKey: text({ nullable: true }),
   redbeatLockTimeout: number({ min: 0, nullable: true }),
+  wireMaxMessageSize: number({ min: 1024, integer: true }),
+  wireMaxDecompressedSize: number({ min: 1024, integer: true }),
+  wireMaxDepth: number({ min: 8, integer: true }),
 };
 
 /** An IANA zone name Node's Intl knows (Python's `ZoneInfo(name)`), or null. */

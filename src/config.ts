@@ -254,6 +254,14 @@ export interface CeleryOptions {
   redbeatLockKey?: string | null;
   /** `redbeat_lock_timeout`, seconds; default 5 x the max loop interval. */
   redbeatLockTimeout?: number | null;
+
+  // wire-input budget (Celeriac's own; docs/wire-budget.md gives the reason for each default)
+  /** Largest message accepted as received (Redis entry or AMQP body), bytes; default 16 MiB. */
+  wireMaxMessageSize?: number;
+  /** Largest body after decompression, bytes; default 16 MiB. */
+  wireMaxDecompressedSize?: number;
+  /** Deepest nesting of lists, maps and header tables; default 512. */
+  wireMaxDepth?: number;
 }
 
 type Required2<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
@@ -387,6 +395,9 @@ export const SCALAR_DEFAULTS = {
   redbeatKeyPrefix: "redbeat:",
   redbeatLockKey: "",
   redbeatLockTimeout: null,
+  wireMaxMessageSize: 16 * 1024 * 1024,
+  wireMaxDecompressedSize: 16 * 1024 * 1024,
+  wireMaxDepth: 512,
 } as const;
 
 const STRUCTURED_KEYS = [

@@ -17,6 +17,8 @@ import * as zlib from "node:zlib";
 import type { Bzip2Codec } from "compressjs";
 import { CeleryError, ConfigError, DecodeError } from "../errors.js";
 import { loadDependency } from "../optional-deps.js";
+import { BudgetExceededError, DEFAULT_WIRE_BUDGET, decompressedTooLarge } from "./budget.js";
+import { lzmaDecompressedSize } from "./xz-size.js";
 
 // The two codecs outside node:zlib load on the first message that uses them.
 const bzip2 = (): Bzip2Codec =>
@@ -59,7 +61,10 @@ export class CodecUnavailableError extends CeleryError {
   }
 }
 
-type ZstdFns = { compress: (b: Uint8Array) => Buffer; decompress: (b: Uint8Array) => Buffer };
+type ZstdFns = {
+  compress: (b: Uint8Array) => Buffer;
+  decompress: (b: Uint8Array, options: { maxOutputLength: number }) => Buffer;
+};
 
 /** node:zlib gained zstdCompressSync/zstdDecompressSync in Node 22.15 / 23.8. */
 function zstd(): ZstdFns | undefined {
@@ -69,7 +74,7 @@ function zstd(): ZstdFns | undefined {
   if (typeof compress !== "function" || typeof decompress !== "function") return undefined;
   return {
     compress: (b) => compress.call(zlib, b) as Buffer,
-    decompress: (b) => decompress.call(zlib, b) as Buffer,
+    decompress: (b, options) => decompress.call(zlib, b, options) as Buffer,
   };
 }
 
@@ -107,15 +112,62 @@ const ENCODERS: Record<CompressionMime, (data: Uint8Array) => Buffer> = {
   "application/zstd": (d) => requireZstd().compress(d),
 };
 
-const DECODERS: Record<CompressionMime, (data: Uint8Array) => Buffer> = {
-  "application/x-gzip": (d) => zlib.inflateSync(d),
+/** Thrown by a capped decoder the moment its output passes the limit. */
+class OutputLimit extends Error {}
+
+/** A compressjs output stream that grows a buffer and stops at `limit` bytes. */
+class CappedByteSink {
+  private buffer = Buffer.allocUnsafe(16 * 1024);
+  private length = 0;
+
+  constructor(private readonly limit: number) {}
+
+  writeByte(byte: number): void {
+    if (this.length === this.buffer.length) {
+      if (this.length >= this.limit) throw new OutputLimit();
+      const grown = Buffer.allocUnsafe(Math.min(this.limit, this.buffer.length * 2));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.buffer[this.length++] = byte;
+  }
+
+  result(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+function lzmaDecode(data: Uint8Array, limit: number): Buffer {
+  const known = lzmaDecompressedSize(data, limit);
+  if ("error" in known) throw new Error(known.error);
+  if (known.size > limit) throw new OutputLimit();
+  return isXz(data) ? lzma().xz.decompressSync(data) : lzma().lzma.decompressSync(data);
+}
+
+/**
+ * Decoders that never produce more than `limit` bytes: node:zlib's `maxOutputLength` for zlib,
+ * brotli and zstd; a byte sink that stops at the limit for bzip2 (compressjs streams its
+ * output); the sizes in the stream's own headers for xz/lzma (xz-size.ts), read before
+ * @napi-rs/lzma, which has no limit, inflates anything.
+ */
+const DECODERS: Record<CompressionMime, (data: Uint8Array, limit: number) => Buffer> = {
+  "application/x-gzip": (d, limit) => zlib.inflateSync(d, { maxOutputLength: limit }),
   // bz2.decompress reads concatenated streams too.
-  "application/x-bz2": (d) => asBuffer(bzip2().decompressFile(d, undefined, true)),
+  "application/x-bz2": (d, limit) => {
+    const sink = new CappedByteSink(limit);
+    bzip2().decompressFile(d, sink, true);
+    return sink.result();
+  },
   // lzma.decompress defaults to FORMAT_AUTO: an .xz container or a legacy .lzma ("alone") stream.
-  "application/x-lzma": (d) => (isXz(d) ? lzma().xz.decompressSync(d) : lzma().lzma.decompressSync(d)),
-  "application/x-brotli": (d) => zlib.brotliDecompressSync(d),
-  "application/zstd": (d) => requireZstd().decompress(d),
+  "application/x-lzma": (d, limit) => lzmaDecode(d, limit),
+  "application/x-brotli": (d, limit) => zlib.brotliDecompressSync(d, { maxOutputLength: limit }),
+  "application/zstd": (d, limit) => requireZstd().decompress(d, { maxOutputLength: limit }),
 };
+
+/** node:zlib's error for output past `maxOutputLength`. */
+function isZlibOutputLimit(err: unknown): boolean {
+  return err instanceof RangeError && (err as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE";
+}
 
 function acceptedNames(): string {
   return Object.keys(COMPRESSION_ALIASES)
@@ -147,9 +199,14 @@ export function compress(data: Uint8Array, nameOrMime: string): { data: Buffer; 
 /**
  * kombu `decompress(body, content_type)`, as `Message.__init__` runs it on a message whose
  * `compression` header is set. The name comes from the wire, so an unknown one is a DecodeError
- * (the message is bad, not the configuration); so is a corrupt stream.
+ * (the message is bad, not the configuration); so is a corrupt stream. Output is capped at
+ * `maxOutput` bytes (default 16 MiB, `wireMaxDecompressedSize`): past it, a BudgetExceededError.
  */
-export function decompress(data: Uint8Array, nameOrMime: string): Buffer {
+export function decompress(
+  data: Uint8Array,
+  nameOrMime: string,
+  maxOutput: number = DEFAULT_WIRE_BUDGET.maxDecompressedSize,
+): Buffer {
   const mime = Object.hasOwn(COMPRESSION_ALIASES, nameOrMime) ? COMPRESSION_ALIASES[nameOrMime] : undefined;
   if (mime === undefined) {
     throw new DecodeError(
@@ -157,9 +214,12 @@ export function decompress(data: Uint8Array, nameOrMime: string): Buffer {
     );
   }
   try {
-    return DECODERS[mime](data);
+    return DECODERS[mime](data, maxOutput);
   } catch (err) {
-    if (err instanceof CodecUnavailableError) throw err;
+    if (err instanceof CodecUnavailableError || err instanceof BudgetExceededError) throw err;
+    if (err instanceof OutputLimit || isZlibOutputLimit(err)) {
+      throw decompressedTooLarge(maxOutput, `${mime} body of ${data.length} bytes`);
+    }
     throw new DecodeError(`Corrupt ${mime} stream: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
     });

@@ -5,6 +5,12 @@ declare module "compressjs" {
     compressFile(input: Uint8Array, output?: undefined, blockSizeMultiplier?: number): Uint8Array;
     /** Decompresses a bzip2 stream; `multistream` reads concatenated streams as bz2.decompress does. */
     decompressFile(input: Uint8Array, output?: undefined, multistream?: boolean): Uint8Array;
+    /** Streams the output into `output.writeByte` (which may throw to stop the decoder). */
+    decompressFile(
+      input: Uint8Array,
+      output: { writeByte(byte: number): void },
+      multistream: boolean,
+    ): unknown;
   }
   const compressjs: { readonly Bzip2: Bzip2Codec };
   export default compressjs;

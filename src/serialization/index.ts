@@ -3,6 +3,17 @@
  * message compression. Pure: no I/O. See each module for the kombu function it mirrors.
  */
 export {
+  BUDGET_SETTING,
+  BudgetExceededError,
+  type BudgetLimit,
+  checkJsonDepth,
+  checkMessageSize,
+  checkValueDepth,
+  DEFAULT_WIRE_BUDGET,
+  type WireBudget,
+  wireBudget,
+} from "./budget.js";
+export {
   COMPRESSION_ALIASES,
   CodecUnavailableError,
   type CompressionMime,
@@ -11,6 +22,7 @@ export {
   decompress,
   zstdAvailable,
 } from "./compression.js";
+export { decodeMessageBody, type MessageDecodeOptions } from "./decode-message.js";
 export {
   type JsonDumpsOptions,
   type JsonLoadsOptions,
@@ -19,7 +31,7 @@ export {
   pyJsonNumber,
   pyJsonString,
 } from "./json.js";
-export { msgpackDumps, msgpackLoads } from "./msgpack.js";
+export { checkMsgpackDepth, msgpackDumps, msgpackLoads } from "./msgpack.js";
 export { pyFloatRepr } from "./py-float.js";
 export { formatDateUtc, PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
 export {

@@ -14,6 +14,7 @@
  */
 import { DecodeError } from "../errors.js";
 import { setOwn } from "../protocol/guards.js";
+import { checkJsonDepth, DEFAULT_WIRE_BUDGET } from "./budget.js";
 import { PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
 
 const LONG_DIGIT_RUN = /\d{16}/;
@@ -28,10 +29,17 @@ export interface JsonLoadsOptions {
    * {@link PyDateTime} holding Python's exact text (lossless, for relaying values back to Python).
    */
   datetimes?: "date" | "pydatetime";
+  /**
+   * Deepest `[`/`{` nesting accepted (default 512, `wireMaxDepth`). Checked by a linear scan
+   * before parsing, so a 100 000-deep document is a BudgetExceededError (a DecodeError), never a
+   * RangeError from a recursive walk.
+   */
+  maxDepth?: number;
 }
 
-/** `kombu.utils.json.loads(text)`. Throws DecodeError for invalid JSON or a bad marker. */
+/** `kombu.utils.json.loads(text)`. Throws DecodeError for invalid JSON, a bad marker or too deep a text. */
 export function jsonLoads(text: string, options: JsonLoadsOptions = {}): unknown {
+  checkJsonDepth(text, options.maxDepth ?? DEFAULT_WIRE_BUDGET.maxDepth, "JSON document");
   let value: unknown;
   if (LONG_DIGIT_RUN.test(text)) {
     value = new ExactParser(text).parseDocument();

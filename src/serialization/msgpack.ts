@@ -17,6 +17,7 @@
  */
 import { DecodeError, EncodeError } from "../errors.js";
 import { loadDependency } from "../optional-deps.js";
+import { DEFAULT_WIRE_BUDGET, tooDeep } from "./budget.js";
 import { PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
 
 /** @msgpack/msgpack, loaded on the first msgpack body rather than on `import "celeriac"`. */
@@ -153,8 +154,72 @@ function narrowInts(v: unknown): unknown {
   return obj;
 }
 
-/** `msgpack.unpackb(body, raw=False)`. Throws DecodeError for a bad or truncated body. */
-export function msgpackLoads(body: Uint8Array): unknown {
+/** Bytes after the type byte for fixed-size msgpack formats 0xc0..0xdf (-1: variable or unused). */
+function fixedPayload(type: number): number {
+  if (type >= 0xca && type <= 0xd3) return [4, 8, 1, 2, 4, 8, 1, 2, 4, 8][type - 0xca] as number;
+  if (type >= 0xd4 && type <= 0xd8) return 1 + 2 ** (type - 0xd4);
+  return type === 0xc0 || type === 0xc2 || type === 0xc3 ? 0 : -1;
+}
+
+/**
+ * Throws when msgpack bytes nest arrays/maps deeper than `maxDepth`: an iterative walk over the
+ * format (msgpack spec, "formats") run before decoding, so no recursive walk ever sees a deep
+ * value. A truncated or invalid body ends the walk quietly; the decoder reports it.
+ */
+export function checkMsgpackDepth(body: Uint8Array, maxDepth: number): void {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const remaining: number[] = []; // items left in each open container
+  let pos = 0;
+  while (pos < body.length) {
+    const type = body[pos++] as number;
+    let skip = 0;
+    let items = -1;
+    if (type <= 0x7f || type >= 0xe0) skip = 0;
+    else if (type <= 0x8f) items = (type & 0x0f) * 2;
+    else if (type <= 0x9f) items = type & 0x0f;
+    else if (type <= 0xbf) skip = type & 0x1f;
+    else if (type === 0xc4 || type === 0xd9) skip = 1 + (body[pos] ?? 0);
+    else if (type === 0xc5 || type === 0xda) skip = pos + 2 <= body.length ? 2 + view.getUint16(pos) : 2;
+    else if (type === 0xc6 || type === 0xdb) skip = pos + 4 <= body.length ? 4 + view.getUint32(pos) : 4;
+    else if (type === 0xc7) skip = 2 + (body[pos] ?? 0);
+    else if (type === 0xc8) skip = pos + 2 <= body.length ? 3 + view.getUint16(pos) : 3;
+    else if (type === 0xc9) skip = pos + 4 <= body.length ? 5 + view.getUint32(pos) : 5;
+    else if (type === 0xdc || type === 0xde) {
+      if (pos + 2 > body.length) return;
+      items = view.getUint16(pos) * (type === 0xde ? 2 : 1);
+      skip = 2;
+    } else if (type === 0xdd || type === 0xdf) {
+      if (pos + 4 > body.length) return;
+      items = view.getUint32(pos) * (type === 0xdf ? 2 : 1);
+      skip = 4;
+    } else {
+      skip = fixedPayload(type);
+      if (skip < 0) return; // 0xc1: never used; the decoder says so
+    }
+    pos += skip;
+    if (items >= 0) {
+      if (remaining.length + 1 > maxDepth) throw tooDeep(maxDepth, "msgpack body");
+      if (items > 0) {
+        remaining.push(items);
+        continue;
+      }
+    }
+    // one item of the innermost open container is complete; close every container that is full
+    while (remaining.length > 0) {
+      const top = remaining.length - 1;
+      remaining[top] = (remaining[top] as number) - 1;
+      if ((remaining[top] as number) > 0) break;
+      remaining.pop();
+    }
+  }
+}
+
+/**
+ * `msgpack.unpackb(body, raw=False)`. Throws DecodeError for a bad or truncated body, and a
+ * BudgetExceededError (a DecodeError) for one nested deeper than `maxDepth` (default 512).
+ */
+export function msgpackLoads(body: Uint8Array, options: { maxDepth?: number } = {}): unknown {
+  checkMsgpackDepth(body, options.maxDepth ?? DEFAULT_WIRE_BUDGET.maxDepth);
   try {
     return narrowInts(msgpack().decode(body, { useBigInt64: true }));
   } catch (err) {

@@ -139,6 +139,8 @@ export interface DeserializeOptions {
   compat?: CompatProfile;
   /** What JSON `datetime` markers and YAML timestamps become (see JsonLoadsOptions.datetimes). */
   datetimes?: "date" | "pydatetime";
+  /** Deepest nesting accepted (default 512, `wireMaxDepth`); deeper is a BudgetExceededError. */
+  maxDepth?: number;
 }
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -221,11 +223,15 @@ export function deserialize(
       return jsonLoads(decodeText(body, "utf-8"), {
         typeMarkers: compat.jsonTypeMarkers,
         datetimes: options.datetimes ?? "date",
+        ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
       });
     case CONTENT_TYPES.msgpack:
-      return msgpackLoads(body);
+      return msgpackLoads(body, options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {});
     case CONTENT_TYPES.yaml:
-      return yamlLoads(decodeUtf8(body, STRICT_UTF8_NO_BOM), { datetimes: options.datetimes ?? "date" });
+      return yamlLoads(decodeUtf8(body, STRICT_UTF8_NO_BOM), {
+        datetimes: options.datetimes ?? "date",
+        ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
+      });
     default: {
       const encoding = (contentEncoding || "utf-8").toLowerCase();
       return BINARY_ENCODINGS.has(encoding) ? body : decodeText(body, encoding);

@@ -12,7 +12,9 @@
  */
 import { DecodeError, EncodeError } from "../errors.js";
 import { loadDependency } from "../optional-deps.js";
+import { DEFAULT_WIRE_BUDGET } from "./budget.js";
 import { PyDecimal, PyTime, PyUUID } from "./pytypes.js";
+import { checkYamlAliasDepth, checkYamlTextDepth } from "./yaml-depth.js";
 import { pyyamlTags } from "./yaml-tags.js";
 
 /** The yaml package, loaded on the first YAML body rather than on `import "celeriac"`. */
@@ -68,6 +70,8 @@ export function yamlDumps(value: unknown): string {
 export interface YamlLoadsOptions {
   /** What a timestamp with a time becomes: `Date` (default) or a lossless PyDateTime. */
   datetimes?: "date" | "pydatetime";
+  /** Deepest nesting accepted (default 512, `wireMaxDepth`), checked before the parser runs (yaml-depth.ts). */
+  maxDepth?: number;
 }
 
 /**
@@ -75,7 +79,10 @@ export interface YamlLoadsOptions {
  * (`!!python/object` and other unknown tags are a DecodeError, as SafeLoader raises ConstructorError).
  */
 export function yamlLoads(text: string, options: YamlLoadsOptions = {}): unknown {
-  const doc = yaml().parseDocument(text, {
+  const maxDepth = options.maxDepth ?? DEFAULT_WIRE_BUDGET.maxDepth;
+  const lib = yaml();
+  checkYamlTextDepth(lib, text, maxDepth);
+  const doc = lib.parseDocument(text, {
     version: "1.1",
     customTags: LOAD_TAGS[options.datetimes ?? "date"],
     uniqueKeys: false, // PyYAML keeps the last value of a repeated key
@@ -84,6 +91,7 @@ export function yamlLoads(text: string, options: YamlLoadsOptions = {}): unknown
   });
   const problem = doc.errors[0] ?? doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
   if (problem) throw new DecodeError(`Invalid YAML body: ${problem.message}`);
+  checkYamlAliasDepth(lib, doc, maxDepth);
   try {
     return doc.toJS({ maxAliasCount: 10_000 });
   } catch (err) {
