@@ -1,4 +1,5 @@
 import type { Settings } from "../config.js";
+import { wireBudget } from "../serialization/index.js";
 import { amqpEndpointFromSettings, createAmqpTransport } from "./amqp/index.js";
 import { RedisTransport } from "./redis/index.js";
 import { parseRedisUrl } from "./redis/url.js";
@@ -47,6 +48,7 @@ const redisKind: BrokerKind = {
       },
       reconnect: brokerReconnectPolicy(s),
       exchangeTypes,
+      budget: wireBudget(s),
     });
   },
 };

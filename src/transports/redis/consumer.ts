@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { WireBudget } from "../../serialization/index.js";
 import {
   brokerGoneError,
   brokerReconnectPolicy,
@@ -8,6 +9,8 @@ import {
 } from "../retry-policy.js";
 import type { ConsumeOptions, Consumer, Delivery, QueueSpec } from "../transport.js";
 import { ensureConnecting } from "./connection.js";
+import { type DecodedEnvelope, decodeEnvelope } from "./envelope.js";
+import { DEFAULT_PRIORITY_STEPS, DEFAULT_SEP } from "./keys.js";
 import type { QosKeys } from "./qos.js";
 import { RedisQoS } from "./qos.js";
 import { type TakenMessage, takeMessages } from "./take.js";
@@ -53,13 +56,13 @@ export interface RedisConsumeOptions extends ConsumeOptions {
   sep?: string;
   /** Priority buckets (kombu `priority_steps`). */
   prioritySteps?: number[];
+  /** The wire-input budget every envelope is read within (default DEFAULT_WIRE_BUDGET). */
+  budget?: WireBudget;
   /** `broker_connection_*` (default: Celery's defaults). */
   reconnect?: ReconnectPolicy;
   /** The broker URL with the password masked, for log lines. */
   brokerUrl?: string;
 }
-
-export const DEFAULT_PRIORITY_STEPS = [0, 3, 6, 9];
 
 /** A message popped off a Redis list, with its raw envelope for diagnostics. */
 export interface RedisDelivery extends Delivery {
@@ -68,20 +71,12 @@ export interface RedisDelivery extends Delivery {
 
 interface Parsed {
   raw: string;
-  envelope: Envelope;
+  envelope: DecodedEnvelope;
   properties: Record<string, unknown>;
   deliveryInfo: Record<string, unknown>;
   tag: string;
   exchange: string;
   routingKey: string;
-}
-
-interface Envelope {
-  body?: unknown;
-  "content-type"?: unknown;
-  "content-encoding"?: unknown;
-  headers?: unknown;
-  properties?: unknown;
 }
 
 export class RedisConsumer implements Consumer {
@@ -108,11 +103,13 @@ export class RedisConsumer implements Consumer {
       visibilityTimeout: options.visibilityTimeout,
       ...(options.mutexExpire !== undefined ? { mutexExpire: options.mutexExpire } : {}),
       ...(options.sep !== undefined ? { sep: options.sep } : {}),
+      ...(options.budget !== undefined ? { budget: options.budget } : {}),
+      onError: (err) => options.onError?.(err),
     });
     this.queueOrder = [...options.queues];
     this.prefetch = options.prefetch;
-    this.steps = options.prioritySteps ?? DEFAULT_PRIORITY_STEPS;
-    this.sep = options.sep ?? "\x06\x16";
+    this.steps = options.prioritySteps ?? [...DEFAULT_PRIORITY_STEPS];
+    this.sep = options.sep ?? DEFAULT_SEP;
   }
 
   get ackEmulation(): RedisQoS {
@@ -284,32 +281,32 @@ export class RedisConsumer implements Consumer {
     }
   }
 
+  /** The one Redis envelope codec (envelope.ts), within the budget; null (logged) for a bad one. */
   private parse(base: string, raw: string): Parsed | null {
-    let envelope: Envelope;
+    let envelope: DecodedEnvelope;
     try {
-      envelope = JSON.parse(raw) as Envelope;
-      if (typeof envelope !== "object" || envelope === null || Array.isArray(envelope))
-        throw new Error("not an object");
+      envelope = decodeEnvelope(raw, {
+        what: `message from ${JSON.stringify(base)}`,
+        ...(this.options.budget !== undefined ? { budget: this.options.budget } : {}),
+      });
     } catch (err) {
       // kombu's loads() would raise here and the message is gone; we log it loudly with a prefix of what we saw.
       this.options.onError?.(
         asError(
           err,
-          `discarded a message from ${JSON.stringify(base)} that is not a JSON envelope: ${raw.slice(0, 200)}`,
+          `discarded a message from ${JSON.stringify(base)} that is not a usable envelope: ${JSON.stringify(raw.slice(0, 200))}`,
         ),
       );
       return null;
     }
-    const properties = isRecord(envelope.properties) ? envelope.properties : {};
-    const deliveryInfo = isRecord(properties.delivery_info) ? properties.delivery_info : {};
     return {
       raw,
       envelope,
-      properties,
-      deliveryInfo,
-      tag: typeof properties.delivery_tag === "string" ? properties.delivery_tag : randomUUID(),
-      exchange: typeof deliveryInfo.exchange === "string" ? deliveryInfo.exchange : "",
-      routingKey: typeof deliveryInfo.routing_key === "string" ? deliveryInfo.routing_key : base,
+      properties: envelope.properties,
+      deliveryInfo: envelope.deliveryInfo,
+      tag: envelope.deliveryTag ?? randomUUID(),
+      exchange: envelope.exchange,
+      routingKey: typeof envelope.deliveryInfo.routing_key === "string" ? envelope.routingKey : base,
     };
   }
 
@@ -328,10 +325,10 @@ export class RedisConsumer implements Consumer {
     };
     const delivery: RedisDelivery = {
       rawEnvelope: raw,
-      body: decodeBody(envelope.body, properties.body_encoding),
-      contentType: typeof envelope["content-type"] === "string" ? envelope["content-type"] : "",
-      contentEncoding: typeof envelope["content-encoding"] === "string" ? envelope["content-encoding"] : "",
-      headers: isRecord(envelope.headers) ? envelope.headers : {},
+      body: envelope.body,
+      contentType: typeof envelope.raw["content-type"] === "string" ? envelope.contentType : "",
+      contentEncoding: typeof envelope.raw["content-encoding"] === "string" ? envelope.contentEncoding : "",
+      headers: envelope.headers,
       properties,
       deliveryInfo: {
         exchange,
@@ -388,20 +385,6 @@ export async function consumeRedis(options: RedisConsumeOptions): Promise<RedisC
   const consumer = new RedisConsumer(options);
   consumer.start();
   return consumer;
-}
-
-/** kombu virtual `Message.__init__`: base64-decode only when `body_encoding` is set and not utf-8. */
-function decodeBody(body: unknown, bodyEncoding: unknown): Uint8Array {
-  if (typeof body !== "string")
-    return new TextEncoder().encode(body === undefined ? "" : JSON.stringify(body));
-  if (typeof bodyEncoding === "string" && bodyEncoding !== "" && bodyEncoding !== "utf-8") {
-    return new Uint8Array(Buffer.from(body, "base64"));
-  }
-  return new TextEncoder().encode(body);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function asError(err: unknown, context: string): Error {

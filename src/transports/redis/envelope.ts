@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { DecodeError } from "../../errors.js";
+import {
+  BudgetExceededError,
+  checkMessageSize,
+  DEFAULT_WIRE_BUDGET,
+  jsonDumps,
+  jsonLoads,
+  type WireBudget,
+} from "../../serialization/index.js";
 import type { OutgoingMessage } from "../transport.js";
 
 /**
@@ -13,6 +21,12 @@ import type { OutgoingMessage } from "../transport.js";
  * delivery_mode, expiration, ...) then delivery_info, priority, body_encoding,
  * delivery_tag. Python's json module puts spaces after `,`/`:`; we do not,
  * which no JSON reader can tell apart.
+ *
+ * Reading is the one Redis envelope codec: the consumer, the QoS restore, the
+ * event receiver and the mailbox all parse with kombu's JSON (kombu/transport/
+ * redis.py `Channel._get` and `QoS.restore_by_tag` call kombu.utils.json
+ * `loads`), so `NaN`, `Infinity` (which kombu writes) and ints above 2^53 are
+ * kept, and every read is inside the wire-input budget (size, then nesting).
  */
 
 export type BodyEncoding = "base64" | "utf-8";
@@ -73,60 +87,144 @@ export interface DecodedEnvelope {
   contentEncoding: string;
   headers: Record<string, unknown>;
   properties: Record<string, unknown>;
+  deliveryInfo: Record<string, unknown>;
   exchange: string;
   routingKey: string;
   priority: number;
   redelivered: boolean;
-  deliveryTag: string;
-  /** The parsed envelope object, kept so it can be stored in `unacked` and restored as received. */
+  /** `properties.delivery_tag` as a string; null when the envelope has none. */
+  deliveryTag: string | null;
+  /** The parsed envelope object. */
   raw: Record<string, unknown>;
+}
+
+export interface EnvelopeReadOptions {
+  /** The wire-input budget (default DEFAULT_WIRE_BUDGET). */
+  budget?: WireBudget;
+  /** What the text is, for error messages ("Redis message", "event", ...). */
+  what?: string;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-/** Parses a list entry; throws {@link DecodeError} on anything kombu's `Message` would not accept. */
-export function decodeEnvelope(payload: string | Buffer): DecodedEnvelope {
-  let raw: unknown;
+/**
+ * kombu `loads(text)` of something read from Redis, inside the budget: the text's size
+ * (`maxMessageSize`, counted in UTF-8 bytes for a Buffer, UTF-16 units for a string), then its
+ * nesting (`maxDepth`), then the parse. Every failure is a DecodeError.
+ * `typeMarkers: false` keeps kombu's `{"__type__": ...}` objects as they are, for text that is
+ * only re-encoded (a restore), never used.
+ */
+export function readKombuJson(
+  payload: string | Buffer,
+  options: EnvelopeReadOptions & { typeMarkers?: boolean } = {},
+): unknown {
+  const budget = options.budget ?? DEFAULT_WIRE_BUDGET;
+  const what = options.what ?? "Redis message";
+  checkMessageSize(payload.length, budget, what);
+  const text = typeof payload === "string" ? payload : payload.toString("utf8");
   try {
-    raw = JSON.parse(typeof payload === "string" ? payload : payload.toString("utf8"));
+    return jsonLoads(text, { maxDepth: budget.maxDepth, typeMarkers: options.typeMarkers ?? true });
   } catch (cause) {
-    throw new DecodeError(`Redis message is not JSON: ${(cause as Error).message}`, { cause });
+    if (cause instanceof BudgetExceededError) throw cause;
+    throw new DecodeError(`${what} is not JSON: ${(cause as Error).message}`, { cause });
   }
-  if (!isRecord(raw)) throw new DecodeError("Redis message envelope is not a JSON object");
+}
+
+/**
+ * kombu virtual `Message.__init__`: base64-decode only when `body_encoding` is set and not
+ * utf-8; a missing body is empty; a non-string body (already-decoded JSON) is passed on as its
+ * kombu JSON text.
+ */
+export function envelopeBody(bodyField: unknown, bodyEncoding: unknown): Buffer {
+  if (typeof bodyField === "string") {
+    return typeof bodyEncoding === "string" && bodyEncoding !== "" && bodyEncoding !== "utf-8"
+      ? Buffer.from(bodyField, "base64")
+      : Buffer.from(bodyField, "utf8");
+  }
+  if (bodyField === null || bodyField === undefined) return Buffer.alloc(0);
+  try {
+    return Buffer.from(jsonDumps(bodyField), "utf8");
+  } catch (cause) {
+    throw new DecodeError(`envelope body cannot be re-encoded: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Parses a list entry or PUBLISH payload; throws {@link DecodeError} for anything that is not a
+ * kombu envelope (not JSON, not an object, over the budget, a body that cannot be read).
+ */
+export function decodeEnvelope(payload: string | Buffer, options: EnvelopeReadOptions = {}): DecodedEnvelope {
+  const raw = readKombuJson(payload, options);
+  if (!isRecord(raw))
+    throw new DecodeError(`${options.what ?? "Redis message"} envelope is not a JSON object`);
   const properties = isRecord(raw.properties) ? raw.properties : {};
   const headers = isRecord(raw.headers) ? raw.headers : {};
-  const deliveryTag = properties.delivery_tag;
-  if (typeof deliveryTag !== "string" && typeof deliveryTag !== "number") {
-    // virtual.Message.__init__ reads properties['delivery_tag'] with [].
-    throw new DecodeError("Redis message envelope has no properties.delivery_tag");
-  }
-  const bodyField = raw.body;
-  let body: Buffer;
-  const encoding = properties.body_encoding;
-  if (typeof bodyField === "string") {
-    // kombu decodes only when body_encoding is set and is not utf-8.
-    body =
-      encoding && encoding !== "utf-8" ? Buffer.from(bodyField, "base64") : Buffer.from(bodyField, "utf8");
-  } else if (bodyField === null || bodyField === undefined) {
-    body = Buffer.alloc(0);
-  } else {
-    // A non-string body (an already-decoded object): pass its JSON through.
-    body = Buffer.from(JSON.stringify(bodyField), "utf8");
-  }
+  const tag = properties.delivery_tag;
   const info = isRecord(properties.delivery_info) ? properties.delivery_info : {};
   return {
-    body,
+    body: envelopeBody(raw.body, properties.body_encoding),
     contentType: typeof raw["content-type"] === "string" ? raw["content-type"] : "application/data",
     contentEncoding: typeof raw["content-encoding"] === "string" ? raw["content-encoding"] : "binary",
     headers,
     properties,
+    deliveryInfo: info,
     exchange: typeof info.exchange === "string" ? info.exchange : "",
     routingKey: typeof info.routing_key === "string" ? info.routing_key : "",
     priority: messagePriority(properties),
     redelivered: info.redelivered === true || headers.redelivered === true,
-    deliveryTag: String(deliveryTag),
+    deliveryTag: typeof tag === "string" || typeof tag === "number" ? String(tag) : null,
     raw,
   };
+}
+
+/** An `unacked` hash entry as kombu's `QoS.append` writes it: `[envelope, exchange, routing_key]`. */
+export interface UnackedEntry {
+  envelope: unknown;
+  exchange: unknown;
+  routingKey: unknown;
+}
+
+/**
+ * kombu `QoS.restore_by_tag`'s `M, EX, RK = loads(p)`: throws DecodeError when the entry is not
+ * JSON or not a 3-item list (kombu's transaction then aborts and the entry stays). Markers are
+ * kept as plain objects: the envelope is only re-encoded, by {@link encodeRestoredEnvelope}.
+ */
+export function decodeUnackedEntry(stored: string | Buffer, budget?: WireBudget): UnackedEntry {
+  const parsed = readKombuJson(stored, {
+    ...(budget ? { budget } : {}),
+    what: "unacked entry",
+    typeMarkers: false,
+  });
+  if (!Array.isArray(parsed) || parsed.length !== 3) {
+    throw new DecodeError("unacked entry is not a [envelope, exchange, routing_key] list");
+  }
+  const [envelope, exchange, routingKey] = parsed as [unknown, unknown, unknown];
+  return { envelope, exchange, routingKey };
+}
+
+/**
+ * kombu `Channel._do_restore_message`: mark the envelope redelivered (in `headers` and in
+ * `properties.delivery_info`, when both exist) and `dumps` it again with kombu's JSON.
+ * Throws (kombu logs "Could not restore message" and drops it) when it is not an object.
+ */
+export function encodeRestoredEnvelope(envelope: unknown): string {
+  // payload['headers']['redelivered'] = True, then the same in properties.delivery_info; a
+  // missing key (KeyError) ends the marking quietly, a value of the wrong type (TypeError) is fatal.
+  const notObject = (what: string) => new DecodeError(`restored message: ${what} is not an object`);
+  if (!isRecord(envelope)) throw notObject("the envelope");
+  if (Object.hasOwn(envelope, "headers")) {
+    if (!isRecord(envelope.headers)) throw notObject("headers");
+    envelope.headers.redelivered = true;
+    const properties = envelope.properties;
+    if (Object.hasOwn(envelope, "properties")) {
+      if (!isRecord(properties)) throw notObject("properties");
+      if (Object.hasOwn(properties, "delivery_info")) {
+        if (!isRecord(properties.delivery_info)) throw notObject("properties.delivery_info");
+        properties.delivery_info.redelivered = true;
+      }
+    }
+  }
+  return jsonDumps(envelope, { typeMarkers: false });
 }

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { BrokerTransportOptions, RetryPolicy } from "../../config.js";
+import type { WireBudget } from "../../serialization/index.js";
 import type { ReconnectPolicy } from "../retry-policy.js";
 import type {
   ConsumeOptions,
@@ -44,6 +45,8 @@ export interface RedisTransportOptions {
   reconnect?: ReconnectPolicy;
   /** Exchange types declared in this process (`task_queues`); others count as direct (kombu). */
   exchangeTypes?: ReadonlyMap<string, "direct" | "topic" | "fanout">;
+  /** The wire-input budget consumed envelopes are read within (default DEFAULT_WIRE_BUDGET). */
+  budget?: WireBudget;
 }
 
 export class RedisTransport implements Transport {
@@ -142,6 +145,7 @@ export class RedisTransport implements Transport {
       mutexExpire: t.unackedMutexExpire,
       sep: t.sep,
       prioritySteps: [...t.prioritySteps],
+      ...(this.options.budget ? { budget: this.options.budget } : {}),
       brokerUrl: describeEndpoint(this.endpoint),
       ...(this.options.reconnect ? { reconnect: this.options.reconnect } : {}),
     });

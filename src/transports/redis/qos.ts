@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { DEFAULT_WIRE_BUDGET, type WireBudget } from "../../serialization/index.js";
 import { ensureConnecting } from "./connection.js";
+import { decodeUnackedEntry, encodeRestoredEnvelope } from "./envelope.js";
+import { DEFAULT_SEP } from "./keys.js";
 
 /**
  * kombu's Redis ack emulation (kombu/transport/redis.py `QoS`,
@@ -11,10 +14,15 @@ import { ensureConnecting } from "./connection.js";
  * - delivery: `ZADD unacked_index <now> <tag>` + `HSET unacked <tag> [envelope, exchange, routing_key]`,
  *   done by the take script in the same atomic step as the pop (`take.ts`);
  * - ack / reject without requeue: `ZREM` + `HDEL`;
- * - reject with requeue: restore with `LPUSH` (far end: the message queues up again);
- * - visibility sweep and shutdown restore: `RPUSH` (consumer end: it is next), to
- *   the priority sub-list of the message's priority (kombu >= 5.4), with
+ * - reject with requeue: `QoS.reject(requeue=True)` restores with `leftmost=True`,
+ *   i.e. `LPUSH`: the far end from BRPOP, so the message queues up again;
+ * - visibility sweep and shutdown restore: `restore_by_tag` with `leftmost=False`,
+ *   i.e. `RPUSH`: the consumer end, so it is next (kombu 5.7.0 `_do_restore_message`);
+ *   to the priority sub-list of the message's priority (kombu >= 5.4), with
  *   `headers.redelivered` and `properties.delivery_info.redelivered` set.
+ * - an entry that is not JSON aborts its restore transaction and stays for the next
+ *   sweep (kombu's `loads` raises inside `client.transaction`); a parsed entry whose
+ *   envelope cannot be restored is logged and dropped (kombu's "Could not restore message").
  */
 export interface QosKeys {
   unacked: string;
@@ -34,20 +42,36 @@ export interface QosOptions {
   mutexExpire?: number;
   /** Most tags restored per sweep (kombu `unacked_restore_limit`, unlimited). */
   restoreLimit?: number | null;
-  /** Separator inside binding members (kombu `sep`, `"\x06\x16"`). */
+  /** Separator inside binding members (kombu `sep`, keys.ts DEFAULT_SEP). */
   sep?: string;
+  /** The wire-input budget an unacked entry is read within (default DEFAULT_WIRE_BUDGET). */
+  budget?: WireBudget;
+  /** Told about an entry that is left for the next sweep or dropped, with the reason. */
+  onError?(err: Error): void;
 }
 
 /** kombu/transport/redis.py uses redis-py `Lock.release`'s compare-and-delete; this script does the same. */
 const RELEASE_IF_OWNER =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-/** kombu `_get_message_priority`: int(properties.priority) clamped to 0-9, 0 when absent or bad. */
+/**
+ * kombu virtual `Channel._get_message_priority`: `int(properties.priority)` clamped to 0-9, 0
+ * when absent or not a number (TypeError/ValueError/KeyError); Python's `int()` takes ints,
+ * floats (truncated), bools and decimal-integer strings. An infinite priority raises
+ * OverflowError in Python, which makes kombu drop the message: thrown here too.
+ */
 export function messagePriority(envelope: unknown): number {
   const props = (envelope as { properties?: { priority?: unknown } } | null)?.properties;
-  const raw = props?.priority;
-  const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number.parseInt(raw, 10) : Number.NaN;
-  if (!Number.isFinite(n)) return 0;
+  const raw = typeof props === "object" && props !== null ? props.priority : undefined;
+  let n: number;
+  if (typeof raw === "number") n = raw;
+  else if (typeof raw === "bigint") n = raw > 9n ? 9 : raw < 0n ? 0 : Number(raw);
+  else if (typeof raw === "boolean") n = raw ? 1 : 0;
+  else if (typeof raw === "string" && /^\s*[+-]?\d+(?:_\d+)*\s*$/.test(raw))
+    n = Number(raw.replaceAll("_", ""));
+  else return 0;
+  if (Number.isNaN(n)) return 0;
+  if (!Number.isFinite(n)) throw new Error(`cannot convert float ${n} to integer`);
   return Math.max(0, Math.min(9, Math.trunc(n)));
 }
 
@@ -57,6 +81,8 @@ export class RedisQoS {
   private readonly mutexExpireMs: number;
   private readonly restoreLimit: number | null;
   private readonly sep: string;
+  private readonly budget: WireBudget;
+  private readonly onError: ((err: Error) => void) | undefined;
   private restoreChain: Promise<void> = Promise.resolve();
   private readonly pendingAcks: { tag: string; resolve(): void; reject(err: unknown): void }[] = [];
 
@@ -68,7 +94,9 @@ export class RedisQoS {
     this.visibilityTimeout = options.visibilityTimeout;
     this.mutexExpireMs = Math.round((options.mutexExpire ?? 300) * 1000);
     this.restoreLimit = options.restoreLimit ?? null;
-    this.sep = options.sep ?? "\x06\x16";
+    this.sep = options.sep ?? DEFAULT_SEP;
+    this.budget = options.budget ?? DEFAULT_WIRE_BUDGET;
+    this.onError = options.onError;
   }
 
   /**
@@ -133,9 +161,22 @@ export class RedisQoS {
     for (let attempt = 0; attempt < 50; attempt++) {
       await this.client.watch(this.keys.unacked);
       const stored = await this.client.hget(this.keys.unacked, tag);
-      const multi = this.client.multi().zrem(this.keys.unackedIndex, tag).hdel(this.keys.unacked, tag);
+      let entry: ReturnType<typeof decodeUnackedEntry> | null = null;
       if (stored !== null) {
-        const pushes = await this.restorePushes(stored);
+        try {
+          entry = decodeUnackedEntry(stored, this.budget);
+        } catch (err) {
+          // kombu: loads() raises inside the transaction, which aborts; the entry stays.
+          await this.client.unwatch();
+          throw new Error(
+            `could not restore unacked message ${tag}: ${(err as Error).message}; left in unacked for the next sweep`,
+            { cause: err },
+          );
+        }
+      }
+      const multi = this.client.multi().zrem(this.keys.unackedIndex, tag).hdel(this.keys.unacked, tag);
+      if (entry !== null) {
+        const pushes = await this.restorePushes(tag, entry);
         for (const [key, value] of pushes) {
           if (leftmost) multi.lpush(key, value);
           else multi.rpush(key, value);
@@ -166,7 +207,12 @@ export class RedisQoS {
       const tags = (await this.client.call("ZREVRANGEBYSCORE", ...args)) as string[];
       let restored = 0;
       for (const tag of tags) {
-        if (await this.restoreByTag(tag, false)) restored++;
+        try {
+          if (await this.restoreByTag(tag, false)) restored++;
+        } catch (err) {
+          // One bad entry must not keep the others in unacked: report it, go on.
+          this.onError?.(err as Error);
+        }
       }
       return restored;
     } finally {
@@ -174,28 +220,27 @@ export class RedisQoS {
     }
   }
 
-  /** kombu `Channel._do_restore_message`: mark redelivered, then one push per matching queue. */
-  private async restorePushes(stored: string): Promise<[string, string][]> {
-    let envelope: Record<string, unknown>;
-    let exchange: string;
-    let routingKey: string;
+  /**
+   * kombu `Channel._do_restore_message`: mark redelivered, then one push per matching queue. An
+   * envelope that cannot be restored is reported and dropped (no pushes), as kombu's `crit`.
+   */
+  private async restorePushes(
+    tag: string,
+    entry: { envelope: unknown; exchange: unknown; routingKey: unknown },
+  ): Promise<[string, string][]> {
+    let value: string;
+    let priority: number;
     try {
-      const parsed = JSON.parse(stored) as [Record<string, unknown>, string, string];
-      [envelope, exchange, routingKey] = parsed;
-      if (typeof envelope !== "object" || envelope === null) throw new Error("envelope is not an object");
-    } catch {
-      // kombu logs "Could not restore message" and drops it; there is nothing sane to push.
+      value = encodeRestoredEnvelope(entry.envelope);
+      priority = messagePriority(entry.envelope);
+    } catch (err) {
+      this.onError?.(
+        new Error(`Could not restore message ${tag}: ${(err as Error).message}; dropped`, { cause: err }),
+      );
       return [];
     }
-    const headers = envelope.headers as Record<string, unknown> | undefined;
-    const properties = envelope.properties as Record<string, unknown> | undefined;
-    const deliveryInfo = properties?.delivery_info as Record<string, unknown> | undefined;
-    if (headers && deliveryInfo) {
-      headers.redelivered = true;
-      deliveryInfo.redelivered = true;
-    }
-    const value = JSON.stringify(envelope);
-    const priority = messagePriority(envelope);
+    const exchange = typeof entry.exchange === "string" ? entry.exchange : "";
+    const routingKey = typeof entry.routingKey === "string" ? entry.routingKey : "";
     const queues = await this.lookup(exchange, routingKey);
     return queues.map((q) => [this.keys.queueKey(q, priority), value]);
   }

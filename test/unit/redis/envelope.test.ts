@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../../src/errors.js";
-import { buildEnvelope, decodeEnvelope, encodeEnvelope } from "../../../src/transports/redis/envelope.js";
+import { BudgetExceededError, DEFAULT_WIRE_BUDGET, jsonLoads } from "../../../src/serialization/index.js";
+import {
+  buildEnvelope,
+  decodeEnvelope,
+  decodeUnackedEntry,
+  encodeEnvelope,
+  encodeRestoredEnvelope,
+} from "../../../src/transports/redis/envelope.js";
 import type { OutgoingMessage } from "../../../src/transports/transport.js";
 
 const body = Buffer.from('[[2, 3], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]');
@@ -77,9 +84,46 @@ describe("Redis envelope", () => {
     expect(d.body.toString()).toBe("[[1],{},null]");
   });
 
-  it("rejects envelopes kombu would reject", () => {
+  it("rejects envelopes kombu would reject; a missing delivery tag is reported as null", () => {
     expect(() => decodeEnvelope("not json")).toThrow(DecodeError);
-    expect(() => decodeEnvelope('{"body":"","properties":{}}')).toThrow(/delivery_tag/);
+    expect(() => decodeEnvelope("[1, 2]")).toThrow(/not a JSON object/);
+    expect(decodeEnvelope('{"body":"","properties":{}}').deliveryTag).toBeNull();
+  });
+
+  it("parses with kombu's JSON: NaN and Infinity (which kombu writes) and ints above 2^53 are kept", () => {
+    const d = decodeEnvelope(
+      '{"body": "", "headers": {"a": NaN, "b": -Infinity, "c": 12345678901234567890}, "properties": {"delivery_tag": "t", "priority": 2}}',
+    );
+    expect(d.headers.a).toBeNaN();
+    expect(d.headers.b).toBe(Number.NEGATIVE_INFINITY);
+    expect(d.headers.c).toBe(12345678901234567890n);
+    expect(d.priority).toBe(2);
+  });
+
+  it("reads within the wire-input budget: too large or too deep is a BudgetExceededError", () => {
+    const deep = `{"body": "", "headers": {"x": ${"[".repeat(100_000)}${"]".repeat(100_000)}}, "properties": {"delivery_tag": "t"}}`;
+    expect(() => decodeEnvelope(deep)).toThrow(BudgetExceededError);
+    const small = { ...DEFAULT_WIRE_BUDGET, maxMessageSize: 2048 };
+    const big = encodeEnvelope(message({ body: Buffer.alloc(4096, 0x41) }));
+    expect(() => decodeEnvelope(big, { budget: small })).toThrow(/message size limit/);
+    expect(decodeEnvelope(big).body.length).toBe(4096);
+  });
+
+  it("a restore re-encodes with kombu's JSON and marks the message redelivered", () => {
+    const entry = decodeUnackedEntry(
+      '[{"body": "e30=", "headers": {"n": NaN, "big": 12345678901234567890, "d": {"__type__": "datetime", "__value__": "2026-01-01T00:00:00"}}, "properties": {"delivery_info": {"exchange": "", "routing_key": "q"}, "delivery_tag": "t"}}, "", "q"]',
+    );
+    expect([entry.exchange, entry.routingKey]).toEqual(["", "q"]);
+    const restored = encodeRestoredEnvelope(entry.envelope);
+    expect(restored).toContain('"n": NaN');
+    expect(restored).toContain('"big": 12345678901234567890');
+    expect(restored).toContain('{"__type__": "datetime", "__value__": "2026-01-01T00:00:00"}');
+    const again = decodeEnvelope(restored);
+    expect(again.redelivered).toBe(true);
+    expect(again.headers.redelivered).toBe(true);
+    expect(() => decodeUnackedEntry("[not json")).toThrow(DecodeError);
+    expect(() => decodeUnackedEntry('{"a": 1}')).toThrow(/\[envelope, exchange, routing_key\]/);
+    expect(() => encodeRestoredEnvelope("a string")).toThrow(DecodeError);
   });
 
   it("round-trips any body bytes, headers and routing", () => {
@@ -96,7 +140,8 @@ describe("Redis envelope", () => {
           const m = message({ body: msgBody, headers, exchange, routingKey, properties: { priority } });
           const d = decodeEnvelope(encodeEnvelope(m, { bodyEncoding }));
           expect(Buffer.from(msgBody).equals(d.body)).toBe(true);
-          expect(d.headers).toEqual(JSON.parse(JSON.stringify(headers)));
+          // What kombu's loads() reads back (an integral number past 2^53 is a Python int: bigint).
+          expect(d.headers).toEqual(jsonLoads(JSON.stringify(headers)));
           expect([d.exchange, d.routingKey, d.priority]).toEqual([exchange, routingKey, priority]);
         },
       ),
