@@ -3,10 +3,12 @@ import { DecodeError } from "../errors.js";
 import {
   AcceptPolicy,
   CONTENT_TYPES,
+  checkMessageSize,
   compress,
   decompress,
   deserialize,
   serialize,
+  wireBudget,
 } from "../serialization/index.js";
 
 /**
@@ -88,14 +90,26 @@ export function resultCodec(settings: Settings): MetaCodec {
   const contentType = CONTENT_TYPES[serializer];
   const contentEncoding = serializer === "msgpack" ? "binary" : "utf-8";
   const compression = settings.resultCompression;
+  // Metas come from the wire too (any peer writes them): read them within the wire-input budget.
+  const budget = wireBudget(settings);
   return createMetaCodec({
     serialize: (value) =>
       serialize(value, serializer, { compat: settings.compat, option: "serializer" }).body,
     // Celery reads metas with its own result serializer's content type (Backend.decode).
-    deserialize: (data) =>
-      deserialize(data, contentType, contentEncoding, accept, { compat: settings.compat }),
+    deserialize: (data) => {
+      // `data` may be what decompress() returned, already held to maxDecompressedSize.
+      const limit = Math.max(budget.maxMessageSize, budget.maxDecompressedSize);
+      checkMessageSize(data.length, { ...budget, maxMessageSize: limit }, "result meta");
+      return deserialize(data, contentType, contentEncoding, accept, {
+        compat: settings.compat,
+        maxDepth: budget.maxDepth,
+      });
+    },
     compress:
       compression && settings.compat.minor === "5.7" ? (data) => compress(data, compression) : undefined,
-    decompress: (data, mime) => decompress(data, mime),
+    decompress: (data, mime) => {
+      checkMessageSize(data.length, budget, "compressed result meta");
+      return decompress(data, mime, budget.maxDecompressedSize);
+    },
   });
 }

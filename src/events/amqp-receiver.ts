@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import type { WireBudget } from "../serialization/index.js";
 import { eventReceiverDeclarations } from "../transports/amqp/topology.js";
 import type { AmqpTransport } from "../transports/amqp/transport.js";
 import type { Delivery } from "../transports/transport.js";
+import { decodeEventBody } from "./json.js";
 import type { EventProcessor } from "./receiver.js";
 import type { RunningReceiver } from "./redis-receiver.js";
 
@@ -21,10 +23,9 @@ export interface AmqpEventReceiverOptions {
   /** Called once consuming (Celery's receiver broadcasts `heartbeat` to wake workers). */
   onReady?(): void | Promise<void>;
   onError?(err: unknown): void;
+  /** The wire-input budget each event is read within (default DEFAULT_WIRE_BUDGET). */
+  budget?: WireBudget;
 }
-
-/** Bodies over this size are dropped unread (a monitor must not be blown up by one message). */
-const MAX_EVENT_BODY = 16 * 1024 * 1024;
 
 /**
  * An event consumer on RabbitMQ, as celery/events/receiver.py
@@ -52,11 +53,7 @@ export async function startAmqpEventReceiver(options: AmqpEventReceiverOptions):
     void delivery.ack();
     let body: unknown;
     try {
-      if (delivery.contentType !== "application/json") {
-        throw new Error(`unsupported event content type ${JSON.stringify(delivery.contentType)}`);
-      }
-      if (delivery.body.byteLength > MAX_EVENT_BODY) throw new Error("event message over 16 MiB");
-      body = JSON.parse(Buffer.from(delivery.body).toString("utf8"));
+      body = decodeEventBody(delivery.body, delivery.contentType, delivery.contentEncoding, options.budget);
     } catch (err) {
       onError(err);
       return;

@@ -3,6 +3,7 @@ import type { Settings } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { taskSentEventFields } from "../protocol/build.js";
 import type { TaskMessage } from "../protocol/task-message.js";
+import { wireBudget } from "../serialization/index.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
 import { startAmqpEventReceiver } from "./amqp-receiver.js";
@@ -113,6 +114,7 @@ export class AppEvents {
         queueExpires: s.eventQueueExpires,
         queueTtl: s.eventQueueTtl,
         exclusive: s.compat.exclusiveOpsQueues,
+        budget: wireBudget(s),
         ...(options.wakeup ? { onReady: async () => void (await options.wakeup?.()) } : {}),
         ...(options.onError ? { onError: options.onError } : {}),
       });
@@ -128,6 +130,7 @@ export class AppEvents {
       queuePrefix: s.eventQueuePrefix,
       queueExpires: s.eventQueueExpires,
       bindingDeadlines: s.compat.permanentBindings,
+      budget: wireBudget(s),
       ...(options.wakeup ? { onReady: async () => void (await options.wakeup?.()) } : {}),
       ...(options.onError ? { onError: options.onError } : {}),
     });

@@ -1,4 +1,29 @@
-import { jsonDumps, pyFloatRepr } from "../serialization/index.js";
+import {
+  AcceptPolicy,
+  DEFAULT_WIRE_BUDGET,
+  decodeMessageBody,
+  jsonDumps,
+  pyFloatRepr,
+  type WireBudget,
+} from "../serialization/index.js";
+
+const JSON_ONLY = AcceptPolicy.from(["json"]);
+
+/**
+ * An event body (Celery's `EventReceiver` reads JSON events) inside the wire-input budget: size,
+ * then nesting, then kombu's JSON. Throws an Error naming the problem for anything else.
+ */
+export function decodeEventBody(
+  body: Uint8Array,
+  contentType: string,
+  contentEncoding: string,
+  budget: WireBudget = DEFAULT_WIRE_BUDGET,
+): unknown {
+  if (contentType !== "application/json") {
+    throw new Error(`unsupported event content type ${JSON.stringify(contentType)}`);
+  }
+  return decodeMessageBody(body, contentType, contentEncoding, JSON_ONLY, { budget, what: "event" });
+}
 
 /**
  * A number that Python sends as a `float` even when it is integral

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { WireBudget } from "../serialization/index.js";
 import { decodeEnvelope } from "../transports/redis/envelope.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
+import { decodeEventBody } from "./json.js";
 import type { EventProcessor } from "./receiver.js";
 import { bindExpiring, type ExpiringBinding, keepBinding, unbind } from "./redis-binding.js";
 
@@ -23,6 +25,8 @@ export interface RedisEventReceiverOptions {
   /** Called once subscribed (Celery's receiver broadcasts `heartbeat` to wake workers). */
   onReady?(): void | Promise<void>;
   onError?(err: unknown): void;
+  /** The wire-input budget each event is read within (default DEFAULT_WIRE_BUDGET). */
+  budget?: WireBudget;
 }
 
 export interface RunningReceiver {
@@ -47,11 +51,9 @@ export async function startRedisEventReceiver(options: RedisEventReceiverOptions
   const onMessage = (_pattern: Buffer, _channel: Buffer, payload: Buffer) => {
     let body: unknown;
     try {
-      const envelope = decodeEnvelope(payload);
-      if (envelope.contentType !== "application/json") {
-        throw new Error(`unsupported event content type ${JSON.stringify(envelope.contentType)}`);
-      }
-      body = JSON.parse(envelope.body.toString("utf8"));
+      const budget = options.budget ? { budget: options.budget } : {};
+      const envelope = decodeEnvelope(payload, { ...budget, what: "event message" });
+      body = decodeEventBody(envelope.body, envelope.contentType, envelope.contentEncoding, options.budget);
     } catch (err) {
       onError(err);
       return;

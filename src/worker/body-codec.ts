@@ -1,47 +1,43 @@
 import type { CompatProfile } from "../compat.js";
-import { DecodeError } from "../errors.js";
-import { AcceptPolicy, decompress, deserialize, serialize } from "../serialization/index.js";
+import {
+  AcceptPolicy,
+  DEFAULT_WIRE_BUDGET,
+  decodeMessageBody,
+  serialize,
+  type WireBudget,
+} from "../serialization/index.js";
 import type { Delivery } from "../transports/transport.js";
 
 /**
  * Turns a delivery's body bytes into the decoded payload, as kombu's
- * `Message.decode()` does: decompress by the `compression` header, refuse
- * content types outside the accept list (kombu `loads(accept=...)` →
- * ContentDisallowed), deserialize. Pluggable: the worker takes any
- * `BodyDecoder`; {@link kombuBodyDecoder} is the default.
+ * `Message.decode()` does. Pluggable: the worker takes any `BodyDecoder`.
  */
 export type BodyDecoder = (
   delivery: Pick<Delivery, "body" | "contentType" | "contentEncoding" | "headers">,
 ) => unknown;
 
 /**
- * The full kombu codec set from `serialization/`: decompress by the
- * `compression` header (any kombu alias), refuse content outside `accept`
- * (pickle always), deserialize json (with kombu >= 5.3 type markers),
- * msgpack or yaml. Any decompression failure is a DecodeError, which the
- * worker treats as Celery's `on_decode_error` (logged, discarded).
+ * The full kombu codec set from `serialization/`, inside the wire-input
+ * budget (`decodeMessageBody`): refuse content outside `accept` (pickle
+ * always) before touching the bytes, decompress by the `compression` header
+ * (any kombu alias, output capped), deserialize json (with kombu >= 5.3 type
+ * markers), msgpack or yaml (nesting capped). Every failure is a DecodeError
+ * (a BudgetExceededError for a limit), which the worker treats as Celery's
+ * `on_decode_error` (logged, discarded), or a ContentDisallowedError.
  */
-export function kombuBodyDecoder(accept: readonly string[], compat: CompatProfile): BodyDecoder {
+export function kombuBodyDecoder(
+  accept: readonly string[],
+  compat: CompatProfile,
+  budget: WireBudget = DEFAULT_WIRE_BUDGET,
+): BodyDecoder {
   const policy = AcceptPolicy.from(accept);
-  return (delivery) => {
-    let bytes: Uint8Array = delivery.body;
-    const compression = delivery.headers.compression;
-    if (!policy.allows(delivery.contentType || "application/data")) {
-      // Refuse before touching the bytes, as kombu's loads(accept=...) does.
-      return deserialize(bytes, delivery.contentType, delivery.contentEncoding, policy, { compat });
-    }
-    if (typeof compression === "string" && compression !== "") {
-      try {
-        bytes = decompress(bytes, compression);
-      } catch (cause) {
-        if (cause instanceof DecodeError) throw cause;
-        throw new DecodeError(`could not decompress body (${compression}): ${(cause as Error).message}`, {
-          cause,
-        });
-      }
-    }
-    return deserialize(bytes, delivery.contentType, delivery.contentEncoding, policy, { compat });
-  };
+  return (delivery) =>
+    decodeMessageBody(delivery.body, delivery.contentType, delivery.contentEncoding, policy, {
+      compat,
+      budget,
+      compression: delivery.headers.compression,
+      what: "task message body",
+    });
 }
 
 /** Serializes a retry message body with the task serializer (kombu `dumps`). */

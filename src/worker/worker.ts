@@ -5,6 +5,7 @@ import { loadStateDb, saveStateDb } from "../control/statedb.js";
 import type { WorkerOps } from "../control/worker-ops.js";
 import { ConfigError } from "../errors.js";
 import { createLogger, type Logger } from "../logging.js";
+import { wireBudget } from "../serialization/index.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
 import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder, kombuResultEncoder } from "./body-codec.js";
@@ -107,7 +108,7 @@ export class Worker {
     this.threads = options.threads ?? this.concurrency;
     this.threadExecArgv = options.threadExecArgv;
     this.poolOptions = options;
-    this.decodeBody = deps.decodeBody ?? kombuBodyDecoder(s.acceptContent, s.compat);
+    this.decodeBody = deps.decodeBody ?? kombuBodyDecoder(s.acceptContent, s.compat, wireBudget(s));
     const canvas = workerCanvas({
       settings: s,
       backend: deps.backend,
