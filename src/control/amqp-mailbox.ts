@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { WireBudget } from "../serialization/index.js";
 import type { AmqpConsumer } from "../transports/amqp/consumer.js";
 import {
   type Declarations,
@@ -9,7 +10,7 @@ import {
 } from "../transports/amqp/topology.js";
 import type { AmqpTransport } from "../transports/amqp/transport.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
-import type { ControlReply, ControlRequest } from "./mailbox.js";
+import { type ControlReply, type ControlRequest, decodeControlBody } from "./mailbox.js";
 import type { PidboxNode, ReplySender } from "./node.js";
 import type { BroadcastOptions, RunningNode } from "./redis-mailbox.js";
 
@@ -30,10 +31,9 @@ export interface AmqpMailboxOptions {
   namespace?: string;
   /** `control_queue_exclusive`: true from Celery 5.7 (kombu `Mailbox(queue_exclusive=True)`), false before. */
   exclusive?: boolean;
+  /** The wire-input budget requests and replies are read within (default DEFAULT_WIRE_BUDGET). */
+  budget?: WireBudget;
 }
-
-/** Requests over this size are dropped unread: malformed or hostile input never stops the worker. */
-const MAX_CONTROL_BODY = 16 * 1024 * 1024;
 
 function pidboxOptions(options: AmqpMailboxOptions): PidboxOptions {
   return {
@@ -59,12 +59,8 @@ function consumeSpec(declarations: Declarations, exchangeType: QueueSpec["exchan
   };
 }
 
-function jsonBody(delivery: Delivery, what: string): unknown {
-  if (delivery.contentType !== "application/json") {
-    throw new Error(`unsupported ${what} content type ${JSON.stringify(delivery.contentType)}`);
-  }
-  if (delivery.body.byteLength > MAX_CONTROL_BODY) throw new Error(`${what} over 16 MiB`);
-  return JSON.parse(Buffer.from(delivery.body).toString("utf8"));
+function jsonBody(delivery: Delivery, what: string, budget: WireBudget | undefined): unknown {
+  return decodeControlBody(delivery.body, delivery.contentType, delivery.contentEncoding, what, budget);
 }
 
 /**
@@ -111,7 +107,7 @@ export async function listenAmqpPidbox(
     void delivery.ack();
     let body: unknown;
     try {
-      body = jsonBody(delivery, "control request");
+      body = jsonBody(delivery, "control request", options.budget);
     } catch (err) {
       onError(err);
       return;
@@ -266,7 +262,7 @@ export class AmqpMailboxClient {
     if (thisTicket !== collecting.ticket) return;
     let body: unknown;
     try {
-      body = jsonBody(delivery, "control reply");
+      body = jsonBody(delivery, "control reply", this.options.budget);
     } catch {
       return;
     }

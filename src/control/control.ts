@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { Settings } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { LamportClock } from "../events/clock.js";
+import { wireBudget } from "../serialization/index.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
 import { AmqpMailboxClient } from "./amqp-mailbox.js";
@@ -57,6 +58,7 @@ export class Control {
         transport,
         namespace: s.controlExchange,
         exclusive: s.compat.exclusiveOpsQueues,
+        budget: wireBudget(s),
         oid: app.oid,
         clockForward: () => this.clock.forward(),
         clockAdjust: (v) => this.clock.adjust(v),
@@ -72,6 +74,7 @@ export class Control {
       names: mailboxNames(s.controlExchange),
       bindingDeadlines: s.compat.permanentBindings,
       bodyEncoding: s.brokerTransportOptions.bodyEncoding,
+      budget: wireBudget(s),
       oid: app.oid,
       clockForward: () => this.clock.forward(),
       clockAdjust: (v) => this.clock.adjust(v),

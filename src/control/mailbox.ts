@@ -1,3 +1,11 @@
+import vm from "node:vm";
+import {
+  AcceptPolicy,
+  DEFAULT_WIRE_BUDGET,
+  decodeMessageBody,
+  type WireBudget,
+} from "../serialization/index.js";
+
 /**
  * kombu/pidbox.py `Mailbox` names and message shapes for Celery's control
  * mailbox (namespace `control_exchange`, default `celery`), kombu 5.7.0.
@@ -40,20 +48,65 @@ export interface ControlRequest {
 /** A reply body: `{<hostname>: <handler result>}`. */
 export type ControlReply = Record<string, unknown>;
 
+/** Longest `pcre` pattern a broadcast may carry; longer ones match nothing. */
+export const MAX_PCRE_PATTERN = 256;
+/** Wall-clock budget for one `pcre` match, ms; a pattern that runs longer matches nothing. */
+export const PCRE_MATCH_TIMEOUT_MS = 50;
+
+let pcreContext: vm.Context | null = null;
+const PCRE_TEST = new vm.Script("pattern.test(hostname)");
+
 /**
- * kombu/matcher.py `match(data, pattern, matcher)`: `glob` (fnmatch, the
- * default) or `pcre` (re.search). Unknown matchers match nothing (kombu raises).
+ * kombu/matcher.py `match(data, pattern, matcher)` (kombu 5.7.0): `glob` is
+ * `fnmatch(hostname, pattern)` (the default); `pcre` is `re.match(pattern,
+ * hostname)`, anchored at the start only (`matcher_pattern_first`). Unknown
+ * matchers match nothing (kombu raises MatcherNotInstalled).
+ *
+ * The `pcre` pattern comes from the wire and V8's regexp engine backtracks as
+ * Python's does, so one broadcast could freeze every worker (`(a|a)*b`). It is
+ * bounded three ways, with no native dependency: at most {@link MAX_PCRE_PATTERN}
+ * characters; compiled as Python's syntax would read it where the two differ
+ * (`(?P<n>...)`, `(?P=n)`, `\A`, `\Z`), anything JS cannot compile matching
+ * nothing (kombu raises `re.error`); and run in a `vm` context with a
+ * {@link PCRE_MATCH_TIMEOUT_MS} ms timeout, which interrupts a runaway match.
  */
 export function matchHostname(hostname: string, pattern: string, matcher: string | null): boolean {
-  if (matcher === "pcre") {
+  if (matcher === "pcre") return pcreMatch(hostname, pattern);
+  if (matcher !== null && matcher !== "glob") return false;
+  return globToRegExp(pattern).test(hostname);
+}
+
+function pcreMatch(hostname: string, pattern: string): boolean {
+  if (pattern.length > MAX_PCRE_PATTERN) return false;
+  let compiled: RegExp;
+  try {
+    compiled = new RegExp(`^(?:${pythonRegexToJs(pattern)})`, "u");
+  } catch {
     try {
-      return new RegExp(pattern).test(hostname);
+      compiled = new RegExp(`^(?:${pythonRegexToJs(pattern)})`);
     } catch {
       return false;
     }
   }
-  if (matcher !== null && matcher !== "glob") return false;
-  return globToRegExp(pattern).test(hostname);
+  pcreContext ??= vm.createContext(Object.create(null));
+  pcreContext.pattern = compiled;
+  pcreContext.hostname = hostname;
+  try {
+    return PCRE_TEST.runInContext(pcreContext, { timeout: PCRE_MATCH_TIMEOUT_MS }) === true;
+  } catch {
+    return false; // timed out: a pattern this slow matches nothing
+  } finally {
+    pcreContext.pattern = null;
+  }
+}
+
+/** The few spellings where Python's `re` and JS differ for the same meaning. */
+function pythonRegexToJs(pattern: string): string {
+  return pattern
+    .replace(/\(\?P<([A-Za-z_]\w*)>/g, "(?<$1>")
+    .replace(/\(\?P=([A-Za-z_]\w*)\)/g, "\\k<$1>")
+    .replace(/\\A/g, "^")
+    .replace(/\\Z/g, "$(?![\\s\\S])");
 }
 
 /** Python `fnmatch.translate` for `*`, `?`, `[...]`, `[!...]`. */
@@ -92,4 +145,24 @@ export function flattenReplies(replies: readonly ControlReply[]): Record<string,
   const out: Record<string, unknown> = {};
   for (const reply of replies) Object.assign(out, reply);
   return out;
+}
+
+const JSON_ONLY = AcceptPolicy.from(["json"]);
+
+/**
+ * A pidbox request or reply body (Celery's mailbox speaks JSON, kombu `Mailbox.serializer`)
+ * inside the wire-input budget: size, then nesting, then kombu's JSON. Throws an Error naming
+ * the problem (`what`: "control request", "control reply").
+ */
+export function decodeControlBody(
+  body: Uint8Array,
+  contentType: string,
+  contentEncoding: string,
+  what: string,
+  budget: WireBudget = DEFAULT_WIRE_BUDGET,
+): unknown {
+  if (contentType !== "application/json") {
+    throw new Error(`unsupported ${what} content type ${JSON.stringify(contentType)}`);
+  }
+  return decodeMessageBody(body, contentType, contentEncoding, JSON_ONLY, { budget, what });
 }

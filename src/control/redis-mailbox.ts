@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { bindExpiring, type ExpiringBinding, keepBinding, unbind } from "../events/redis-binding.js";
+import type { WireBudget } from "../serialization/index.js";
 import { ensureConnecting } from "../transports/redis/connection.js";
 import { type BodyEncoding, buildEnvelope, decodeEnvelope } from "../transports/redis/envelope.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
@@ -8,6 +9,7 @@ import {
   CONTROL_QUEUE_EXPIRES,
   type ControlReply,
   type ControlRequest,
+  decodeControlBody,
   type MailboxNames,
   REPLY_QUEUE_EXPIRES,
 } from "./mailbox.js";
@@ -29,6 +31,8 @@ export interface RedisMailboxOptions {
   /** kombu 5.7 binding deadlines for the expiring pidbox queues. */
   bindingDeadlines: boolean;
   bodyEncoding?: BodyEncoding;
+  /** The wire-input budget requests and replies are read within (default DEFAULT_WIRE_BUDGET). */
+  budget?: WireBudget;
 }
 
 function jsonMessage(
@@ -105,12 +109,15 @@ export async function listenRedisPidbox(
     let body: unknown;
     let headers: Record<string, unknown>;
     try {
-      const envelope = decodeEnvelope(payload);
-      if (envelope.contentType !== "application/json") {
-        throw new Error(`unsupported control content type ${JSON.stringify(envelope.contentType)}`);
-      }
-      if (envelope.body.length > 16 * 1024 * 1024) throw new Error("control request over 16 MiB");
-      body = JSON.parse(envelope.body.toString("utf8"));
+      const budget = options.budget ? { budget: options.budget } : {};
+      const envelope = decodeEnvelope(payload, { ...budget, what: "control request" });
+      body = decodeControlBody(
+        envelope.body,
+        envelope.contentType,
+        envelope.contentEncoding,
+        "control request",
+        options.budget,
+      );
       headers = envelope.headers;
     } catch (err) {
       onError(err);
@@ -222,13 +229,20 @@ export class RedisMailboxClient {
 
   private onReply(payload: string, ticket: string): ControlReply | null {
     try {
-      const envelope = decodeEnvelope(payload);
+      const budget = this.options.budget ? { budget: this.options.budget } : {};
+      const envelope = decodeEnvelope(payload, { ...budget, what: "control reply" });
       this.options.clockAdjust(envelope.headers.clock ?? 0);
       const expires = envelope.headers.expires;
       if (typeof expires === "number" && expires > 0 && Date.now() / 1000 > expires) return null;
       const thisTicket = envelope.headers.ticket ?? ticket;
       if (thisTicket !== ticket) return null;
-      const body: unknown = JSON.parse(envelope.body.toString("utf8"));
+      const body = decodeControlBody(
+        envelope.body,
+        envelope.contentType,
+        envelope.contentEncoding,
+        "control reply",
+        this.options.budget,
+      );
       return body !== null && typeof body === "object" && !Array.isArray(body)
         ? (body as ControlReply)
         : null;

@@ -6,6 +6,7 @@ import { EventDispatcher } from "../events/dispatcher.js";
 import { Heart } from "../events/heartbeat.js";
 import { redisEventSink } from "../events/redis-sink.js";
 import { type TaskEventSource, taskEventFields } from "../events/task-events.js";
+import { wireBudget } from "../serialization/index.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
 import { amqpReplySender, listenAmqpPidbox } from "./amqp-mailbox.js";
@@ -143,6 +144,7 @@ export class WorkerOps implements WorkerControlHost {
         transport: t,
         namespace: s.controlExchange,
         exclusive: s.compat.exclusiveOpsQueues,
+        budget: wireBudget(s),
         onError: (err) => this.log.warn(`pidbox: ${(err as Error).message ?? String(err)}`),
       }).catch((err: unknown) => {
         this.log.error(`pidbox: remote control disabled for ${this.hostname}: ${(err as Error).message}`);
@@ -155,6 +157,7 @@ export class WorkerOps implements WorkerControlHost {
         names: mailboxNames(s.controlExchange),
         bindingDeadlines: s.compat.permanentBindings,
         bodyEncoding: s.brokerTransportOptions.bodyEncoding,
+        budget: wireBudget(s),
       };
       const pidbox = new PidboxNode({ host: this, sendReply: redisReplySender(mailbox), log: this.log });
       this.subscriber = t.newClient("celeriac-pidbox");
