@@ -2,6 +2,8 @@ import type { ReplyDestination } from "../backends/backend.js";
 import type { CompatProfile } from "../compat.js";
 import { ContentDisallowedError, DecodeError, NotRegisteredError, ProtocolError } from "../errors.js";
 import type { Logger } from "../logging.js";
+import { logSafe, pyStrRepr } from "../protocol/py-repr.js";
+import { saferepr } from "../protocol/saferepr.js";
 import type { Delivery } from "../transports/transport.js";
 import type { BodyDecoder } from "./body-codec.js";
 import { buildWorkerRequest, taskNameOf, type WorkerRequest } from "./request.js";
@@ -46,7 +48,7 @@ export function admitMessage(delivery: Delivery, deps: AdmissionDeps): Admitted 
   } catch (err) {
     if (err instanceof DecodeError) {
       logger.fatal(
-        `Can't decode message body: ${err.message} [type:${JSON.stringify(delivery.contentType)} encoding:${JSON.stringify(delivery.contentEncoding)} headers:${JSON.stringify(headers).slice(0, 512)}]`,
+        `Can't decode message body: ${err.message} [type:${pyStrRepr(delivery.contentType)} encoding:${pyStrRepr(delivery.contentEncoding)} headers:${headersRepr(headers)}]`,
       );
       void delivery.ack().catch(() => undefined);
       return null;
@@ -62,9 +64,7 @@ export function admitMessage(delivery: Delivery, deps: AdmissionDeps): Admitted 
   }
   const name = taskNameOf(headers, payload);
   if (name === null) {
-    logger.warn(
-      `Received and deleted unknown message. Wrong destination?!? headers:${JSON.stringify(headers).slice(0, 512)}`,
-    );
+    logger.warn(`Received and deleted unknown message. Wrong destination?!? headers:${headersRepr(headers)}`);
     void delivery.reject(false).catch(() => undefined);
     return null;
   }
@@ -90,10 +90,22 @@ export function admitMessage(delivery: Delivery, deps: AdmissionDeps): Admitted 
   }
 }
 
+/**
+ * Headers for a log line (Celery's `dump_body`/`safe_repr`): never throws (a BigInt, a cycle, a
+ * deep table), at most 512 characters, and a newline in a value is escaped, never printed.
+ */
+function headersRepr(headers: Record<string, unknown>): string {
+  try {
+    return logSafe(saferepr(headers, { maxlen: 512 }));
+  } catch (err) {
+    return `<headers not representable: ${logSafe(String(err))}>`;
+  }
+}
+
 /** Consumer.on_unknown_task: reject and store FAILURE NotRegistered(name). */
 function rejectUnknownTask(delivery: Delivery, name: string, payload: unknown, deps: AdmissionDeps): void {
   deps.logger.error(
-    `Received unregistered task of type '${name}'. The message has been ignored and discarded. Did you remember to import the module containing this task?`,
+    `Received unregistered task of type ${pyStrRepr(name)}. The message has been ignored and discarded. Did you remember to import the module containing this task?`,
   );
   const body = payload as Record<string, unknown> | null;
   const id =

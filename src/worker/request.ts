@@ -1,4 +1,5 @@
 import { parseTaskMessage } from "../protocol/parse.js";
+import { logSafe } from "../protocol/py-repr.js";
 import type { Embed } from "../protocol/task-message.js";
 import type { DeliveryInfo } from "../transports/transport.js";
 
@@ -9,6 +10,14 @@ import type { DeliveryInfo } from "../transports/transport.js";
  * protocol's {@link parseTaskMessage}; this adds what only the worker needs
  * (the transport's delivery info and properties, for acks and retries).
  */
+/**
+ * `name[id]` for log lines (Celery's `%(name)s[%(id)s]`). Both come from the wire: a part holding
+ * a newline or another unprintable character is shown as its Python repr, so it cannot forge a line.
+ */
+export function requestLabel(request: Pick<WorkerRequest, "displayName" | "id">): string {
+  return `${logSafe(request.displayName)}[${logSafe(request.id)}]`;
+}
+
 export interface WorkerRequest {
   id: string;
   name: string;
