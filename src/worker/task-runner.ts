@@ -7,7 +7,7 @@ import { MaxRetriesExceededError, Retry, type RetryOptions, Terminated } from ".
 import { excRepr, tracebackOf } from "./exc-info.js";
 import { type Outcome, runWithLimits } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
-import type { WorkerRequest } from "./request.js";
+import { requestLabel, type WorkerRequest } from "./request.js";
 import { buildResultMeta, type MetaContext } from "./result-meta.js";
 import type { RunnerDeps, RunnerOutcome } from "./runner-deps.js";
 import { errorMessage, Settlement } from "./settlement.js";
@@ -104,7 +104,7 @@ export class TaskRunner implements RecorderHost {
     const options = task.options;
     const ignoreResult = effectiveIgnoreResult(request.ignoreResult, options.ignoreResult, this.deps.compat);
     const plan: RunPlan = {
-      label: `${request.displayName}[${request.id}]`,
+      label: requestLabel(request),
       ignoreResult,
       storeErrors: !ignoreResult || this.deps.storeErrorsEvenIfIgnored,
       runtime: 0,
@@ -230,7 +230,7 @@ export class TaskRunner implements RecorderHost {
     soft: number | null,
     hard: number | null,
   ): Promise<Outcome> {
-    const label = `${request.displayName}[${request.id}]`;
+    const label = requestLabel(request);
     const limits = {
       soft,
       hard,

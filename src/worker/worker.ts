@@ -17,7 +17,7 @@ import { workerOpsSurface } from "./ops-surface.js";
 import { ProcessPool } from "./process-pool.js";
 import { QueueConsumption } from "./queue-consumption.js";
 import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
-import type { WorkerRequest } from "./request.js";
+import { requestLabel, type WorkerRequest } from "./request.js";
 import { buildResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
 import { handleShutdownSignals } from "./shutdown-signals.js";
@@ -340,7 +340,7 @@ export class Worker {
     });
     if (admitted === null) return;
     const { request, task } = admitted;
-    this.logger.info(`Task ${request.displayName}[${request.id}] received`);
+    this.logger.info(`Task ${requestLabel(request)} received`);
     const held: Held = { delivery, request, task: this.overrides.apply(task) };
     if (this.expired(held) || this.revoked(held)) return;
     // strategy.py: task-received once the request is known not revoked; WorkerOps tracks it from here.
@@ -387,7 +387,7 @@ export class Worker {
   private discard(held: Held, reason: "revoked" | "expired"): void {
     const { request, task, delivery } = held;
     const suffix = reason === "expired" ? " (expired)" : "";
-    this.logger.info(`Discarding revoked task: ${request.displayName}[${request.id}]${suffix}`);
+    this.logger.info(`Discarding revoked task: ${requestLabel(request)}${suffix}`);
     this.ops?.revokedRun(request, { expired: reason === "expired" });
     void delivery.ack().catch(() => undefined);
     const ignore = effectiveIgnoreResult(
