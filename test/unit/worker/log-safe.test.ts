@@ -28,7 +28,17 @@ function pythonReprs(texts: string[]): string[] {
 
 describe("pyStrRepr is Python's repr(str)", () => {
   it("on hand-picked and generated strings, as the venv's Python prints them", () => {
-    const picked = ["a\nb", "it's", `a'b"c`, "\x00\x7f\x85\xa0", "\u2028x", "é中😀", "\ud800", "\u200b", "t\tx\\"];
+    const picked = [
+      "a\nb",
+      "it's",
+      `a'b"c`,
+      "\x00\x7f\x85\xa0",
+      "\u2028x",
+      "é中😀",
+      "\ud800",
+      "\u200b",
+      "t\tx\\",
+    ];
     // Code points up to U+07FF: assigned in every Unicode version Node's ICU and Python carry
     // (the two disagree on characters added after one of them was built).
     const unit = fc.integer({ min: 0, max: 0x7ff }).map((cp) => String.fromCodePoint(cp));
@@ -59,7 +69,14 @@ describe("an unregistered task name with a newline cannot forge a log line", () 
       contentEncoding: "utf-8",
       headers: { task: forged, id: "id-1", lang: "py" },
       properties: {},
-      deliveryInfo: { exchange: "", routingKey: "q", priority: 0, redelivered: false, deliveryTag: "1", queue: "q" },
+      deliveryInfo: {
+        exchange: "",
+        routingKey: "q",
+        priority: 0,
+        redelivered: false,
+        deliveryTag: "1",
+        queue: "q",
+      },
       ack: async () => void settled.push("ack"),
       reject: async (requeue) => void settled.push(`reject:${requeue}`),
     };
