@@ -50,6 +50,7 @@ export interface TlsSettings {
 /** kombu Redis transport options (kombu/transport/redis.py `Channel.from_transport_options`). */
 export interface BrokerTransportOptions {
   globalKeyprefix?: string;
+  /** Seconds an unacked message stays with its consumer before it is redelivered (default 3600). */
   visibilityTimeout?: number;
   prioritySteps?: number[];
   sep?: string;
@@ -59,11 +60,16 @@ export interface BrokerTransportOptions {
   unackedKey?: string;
   unackedIndexKey?: string;
   unackedMutexKey?: string;
+  /** Seconds the restore mutex is held at most (default 300). */
   unackedMutexExpire?: number;
+  /** Messages restored per sweep (a count), null = all. */
   unackedRestoreLimit?: number | null;
+  /** Seconds between visibility sweeps (default 10). */
   unackedRestoreInterval?: number;
+  /** A count: the full sweep runs every `unackedRestoreThrottle` intervals (default 10). */
   unackedRestoreThrottle?: number;
   queueOrderStrategy?: "round_robin" | "priority" | "sorted";
+  /** Seconds one BRPOP blocks (default 1). */
   brpopTimeout?: number;
 }
 
@@ -71,11 +77,15 @@ export interface ResultBackendTransportOptions {
   globalKeyprefix?: string;
 }
 
-/** Celery's `task_publish_retry_policy` (kombu `Connection.ensure` arguments), seconds. */
+/** Celery's `task_publish_retry_policy` (kombu `Connection.ensure` arguments). */
 export interface RetryPolicy {
+  /** A count. */
   maxRetries?: number;
+  /** Seconds before the first retry. */
   intervalStart?: number;
+  /** Seconds added to the delay after each retry. */
   intervalStep?: number;
+  /** Seconds: the longest delay. */
   intervalMax?: number;
 }
 
@@ -140,7 +150,14 @@ export interface BeatScheduleSetting {
   relative?: boolean;
 }
 
-/** What `new Celery({...})` takes. Everything is optional except what you use. */
+/**
+ * What `new Celery({...})` takes. Everything is optional except what you use.
+ *
+ * Time unit rule (the same everywhere in Celeriac): a duration is in **seconds**, as in Celery
+ * (`countdown`, `expires`, `timeLimit`, `resultExpires`, `visibilityTimeout`, ...), and may be a
+ * fraction; an option in milliseconds says so in its name (`timeoutMs`, `pollIntervalMs`). A
+ * point in time is a `Date`.
+ */
 export interface CeleryOptions {
   broker?: string;
   backend?: string;
@@ -154,6 +171,7 @@ export interface CeleryOptions {
   brokerConnectionMaxRetries?: number;
   /** Seconds (Celery's float seconds). */
   brokerConnectionTimeout?: number;
+  /** Seconds between AMQP heartbeats (`broker_heartbeat`, default 120); 0 turns them off. */
   brokerHeartbeat?: number;
   brokerPoolLimit?: number;
   taskPublishRetry?: boolean;
@@ -172,7 +190,9 @@ export interface CeleryOptions {
   taskCompression?: CompressionName | null;
   acceptContent?: SerializerName[];
   taskIgnoreResult?: boolean;
+  /** Seconds (`task_time_limit`); null = none. */
   taskTimeLimit?: number | null;
+  /** Seconds (`task_soft_time_limit`); null = none. */
   taskSoftTimeLimit?: number | null;
   taskAcksLate?: boolean;
   taskAcksOnFailureOrTimeout?: boolean;
@@ -181,6 +201,7 @@ export interface CeleryOptions {
   taskStoreErrorsEvenIfIgnored?: boolean;
   taskSendSentEvent?: boolean;
   taskInheritParentPriority?: boolean;
+  /** `"10/s"`, `"100/m"`, `"1000/h"`, or a number (tasks per second), as Celery's rate limits. */
   taskDefaultRateLimit?: string | number | null;
   /** AMQP: `x-max-priority` on every queue without one (celery/app/amqp.py Queues._set_max_priority). */
   taskQueueMaxPriority?: number | null;
@@ -192,7 +213,9 @@ export interface CeleryOptions {
   resultCompression?: CompressionName | null;
   /** Seconds; `null`/0 stores without expiry. */
   resultExpires?: number | null;
+  /** Seconds a FAILURE result is kept, when it should differ from `resultExpires`. */
   resultFailureExpires?: number | null;
+  /** Seconds a chord's join counter is kept. */
   resultChordExpires?: number | null;
   resultExtended?: boolean;
   /** Seconds between `celery.chord_unlock` polls (`result_chord_retry_interval`, default 1). */
@@ -224,7 +247,9 @@ export interface CeleryOptions {
   workerCancelLongRunningTasksOnConnectionLoss?: boolean;
   // events
   eventSerializer?: SerializerName;
+  /** Seconds an idle event queue lives (`event_queue_expires`, AMQP `x-expires`). */
   eventQueueExpires?: number;
+  /** Seconds an event message lives in its queue (`event_queue_ttl`, AMQP `x-message-ttl`). */
   eventQueueTtl?: number;
   eventExchange?: string;
   eventQueuePrefix?: string;

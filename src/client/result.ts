@@ -16,16 +16,31 @@ import { metaToError } from "./result-error.js";
  * PyDecimal, UUID -> PyUUID, bytes -> Uint8Array).
  */
 export interface GetOptions {
-  /** Milliseconds; undefined waits forever (as Celery's `timeout=None`). */
+  /**
+   * How long to wait, in milliseconds (the name says so: Celeriac's durations are otherwise
+   * seconds, as Celery's); undefined waits forever (Celery's `timeout=None`).
+   */
+  timeoutMs?: number;
+  /**
+   * @deprecated Milliseconds, unlike Celery's `get(timeout=)` in seconds: use `timeoutMs`.
+   * Still read (when `timeoutMs` is absent) until Celeriac 1.0, which removes it.
+   */
   timeout?: number;
   /**
-   * Milliseconds between polls for backends that must poll. The Redis backend
-   * waits on pub/sub and does not use it; accepted for Celery parity.
+   * Milliseconds between polls for backends that must poll. The Redis and RPC backends wait
+   * for a message and do not poll; accepted for Celery's `interval` parity.
    */
+  intervalMs?: number;
+  /** @deprecated Milliseconds, unlike Celery's `interval` in seconds: use `intervalMs`. */
   interval?: number;
   /** Throw the task's error (default true); false returns the error object instead. */
   propagate?: boolean;
   signal?: AbortSignal;
+}
+
+/** `timeoutMs`, else the deprecated millisecond `timeout`. */
+function getTimeoutMs(options: GetOptions): number | undefined {
+  return options.timeoutMs ?? options.timeout;
 }
 
 /** The `result_extended` fields of a meta, camel-cased, plus the core ones. */
@@ -121,7 +136,8 @@ export class AsyncResult<T = unknown> {
     let meta = this.cached;
     if (meta === null || !READY_STATES.has(meta.status)) {
       const wait: { timeout?: number; signal?: AbortSignal } = {};
-      if (options.timeout !== undefined) wait.timeout = options.timeout;
+      const timeoutMs = getTimeoutMs(options);
+      if (timeoutMs !== undefined) wait.timeout = timeoutMs;
       if (options.signal !== undefined) wait.signal = options.signal;
       meta = await this.requireBackend().waitForReady(this.id, wait);
       this.cached = meta;
@@ -251,14 +267,15 @@ export class GroupResult<T = unknown> {
    * `propagate` (default) the first failed member's error is thrown.
    */
   async get(options: GetOptions = {}): Promise<T[]> {
-    const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
+    const timeoutMs = getTimeoutMs(options);
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const values: unknown[] = [];
     for (const r of this.results) {
-      const each: GetOptions = { ...options };
+      const { timeout: _deprecated, ...each }: GetOptions = { ...options };
       if (deadline !== undefined) {
         const left = deadline - Date.now();
         if (left <= 0) throw new TimeoutError(`group ${this.id}: timed out waiting for ${r.id}`);
-        each.timeout = left;
+        each.timeoutMs = left;
       }
       values.push(await r.get(each));
     }

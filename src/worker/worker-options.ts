@@ -92,7 +92,12 @@ export const WORKER_OPTION_KEYS = [
 ] as const satisfies readonly (keyof WorkerOptions)[];
 
 export interface CloseOptions {
-  /** Milliseconds to wait for running tasks before restoring the rest; default 30 000. */
+  /**
+   * How long to wait for running tasks before restoring the rest, in milliseconds (the name
+   * says so: Celeriac's durations are otherwise seconds, as Celery's); default 30 000.
+   */
+  timeoutMs?: number;
+  /** @deprecated Milliseconds: use `timeoutMs`. Still read (when `timeoutMs` is absent) until Celeriac 1.0. */
   timeout?: number;
 }
 

@@ -198,11 +198,11 @@ export class Worker {
     );
   }
 
-  /** Stop consuming, let running tasks finish up to `timeout`, put everything else back on its queue. */
+  /** Stop consuming, let running tasks finish up to `timeoutMs`, put everything else back on its queue. */
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.state === "closed" || this.state === "closing") return;
     this.state = "closing";
-    const timeout = options.timeout ?? 30_000;
+    const timeout = options.timeoutMs ?? options.timeout ?? 30_000;
     this.logger.info(
       `${this.hostname}: warm shutdown, waiting up to ${timeout / 1000}s for ${this.running} task(s)`,
     );

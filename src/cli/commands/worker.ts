@@ -279,7 +279,7 @@ async function runWorker(ctx: CliContext): Promise<number> {
       void worker.close();
     } else {
       log.warn("worker: Cold shutdown (MainProcess)");
-      void worker.close({ timeout: 0 });
+      void worker.close({ timeoutMs: 0 });
     }
   };
   process.on("SIGINT", onSignal);
