@@ -25,6 +25,7 @@ import { TaskOverrides } from "./task-overrides.js";
 import type { ModuleHandler, TaskDefinition } from "./task-registry.js";
 import { effectiveIgnoreResult, type RunnerOutcome, replyDestination, TaskRunner } from "./task-runner.js";
 import { ThreadPool } from "./thread-pool.js";
+import { type WorkerEventListener, type WorkerEventName, WorkerEvents } from "./worker-events.js";
 import { type CloseOptions, toQueueSpec, type WorkerDeps, type WorkerOptions } from "./worker-options.js";
 
 export type { CloseOptions, WorkerDeps, WorkerOptions } from "./worker-options.js";
@@ -69,6 +70,9 @@ export class Worker {
   private readonly threadExecArgv: string[] | undefined;
   private readonly overrides = new TaskOverrides();
   private readonly ops: WorkerOps | null;
+  private readonly events: WorkerEvents;
+  /** When each running task's handler started (`performance.now()`), for the failed runtime. */
+  private readonly startedAt = new Map<string, number>();
   private readonly statedb: string | undefined;
   /** Queue changes run one after another (each replaces the consumer). */
   private markClosed: () => void = () => {};
@@ -90,6 +94,9 @@ export class Worker {
     setMaxListeners(0, this.shutdown.signal);
     this.hostname = options.hostname ?? `celery@${osHostname()}`;
     this.logger = deps.logger ?? createLogger();
+    this.events = new WorkerEvents((event, err) =>
+      this.logger.error({ err }, `worker event listener for ${event} raised: ${String(err)}`),
+    );
     this.consumption = new QueueConsumption(
       (options.queues ?? [s.taskDefaultQueue]).map(toQueueSpec),
       (queues) =>
@@ -97,7 +104,10 @@ export class Worker {
           queues,
           prefetch: this.prefetch(),
           onMessage: (delivery) => this.onMessage(delivery),
-          onError: (err) => this.logger.error({ err }, `consumer: ${err.message}`),
+          onError: (err) => {
+            this.logger.error({ err }, `consumer: ${err.message}`);
+            this.events.emit("consumer-error", err);
+          },
           onFatal: (err) => this.fatal(err),
         }),
       this.logger,
@@ -196,6 +206,18 @@ export class Worker {
     this.logger.info(
       `${this.hostname} ready. queues=${this.queues.map((q) => q.name).join(",")} concurrency=${this.concurrency} tasks=${this.deps.registry.names().join(",")}`,
     );
+    this.events.emit("worker-ready", { hostname: this.hostname, queues: this.queues.map((q) => q.name) });
+  }
+
+  /** Observes the worker: `worker.on("task-succeeded", (e) => ...)` (the map is in worker-events.ts). */
+  on<K extends WorkerEventName>(event: K, listener: WorkerEventListener<K>): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off<K extends WorkerEventName>(event: K, listener: WorkerEventListener<K>): this {
+    this.events.off(event, listener);
+    return this;
   }
 
   /** Stop consuming, let running tasks finish up to `timeoutMs`, put everything else back on its queue. */
@@ -244,6 +266,7 @@ export class Worker {
     await this.processPool?.close();
     this.removeSignalHandlers();
     this.state = "closed";
+    this.events.emit("worker-shutdown", { hostname: this.hostname });
     this.markClosed();
   }
 
@@ -279,6 +302,7 @@ export class Worker {
     this.failure = err;
     this.logger.error(`consumer: ${err.message}. Unrecoverable: the worker stops with exit status 1.`);
     if (!process.exitCode) process.exitCode = 1;
+    this.events.emit("fatal-error", err);
     void this.close();
   }
 
@@ -344,6 +368,7 @@ export class Worker {
     const held: Held = { delivery, request, task: this.overrides.apply(task) };
     if (this.expired(held) || this.revoked(held)) return;
     // strategy.py: task-received once the request is known not revoked; WorkerOps tracks it from here.
+    this.events.emit("task-received", { id: request.id, name: request.name });
     if (this.ops && !this.ops.received(request)) {
       this.discard(held, "revoked");
       return;
@@ -389,6 +414,12 @@ export class Worker {
     const suffix = reason === "expired" ? " (expired)" : "";
     this.logger.info(`Discarding revoked task: ${requestLabel(request)}${suffix}`);
     this.ops?.revokedRun(request, { expired: reason === "expired" });
+    this.events.emit("task-revoked", {
+      id: request.id,
+      name: request.name,
+      expired: reason === "expired",
+      terminated: false,
+    });
     void delivery.ack().catch(() => undefined);
     const ignore = effectiveIgnoreResult(
       request.ignoreResult,
@@ -448,6 +479,9 @@ export class Worker {
         { once: true },
       );
       this.ops?.started(id, terminate);
+      this.startedAt.set(id, performance.now());
+      this.events.emit("task-started", { id, name: held.request.name });
+      this.events.emit("task-prerun", { id, name: held.request.name });
       const run = this.runner
         .run(held.request, held.task, held.delivery, runSignal.signal)
         .catch((err: unknown) => {
@@ -456,6 +490,8 @@ export class Worker {
         .finally(() => {
           this.shutdown.signal.removeEventListener("abort", onShutdown);
           this.ops?.released(id);
+          this.startedAt.delete(id);
+          this.events.emit("task-postrun", { id, name: held.request.name });
           this.running--;
           this.inFlight.delete(run);
           this.pump();
@@ -466,10 +502,39 @@ export class Worker {
 
   /** Task events for a finished run (WorkerOps counts it and sends task-succeeded/failed/...). */
   private onOutcome(request: WorkerRequest, outcome: RunnerOutcome): void {
+    this.emitOutcome(request, outcome);
     if (!this.ops) return;
     if (outcome.kind === "terminated")
       this.ops.revokedRun(request, { expired: false, terminated: true, signum: outcome.signum });
     else this.ops.finished(request.id, outcome);
+  }
+
+  /** The typed event for a finished run (what WorkerOps turns into task-succeeded/failed/...). */
+  private emitOutcome(request: WorkerRequest, outcome: RunnerOutcome): void {
+    const task = { id: request.id, name: request.name };
+    if (outcome.kind === "terminated") {
+      this.events.emit("task-revoked", { ...task, expired: false, terminated: true });
+    } else if (outcome.kind === "succeeded") {
+      this.events.emit("task-succeeded", {
+        ...task,
+        runtime: outcome.runtime,
+        resultRepr: outcome.resultRepr,
+      });
+    } else if (outcome.kind === "failed") {
+      const t0 = this.startedAt.get(request.id);
+      this.events.emit("task-failed", {
+        ...task,
+        runtime: t0 === undefined ? 0 : (performance.now() - t0) / 1000,
+        exceptionRepr: outcome.exceptionRepr,
+        traceback: outcome.traceback,
+      });
+    } else if (outcome.kind === "retried") {
+      this.events.emit("task-retried", {
+        ...task,
+        exceptionRepr: outcome.exceptionRepr,
+        traceback: outcome.traceback,
+      });
+    }
   }
 
   /** After a remote `rate_limit`: requests held by the old bucket go through the new rate. */

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from "node:fs";
-import type { Celery } from "../../app.js";
+import type { WorkerOps } from "../../control/worker-ops.js";
 import { createLogger, type LogLevel } from "../../logging.js";
-import type { MetricsServer, WorkerMetrics } from "../../metrics.js";
+import type { MetricsServer } from "../../metrics.js";
 import { isMissingPackage } from "../../optional-deps.js";
 import { createWorker, workerOpsFactory } from "../../worker/app-hooks.js";
 import type { WorkerOptions } from "../../worker/worker.js";
@@ -12,7 +12,7 @@ import type { CliContext, Command } from "../context.js";
 import { CliError, EX_OK, usageError } from "../errors.js";
 import { expandNodename } from "../nodename.js";
 import { acquirePidfile } from "../pidfile.js";
-import { instrumentWorkerOps } from "../worker-metrics.js";
+import { observeWorkerMetrics } from "../worker-metrics.js";
 import { closeQuietly, remoteCommandError } from "./shared.js";
 
 /** Celery's `-l` names (celery/bin/base.py `LogLevel`) to pino levels. */
@@ -139,16 +139,6 @@ function poolOption(raw: string | undefined): WorkerOptions["pool"] {
 }
 
 /**
- * The worker's own WorkerOps (events, pidbox, mingle; src/worker/app-hooks.ts)
- * wrapped so the metrics observe every request it sees.
- */
-function opsWithMetrics(app: Celery, options: WorkerOptions, metrics: WorkerMetrics | null) {
-  const base = workerOpsFactory(app, options);
-  if (metrics === null || base === undefined) return {};
-  return { ops: (worker: Parameters<typeof base>[0]) => instrumentWorkerOps(base(worker), metrics) };
-}
-
-/**
  * src/metrics.ts, imported only for `--metrics-port`: prom-client is an optional peer
  * dependency, so a worker without metrics starts without it.
  */
@@ -245,7 +235,11 @@ async function runWorker(ctx: CliContext): Promise<number> {
   const metrics =
     metricsModule === null ? null : new metricsModule.WorkerMetrics({ hostname: options.hostname as string });
   let server: MetricsServer | null = null;
-  const worker = createWorker(app, options, opsWithMetrics(app, options, metrics));
+  // The worker's own WorkerOps (events, pidbox, mingle), kept in hand so the metrics gauges can read it.
+  let ops: WorkerOps | null = null;
+  const baseOps = metrics === null ? undefined : workerOpsFactory(app, options);
+  const worker = createWorker(app, options, baseOps ? { ops: (w) => (ops = baseOps(w)) } : {});
+  if (metrics !== null) observeWorkerMetrics(worker, metrics, () => ops);
   const log = createLogger({ level });
   if (metricsModule !== null && metrics !== null && metricsPort !== undefined) {
     try {
