@@ -36,6 +36,13 @@ function eventsOf(id: string): WorkerEventName[] {
   return seen.filter((e) => (e.payload as { id?: string }).id === id).map((e) => e.event);
 }
 
+/** The payload of `event` for task `id`; fails the test when there is none. */
+function payloadOf<K extends WorkerEventName>(event: K, id: string): WorkerEventMap[K][0] {
+  const found = seen.find((e) => e.event === event && (e.payload as { id?: string }).id === id);
+  if (found === undefined) throw new Error(`no ${event} for ${id}`);
+  return found.payload as WorkerEventMap[K][0];
+}
+
 /** The postrun of `id` (the last event of a run), polled with a bound. */
 async function settled(id: string): Promise<WorkerEventName[]> {
   for (let i = 0; i < 200 && !eventsOf(id).some((e) => e === "task-postrun" || e === "task-revoked"); i++)
@@ -95,11 +102,9 @@ describe("worker.on: the typed worker event map", () => {
       "task-succeeded",
       "task-postrun",
     ]);
-    const succeeded = seen.find(
-      (e) => e.event === "task-succeeded" && (e.payload as { id: string }).id === r.id,
-    );
-    expect(succeeded?.payload).toMatchObject({ id: r.id, name: "ts.events.ok", resultRepr: "None" });
-    expect((succeeded?.payload as { runtime: number }).runtime).toBeGreaterThanOrEqual(0);
+    const succeeded = payloadOf("task-succeeded", r.id);
+    expect(succeeded).toMatchObject({ id: r.id, name: "ts.events.ok", resultRepr: "None" });
+    expect(succeeded.runtime).toBeGreaterThanOrEqual(0);
   });
 
   it("a thrown string: task-failed with its repr and a runtime", async () => {
@@ -112,16 +117,20 @@ describe("worker.on: the typed worker event map", () => {
       "task-failed",
       "task-postrun",
     ]);
-    const failed = seen.find((e) => e.event === "task-failed" && (e.payload as { id: string }).id === r.id);
-    expect((failed?.payload as { exceptionRepr: string }).exceptionRepr).toContain("plain string");
-    expect((failed?.payload as { runtime: number }).runtime).toBeGreaterThanOrEqual(0);
+    const failed = payloadOf("task-failed", r.id);
+    expect(failed.exceptionRepr).toContain("plain string");
+    expect(failed.runtime).toBeGreaterThanOrEqual(0);
   });
 
   it("an expired task is only revoked (expired), as strategy.py drops it before task-received", async () => {
     const r = await app.sendTask("ts.events.ok", [], {}, { expires: new Date(Date.now() - 60_000) });
     expect(await settled(r.id)).toEqual(["task-revoked"]);
-    const revoked = seen.find((e) => e.event === "task-revoked" && (e.payload as { id: string }).id === r.id);
-    expect(revoked?.payload).toEqual({ id: r.id, name: "ts.events.ok", expired: true, terminated: false });
+    expect(payloadOf("task-revoked", r.id)).toEqual({
+      id: r.id,
+      name: "ts.events.ok",
+      expired: true,
+      terminated: false,
+    });
   });
 
   it("a task sent by Python fires the same events", async () => {
