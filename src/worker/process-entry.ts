@@ -53,5 +53,10 @@ process.on("message", (msg: { type: string; job?: ModuleJob }) => {
   }
 });
 
+// celery/concurrency/prefork.py process_initializer (5.7): children ignore SIGINT (WORKER_SIGIGNORE), so
+// Ctrl-C on the terminal, which reaches the whole process group, leaves the worker's warm shutdown to
+// finish the running tasks instead of killing them; SIGTERM keeps its default (the pool's kill()).
+process.on("SIGINT", () => {});
+
 // The worker is gone (its end of the IPC channel closed): nothing will read our replies.
 process.on("disconnect", () => process.exit(0));

@@ -197,28 +197,29 @@ emit({
     expect(out.threaded.pid).not.toBe(process.pid);
   });
 
-  it("a soft time limit aborts ctx.signal in the child; the task answers as a Python prefork task does", async () => {
-    const out = await py<{ ts: string; py: string }>(`
-emit({
-    "ts": app.send_task("ts.proc.soft", (), queue=Q, soft_time_limit=0.5).get(timeout=30),
-    "py": app.send_task("interop.time_limited", (30,), queue=PQ, soft_time_limit=0.5).get(timeout=30),
-})
-`);
-    expect(out.ts).toBe(out.py);
-    expect(out.py).toBe("soft-time-limit");
-  });
-
-  it("hard time limit kills the child, stores what a Python prefork worker stores, and the pool recovers", async () => {
+  it("soft limit aborts ctx.signal in the child; hard limit kills the child and stores what a Python prefork worker stores; the pool recovers", async () => {
     const pidFile = join(scratch, "spin.pid");
-    const out = await py<{ ts: Meta; py: Meta; after: { pid: number; n: number }[] }>(`
+    const out = await py<{
+      softTs: string;
+      softPy: string;
+      ts: Meta;
+      py: Meta;
+      after: { pid: number; n: number }[];
+    }>(`
+soft_ts = app.send_task("ts.proc.soft", (), queue=Q, soft_time_limit=0.5)
+soft_py = app.send_task("interop.time_limited", (30,), queue=PQ, soft_time_limit=0.5)
 ts = app.send_task("ts.proc.spin", (${JSON.stringify(pidFile)},), queue=Q, time_limit=1)
 pyr = app.send_task("interop.time_limited", (30,), queue=PQ, time_limit=1)
 emit({
+    "softTs": soft_ts.get(timeout=30),
+    "softPy": soft_py.get(timeout=30),
     "ts": raw_meta(ts),
     "py": raw_meta(pyr),
     "after": [r.get(timeout=30) for r in [app.send_task("ts.proc.whoami", (n,), queue=Q) for n in range(${CHILDREN + 1})]],
 })
 `);
+    expect(out.softTs).toBe(out.softPy);
+    expect(out.softPy).toBe("soft-time-limit");
     expect(out.py.status).toBe("FAILURE");
     expect(failureOf(out.ts)).toEqual(failureOf(out.py));
     const spinPid = Number(readFileSync(pidFile, "utf8"));
@@ -255,15 +256,23 @@ emit({"ts": raw_meta(ts), "py": raw_meta(pyr)})
     await waitUntil(`revoked child ${pid} to be killed`, async () => !alive(pid), { timeoutMs: 10_000 });
   });
 
-  it("a child killed mid-task stores WorkerLostError as a Python prefork worker does", async () => {
-    const out = await py<{ ts: Meta; py: Meta; exit: [string, string, unknown[]]; then: { pid: number } }>(`
+  it("a child lost mid-task stores WorkerLostError as a Python prefork worker does; with rejectOnWorkerLost (acksLate) the message is requeued and runs again", async () => {
+    const marker = join(scratch, "die-once");
+    const out = await py<{
+      ts: Meta;
+      py: Meta;
+      exit: [string, string, unknown[]];
+      requeued: { pid: number; secondRun: boolean };
+    }>(`
 ts = app.send_task("ts.proc.die", (), queue=Q)
 pyr = app.send_task("interop.die", (), queue=PQ)
+ex = app.send_task("ts.proc.exit", (3,), queue=Q)
+again = app.send_task("ts.proc.die_once", (${JSON.stringify(marker)},), queue=Q)
 emit({
     "ts": raw_meta(ts),
     "py": raw_meta(pyr),
-    "exit": error_of(app.send_task("ts.proc.exit", (3,), queue=Q)),
-    "then": app.send_task("ts.proc.whoami", (1,), queue=Q).get(timeout=30),
+    "exit": error_of(ex),
+    "requeued": again.get(timeout=30),
 })
 `);
     expect(out.py.status).toBe("FAILURE");
@@ -274,17 +283,9 @@ emit({
     expect(out.exit[2]).toEqual([
       expect.stringMatching(/^Worker exited prematurely: exitcode 3 Job: \d+\.$/),
     ]);
-    expect(out.then.pid).toBeGreaterThan(0);
-  });
-
-  it("rejectOnWorkerLost (acksLate): a lost child's message is requeued and runs again", async () => {
-    const marker = join(scratch, "die-once");
-    const out = await py<{ pid: number; secondRun: boolean }>(`
-emit(app.send_task("ts.proc.die_once", (${JSON.stringify(marker)},), queue=Q).get(timeout=30))
-`);
-    expect(out.secondRun).toBe(true);
+    expect(out.requeued.secondRun).toBe(true);
     const firstPid = Number(readFileSync(marker, "utf8"));
-    expect(out.pid).not.toBe(firstPid);
+    expect(out.requeued.pid).not.toBe(firstPid);
     expect(alive(firstPid)).toBe(false);
   });
 

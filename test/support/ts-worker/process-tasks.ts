@@ -104,3 +104,10 @@ export async function softLimited(ctx: { signal: AbortSignal }): Promise<string>
   await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
   return "soft-time-limit";
 }
+
+/** Writes its pid to `pidFile`, then returns after `ms` without blocking the event loop. */
+export async function napAfterPid(_ctx: unknown, pidFile: string, ms: number) {
+  writeFileSync(pidFile, String(process.pid));
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return { pid: process.pid };
+}

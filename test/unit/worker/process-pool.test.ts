@@ -60,6 +60,18 @@ describe("ProcessPool", () => {
     expect(after).toEqual({ pid: expect.any(Number), n: 2 });
     expect(after.pid).not.toBe(spinPid);
   });
+
+  it("a child ignores SIGINT (Ctrl-C reaches the whole process group): its task completes", async () => {
+    const pidFile = join(mkdtempSync(join(tmpdir(), "celeriac-pp-")), "nap.pid");
+    const nap = run("napAfterPid", [pidFile, 500]);
+    await waitUntil("the napping child to write its pid", async () => existsSync(pidFile), {
+      timeoutMs: 10_000,
+    });
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    process.kill(pid, "SIGINT");
+    await expect(nap.result).resolves.toEqual({ pid });
+    expect(alive(pid)).toBe(true);
+  });
 });
 
 function alive(pid: number): boolean {
