@@ -1,6 +1,7 @@
 import type { Settings } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logging.js";
+import { DjangoBeatStore } from "./django-store.js";
 import type { BeatEntry } from "./entry.js";
 import { RedBeatScheduler } from "./redbeat.js";
 import type { ScheduleContext } from "./schedule.js";
@@ -79,6 +80,18 @@ const redbeat: SchedulerFactory = (c) =>
     ...(c.now ? { now: c.now } : {}),
   });
 
+// django_celery_beat.schedulers:DatabaseScheduler: the schedule lives in Django's tables.
+const django: SchedulerFactory = (c) => {
+  const databaseUrl = c.settings.databaseUrl;
+  if (databaseUrl === null) {
+    throw new ConfigError(
+      "databaseUrl",
+      "the django-celery-beat scheduler needs databaseUrl: the URL of Django's DATABASES['default'] (postgresql://user:password@host:port/dbname)",
+    );
+  }
+  return heapScheduler(c, new DjangoBeatStore({ databaseUrl, log: c.log, ...(c.now ? { now: c.now } : {}) }));
+};
+
 function withDefaults(c: SchedulerContext): BeatEntry[] {
   return [...c.configured, ...c.defaults.filter((d) => !c.configured.some((e) => e.name === d.name))];
 }
@@ -94,6 +107,9 @@ export const SCHEDULERS: Record<string, SchedulerFactory> = {
   "redbeat.schedulers:RedBeatScheduler": redbeat,
   "redbeat.schedulers.RedBeatScheduler": redbeat,
   redbeat,
+  "django_celery_beat.schedulers:DatabaseScheduler": django,
+  "django_celery_beat.schedulers.DatabaseScheduler": django,
+  django,
 };
 
 /** The scheduler named `name`; a ConfigError listing the accepted names otherwise. */

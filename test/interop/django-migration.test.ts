@@ -150,6 +150,70 @@ describe("moving shop.tasks.send_receipt from the Python worker to Node", () => 
     }
   });
 
+  it("a TS beat on django-celery-beat's tables fires admin-made schedules and keeps Django's run counters", async () => {
+    if (!service) throw new Error("the Node service should be running (steps 1-3)");
+    await djangoJson(
+      env,
+      `
+      from django_celery_beat.models import IntervalSchedule, PeriodicTask
+      every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+      PeriodicTask.objects.create(name="ts-digest", task="shop.tasks.send_receipt", interval=every,
+                                  args="[77, \\"ts@example.com\\"]")
+      PeriodicTask.objects.create(name="ts-once", task="shop.tasks.send_receipt", interval=every, one_off=True,
+                                  args="[78, \\"once@example.com\\"]")
+      emit(True)
+    `,
+    );
+    const beat = service.app.beat({
+      scheduler: "django_celery_beat.schedulers:DatabaseScheduler",
+      maxInterval: 1,
+    });
+    const running = beat.start();
+    try {
+      await djangoJson(
+        env,
+        `
+        import time
+        from django_celery_beat.models import PeriodicTask
+        from django_celery_results.models import TaskResult
+        deadline = time.time() + 40
+        while time.time() < deadline and (
+                TaskResult.objects.filter(periodic_task_name="ts-digest", status="SUCCESS").count() < 2
+                or PeriodicTask.objects.get(name="ts-once").enabled):
+            time.sleep(0.3)
+        emit(True)
+      `,
+      );
+    } finally {
+      await beat.stop();
+      await running;
+    }
+    // Beat has stopped: every run Django's counter records must reach the worker and its results.
+    const seen = await djangoJson<Record<string, Record<string, unknown>>>(
+      env,
+      `
+      import time
+      from django_celery_beat.models import PeriodicTask
+      from django_celery_results.models import TaskResult
+      digest = PeriodicTask.objects.get(name="ts-digest")
+      runs = lambda name: TaskResult.objects.filter(periodic_task_name=name, status="SUCCESS").count()
+      deadline = time.time() + 20
+      while time.time() < deadline and runs("ts-digest") < digest.total_run_count:
+          time.sleep(0.2)
+      once = PeriodicTask.objects.get(name="ts-once")
+      emit({"digest": {"count": digest.total_run_count, "runs": runs("ts-digest"), "last_run": digest.last_run_at is not None},
+            "once": {"enabled": once.enabled, "count": once.total_run_count, "runs": runs("ts-once")},
+            "workers": sorted(set(TaskResult.objects.filter(periodic_task_name__startswith="ts-").values_list("worker", flat=True)))})
+    `,
+    );
+    expect(seen.digest?.last_run).toBe(true);
+    expect(Number(seen.digest?.count)).toBeGreaterThanOrEqual(2);
+    expect(seen.digest?.runs).toBe(seen.digest?.count);
+    // one_off: ran once, then disabled with its count reset (ModelEntry.is_due).
+    expect(seen.once).toEqual({ enabled: false, count: 0, runs: 1 });
+    expect(seen.workers).toEqual(["receipts-node@localhost"]);
+  }, 90_000);
+
   it("rollback: the Python worker consumes the queue again and the Node service stops", async () => {
     const back = await sendReceipts(
       [6],
