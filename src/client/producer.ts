@@ -1,7 +1,8 @@
 import type { PublishOptions } from "../canvas/options.js";
+import { type RouteLookup, routeSignatureDict } from "../canvas/routes.js";
 import type { CompressionName, SerializerName, Settings } from "../config.js";
 import { type BuildTaskInput, buildTaskMessage } from "../protocol/build.js";
-import type { TaskMessage } from "../protocol/task-message.js";
+import type { SignatureDict, TaskMessage } from "../protocol/task-message.js";
 import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";
 import { compressBody, serializeBody } from "./codecs.js";
 import type { ResolvedRoute, Router } from "./router.js";
@@ -75,16 +76,19 @@ export function prepareTaskMessage(
   if (options.argsrepr !== undefined) input.argsrepr = options.argsrepr;
   if (options.kwargsrepr !== undefined) input.kwargsrepr = options.kwargsrepr;
   if (options.retries !== undefined) input.retries = options.retries;
-  if (options.chain !== undefined) input.chain = options.chain;
-  if (options.chord !== undefined) input.chord = options.chord;
+  // The signatures this message carries for later get this app's routes (src/canvas/routes.ts).
+  const lookup: RouteLookup = (task, a, k, o) => router.lookup(task, a, k, o);
+  const routed = (sig: SignatureDict) => routeSignatureDict(sig, lookup);
+  if (options.chain !== undefined) input.chain = options.chain === null ? null : options.chain.map(routed);
+  if (options.chord !== undefined) input.chord = options.chord === null ? null : routed(options.chord);
   if (options.replacedTaskNesting !== undefined) input.replacedTaskNesting = options.replacedTaskNesting;
   if (options.stampedHeaders !== undefined) input.stampedHeaders = options.stampedHeaders;
   if (options.stamps !== undefined) input.stamps = options.stamps;
   if (options.extraProperties !== undefined) input.extraProperties = options.extraProperties;
   const callbacks = signatureList("link", options.link);
-  if (callbacks) input.callbacks = callbacks;
+  if (callbacks) input.callbacks = callbacks.map(routed);
   const errbacks = signatureList("linkError", options.linkError);
-  if (errbacks) input.errbacks = errbacks;
+  if (errbacks) input.errbacks = errbacks.map(routed);
 
   const taskMessage = buildTaskMessage(name, input, settings.compat);
   const serializer: SerializerName = options.serializer ?? settings.taskSerializer;
