@@ -7,7 +7,7 @@ import { saferepr } from "../protocol/saferepr.js";
 import type { Delivery } from "../transports/transport.js";
 import type { BodyDecoder } from "./body-codec.js";
 import { buildWorkerRequest, taskNameOf, type WorkerRequest } from "./request.js";
-import { buildResultMeta } from "./result-meta.js";
+import { requestResultMeta } from "./result-meta.js";
 import type { TaskDefinition, TaskRegistry } from "./task-registry.js";
 import type { TaskRunner } from "./task-runner.js";
 
@@ -117,7 +117,7 @@ function rejectUnknownTask(delivery: Delivery, name: string, payload: unknown, d
   void delivery.reject(false).catch(() => undefined);
   if (id === null) return;
   const exc = new NotRegisteredError(name);
-  const meta = buildResultMeta(
+  const meta = requestResultMeta(
     "FAILURE",
     { exc_type: "NotRegistered", exc_message: [exc.taskName], exc_module: "celery.exceptions" },
     null,

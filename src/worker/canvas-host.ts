@@ -11,7 +11,7 @@ import type { Logger } from "../logging.js";
 import type { OutgoingMessage } from "../transports/transport.js";
 import { type ContinuationDeps, runContinuations } from "./continuations.js";
 import type { WorkerRequest } from "./request.js";
-import { buildResultMeta, type MetaContext } from "./result-meta.js";
+import { type MetaContext, requestResultMeta } from "./result-meta.js";
 
 /**
  * The glue between the TS worker and the canvas: builds the collaborators
@@ -20,7 +20,7 @@ import { buildResultMeta, type MetaContext } from "./result-meta.js";
  *
  * ```ts
  * await runWorkerContinuations(canvas, request, { kind: "success", value }, (children) =>
- *   this.store(buildResultMeta("SUCCESS", value, null, request, ctx, children)));
+ *   this.store(requestResultMeta("SUCCESS", value, null, request, ctx, children)));
  * ```
  */
 export interface WorkerCanvasHost {
@@ -67,7 +67,7 @@ export function workerCanvas(host: WorkerCanvasHost): WorkerCanvas {
     buildMeta: (state, result, traceback, taskId, ctx) => {
       if (ctx === null) {
         // Celery's `mark_as_failure(task_id, exc)` without a request: core fields only.
-        return buildResultMeta(
+        return requestResultMeta(
           state,
           result,
           traceback,
@@ -75,7 +75,7 @@ export function workerCanvas(host: WorkerCanvasHost): WorkerCanvas {
           { ...metaContext, resultExtended: false },
         );
       }
-      const meta = buildResultMeta(
+      const meta = requestResultMeta(
         state,
         result,
         traceback,

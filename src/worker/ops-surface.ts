@@ -3,7 +3,7 @@ import type { Settings } from "../config.js";
 import type { WorkerOpsWorker } from "../control/worker-ops.js";
 import type { Logger } from "../logging.js";
 import type { QueueSpec } from "../transports/transport.js";
-import { buildResultMeta } from "./result-meta.js";
+import { requestResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
 import type { TaskOverrides } from "./task-overrides.js";
 import type { TaskRegistry } from "./task-registry.js";
@@ -113,7 +113,7 @@ export function workerOpsSurface(p: OpsSurfaceParts): WorkerOpsWorker {
       const { compat } = p.settings;
       if (!p.backend || (compat.minor !== "5.7" && compat.minor !== "5.6")) return;
       if (compat.minor === "5.7" && !REVOCABLE_57.has((await p.backend.getMeta(id)).status)) return;
-      const meta = buildResultMeta(
+      const meta = requestResultMeta(
         "REVOKED",
         TaskRevokedErrorInfo("revoked"),
         null,

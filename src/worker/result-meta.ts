@@ -1,17 +1,13 @@
 /**
- * Result metas exactly as Celery's worker writes them: a thin adapter from
- * the worker's request to `buildResultMeta` of src/protocol/result-meta.ts
+ * Result metas exactly as Celery's worker writes them: `requestResultMeta`
+ * is a thin adapter from the worker's request to `buildResultMeta` of src/protocol/result-meta.ts
  * (Celery key order, `date_done` per compat, `result_extended` fields,
  * stamps), which mirrors celery/backends/base.py `Backend._get_result_meta`
  * + `_store_result`.
  */
 import type { ResultMetaRecord } from "../backends/backend.js";
 import type { CompatProfile } from "../compat.js";
-import {
-  asyncResultTuple,
-  buildResultMeta as buildProtocolResultMeta,
-  type ResultTuple,
-} from "../protocol/result-meta.js";
+import { asyncResultTuple, buildResultMeta, type ResultTuple } from "../protocol/result-meta.js";
 import type { WorkerRequest } from "./request.js";
 
 export interface MetaContext {
@@ -31,7 +27,7 @@ export function childTuple(taskId: string): unknown[] {
  * request, e.g. an unknown task); it is still a request to Celery, so
  * `children` defaults to `[]`, not the request-less `null`.
  */
-export function buildResultMeta(
+export function requestResultMeta(
   status: string,
   result: unknown,
   traceback: string | null,
@@ -39,7 +35,7 @@ export function buildResultMeta(
   context: MetaContext,
   children: unknown[] = [],
 ): ResultMetaRecord {
-  const meta = buildProtocolResultMeta(
+  const meta = buildResultMeta(
     {
       taskId: request.id,
       status,

@@ -9,7 +9,7 @@ import { excInfoOf, excRepr, type StoredExcInfo, tracebackOf } from "./exc-info.
 import type { Outcome } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
 import type { WorkerRequest } from "./request.js";
-import { buildResultMeta, childTuple, type MetaContext } from "./result-meta.js";
+import { childTuple, type MetaContext, requestResultMeta } from "./result-meta.js";
 import { resultEncodeError, serializableExcInfo, storedValue } from "./result-value.js";
 import { buildRetryMessage } from "./retry-message.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
@@ -80,7 +80,7 @@ export class OutcomeRecorder {
       logger.error(`Task ${label} terminated: ${outcome.reason.message}`);
       if (plan.storeErrors) {
         await this.host.store(
-          buildResultMeta(
+          requestResultMeta(
             "REVOKED",
             TaskRevokedErrorInfo("terminated"),
             null,
@@ -98,7 +98,7 @@ export class OutcomeRecorder {
       logger.error(`Hard time limit (${outcome.seconds}s) exceeded for ${label}`);
       const failure = { kind: "failure" as const, exc: excInfoOf(exc), traceback: null };
       await this.finish(request, failure, plan.storeErrors, () =>
-        buildResultMeta("FAILURE", failure.exc, null, request, this.host.metaContext()),
+        requestResultMeta("FAILURE", failure.exc, null, request, this.host.metaContext()),
       );
       return {
         decision: lateSettlement(task.options, "timeout").settle,
@@ -122,7 +122,7 @@ export class OutcomeRecorder {
     const encodeError = resultEncodeError(value, this.host.deps.encodeResult);
     if (encodeError !== null) return this.failure(request, task, encodeError, plan);
     await this.finish(request, { kind: "success", value }, !plan.ignoreResult, (children) =>
-      buildResultMeta("SUCCESS", value, null, request, this.host.metaContext(), children),
+      requestResultMeta("SUCCESS", value, null, request, this.host.metaContext(), children),
     );
     // Rstr = saferepr(R, resultrepr_maxsize): the log line and the task-succeeded event.
     const repr = saferepr(value, { maxlen: 1024 });
@@ -179,7 +179,7 @@ export class OutcomeRecorder {
       // 5.7: Reject(requeue=False) stores FAILURE (celery/worker/request.py Request.on_failure).
       if (plan.storeErrors && this.host.deps.compat.minor === "5.7") {
         await this.host.store(
-          buildResultMeta(
+          requestResultMeta(
             "FAILURE",
             this.excInfo(error),
             tracebackOf(error),
@@ -202,7 +202,7 @@ export class OutcomeRecorder {
     if (plan.storeErrors) {
       const result = exc === undefined ? null : this.excInfo(exc);
       await this.host.store(
-        buildResultMeta(
+        requestResultMeta(
           "RETRY",
           result,
           exc === undefined ? null : tracebackOf(exc),
@@ -245,7 +245,7 @@ export class OutcomeRecorder {
     const traceback = error instanceof WorkerLostError ? null : tracebackOf(error);
     const failure = { kind: "failure" as const, exc: this.excInfo(error), traceback };
     await this.finish(request, failure, plan.storeErrors, () =>
-      buildResultMeta("FAILURE", failure.exc, failure.traceback, request, this.host.metaContext()),
+      requestResultMeta("FAILURE", failure.exc, failure.traceback, request, this.host.metaContext()),
     );
     return {
       decision: late.settle,

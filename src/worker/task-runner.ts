@@ -8,7 +8,7 @@ import { excRepr, tracebackOf } from "./exc-info.js";
 import { type Outcome, runWithLimits } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
 import { requestLabel, type WorkerRequest } from "./request.js";
-import { buildResultMeta, type MetaContext } from "./result-meta.js";
+import { type MetaContext, requestResultMeta } from "./result-meta.js";
 import type { RunnerDeps, RunnerOutcome } from "./runner-deps.js";
 import { errorMessage, Settlement } from "./settlement.js";
 import {
@@ -117,7 +117,7 @@ export class TaskRunner implements RecorderHost {
     try {
       if (options.trackStarted && !ignoreResult) {
         await this.store(
-          buildResultMeta(
+          requestResultMeta(
             "STARTED",
             { pid: process.pid, hostname: this.deps.hostname },
             null,
@@ -160,7 +160,7 @@ export class TaskRunner implements RecorderHost {
         `Task ${plan.label}: Exception raised outside body: ${excRepr(error)}:\n${traceback}`,
       );
       if (plan.storeErrors) {
-        const meta = buildResultMeta(
+        const meta = requestResultMeta(
           "FAILURE",
           this.recorder.excInfo(error),
           traceback,

@@ -18,7 +18,7 @@ import { ProcessPool } from "./process-pool.js";
 import { QueueConsumption } from "./queue-consumption.js";
 import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import { requestLabel, type WorkerRequest } from "./request.js";
-import { buildResultMeta } from "./result-meta.js";
+import { requestResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
 import { handleShutdownSignals } from "./shutdown-signals.js";
 import { TaskOverrides } from "./task-overrides.js";
@@ -428,7 +428,7 @@ export class Worker {
     );
     if (!ignore || this.deps.settings.taskStoreErrorsEvenIfIgnored) {
       void this.runner.store(
-        buildResultMeta("REVOKED", TaskRevokedErrorInfo(reason), null, request, {
+        requestResultMeta("REVOKED", TaskRevokedErrorInfo(reason), null, request, {
           hostname: this.hostname,
           resultExtended: this.deps.settings.resultExtended,
           compat: this.deps.settings.compat,
