@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { Settings } from "../config.js";
 import { amqpEventSink } from "../events/amqp-sink.js";
 import { LamportClock } from "../events/clock.js";
@@ -6,24 +5,15 @@ import { EventDispatcher } from "../events/dispatcher.js";
 import { Heart } from "../events/heartbeat.js";
 import { redisEventSink } from "../events/redis-sink.js";
 import { type TaskEventSource, taskEventFields } from "../events/task-events.js";
-import { wireBudget } from "../serialization/index.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
-import type { RedisKeys } from "../transports/redis/keys.js";
-import { amqpReplySender, listenAmqpPidbox } from "./amqp-mailbox.js";
-import { Control } from "./control.js";
 import type { RequestInfo, ScheduledInfo, TaskInfo, WorkerControlHost } from "./host.js";
-import { mailboxNames } from "./mailbox.js";
-import { PidboxNode } from "./node.js";
-import { listenRedisPidbox, type RunningNode, redisReplySender } from "./redis-mailbox.js";
-import { RevokedSet } from "./revoked.js";
+import { mingle } from "./mingle.js";
+import type { RunningNode } from "./redis-mailbox.js";
+import type { RevokedSet } from "./revoked.js";
+import { type OpsTransport, startWorkerPidbox } from "./worker-pidbox.js";
+import { type TrackedRequest, WorkerState } from "./worker-state.js";
 
-/** A request as the worker tracks it for inspect and events. */
-export interface TrackedRequest extends TaskEventSource {
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  eta: Date | null;
-  deliveryInfo: { exchange: string; routingKey: string; priority: number; redelivered: boolean };
-}
+export type { TrackedRequest } from "./worker-state.js";
 
 /** The outcome of one run, for the task event it produces. */
 export type RunOutcome =
@@ -57,9 +47,7 @@ export interface WorkerOpsWorker {
 export interface WorkerOpsOptions {
   settings: Settings;
   /** The broker: kombu's Redis transport, or RabbitMQ (`AmqpTransport`). */
-  transport:
-    | { readonly keys: RedisKeys; readonly client: Redis; newClient(name: string): Redis }
-    | AmqpTransport;
+  transport: OpsTransport;
   worker: WorkerOpsWorker;
   /** `-E` / `worker_send_task_events`. */
   sendTaskEvents?: boolean;
@@ -74,37 +62,28 @@ export interface WorkerOpsOptions {
   log?: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
 }
 
-interface Entry {
-  request: TrackedRequest;
-  state: "reserved" | "scheduled" | "active";
-  timeStart: number | null;
-  abort: AbortController | null;
-}
-
 /**
  * Events, remote control and mingle for one TS worker: the worker calls
- * `received / scheduled / started / finished / revokedRun`, WorkerOps keeps
- * Celery's `worker_state` (reserved/active/scheduled requests, totals,
- * revoked ids), sends the task/worker events and answers pidbox commands
+ * `received / scheduled / started / finished / revokedRun`; WorkerOps pairs
+ * each with Celery's worker state ({@link WorkerState}: requests, totals,
+ * revoked ids) and its task event (dispatcher + heartbeat), starts the pidbox
+ * node (worker-pidbox.ts) and mingle (mingle.ts), and answers pidbox commands
  * (it is the {@link WorkerControlHost}).
  */
 export class WorkerOps implements WorkerControlHost {
   readonly hostname: string;
   readonly clock = new LamportClock();
-  readonly revoked = new RevokedSet();
   readonly events: EventDispatcher;
+  private readonly state: WorkerState;
   private readonly heart: Heart;
-  private readonly entries = new Map<string, Entry>();
-  private readonly totals = new Map<string, number>();
-  private processedCount = 0;
   private node: RunningNode | null = null;
-  private subscriber: Redis | null = null;
   private readonly startedAt = Date.now();
   private readonly log: NonNullable<WorkerOpsOptions["log"]>;
 
   constructor(private readonly options: WorkerOpsOptions) {
     const s = options.settings;
     this.hostname = options.worker.hostname;
+    this.state = new WorkerState(this.hostname);
     this.log = options.log ?? { info() {}, warn() {}, error() {} };
     const sendTaskEvents = options.sendTaskEvents ?? s.workerSendTaskEvents;
     this.events = new EventDispatcher({
@@ -127,44 +106,37 @@ export class WorkerOps implements WorkerControlHost {
     });
     this.heart = new Heart(
       this.events,
-      { active: () => this.countIn("active"), processed: () => this.processedCount },
+      { active: () => this.state.count("active"), processed: () => this.state.processed },
       options.heartbeatInterval ?? 2.0,
     );
+  }
+
+  /** Revoked ids (remote `revoke`, mingle, the state file). */
+  get revoked(): RevokedSet {
+    return this.state.revoked;
   }
 
   async start(): Promise<void> {
     const s = this.options.settings;
     const t = this.options.transport;
-    if (this.options.mingle ?? true) await this.mingle();
-    if ((this.options.remoteControl ?? s.workerEnableRemoteControl) && t instanceof AmqpTransport) {
-      const pidbox = new PidboxNode({ host: this, sendReply: amqpReplySender(t), log: this.log });
-      // A node with the same name already holds the exclusive queue (405 RESOURCE_LOCKED):
-      // run without remote control rather than not at all, as Celery warns of duplicate nodenames.
-      this.node = await listenAmqpPidbox(pidbox, {
+    if (this.options.mingle ?? true) {
+      await mingle({
+        settings: s,
+        oid: this.options.oid,
         transport: t,
-        namespace: s.controlExchange,
-        exclusive: s.compat.exclusiveOpsQueues,
-        budget: wireBudget(s),
-        onError: (err) => this.log.warn(`pidbox: ${(err as Error).message ?? String(err)}`),
-      }).catch((err: unknown) => {
-        this.log.error(`pidbox: remote control disabled for ${this.hostname}: ${(err as Error).message}`);
-        return null;
+        ...(t instanceof AmqpTransport ? {} : { redisTransport: t }),
+        hostname: this.hostname,
+        clock: this.clock,
+        revoked: this.state.revoked,
+        log: this.log,
       });
-    } else if ((this.options.remoteControl ?? s.workerEnableRemoteControl) && !(t instanceof AmqpTransport)) {
-      const mailbox = {
-        client: t.client,
-        keys: t.keys,
-        names: mailboxNames(s.controlExchange),
-        bindingDeadlines: s.compat.permanentBindings,
-        bodyEncoding: s.brokerTransportOptions.bodyEncoding,
-        budget: wireBudget(s),
-      };
-      const pidbox = new PidboxNode({ host: this, sendReply: redisReplySender(mailbox), log: this.log });
-      this.subscriber = t.newClient("celeriac-pidbox");
-      this.node = await listenRedisPidbox(pidbox, {
-        ...mailbox,
-        subscriber: this.subscriber,
-        onError: (err) => this.log.warn(`pidbox: ${(err as Error).message ?? String(err)}`),
+    }
+    if (this.options.remoteControl ?? s.workerEnableRemoteControl) {
+      this.node = await startWorkerPidbox(this, {
+        settings: s,
+        transport: t,
+        hostname: this.hostname,
+        log: this.log,
       });
     }
     this.events.enable();
@@ -175,38 +147,7 @@ export class WorkerOps implements WorkerControlHost {
     this.heart.close();
     await this.events.drain();
     await this.node?.close();
-    this.subscriber?.disconnect();
     this.node = null;
-  }
-
-  /** celery/worker/consumer/mingle.py `sync`: hello to every worker, merge their revoked ids and clocks. */
-  private async mingle(): Promise<void> {
-    const s = this.options.settings;
-    // Both spellings of the app's Redis transport, so this works whichever the facade exposes.
-    const appLike = {
-      settings: s,
-      oid: this.options.oid,
-      transport: this.options.transport,
-      ...(this.options.transport instanceof AmqpTransport ? {} : { redisTransport: this.options.transport }),
-    };
-    const control = new Control(appLike, this.clock);
-    try {
-      const ours = s.compat.helloRevokedAsList ? this.revoked.ids() : this.revoked.asMap();
-      const replies = (await control.inspect({ timeout: 1 }).hello(this.hostname, ours)) ?? {};
-      delete replies[this.hostname];
-      const nodes = Object.entries(replies).filter(([, v]) => v);
-      this.log.info(nodes.length > 0 ? `mingle: sync with ${nodes.length} nodes` : "mingle: all alone");
-      for (const [, reply] of nodes) {
-        const r = reply as { clock?: unknown; revoked?: unknown };
-        if (r.clock) this.clock.adjust(r.clock);
-        else this.clock.forward();
-        if (r.revoked) this.revoked.merge(r.revoked);
-      }
-    } catch (err) {
-      this.log.warn(`mingle: ${(err as Error).message}`);
-    } finally {
-      await control.close();
-    }
   }
 
   // -- the worker's calls --------------------------------------------------
@@ -214,41 +155,28 @@ export class WorkerOps implements WorkerControlHost {
   /** A task message was accepted; returns false when its id is revoked (do not run it). */
   received(request: TrackedRequest): boolean {
     this.events.send("task-received", taskEventFields.received(request));
-    if (this.revoked.has(request.id)) return false;
-    this.entries.set(request.id, { request, state: "reserved", timeStart: null, abort: null });
-    return true;
+    return this.state.track(request);
   }
 
   /** Held for its ETA/countdown (inspect scheduled). */
   markScheduled(id: string): void {
-    const e = this.entries.get(id);
-    if (e) e.state = "scheduled";
+    this.state.markScheduled(id);
   }
 
   /** Back from the ETA timer / rate queue: reserved again. False when revoked meanwhile. */
   due(id: string): boolean {
-    const e = this.entries.get(id);
-    if (e) e.state = "reserved";
-    return !this.revoked.has(id);
+    return this.state.due(id);
   }
 
   /** Just before the handler runs; `abort` is what `terminate` fires. */
   started(id: string, abort: AbortController): void {
-    const e = this.entries.get(id);
-    if (!e) return;
-    e.state = "active";
-    e.timeStart = Date.now() / 1000;
-    e.abort = abort;
-    this.events.send("task-started", taskEventFields.started(e.request));
+    const request = this.state.start(id, abort);
+    if (request) this.events.send("task-started", taskEventFields.started(request));
   }
 
   finished(id: string, outcome: RunOutcome): void {
-    const e = this.entries.get(id);
-    if (!e) return;
-    this.entries.delete(id);
-    this.processedCount += 1;
-    this.totals.set(e.request.name, (this.totals.get(e.request.name) ?? 0) + 1);
-    const r = e.request;
+    const r = this.state.finish(id);
+    if (!r) return;
     if (outcome.kind === "succeeded")
       this.events.send("task-succeeded", taskEventFields.succeeded(r, outcome.resultRepr, outcome.runtime));
     else if (outcome.kind === "failed")
@@ -264,7 +192,7 @@ export class WorkerOps implements WorkerControlHost {
     request: Pick<TaskEventSource, "id">,
     how: { expired: boolean; terminated?: boolean; signum?: number | null },
   ): void {
-    this.entries.delete(request.id);
+    this.state.forget(request.id);
     this.events.send(
       "task-revoked",
       taskEventFields.revoked(request, {
@@ -277,37 +205,10 @@ export class WorkerOps implements WorkerControlHost {
 
   /** Forget a request put back on the queue (shutdown restore). */
   released(id: string): void {
-    this.entries.delete(id);
+    this.state.forget(id);
   }
 
   // -- WorkerControlHost ---------------------------------------------------
-
-  private countIn(state: Entry["state"]): number {
-    let n = 0;
-    for (const e of this.entries.values()) if (e.state === state) n++;
-    return n;
-  }
-
-  private info(e: Entry, safe = false): RequestInfo {
-    const r = e.request;
-    return {
-      id: r.id,
-      name: r.name,
-      args: safe ? r.argsrepr : r.args,
-      kwargs: safe ? r.kwargsrepr : r.kwargs,
-      type: r.name,
-      hostname: this.hostname,
-      time_start: e.timeStart,
-      acknowledged: e.state === "active",
-      delivery_info: {
-        exchange: r.deliveryInfo.exchange,
-        routing_key: r.deliveryInfo.routingKey,
-        priority: r.deliveryInfo.priority,
-        redelivered: r.deliveryInfo.redelivered,
-      },
-      worker_pid: e.state === "active" ? process.pid : null,
-    };
-  }
 
   tasks(): TaskInfo[] {
     const w = this.options.worker;
@@ -315,37 +216,25 @@ export class WorkerOps implements WorkerControlHost {
   }
 
   active(safe: boolean): RequestInfo[] {
-    return [...this.entries.values()].filter((e) => e.state === "active").map((e) => this.info(e, safe));
+    return this.state.active(safe);
   }
 
   reserved(): RequestInfo[] {
-    return [...this.entries.values()].filter((e) => e.state === "reserved").map((e) => this.info(e));
+    return this.state.reserved();
   }
 
   scheduled(): ScheduledInfo[] {
-    return [...this.entries.values()]
-      .filter((e) => e.state === "scheduled")
-      .map((e) => ({
-        eta:
-          typeof e.request.headers.eta === "string"
-            ? e.request.headers.eta
-            : (e.request.eta?.toISOString() ?? null),
-        priority: e.request.deliveryInfo.priority,
-        request: this.info(e),
-      }));
+    return this.state.scheduled();
   }
 
   findRequest(id: string) {
-    const e = this.entries.get(id);
-    return e ? { state: e.state, info: this.info(e) } : null;
+    return this.state.findRequest(id);
   }
 
   terminate(id: string, signal: string): boolean {
-    const e = this.entries.get(id);
-    if (e?.state !== "active" || !e.abort) return false;
+    if (!this.state.isActive(id)) return false;
     this.log.info(`Terminating ${id} (${signal})`);
-    e.abort.abort(new Error(`terminated by remote control (${signal})`));
-    return true;
+    return this.state.terminate(id, new Error(`terminated by remote control (${signal})`));
   }
 
   markRevoked(id: string): Promise<void> {
@@ -356,7 +245,7 @@ export class WorkerOps implements WorkerControlHost {
     const s = this.options.settings;
     const processPool = this.options.worker.processPool?.() ?? null;
     return {
-      total: Object.fromEntries(this.totals),
+      total: this.state.totalsByName(),
       pid: process.pid,
       clock: String(this.clock.value),
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
