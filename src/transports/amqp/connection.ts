@@ -3,6 +3,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { Channel, ChannelModel, ConfirmChannel, Options } from "amqplib";
 import { ConfigError, ConnectionLostError } from "../../errors.js";
 import { loadDependency } from "../../optional-deps.js";
+import { guardHeaderFrames } from "./frame-guard.js";
 import { type AmqpEndpoint, describeAmqpEndpoint } from "./url.js";
 
 /**
@@ -98,6 +99,7 @@ export async function openAmqpConnection(
   });
   try {
     const model = await Promise.race([attempt, timeout]);
+    guardHeaderFrames(model); // an undecodable headers table costs one message, not the connection
     model.on("error", () => {}); // real handling is in AmqpConnection; never let it throw
     return model;
   } catch (err) {

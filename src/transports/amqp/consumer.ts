@@ -1,6 +1,8 @@
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
+import { checkValueDepth, DEFAULT_WIRE_BUDGET } from "../../serialization/index.js";
 import type { ConsumeOptions, Consumer, Delivery, QueueSpec } from "../transport.js";
 import type { AmqpConnection, SetupHook } from "./connection.js";
+import { UNDECODABLE_HEADERS } from "./frame-guard.js";
 import { fromMessageProperties, headersOf } from "./message.js";
 
 /**
@@ -25,6 +27,8 @@ export interface AmqpConsumerDeps {
   declare(channel: Channel, queues: QueueSpec[]): Promise<void>;
   /** Re-declare delay after a cancel notification, ms (default 1000). */
   recancelDelayMs?: number;
+  /** `wireMaxDepth`: deepest headers table delivered (default 512); deeper is rejected. */
+  maxDepth?: number;
 }
 
 function isQuorum(queue: QueueSpec): boolean {
@@ -117,6 +121,18 @@ export class AmqpConsumer implements Consumer {
       this.maybeCloseAfterCancel();
       return Promise.resolve();
     };
+    const refusal = this.refusal(msg);
+    if (refusal !== null) {
+      // Settled here, before anyone walks the headers: rejected without requeue (dead-lettered
+      // if the queue has a DLX), so it is not redelivered first after every reconnect.
+      settle((ch) => ch.reject(msg, false));
+      this.report(
+        new Error(
+          `rejected message ${msg.fields.deliveryTag} from queue ${queue.name} (delivery tag, no requeue): ${refusal}`,
+        ),
+      );
+      return;
+    }
     const properties = fromMessageProperties(msg);
     const delivery: Delivery = {
       body: msg.content,
@@ -136,6 +152,20 @@ export class AmqpConsumer implements Consumer {
       reject: (requeue) => settle((ch) => ch.reject(msg, requeue)),
     };
     this.options.onMessage(delivery);
+  }
+
+  /** Why a delivery's headers cannot be handed over, or null. */
+  private refusal(msg: ConsumeMessage): string | null {
+    const headers = msg.properties.headers as Record<string, unknown> | undefined;
+    if (headers === undefined || headers === null) return null;
+    const undecodable = headers[UNDECODABLE_HEADERS];
+    if (typeof undecodable === "string") return undecodable;
+    try {
+      checkValueDepth(headers, this.deps.maxDepth ?? DEFAULT_WIRE_BUDGET.maxDepth, "headers table");
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return null;
   }
 
   private async reconsume(channel: Channel, queue: QueueSpec): Promise<void> {

@@ -50,6 +50,8 @@ export interface AmqpTransportSettings {
   confirmPublish?: boolean;
   /** Recovered errors (connection/channel losses), for logging. */
   onError?: (err: Error) => void;
+  /** `wireMaxDepth`: deepest headers table a consumer hands over (default 512). */
+  wireMaxDepth?: number;
 }
 
 /** Parses the URL (ConfigError on a bad one) without connecting. */
@@ -78,5 +80,6 @@ export function createAmqpTransport(url: string, settings: AmqpTransportSettings
     reconnect: settings.brokerConnectionRetry ?? true,
     maxRetries: settings.brokerConnectionMaxRetries === undefined ? 100 : settings.brokerConnectionMaxRetries,
     ...(settings.onError ? { onError: settings.onError } : {}),
+    ...(settings.wireMaxDepth !== undefined ? { maxDepth: settings.wireMaxDepth } : {}),
   });
 }

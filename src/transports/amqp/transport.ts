@@ -43,6 +43,8 @@ export interface AmqpTransportOptions {
   connectionName?: string;
   /** Errors the transport recovered from (connection or channel losses). */
   onError?: (err: Error) => void;
+  /** `wireMaxDepth`: deepest headers table a consumer hands over (default 512). */
+  maxDepth?: number;
 }
 
 /** RabbitMQ refused a declaration (406 PRECONDITION_FAILED: someone declared it differently). */
@@ -241,6 +243,7 @@ export class AmqpTransport implements Transport {
         declare: async (channel, queues) => {
           for (const q of queues) await applyDeclarations(channel, this.taskQueueDeclarations(q));
         },
+        ...(this.options.maxDepth !== undefined ? { maxDepth: this.options.maxDepth } : {}),
       },
       options,
     );
@@ -258,7 +261,12 @@ export class AmqpTransport implements Transport {
 
   /** Consumes queues declared by the caller (`declareRaw`), e.g. the RPC reply queue. */
   async consumeDeclared(options: ConsumeOptions): Promise<AmqpConsumer> {
-    const consumer = new AmqpConsumer({ connection: this.connection, declare: async () => {} }, options);
+    const deps = {
+      connection: this.connection,
+      declare: async () => {},
+      ...(this.options.maxDepth !== undefined ? { maxDepth: this.options.maxDepth } : {}),
+    };
+    const consumer = new AmqpConsumer(deps, options);
     await consumer.start();
     this.consumers.add(consumer);
     return consumer;
