@@ -7,6 +7,7 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
+import { RedisKeys } from "../../src/transports/redis/keys.js";
 import {
   type AdversarialOutcome,
   mustBeRefused,
@@ -47,12 +48,9 @@ describe("adversarial tier: TS worker on Redis, Python producer", () => {
     try {
       let left = { queued: -1, unacked: -1 };
       for (let i = 0; i < 100; i++) {
-        const queued = (
-          await Promise.all(
-            [queue, `${queue}\x06\x163`, `${queue}\x06\x166`, `${queue}\x06\x169`].map((k) => redis.llen(k)),
-          )
-        ).reduce((a, b) => a + b, 0);
-        left = { queued, unacked: await redis.hlen("unacked") };
+        const lengths = await Promise.all(new RedisKeys(0).queueKeys(queue).map((k) => redis.llen(k)));
+        const queued = lengths.reduce((a, b) => a + b, 0);
+        left = { queued, unacked: await redis.hlen(new RedisKeys(0).unackedKey()) };
         if (left.queued === 0 && left.unacked === 0) break;
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { RedisKeys, ResultKeys, resultKeyprefix } from "../../../src/transports/redis/keys.js";
+import { DEFAULT_BROKER_TRANSPORT_OPTIONS } from "../../../src/config.js";
+import {
+  DEFAULT_KEY_OPTIONS,
+  RedisKeys,
+  ResultKeys,
+  resultKeyprefix,
+} from "../../../src/transports/redis/keys.js";
 
 describe("RedisKeys", () => {
   const keys = new RedisKeys(0);
@@ -65,5 +71,19 @@ describe("result keys", () => {
     expect(k.chordKey("g", "j")).toBe("rpfx_celery-taskset-meta-g.j");
     expect(k.taskIdOf("rpfx_celery-task-meta-abc")).toBe("abc");
     expect(k.taskIdOf("celery-task-meta-abc")).toBeNull();
+  });
+});
+
+describe("one set of key defaults", () => {
+  it("the settings' transport-option defaults are keys.ts's (config.ts sits below transports and cannot import them)", () => {
+    const t = DEFAULT_BROKER_TRANSPORT_OPTIONS;
+    const k = DEFAULT_KEY_OPTIONS;
+    expect([t.sep, [...t.prioritySteps], t.unackedKey, t.unackedIndexKey, t.unackedMutexKey]).toEqual([
+      k.sep,
+      [...k.prioritySteps],
+      k.unackedKey,
+      k.unackedIndexKey,
+      k.unackedMutexKey,
+    ]);
   });
 });
