@@ -1,3 +1,4 @@
+import { closest } from "fastest-levenshtein";
 import { CELERY_MINORS, compatProfile } from "./compat.js";
 import {
   type BrokerTransportOptions,
@@ -29,6 +30,25 @@ export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (value === null || typeof value !== "object") return String(value);
   return Array.isArray(value) ? "an array" : "an object";
+}
+
+/**
+ * Rejects keys outside `known`, naming each unknown one with the closest valid
+ * name (`app.worker({ concurency: 4 })`: "did you mean concurrency?"), so a typo
+ * is an error instead of a default silently taken. `what` names the object
+ * ("setting", "worker option", ...).
+ */
+export function rejectUnknownKeys(what: string, value: object, known: readonly string[]): void {
+  const unknown = Object.keys(value).filter((key) => !known.includes(key));
+  const [first] = unknown;
+  if (first === undefined) return;
+  const named = unknown.map(
+    (key) => `${JSON.stringify(key)} (did you mean ${JSON.stringify(closest(key, [...known]))}?)`,
+  );
+  throw new ConfigError(
+    first,
+    `unknown ${what}${unknown.length > 1 ? "s" : ""} ${named.join(", ")}; accepted: ${known.join(", ")}`,
+  );
 }
 
 export function oneOf(values: readonly (string | number)[]): Check {
@@ -366,14 +386,8 @@ export function checkRoutes(value: unknown): TaskRoutes {
 export function resolveSettings(options: CeleryOptions = {}): Settings {
   if (options === null || typeof options !== "object")
     throw new ConfigError("options", "Celery options must be an object");
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.includes(key)) {
-      throw new ConfigError(
-        key,
-        `unknown setting ${JSON.stringify(key)}; settings are Celery's names in camelCase (e.g. taskDefaultQueue)`,
-      );
-    }
-  }
+  // Settings are Celery's names in camelCase (task_default_queue -> taskDefaultQueue).
+  rejectUnknownKeys("setting", options, KNOWN_OPTIONS);
   const input = options as Record<string, unknown>;
   const scalars: Record<string, unknown> = {};
   for (const [key, fallback] of Object.entries(SCALAR_DEFAULTS)) {

@@ -1,5 +1,6 @@
 import type { CompressionName, SerializerName } from "../config.js";
 import type { SignatureDict } from "../protocol/task-message.js";
+import { SEND_OPTION_NAMES } from "./option-names.js";
 import { plain } from "./signature.js";
 
 /**
@@ -44,6 +45,11 @@ export interface SendTaskOptions {
   argsrepr?: string;
   kwargsrepr?: string;
 }
+
+export { SEND_OPTION_NAMES };
+
+// Every listed name is a key of SendTaskOptions (a compile-time check).
+void (SEND_OPTION_NAMES satisfies readonly (keyof SendTaskOptions)[]);
 
 /** What a send can carry beyond the public options (retries, chain steps, chords, Python's ETA text). */
 export interface PublishOptions extends SendTaskOptions {

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { rejectUnknownKeys } from "../config-checks.js";
 import { ConfigError } from "../errors.js";
 import { isRecord } from "../protocol/guards.js";
 import type { SignatureDict } from "../protocol/task-message.js";
+import { SEND_OPTION_NAMES } from "./option-names.js";
 
 /**
  * Celery signatures (celery/canvas.py `Signature`, `_chain`, `group`,
@@ -25,6 +27,11 @@ const IMMUTABLE_OPTIONS = new Set(["group_id", "stamped_headers"]);
 export function snakeOption(key: string): string {
   return key === "linkError" ? "link_error" : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
+
+/** What `Signature.set` accepts: every send option, camelCase or snake_case. */
+const SIGNATURE_OPTION_NAMES: readonly string[] = [
+  ...new Set([...SEND_OPTION_NAMES, ...SEND_OPTION_NAMES.map(snakeOption)]),
+];
 
 /** Deep copy of option values; signatures inside options are cloned, not shared. */
 function copyValue(value: unknown): unknown {
@@ -142,6 +149,8 @@ export class Signature {
 
   /** `Signature.set`: updates options in place (camelCase names accepted) and returns this. */
   set(options: Record<string, unknown>, immutable?: boolean): this {
+    // Only the send options (camelCase or Celery's snake_case): a typo is an error, not a no-op.
+    rejectUnknownKeys("signature option", options, SIGNATURE_OPTION_NAMES);
     if (immutable !== undefined) this.immutable = immutable;
     for (const [k, v] of Object.entries(options)) {
       if (v === undefined) continue;

@@ -1,34 +1,10 @@
-import type { SendTaskOptions } from "../canvas/options.js";
+import { SEND_OPTION_NAMES } from "../canvas/options.js";
 import { COMPRESSIONS, SERIALIZERS } from "../config.js";
+import { rejectUnknownKeys } from "../config-checks.js";
 import { ConfigError } from "../errors.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 
-export const SEND_OPTION_NAMES: readonly (keyof SendTaskOptions)[] = [
-  "countdown",
-  "eta",
-  "expires",
-  "priority",
-  "queue",
-  "exchange",
-  "routingKey",
-  "headers",
-  "taskId",
-  "shadow",
-  "timeLimit",
-  "softTimeLimit",
-  "ignoreResult",
-  "serializer",
-  "compression",
-  "replyTo",
-  "link",
-  "linkError",
-  "parentId",
-  "rootId",
-  "groupId",
-  "groupIndex",
-  "argsrepr",
-  "kwargsrepr",
-];
+export { SEND_OPTION_NAMES } from "../canvas/options.js";
 
 function fail(option: string, accepted: string, value: unknown): never {
   const shown = value instanceof Date ? `Date(${value.getTime()})` : (JSON.stringify(value) ?? String(value));
@@ -73,14 +49,7 @@ export function checkSendOptions(name: unknown, args: unknown, kwargs: unknown, 
   if (options === undefined || options === null) return;
   if (typeof options !== "object" || Array.isArray(options)) fail("options", "an object", options);
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!(SEND_OPTION_NAMES as readonly string[]).includes(key)) {
-      throw new ConfigError(
-        key,
-        `unknown sendTask option ${JSON.stringify(key)}; accepted: ${SEND_OPTION_NAMES.join(", ")}`,
-      );
-    }
-  }
+  rejectUnknownKeys("sendTask option", o, SEND_OPTION_NAMES);
   const num = (key: string, min: number, integer = false) => {
     const v = o[key];
     if (v === undefined) return;

@@ -2,6 +2,7 @@ import { ConfigError } from "../errors.js";
 import type { TaskContext } from "./context.js";
 import type { RetryOptions } from "./errors.js";
 import { parseRateLimit, type RateLimit } from "./rate-limit.js";
+import { checkTaskOptions } from "./task-option-checks.js";
 
 /**
  * Task registration, the TS side of Celery's `@app.task` and class-based
@@ -109,6 +110,7 @@ export interface TaskBase {
 }
 
 export function defineTaskBase(options: Omit<TaskOptions, "base">, parent?: TaskBase): TaskBase {
+  checkTaskOptions(options);
   const merged = { ...(parent?.options ?? {}), ...dropUndefined(options) };
   const base: TaskBase = {
     options: Object.freeze(merged),
@@ -162,6 +164,7 @@ export function resolveTaskOptions(
   options: TaskOptions = {},
   defaults: TaskDefaults = {},
 ): ResolvedTaskOptions {
+  checkTaskOptions(options);
   const o: Omit<TaskOptions, "base"> = { ...(options.base?.options ?? {}), ...dropUndefined(options) };
   const seconds = (name: string, v: number | null | undefined): number | null => {
     if (v === null || v === undefined) return null;

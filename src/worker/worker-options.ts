@@ -1,6 +1,8 @@
 import type { ResultBackend } from "../backends/backend.js";
 import type { Settings } from "../config.js";
+import { describe, isBool, number, oneOf, rejectUnknownKeys, text } from "../config-checks.js";
 import type { WorkerOps, WorkerOpsWorker } from "../control/worker-ops.js";
+import { ConfigError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
 import type { BodyDecoder } from "./body-codec.js";
@@ -71,7 +73,7 @@ export interface WorkerDeps {
   ops?(worker: WorkerOpsWorker): WorkerOps;
 }
 
-/** Every key of {@link WorkerOptions}, for the unknown-option check. */
+/** Every key of {@link WorkerOptions}, for the unknown-option check (keep in step with the interface). */
 export const WORKER_OPTION_KEYS = [
   "queues",
   "concurrency",
@@ -106,4 +108,62 @@ export function toQueueSpec(q: string | QueueSpec): QueueSpec {
   return typeof q === "string"
     ? { name: q, exchange: q, exchangeType: "direct", routingKey: q, durable: true }
     : q;
+}
+
+type Check = (option: string, value: unknown) => void;
+
+const stringList: Check = (option, value) => {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string"))
+    throw new ConfigError(option, `${option} must be an array of strings (got ${describe(value)})`);
+};
+
+const queueList: Check = (option, value) => {
+  const ok =
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every(
+      (q) =>
+        (typeof q === "string" && q !== "") ||
+        (q !== null && typeof q === "object" && typeof (q as { name?: unknown }).name === "string"),
+    );
+  if (!ok)
+    throw new ConfigError(
+      option,
+      `${option} must be a non-empty array of queue names or queue specs {name, exchange, ...} (got ${describe(value)})`,
+    );
+};
+
+const WORKER_OPTION_CHECKS: Record<(typeof WORKER_OPTION_KEYS)[number], Check> = {
+  queues: queueList,
+  concurrency: number({ min: 1, integer: true }),
+  prefetchMultiplier: number({ min: 0, integer: true }),
+  hostname: text({ nonEmpty: true }),
+  threads: number({ min: 1, integer: true }),
+  threadExecArgv: stringList,
+  pool: oneOf(["async", "process"]),
+  processes: number({ min: 1, integer: true }),
+  processExecArgv: stringList,
+  maxTasksPerChild: number({ min: 1, integer: true, nullable: true }),
+  maxMemoryPerChild: number({ min: 1, integer: true, nullable: true }),
+  taskEvents: isBool,
+  remoteControl: isBool,
+  withoutMingle: isBool,
+  statedb: text({ nonEmpty: true }),
+  handleSignals: isBool,
+};
+
+/**
+ * Validates `app.worker(options)` as strictly as `new Celery(options)`: an
+ * unknown key names the closest valid one (`concurency` -> `concurrency`,
+ * `queue` -> `queues`), a bad value names the option and what it accepts.
+ */
+export function checkWorkerOptions(options: unknown): WorkerOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new ConfigError("options", `worker options must be an object (got ${describe(options)})`);
+  rejectUnknownKeys("worker option", options, WORKER_OPTION_KEYS);
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) WORKER_OPTION_CHECKS[key as keyof typeof WORKER_OPTION_CHECKS](key, value);
+  }
+  return options as WorkerOptions;
 }

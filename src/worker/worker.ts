@@ -26,7 +26,13 @@ import type { ModuleHandler, TaskDefinition } from "./task-registry.js";
 import { effectiveIgnoreResult, type RunnerOutcome, replyDestination, TaskRunner } from "./task-runner.js";
 import { ThreadPool } from "./thread-pool.js";
 import { type WorkerEventListener, type WorkerEventName, WorkerEvents } from "./worker-events.js";
-import { type CloseOptions, toQueueSpec, type WorkerDeps, type WorkerOptions } from "./worker-options.js";
+import {
+  type CloseOptions,
+  checkWorkerOptions,
+  toQueueSpec,
+  type WorkerDeps,
+  type WorkerOptions,
+} from "./worker-options.js";
 
 export type { CloseOptions, WorkerDeps, WorkerOptions } from "./worker-options.js";
 
@@ -88,6 +94,7 @@ export class Worker {
     private readonly deps: WorkerDeps,
     options: WorkerOptions = {},
   ) {
+    checkWorkerOptions(options);
     const s = deps.settings;
     // Every running task links its own AbortController to this one signal: with concurrency > 10
     // Node would warn about a listener leak that is not one (each run removes its listener).
