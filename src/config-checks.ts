@@ -135,13 +135,28 @@ const databaseTables: Check = (option, value) => {
   }
 };
 
+/**
+ * A Celery setting Celeriac does not implement: its default (what Celeriac
+ * does) is accepted, any other value is a ConfigError saying why, so a
+ * setting is never validated and then silently ignored.
+ */
+function onlyDefault(fallback: unknown, why: string): Check {
+  return (option, value) => {
+    if (value === fallback) return;
+    throw new ConfigError(option, `${option} ${describe(value)} is not supported: ${why}`);
+  };
+}
+
 export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   brokerConnectionRetry: isBool,
   brokerConnectionRetryOnStartup: isBool,
   brokerConnectionMaxRetries: number({ min: 0, integer: true }),
   brokerConnectionTimeout: number({ min: 0 }),
   brokerHeartbeat: number({ min: 0 }),
-  brokerPoolLimit: number({ min: 0, integer: true }),
+  brokerPoolLimit: onlyDefault(
+    10,
+    "Celeriac publishes over one connection per app (ioredis pipelining, one AMQP confirm channel), so there is no producer pool to size; leave it unset",
+  ),
   taskPublishRetry: isBool,
   taskDefaultQueue: text({ nonEmpty: true }),
   taskDefaultExchangeType: oneOf(exchangeTypes),
@@ -204,9 +219,18 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   workerEnableRemoteControl: isBool,
   workerMaxTasksPerChild: number({ min: 1, integer: true, nullable: true }),
   workerMaxMemoryPerChild: number({ min: 1, integer: true, nullable: true }),
-  workerLostWaitSeconds: number({ min: 0 }),
-  workerCancelLongRunningTasksOnConnectionLoss: isBool,
-  eventSerializer: oneOf(SERIALIZERS),
+  workerLostWaitSeconds: onlyDefault(
+    10,
+    'a task whose child process dies fails at once with WorkerLostError (pool: "process"); there is no result pipe to wait on; leave it unset',
+  ),
+  workerCancelLongRunningTasksOnConnectionLoss: onlyDefault(
+    false,
+    "running tasks keep running through a broker reconnect (and an acksLate message they hold is redelivered by the broker), as Celery before 5.1 did",
+  ),
+  eventSerializer: onlyDefault(
+    "json",
+    'events are sent as JSON (Celery\'s default, which Flower and `celery events` read); use "json" or leave it unset',
+  ),
   eventQueueExpires: number({ min: 0 }),
   eventQueueTtl: number({ min: 0 }),
   eventExchange: text({ nonEmpty: true }),

@@ -1,4 +1,5 @@
 import { Worker as Thread } from "node:worker_threads";
+import { WorkerLostError } from "./errors.js";
 import { type ModuleJob, type ModuleReply, settleReply } from "./module-job.js";
 
 /**
@@ -204,7 +205,9 @@ export class ThreadPool {
     const onExit = (code: number) => {
       cleanup();
       this.replace(slot);
-      pending.reject(new Error(`worker thread exited with code ${code}`));
+      // A thread that ends mid-task (process.exit in the handler) is billiard's lost worker
+      // (billiard/pool.py Pool.mark_as_worker_lost), so rejectOnWorkerLost applies to threads too.
+      pending.reject(new WorkerLostError(`Worker exited prematurely: exitcode ${code}.`));
     };
     slot.thread.on("message", onMessage);
     slot.thread.on("error", onError);

@@ -41,6 +41,7 @@ beforeAll(async () => {
   stack.task("ts.type_error", threadedTask(CPU_TASKS, "throwTypeError"));
   stack.task("ts.value_error", threadedTask(CPU_TASKS, "throwValueError"));
   stack.task("ts.missing_export", threadedTask(CPU_TASKS, "noSuchExport"));
+  stack.task("ts.exit_thread", threadedTask(CPU_TASKS, "exitThread"));
   worker = stack.worker({
     queues: [queue],
     concurrency: 8,
@@ -154,6 +155,19 @@ missing = error_of(app.send_task("ts.missing_export", (), queue=Q))
 emit({"missing": missing, "then": app.send_task("ts.fib", (12,), queue=Q).get(timeout=30)})
 `);
     expect(out.missing[1]).toBe("ImportError");
+    expect(out.then.value).toBe(fibonacci(12));
+  });
+
+  it("a thread that exits mid-task fails it with WorkerLostError, as a lost prefork child does", async () => {
+    const out = await py<{ lost: [string, string, unknown[]]; then: Where & { value: number } }>(`
+lost = error_of(app.send_task("ts.exit_thread", (3,), queue=Q))
+emit({"lost": lost, "then": app.send_task("ts.fib", (12,), queue=Q).get(timeout=30)})
+`);
+    expect(out.lost).toEqual([
+      "billiard.exceptions",
+      "WorkerLostError",
+      ["Worker exited prematurely: exitcode 3."],
+    ]);
     expect(out.then.value).toBe(fibonacci(12));
   });
 });

@@ -79,3 +79,8 @@ export function throwTypeError(_ctx: unknown, message: string): never {
 export function throwValueError(_ctx: unknown, ...args: unknown[]): never {
   throw new PythonError("ValueError", args);
 }
+
+/** Ends its pool thread mid-task (`process.exit` in a worker thread ends the thread only). */
+export function exitThread(_ctx: unknown, code: number) {
+  process.exit(code);
+}

@@ -83,3 +83,28 @@ describe("signature and send options", () => {
     expect(err.message).toContain('did you mean "taskDefaultQueue"?');
   });
 });
+
+describe("settings Celeriac does not implement are refused, not ignored", () => {
+  it.each([
+    ["brokerPoolLimit", 5, /one connection per app/],
+    ["workerLostWaitSeconds", 30, /WorkerLostError/],
+    ["workerCancelLongRunningTasksOnConnectionLoss", true, /keep running/],
+    ["eventSerializer", "msgpack", /events are sent as JSON/],
+  ])("%s = %j is a ConfigError naming it", (option, value, why) => {
+    const err = configError(() => new Celery({ [option]: value }));
+    expect(err.option).toBe(option);
+    expect(err.message).toMatch(why);
+  });
+
+  it("their defaults (what Celeriac does) are accepted", () => {
+    expect(
+      () =>
+        new Celery({
+          brokerPoolLimit: 10,
+          workerLostWaitSeconds: 10,
+          workerCancelLongRunningTasksOnConnectionLoss: false,
+          eventSerializer: "json",
+        }),
+    ).not.toThrow();
+  });
+});
