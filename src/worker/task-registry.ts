@@ -2,7 +2,7 @@ import { ConfigError } from "../errors.js";
 import type { TaskContext } from "./context.js";
 import type { RetryOptions } from "./errors.js";
 import { parseRateLimit, type RateLimit } from "./rate-limit.js";
-import { checkTaskOptions } from "./task-option-checks.js";
+import { checkTaskOptions, TASK_OPTION_KEYS } from "./task-option-checks.js";
 
 /**
  * Task registration, the TS side of Celery's `@app.task` and class-based
@@ -102,6 +102,12 @@ export interface TaskOptions {
   /** Shared defaults, like a Celery `Task` base class. */
   base?: TaskBase;
 }
+
+// The checked keys are exactly TaskOptions' keys (compile-time checks both ways).
+void (TASK_OPTION_KEYS satisfies readonly (keyof TaskOptions)[]);
+void (true satisfies [Exclude<keyof TaskOptions, (typeof TASK_OPTION_KEYS)[number]>] extends [never]
+  ? true
+  : never);
 
 /** Shared options for many tasks, chainable like Python's class-based bases. */
 export interface TaskBase {

@@ -92,6 +92,10 @@ export const WORKER_OPTION_KEYS = [
   "statedb",
   "handleSignals",
 ] as const satisfies readonly (keyof WorkerOptions)[];
+// ...and every WorkerOptions key is listed (a compile-time check).
+void (true satisfies [Exclude<keyof WorkerOptions, (typeof WORKER_OPTION_KEYS)[number]>] extends [never]
+  ? true
+  : never);
 
 export interface CloseOptions {
   /**
