@@ -93,6 +93,12 @@ def add(x, y):
     return x + y
 
 
+@app.task(name="proj.tasks.add")
+def readme_add(x, y):
+    """The README's first example calls this name (a typical Django/Celery project task)."""
+    return x + y
+
+
 @app.task(name="interop.mul")
 def mul(x, y):
     """x * y: a second step for chains."""
