@@ -208,6 +208,12 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   resultChordExpires: number({ min: 0, nullable: true }),
   resultExtended: isBool,
   resultChordRetryInterval: number({ min: 0 }),
+  resultBackendAlwaysRetry: (option, value) => {
+    if (value !== null) isBool(option, value);
+  },
+  resultBackendMaxRetries: number({ min: 0, nullable: true }),
+  resultBackendBaseSleepBetweenRetriesMs: number({ min: 0 }),
+  resultBackendMaxSleepBetweenRetriesMs: number({ min: 0 }),
   databaseUrl: text({ nonEmpty: true, nullable: true }),
   databaseTableNames: databaseTables,
   databaseTableSchemas: databaseTables,

@@ -218,6 +218,17 @@ export interface CeleryOptions {
   /** Seconds a chord's join counter is kept. */
   resultChordExpires?: number | null;
   resultExtended?: boolean;
+  /**
+   * `result_backend_always_retry`: retry a database backend operation that failed because the
+   * server was unreachable. null = the backend's own default (SQLAlchemy: yes; django-db: no).
+   */
+  resultBackendAlwaysRetry?: boolean | null;
+  /** `result_backend_max_retries`; null = the backend's default (SQLAlchemy: 3; django-db: unlimited). */
+  resultBackendMaxRetries?: number | null;
+  /** `result_backend_base_sleep_between_retries_ms` (default 10): full-jitter exponential backoff. */
+  resultBackendBaseSleepBetweenRetriesMs?: number;
+  /** `result_backend_max_sleep_between_retries_ms` (default 10000). */
+  resultBackendMaxSleepBetweenRetriesMs?: number;
   /** Seconds between `celery.chord_unlock` polls (`result_chord_retry_interval`, default 1). */
   resultChordRetryInterval?: number;
   /**
@@ -389,6 +400,10 @@ export const SCALAR_DEFAULTS = {
   resultChordExpires: null,
   resultExtended: false,
   resultChordRetryInterval: 1,
+  resultBackendAlwaysRetry: null,
+  resultBackendMaxRetries: null,
+  resultBackendBaseSleepBetweenRetriesMs: 10,
+  resultBackendMaxSleepBetweenRetriesMs: 10000,
   databaseUrl: null,
   databaseTableNames: null,
   databaseTableSchemas: null,

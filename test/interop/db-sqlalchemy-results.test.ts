@@ -17,6 +17,7 @@ import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
 import { freePort } from "../support/ports.js";
+import { startPostgres } from "../support/servers/postgres.js";
 import { allocatePostgresDb, allocateRedisDb, uniqueQueue } from "../support/services.js";
 
 let broker: string;
@@ -300,6 +301,34 @@ describe("schema and bad input", () => {
     expect(err).toBeInstanceOf(ConnectionLostError);
     expect(err.message).toContain(`postgresql://celery:***@127.0.0.1:${port}/results`);
     expect(err.message).not.toContain("s3cret");
+  });
+
+  it("a result stored while the database restarts is retried and not lost (result_backend_max_retries)", async () => {
+    const server = await startPostgres();
+    const own = new Celery({
+      broker,
+      backend: `db+${server.url}`,
+      resultBackendMaxRetries: 60,
+      resultBackendBaseSleepBetweenRetriesMs: 50,
+      resultBackendMaxSleepBetweenRetriesMs: 400,
+    });
+    const q = uniqueQueue("restart");
+    own.task("ts.after_restart", (_ctx, n: number) => n * 2);
+    const worker = own.worker({ queues: [q], concurrency: 1, hostname: "sa-restart@localhost" });
+    try {
+      await own.backend?.getMeta("warm-up"); // tables created
+      await worker.start();
+      await server.stop();
+      const sent = await own.sendTask("ts.after_restart", [21], {}, { queue: q });
+      // The worker runs it and keeps retrying the store while the server is down.
+      await new Promise((r) => setTimeout(r, 1000));
+      await server.start();
+      expect(await sent.get(T)).toBe(42);
+    } finally {
+      await worker.close({ timeout: 5000 });
+      await own.close();
+      await server.dispose();
+    }
   });
 
   it("a malformed or legacy pickled row is a DecodeError naming the row; the TS worker's other results are unaffected", async () => {

@@ -10,7 +10,7 @@ import type {
   WaitOptions,
 } from "../backend.js";
 import { type ContentCodec, joinResults, pythonJsonDumps, tupleTaskIds } from "./content.js";
-import { PgDatabase } from "./pg.js";
+import { PgDatabase, type RetryPolicy } from "./pg.js";
 import { pollUntilReady } from "./polling.js";
 import type { DatabaseTarget } from "./url.js";
 
@@ -41,6 +41,8 @@ export interface DjangoDbBackendOptions {
   codec: ContentCodec;
   /** `result_extended`. */
   resultExtended: boolean;
+  /** Retries of operations that lost the server (`result_backend_always_retry`, ...). */
+  retry?: RetryPolicy;
   /** Poll interval of `AsyncResult.get` (Celery's default 0.5 s). */
   pollIntervalMs?: number;
 }
@@ -77,10 +79,14 @@ export class DjangoDbBackend implements ResultBackend {
   readonly chordJoiner: ChordJoiner;
 
   constructor(private readonly options: DjangoDbBackendOptions) {
-    this.db = new PgDatabase(options.target, {
-      howToCreate:
-        "python manage.py migrate django_celery_results (django-celery-results owns these tables; Celeriac never creates them)",
-    });
+    this.db = new PgDatabase(
+      options.target,
+      {
+        howToCreate:
+          "python manage.py migrate django_celery_results (django-celery-results owns these tables; Celeriac never creates them)",
+      },
+      options.retry,
+    );
     this.chordJoiner = new DjangoChordCounter(this);
   }
 

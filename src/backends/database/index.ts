@@ -2,6 +2,7 @@ import type { DatabaseTableSettings } from "../../config.js";
 import type { ResultBackend } from "../backend.js";
 import type { ContentCodec } from "./content.js";
 import { DjangoDbBackend } from "./django-db.js";
+import { NO_RETRY, type RetryPolicy } from "./pg.js";
 import { SqlAlchemyBackend } from "./sqlalchemy.js";
 import { databaseTarget } from "./url.js";
 
@@ -14,8 +15,25 @@ export interface DatabaseBackendSettings {
   databaseTableNames: DatabaseTableSettings | null;
   databaseTableSchemas: DatabaseTableSettings | null;
   resultExtended: boolean;
-  /** Seconds; SQLAlchemy rows older than this are what `cleanup()` would delete (kept for parity). */
-  resultExpires: number | null;
+  resultBackendAlwaysRetry: boolean | null;
+  resultBackendMaxRetries: number | null;
+  resultBackendBaseSleepBetweenRetriesMs: number;
+  resultBackendMaxSleepBetweenRetriesMs: number;
+}
+
+/**
+ * `_ensure_retryable`'s policy: Celery's SQLAlchemy DatabaseBackend turns retries on with 3 tries
+ * unless the settings say otherwise; django-celery-results keeps Celery's defaults (no retry unless
+ * `result_backend_always_retry`, then `result_backend_max_retries`, unlimited by default).
+ */
+function retryPolicy(s: DatabaseBackendSettings, kind: "django-db" | "sqlalchemy"): RetryPolicy {
+  const always = s.resultBackendAlwaysRetry ?? kind === "sqlalchemy";
+  if (!always) return NO_RETRY;
+  return {
+    maxRetries: s.resultBackendMaxRetries ?? (kind === "sqlalchemy" ? 3 : Number.POSITIVE_INFINITY),
+    baseSleepMs: s.resultBackendBaseSleepBetweenRetriesMs,
+    maxSleepMs: s.resultBackendMaxSleepBetweenRetriesMs,
+  };
 }
 
 /** Checks the URL now (a bad one fails at app construction); the connection opens on first use. */
@@ -27,7 +45,12 @@ export function checkDatabaseBackend(settings: DatabaseBackendSettings): void {
 export function createDatabaseBackend(settings: DatabaseBackendSettings, codec: ContentCodec): ResultBackend {
   const target = databaseTarget(settings.backend, settings.databaseUrl);
   if (target.kind === "django-db") {
-    return new DjangoDbBackend({ target, codec, resultExtended: settings.resultExtended });
+    return new DjangoDbBackend({
+      target,
+      codec,
+      resultExtended: settings.resultExtended,
+      retry: retryPolicy(settings, "django-db"),
+    });
   }
   return new SqlAlchemyBackend({
     target,
@@ -35,5 +58,6 @@ export function createDatabaseBackend(settings: DatabaseBackendSettings, codec: 
     resultExtended: settings.resultExtended,
     tableNames: settings.databaseTableNames ?? {},
     tableSchemas: settings.databaseTableSchemas ?? {},
+    retry: retryPolicy(settings, "sqlalchemy"),
   });
 }

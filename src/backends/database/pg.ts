@@ -39,6 +39,24 @@ function isConnectionFailure(err: { code?: unknown }): boolean {
   );
 }
 
+/**
+ * celery/backends/base.py `Backend._ensure_retryable` for operations that failed because the
+ * server was unreachable: up to `maxRetries` more tries, sleeping
+ * `get_exponential_backoff_interval(base, retries, max, full_jitter=True)` ms in between.
+ */
+export interface RetryPolicy {
+  maxRetries: number;
+  baseSleepMs: number;
+  maxSleepMs: number;
+}
+
+export const NO_RETRY: RetryPolicy = { maxRetries: 0, baseSleepMs: 0, maxSleepMs: 0 };
+
+function backoffMs(policy: RetryPolicy, retries: number): number {
+  const ceiling = Math.min(policy.maxSleepMs, policy.baseSleepMs * 2 ** retries);
+  return Math.floor(Math.random() * (ceiling + 1));
+}
+
 export interface MissingTableHint {
   /** How the table is created (e.g. "python manage.py migrate django_celery_results"). */
   howToCreate: string;
@@ -52,8 +70,23 @@ export class PgDatabase {
   constructor(
     readonly target: DatabaseTarget,
     private readonly hint: MissingTableHint,
+    private readonly retry: RetryPolicy = NO_RETRY,
     private readonly poolSize = 4,
   ) {}
+
+  /** Runs `attempt`, retrying connection failures per the retry policy. */
+  private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let retries = 0; ; retries++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof ConnectionLostError) || retries >= this.retry.maxRetries || this.closed)
+          throw err;
+        const sleep = backoffMs(this.retry, retries);
+        await new Promise((resolve) => setTimeout(resolve, sleep));
+      }
+    }
+  }
 
   private getPool(): Promise<Pool> {
     if (this.closed) return Promise.reject(new ConfigError("backend", "the result backend is closed"));
@@ -104,16 +137,22 @@ export class PgDatabase {
     text: string,
     values: unknown[] = [],
   ): Promise<R[]> {
-    try {
-      const pool = await this.getPool();
-      return (await pool.query<R>(text, values)).rows;
-    } catch (err) {
-      throw this.translate(err, what);
-    }
+    return this.retrying(async () => {
+      try {
+        const pool = await this.getPool();
+        return (await pool.query<R>(text, values)).rows;
+      } catch (err) {
+        throw this.translate(err, what);
+      }
+    });
   }
 
   /** Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on error). */
-  async transaction<T>(what: string, fn: (q: TxQuery) => Promise<T>): Promise<T> {
+  transaction<T>(what: string, fn: (q: TxQuery) => Promise<T>): Promise<T> {
+    return this.retrying(() => this.transactionOnce(what, fn));
+  }
+
+  private async transactionOnce<T>(what: string, fn: (q: TxQuery) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {
       client = await (await this.getPool()).connect();

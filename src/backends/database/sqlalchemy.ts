@@ -10,7 +10,7 @@ import type {
   WaitOptions,
 } from "../backend.js";
 import type { MetaCodec } from "../meta-codec.js";
-import { PgDatabase, type TxQuery } from "./pg.js";
+import { PgDatabase, type RetryPolicy, type TxQuery } from "./pg.js";
 import { pollUntilReady } from "./polling.js";
 import type { DatabaseTarget } from "./url.js";
 
@@ -43,6 +43,8 @@ export interface SqlAlchemyBackendOptions {
   tableNames: DatabaseTableSettings;
   tableSchemas: DatabaseTableSettings;
   pollIntervalMs?: number;
+  /** Retries of operations that lost the server (Celery's DatabaseBackend: 3 by default). */
+  retry?: RetryPolicy;
   /** `database_create_tables_at_setup` (default true). */
   createTables?: boolean;
 }
@@ -93,10 +95,14 @@ export class SqlAlchemyBackend implements ResultBackend {
     this.groupTable = qualify(options.tableSchemas.group, options.tableNames.group ?? "celery_tasksetmeta");
     this.taskSequence = qualify(options.tableSchemas.task, "task_id_sequence");
     this.groupSequence = qualify(options.tableSchemas.group, "taskset_id_sequence");
-    this.db = new PgDatabase(options.target, {
-      howToCreate:
-        "start a Celery 5.7 worker with this backend once (database_create_tables_at_setup) or keep databaseCreateTables on",
-    });
+    this.db = new PgDatabase(
+      options.target,
+      {
+        howToCreate:
+          "start a Celery 5.7 worker with this backend once (database_create_tables_at_setup creates them)",
+      },
+      options.retry,
+    );
   }
 
   /** The DDL of `ResultModelBase.metadata.create_all` on PostgreSQL (SQLAlchemy 2.x), idempotent. */
