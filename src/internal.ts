@@ -3,7 +3,12 @@
  * and benchmark code and for advanced users (`celeriac/internal`). Not
  * covered by semver as strictly as `celeriac`.
  */
-export type { ResultBackend, ResultMetaRecord, WaitOptions } from "./backends/backend.js";
+export {
+  pendingMeta,
+  type ResultBackend,
+  type ResultMetaRecord,
+  type WaitOptions,
+} from "./backends/backend.js";
 export {
   COMPRESSED_PREFIX,
   createMetaCodec,
@@ -12,7 +17,7 @@ export {
   unwrapCompressed,
   wrapCompressed,
 } from "./backends/meta-codec.js";
-export { pendingMeta, RedisBackend, type RedisBackendOptions } from "./backends/redis.js";
+export { RedisBackend, type RedisBackendOptions } from "./backends/redis.js";
 export { RedisResultConsumer } from "./backends/redis-result-consumer.js";
 export type { PublishOptions } from "./canvas/options.js";
 export { serializeBody } from "./client/codecs.js";

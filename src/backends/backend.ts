@@ -21,6 +21,21 @@ export interface ResultMetaRecord {
 }
 
 /**
+ * What an unknown id reads as on every backend (celery/backends/base.py
+ * `BaseKeyValueStoreBackend._get_task_meta_for`, `RPCBackend.get_task_meta`, 5.7.0).
+ */
+export function pendingMeta(taskId: string): ResultMetaRecord {
+  return {
+    status: "PENDING",
+    result: null,
+    traceback: null,
+    children: null,
+    date_done: null,
+    task_id: taskId,
+  };
+}
+
+/**
  * Where the task's caller waits for the reply: the request's `reply_to` and
  * `correlation_id`. Only the RPC backend needs it (celery/backends/rpc.py
  * `RPCBackend.destination_for`); key/value backends ignore it.

@@ -9,7 +9,13 @@ import {
 } from "../transports/redis/connection.js";
 import { ResultKeys } from "../transports/redis/keys.js";
 import type { RedisEndpoint } from "../transports/redis/url.js";
-import type { ChordJoiner, ResultBackend, ResultMetaRecord, WaitOptions } from "./backend.js";
+import {
+  type ChordJoiner,
+  pendingMeta,
+  type ResultBackend,
+  type ResultMetaRecord,
+  type WaitOptions,
+} from "./backend.js";
 import type { MetaCodec } from "./meta-codec.js";
 import { RedisChord } from "./redis-chord.js";
 import { RedisResultConsumer } from "./redis-result-consumer.js";
@@ -50,18 +56,6 @@ const DEFAULT_RETRY: Required<RetryPolicy> = {
   intervalStep: 0.2,
   intervalMax: 0.2,
 };
-
-/** What an unknown id reads as (`BaseKeyValueStoreBackend._get_task_meta_for`). */
-export function pendingMeta(taskId: string): ResultMetaRecord {
-  return {
-    status: "PENDING",
-    result: null,
-    traceback: null,
-    children: null,
-    date_done: null,
-    task_id: taskId,
-  };
-}
 
 function asMeta(value: unknown, taskId: string): ResultMetaRecord {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {

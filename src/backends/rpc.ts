@@ -5,7 +5,7 @@ import type { AmqpConsumer } from "../transports/amqp/consumer.js";
 import { rpcReplyQueue } from "../transports/amqp/topology.js";
 import type { AmqpTransport } from "../transports/amqp/transport.js";
 import type { Delivery } from "../transports/transport.js";
-import type { ResultBackend, ResultMetaRecord, WaitOptions } from "./backend.js";
+import { pendingMeta, type ResultBackend, type ResultMetaRecord, type WaitOptions } from "./backend.js";
 import type { MetaCodec } from "./meta-codec.js";
 import { RpcReplyStore } from "./rpc-replies.js";
 
@@ -60,17 +60,6 @@ export class RpcUnsupportedError extends CeleryError {
   constructor(operation: string) {
     super("ERR_NOT_SUPPORTED", `${operation} is not supported by this backend (rpc://).`);
   }
-}
-
-function pendingMeta(taskId: string): ResultMetaRecord {
-  return {
-    status: "PENDING",
-    result: null,
-    traceback: null,
-    children: null,
-    date_done: null,
-    task_id: taskId,
-  };
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
