@@ -258,7 +258,7 @@ export class WorkerOps implements WorkerControlHost {
         "put-guarded-by-semaphore": false,
         timeouts: [s.taskSoftTimeLimit, s.taskTimeLimit],
       },
-      broker: { transport: this.options.transport instanceof AmqpTransport ? "amqp" : "redis" },
+      broker: { transport: this.options.transport.driverType },
       prefetch_count: this.options.worker.concurrency * s.workerPrefetchMultiplier,
       rusage: rusage(),
       sw_ident: "celeriac",

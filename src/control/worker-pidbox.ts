@@ -11,7 +11,12 @@ import { listenRedisPidbox, type RunningNode, redisReplySender } from "./redis-m
 
 /** The broker a worker's ops run on: kombu's Redis transport, or RabbitMQ (`AmqpTransport`). */
 export type OpsTransport =
-  | { readonly keys: RedisKeys; readonly client: Redis; newClient(name: string): Redis }
+  | {
+      readonly driverType: string;
+      readonly keys: RedisKeys;
+      readonly client: Redis;
+      newClient(name: string): Redis;
+    }
   | AmqpTransport;
 
 export interface WorkerPidboxOptions {

@@ -94,6 +94,8 @@ export interface Consumer {
 }
 
 export interface Transport {
+  /** kombu's `Transport.driver_type` ("redis", "amqp"): what `inspect stats` reports as the broker. */
+  readonly driverType: string;
   readonly capabilities: TransportCapabilities;
   /** Declare queues/exchanges/bindings as Celery does, argument for argument. */
   declare(queues: QueueSpec[]): Promise<void>;

@@ -113,6 +113,7 @@ export async function applyDeclarations(channel: Channel, declarations: Declarat
 }
 
 export class AmqpTransport implements Transport {
+  readonly driverType = "amqp";
   readonly capabilities: TransportCapabilities = { priority: "higher-first", fanout: true, messageTtl: true };
   readonly connection: AmqpConnection;
   readonly topology: TaskTopologySettings;

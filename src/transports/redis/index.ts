@@ -50,6 +50,7 @@ export interface RedisTransportOptions {
 }
 
 export class RedisTransport implements Transport {
+  readonly driverType = "redis";
   readonly capabilities: TransportCapabilities = { priority: "lower-first", fanout: true, messageTtl: false };
   readonly keys: RedisKeys;
   readonly endpoint: RedisEndpoint;
