@@ -24,12 +24,12 @@ export const MINORS = ["5.2", "5.3", "5.4", "5.5", "5.6", "5.7"];
 // "flower" is Flower 2.0 beside the Celery 5.7 pins, for test/interop/flower-redis.test.ts.
 // "django" is Django 5.2 + django-celery-results/-beat + SQLAlchemy + psycopg beside the same pins,
 // for the database result backends and examples/django-migration.
-// "redbeat" is celery-redbeat 2.4 beside the same pins, for test/interop/beat-redbeat.test.ts.
-export const EXTRA_VENVS = { flower: "flower", django: "django", redbeat: "redbeat" };
+// "beat" is celery-redbeat 2.4 and ephem beside the same pins, for the beat interop tests.
+export const EXTRA_VENVS = { flower: "flower", django: "django", beat: "beat" };
 // What each extra venv must import once built (the Celery venvs check celery and kombu).
 const EXTRA_IMPORT_CHECKS = {
-  redbeat:
-    "import celery, kombu, redbeat, importlib.metadata as m; " +
+  beat:
+    "import celery, kombu, redbeat, ephem, importlib.metadata as m; " +
     'print(celery.__version__, kombu.__version__, m.version("celery-redbeat"))',
   flower: "import celery, kombu, flower; print(celery.__version__, kombu.__version__, flower.__version__)",
   django:

@@ -20,6 +20,8 @@ export {
   interval,
   type Schedule,
   type ScheduleStore,
+  type SolarEvent,
+  solar,
 } from "./beat/index.js";
 export {
   Chain,

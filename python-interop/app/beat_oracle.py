@@ -6,6 +6,7 @@ celery.schedules (crontab, crontab_parser, schedule) with a fixed `now`:
     {"id": 1, "kind": "crontab", "fields": {"minute": "*/15", ...}, "tz": "Europe/Paris",
      "enable_utc": true, "deadline": null, "last_run_at": <ms since epoch>, "now": <ms>}
     {"id": 2, "kind": "interval", "seconds": 90.5, "relative": false, ...}
+    {"id": 3, "kind": "solar", "event": "sunrise", "lat": 48.8, "lon": 2.3, ...}  (needs ephem)
 
 -> {"id": 1, "sets": {"minute": [0, 15, 30, 45], ...}, "remaining": <ms>, "is_due": false, "next": <s>}
    or {"id": 1, "error": "ValueError", "message": "..."} when Celery rejects the spec.
@@ -15,7 +16,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 from celery import Celery
-from celery.schedules import crontab, schedule
+from celery.schedules import crontab, schedule, solar
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _apps = {}
@@ -45,6 +46,9 @@ def answer(case):
         s = crontab(**case["fields"], app=app, nowfun=nowfun)
         sets = {name: sorted(getattr(s, name)) for name in
                 ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")}
+    elif case["kind"] == "solar":
+        s = solar(case["event"], case["lat"], case["lon"], app=app, nowfun=nowfun)
+        sets = None
     else:
         s = schedule(timedelta(seconds=case["seconds"]), relative=case["relative"], app=app, nowfun=nowfun)
         sets = None

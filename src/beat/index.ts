@@ -1,5 +1,6 @@
 import { type CrontabFields, CrontabSchedule } from "./crontab.js";
 import { IntervalSchedule } from "./interval.js";
+import { type SolarEvent, SolarSchedule } from "./solar.js";
 
 /**
  * Beat, Celery's periodic task scheduler (celery/beat.py, celery/schedules.py,
@@ -20,6 +21,11 @@ export function interval(seconds: number, options: { relative?: boolean } = {}):
   return new IntervalSchedule(seconds, options.relative ?? false);
 }
 
+/** Celery's `solar(event, lat, lon)`: at a solar event ("sunrise", "dusk_civil", ...) seen from a place. */
+export function solar(event: SolarEvent, lat: number, lon: number): SolarSchedule {
+  return new SolarSchedule(event, lat, lon);
+}
+
 export { type CronField, type CrontabFields, CrontabParseError, CrontabSchedule } from "./crontab.js";
 export type { BeatEntry, BeatScheduleEntry } from "./entry.js";
 export { IntervalSchedule } from "./interval.js";
@@ -33,4 +39,5 @@ export {
 } from "./scheduler.js";
 export { SCHEDULERS, type SchedulerContext, type SchedulerFactory, schedulerFor } from "./select.js";
 export { Beat, type BeatHost, type BeatOptions, entrySender } from "./service.js";
+export { type SolarEvent, SolarSchedule } from "./solar.js";
 export { JsonFileStore, MemoryStore } from "./stores.js";

@@ -58,7 +58,7 @@ function tsConfig(schedule: Record<string, unknown>) {
 async function python(schedule: Record<string, unknown>): Promise<BeatProcess> {
   const beat = await startPythonBeat({
     brokerUrl: url,
-    venv: "redbeat",
+    venv: "beat",
     scheduler: "redbeat.RedBeatScheduler",
     maxInterval: 1,
     config: pythonConfig(schedule),
@@ -190,7 +190,7 @@ describe("RedBeat: Python RedBeat 2.4 and TS beat on one Redis schedule", { time
                             last_run_at=datetime(2020, 1, 1, tzinfo=timezone.utc)).save()
       emit(out)
       `,
-      { brokerUrl: url, celeryVersion: "redbeat", config: pythonConfig({}) },
+      { brokerUrl: url, celeryVersion: "beat", config: pythonConfig({}) },
     );
     expect(read.every).toMatchObject({
       schedule: "<freq: 2.50 seconds>",
@@ -234,7 +234,7 @@ describe("RedBeat: Python RedBeat 2.4 and TS beat on one Redis schedule", { time
       e = RedBeatSchedulerEntry.from_key("redbeat:dyn", app=app)
       emit({"count": e.total_run_count, "last": e.last_run_at and e.last_run_at.timestamp()})
       `,
-      { brokerUrl: url, celeryVersion: "redbeat", config: pythonConfig({}) },
+      { brokerUrl: url, celeryVersion: "beat", config: pythonConfig({}) },
     );
     expect(dynRead.count).toBeGreaterThanOrEqual(1);
     expect(typeof dynRead.last).toBe("number");

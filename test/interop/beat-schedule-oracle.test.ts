@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CrontabSchedule } from "../../src/beat/crontab.js";
 import { IntervalSchedule } from "../../src/beat/interval.js";
+import { type SolarEvent, SolarSchedule } from "../../src/beat/solar.js";
 import { Zone } from "../../src/beat/zoned.js";
 import { INTEROP_APP_DIR } from "../support/celery.js";
 import { celeryVenvPython } from "../support/services.js";
@@ -62,7 +63,8 @@ function ask(c: Record<string, unknown>): Promise<Answer> {
 }
 
 beforeAll(async () => {
-  const exe = await celeryVenvPython("5.7");
+  // Celery 5.7 with ephem (solar) beside it: python-interop/requirements/beat.txt.
+  const exe = await celeryVenvPython("beat");
   python = spawn(exe, [join(INTEROP_APP_DIR, "beat_oracle.py")], { cwd: INTEROP_APP_DIR });
   let stderr = "";
   python.stderr.on("data", (d) => {
@@ -268,5 +270,57 @@ describe("schedules agree with Celery 5.7's celery.schedules (real Python oracle
       ),
       { numRuns: 1500 },
     );
+  });
+
+  it("solar: the next event within 15 s of Celery's ephem, is_due the same away from the boundary", async () => {
+    const events: SolarEvent[] = [
+      "dawn_astronomical",
+      "dawn_nautical",
+      "dawn_civil",
+      "sunrise",
+      "solar_noon",
+      "sunset",
+      "dusk_civil",
+      "dusk_nautical",
+      "dusk_astronomical",
+    ];
+    // suncalc vs ephem: ~4 s apart at worst over these latitudes (measured); 15 s leaves room.
+    // Beyond ~48 degrees a twilight stops happening for part of the year and near those dates the
+    // two models can disagree on whether it happens at all (docs/beat.md).
+    const TOLERANCE_MS = 15_000;
+    const place = fc.record({
+      lat: fc.double({ min: -45, max: 45, noNaN: true }).map((x) => Math.round(x * 1000) / 1000),
+      lon: fc.double({ min: -180, max: 180, noNaN: true }).map((x) => Math.round(x * 1000) / 1000),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...events),
+        place,
+        instant,
+        nowAfter,
+        async (event, { lat, lon }, last, after) => {
+          const now = last + after;
+          const py = await ask({ kind: "solar", event, lat, lon, tz: "UTC", last_run_at: last, now });
+          expect(py.error, py.message).toBeUndefined();
+          const s = new SolarSchedule(event, lat, lon);
+          const remaining = s.remainingEstimate(last, now);
+          expect(Math.abs(remaining - (py.remaining as number))).toBeLessThan(TOLERANCE_MS);
+          const due = s.isDue(last, now);
+          if (Math.abs(py.remaining as number) > TOLERANCE_MS) {
+            expect(due.isDue).toBe(py.is_due);
+            expect(Math.abs(due.next - (py.next as number))).toBeLessThan(TOLERANCE_MS / 1000);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("solar rejects what Celery rejects", () => {
+    expect(() => new SolarSchedule("moonrise" as SolarEvent, 0, 0)).toThrow(
+      /Argument event "moonrise" is invalid/,
+    );
+    expect(() => new SolarSchedule("sunrise", 91, 0)).toThrow(/Argument latitude 91 is invalid/);
+    expect(() => new SolarSchedule("sunrise", 0, -181)).toThrow(/Argument longitude -181 is invalid/);
   });
 });

@@ -49,7 +49,7 @@ export interface PythonBeatOptions extends CeleryEnvOptions {
   scheduleFile?: string;
   /** `--max-interval`. */
   maxInterval?: number;
-  /** "5.7" (default) or "redbeat" (celery-redbeat 2.4 beside Celery 5.7). */
+  /** "5.7" (default) or "beat" (celery-redbeat 2.4 and ephem beside Celery 5.7). */
   venv?: string;
 }
 

@@ -63,6 +63,7 @@ const PUBLIC_VALUES = [
   "CrontabParseError",
   "crontab",
   "interval",
+  "solar",
 ];
 
 describe("public exports", () => {
