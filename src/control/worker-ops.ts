@@ -1,9 +1,8 @@
 import type { Settings } from "../config.js";
-import { amqpEventSink } from "../events/amqp-sink.js";
 import { LamportClock } from "../events/clock.js";
 import { EventDispatcher } from "../events/dispatcher.js";
 import { Heart } from "../events/heartbeat.js";
-import { redisEventSink } from "../events/redis-sink.js";
+import { brokerEventSink } from "../events/sink.js";
 import { type TaskEventSource, taskEventFields } from "../events/task-events.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RequestInfo, ScheduledInfo, TaskInfo, WorkerControlHost } from "./host.js";
@@ -90,15 +89,7 @@ export class WorkerOps implements WorkerControlHost {
       hostname: this.hostname,
       compat: s.compat,
       clock: this.clock,
-      sink:
-        options.transport instanceof AmqpTransport
-          ? amqpEventSink({ transport: options.transport, exchange: s.eventExchange })
-          : redisEventSink({
-              client: options.transport.client,
-              keys: options.transport.keys,
-              exchange: s.eventExchange,
-              bodyEncoding: s.brokerTransportOptions.bodyEncoding,
-            }),
+      sink: brokerEventSink(options.transport, s),
       // celery/worker/consumer/events.py: without -E only the worker group (heartbeats) is sent.
       groups: sendTaskEvents ? [] : ["worker"],
       bufferGroups: ["task"],

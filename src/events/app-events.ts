@@ -7,13 +7,12 @@ import { wireBudget } from "../serialization/index.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
 import { startAmqpEventReceiver } from "./amqp-receiver.js";
-import { amqpEventSink } from "./amqp-sink.js";
 import type { LamportClock } from "./clock.js";
 import type { EventSink } from "./dispatcher.js";
 import { EventDispatcher } from "./dispatcher.js";
 import { type EventHandlers, EventProcessor } from "./receiver.js";
 import { type RunningReceiver, startRedisEventReceiver } from "./redis-receiver.js";
-import { redisEventSink } from "./redis-sink.js";
+import { brokerEventSink } from "./sink.js";
 import { State, type StateOptions } from "./state.js";
 
 /** What `AppEvents` needs from the app (the `Celery` facade satisfies it). */
@@ -58,16 +57,7 @@ export class AppEvents {
   }
 
   private sink(): EventSink {
-    const s = this.app.settings;
-    const amqp = this.amqp();
-    if (amqp) return amqpEventSink({ transport: amqp, exchange: s.eventExchange });
-    const redis = this.redis();
-    return redisEventSink({
-      client: redis.client,
-      keys: redis.keys,
-      exchange: s.eventExchange,
-      bodyEncoding: s.brokerTransportOptions.bodyEncoding,
-    });
+    return brokerEventSink(this.amqp() ?? this.redis(), this.app.settings);
   }
 
   /** The app's own dispatcher (hostname `gen<pid>@host`, unbuffered), created on first use. */
