@@ -95,8 +95,20 @@ def add(x, y):
 
 @app.task(name="proj.tasks.add")
 def readme_add(x, y):
-    """The README's first example calls this name (a typical Django/Celery project task)."""
+    """The README's and the guides' examples call this name (a typical Django/Celery project task)."""
     return x + y
+
+
+@app.task(name="proj.tasks.fail")
+def guide_fail(kind, *args):
+    """interop.fail under the guides' project name."""
+    return fail(kind, *args)
+
+
+@app.task(name="proj.tasks.resize")
+def guide_resize(path, width):
+    """The Python original of the task the moving guide takes over in TS."""
+    return {"path": path, "width": width, "by": "python"}
 
 
 @app.task(name="interop.mul")
