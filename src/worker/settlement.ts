@@ -56,3 +56,27 @@ export function errorMessage(err: unknown): string {
     return "unprintable error";
   }
 }
+
+/**
+ * The delivery as the worker holds it from the moment it arrives: its first
+ * ack/reject settles it and every later call returns that first promise, so
+ * no path (admission, a revoke, shutdown's restore, the run) can settle one
+ * message twice, e.g. ack it and then reject it from an error handler.
+ */
+export function settleOnce(delivery: Delivery): Delivery {
+  let first: Promise<void> | null = null;
+  const once = (settle: () => Promise<void>): Promise<void> => {
+    first ??= settle();
+    return first;
+  };
+  return {
+    body: delivery.body,
+    contentType: delivery.contentType,
+    contentEncoding: delivery.contentEncoding,
+    headers: delivery.headers,
+    properties: delivery.properties,
+    deliveryInfo: delivery.deliveryInfo,
+    ack: () => once(() => delivery.ack()),
+    reject: (requeue) => once(() => delivery.reject(requeue)),
+  };
+}

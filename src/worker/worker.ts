@@ -20,6 +20,7 @@ import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import { requestLabel, type WorkerRequest } from "./request.js";
 import { requestResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
+import { errorMessage, settleOnce } from "./settlement.js";
 import { handleShutdownSignals } from "./shutdown-signals.js";
 import { TaskOverrides } from "./task-overrides.js";
 import type { ModuleHandler, TaskDefinition } from "./task-registry.js";
@@ -346,7 +347,8 @@ export class Worker {
     }
   }
 
-  private onMessage(delivery: Delivery): void {
+  private onMessage(received: Delivery): void {
+    const delivery = settleOnce(received);
     if (this.state !== "running") {
       void this.restore(delivery);
       return;
@@ -492,7 +494,9 @@ export class Worker {
       const run = this.runner
         .run(held.request, held.task, held.delivery, runSignal.signal)
         .catch((err: unknown) => {
-          this.logger.error({ err }, `internal error running ${id}: ${(err as Error).message}`);
+          // Not reached (run() settles on every path); if it were, the message must not stay held.
+          this.logger.error({ err }, `internal error running ${id}: ${errorMessage(err)}`);
+          void held.delivery.ack().catch(() => undefined);
         })
         .finally(() => {
           this.shutdown.signal.removeEventListener("abort", onShutdown);

@@ -17,7 +17,7 @@ import { EtaTimer, MAX_TIMER_DELAY_MS } from "../../../src/worker/eta-timer.js";
 import { excInfoOf } from "../../../src/worker/exc-info.js";
 import { runWithLimits } from "../../../src/worker/executor.js";
 import { resultEncodeError, serializableExcInfo, storedValue } from "../../../src/worker/result-value.js";
-import { Settlement } from "../../../src/worker/settlement.js";
+import { Settlement, settleOnce } from "../../../src/worker/settlement.js";
 
 const json = kombuResultEncoder("json", LATEST_COMPAT);
 const msgpack = kombuResultEncoder("msgpack", LATEST_COMPAT);
@@ -93,6 +93,26 @@ describe("the settle point", () => {
     await Promise.all([settlement.settle("reject"), settlement.settle("ack"), settlement.settle("requeue")]);
     expect(calls).toEqual(["reject"]);
     expect(settlement.settled).toBe("reject");
+  });
+
+  it("settleOnce: the worker's view of a delivery settles on the first ack/reject only", async () => {
+    const calls: string[] = [];
+    const raw = {
+      body: new Uint8Array(),
+      contentType: "application/json",
+      contentEncoding: "utf-8",
+      headers: {},
+      properties: {},
+      deliveryInfo: { deliveryTag: "t3" },
+      ack: async () => void calls.push("ack"),
+      reject: async (requeue: boolean) => void calls.push(requeue ? "requeue" : "reject"),
+    } as unknown as Delivery;
+    const held = settleOnce(raw);
+    await held.ack();
+    await held.reject(false);
+    await held.reject(true);
+    expect(calls).toEqual(["ack"]);
+    expect(held.deliveryInfo).toBe(raw.deliveryInfo);
   });
 
   it("never rejects when the broker refuses the ack; the failure is logged", async () => {
