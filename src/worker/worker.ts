@@ -3,7 +3,6 @@ import { hostname as osHostname } from "node:os";
 import { signum } from "../control/commands.js";
 import { loadStateDb, saveStateDb } from "../control/statedb.js";
 import type { WorkerOps } from "../control/worker-ops.js";
-import { ConfigError } from "../errors.js";
 import { createLogger, type Logger } from "../logging.js";
 import { wireBudget } from "../serialization/index.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
@@ -14,7 +13,6 @@ import { registerChordUnlock } from "./chord-unlock.js";
 import { Terminated } from "./errors.js";
 import { EtaTimer } from "./eta-timer.js";
 import { workerOpsSurface } from "./ops-surface.js";
-import { ProcessPool } from "./process-pool.js";
 import { QueueConsumption } from "./queue-consumption.js";
 import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import { requestLabel, type WorkerRequest } from "./request.js";
@@ -23,9 +21,8 @@ import { TaskRevokedErrorInfo } from "./revoked.js";
 import { errorMessage, settleOnce } from "./settlement.js";
 import { handleShutdownSignals } from "./shutdown-signals.js";
 import { TaskOverrides } from "./task-overrides.js";
-import type { ModuleHandler, TaskDefinition } from "./task-registry.js";
+import type { TaskDefinition } from "./task-registry.js";
 import { effectiveIgnoreResult, type RunnerOutcome, replyDestination, TaskRunner } from "./task-runner.js";
-import { ThreadPool } from "./thread-pool.js";
 import { type WorkerEventListener, type WorkerEventName, WorkerEvents } from "./worker-events.js";
 import {
   type CloseOptions,
@@ -34,6 +31,7 @@ import {
   type WorkerDeps,
   type WorkerOptions,
 } from "./worker-options.js";
+import { checkProcessPoolTasks, WorkerPools } from "./worker-pools.js";
 
 export type { CloseOptions, WorkerDeps, WorkerOptions } from "./worker-options.js";
 
@@ -69,12 +67,9 @@ export class Worker {
   private readonly etaTimers = new Map<EtaTimer, Held>();
   private readonly buckets = new Map<string, RateLimitedQueue<Held>>();
   private readonly shutdown = new AbortController();
-  private pool: ThreadPool | null = null;
-  private processPool: ProcessPool | null = null;
+  private readonly pools: WorkerPools;
   private readonly poolOptions: WorkerOptions;
   private state: "new" | "running" | "closing" | "closed" = "new";
-  private readonly threads: number;
-  private readonly threadExecArgv: string[] | undefined;
   private readonly overrides = new TaskOverrides();
   private readonly ops: WorkerOps | null;
   private readonly events: WorkerEvents;
@@ -123,9 +118,8 @@ export class Worker {
     this.limit = Math.max(1, options.concurrency ?? s.workerConcurrency ?? 16);
     this.statedb = options.statedb;
     this.prefetchMultiplier = Math.max(0, options.prefetchMultiplier ?? s.workerPrefetchMultiplier);
-    this.threads = options.threads ?? this.concurrency;
-    this.threadExecArgv = options.threadExecArgv;
     this.poolOptions = options;
+    this.pools = new WorkerPools(options, s, () => this.concurrency, this.logger);
     this.decodeBody = deps.decodeBody ?? kombuBodyDecoder(s.acceptContent, s.compat, wireBudget(s));
     const canvas = workerCanvas({
       settings: s,
@@ -146,7 +140,7 @@ export class Worker {
       resultExtended: s.resultExtended,
       storeErrorsEvenIfIgnored: s.taskStoreErrorsEvenIfIgnored,
       canvas,
-      modulePool: (handler) => this.modulePool(handler),
+      modulePool: (handler) => this.pools.forHandler(handler),
       onOutcome: (request, outcome) => this.onOutcome(request, outcome),
     });
     this.ops =
@@ -164,7 +158,7 @@ export class Worker {
           addQueue: (queue) => void this.addQueue(queue).catch(() => undefined),
           cancelQueue: (name) => void this.cancelQueue(name).catch(() => undefined),
           setConcurrency: (n) => this.setConcurrency(n),
-          processPool: () => this.processPool,
+          processPool: () => this.pools.processPool,
           shutdown: () => void this.close(),
         }),
       ) ?? null;
@@ -198,7 +192,7 @@ export class Worker {
         this.logger,
       );
     }
-    checkPoolOptions(this.poolOptions, this.deps.registry);
+    checkProcessPoolTasks(this.poolOptions, this.deps.registry);
     this.state = "running";
     // celery/worker/state.py Persistent: the state file is merged when the worker is built,
     // before mingle, so its revoked ids are in our hello too.
@@ -270,33 +264,11 @@ export class Worker {
         this.logger.error({ err }, `statedb ${this.statedb}: not saved: ${(err as Error).message}`),
       );
     }
-    await this.pool?.close();
-    await this.processPool?.close();
+    await this.pools.close();
     this.removeSignalHandlers();
     this.state = "closed";
     this.events.emit("worker-shutdown", { hostname: this.hostname });
     this.markClosed();
-  }
-
-  /** Where a module handler runs: threads for `threadedTask` (unless `pool: "process"`), else child processes. */
-  private modulePool(handler: ModuleHandler): ThreadPool | ProcessPool {
-    const options = this.poolOptions;
-    if (handler.kind === "threaded" && options.pool !== "process") {
-      this.pool ??= new ThreadPool(this.threads, this.threadExecArgv);
-      return this.pool;
-    }
-    const s = this.deps.settings;
-    this.processPool ??= new ProcessPool({
-      // Celery's pool_grow/pool_shrink resize the prefork pool: without `processes`, it follows concurrency.
-      size: options.processes ?? (() => this.concurrency),
-      logger: this.logger,
-      maxTasksPerChild:
-        options.maxTasksPerChild === undefined ? s.workerMaxTasksPerChild : options.maxTasksPerChild,
-      maxMemoryPerChild:
-        options.maxMemoryPerChild === undefined ? s.workerMaxMemoryPerChild : options.maxMemoryPerChild,
-      ...(options.processExecArgv ? { execArgv: options.processExecArgv } : {}),
-    });
-    return this.processPool;
   }
 
   /**
@@ -556,23 +528,6 @@ export class Worker {
       this.rateGate({ ...held, task: this.overrides.apply(held.task) });
     }
   }
-}
-
-/**
- * `pool: "process"` runs every task in a child process, which imports the handler itself: a closure
- * registered with `app.task(name, fn)` cannot get there, so such a worker is refused at once.
- */
-function checkPoolOptions(options: WorkerOptions, registry: WorkerDeps["registry"]): void {
-  const pool = options.pool;
-  if (pool === undefined || pool === "async") return;
-  if (pool !== "process")
-    throw new ConfigError("pool", `pool must be "async" or "process" (got ${JSON.stringify(pool)})`);
-  const inline = registry.names().filter((name) => typeof registry.get(name)?.handler === "function");
-  if (inline.length > 0)
-    throw new ConfigError(
-      "pool",
-      `pool "process" runs tasks in child processes, which import them: register ${inline.join(", ")} with processTask(moduleUrl, exportName)`,
-    );
 }
 
 /** The signal number in WorkerOps' terminate reason ("... (SIGKILL)"); SIGTERM by default, as Celery. */

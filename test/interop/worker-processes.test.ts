@@ -113,8 +113,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([worker?.close({ timeout: 5000 }), recycler?.close({ timeout: 5000 })]);
-  await inline?.close({ timeout: 5000 });
+  await Promise.all([worker?.close({ timeoutMs: 5000 }), recycler?.close({ timeoutMs: 5000 })]);
+  await inline?.close({ timeoutMs: 5000 });
   await python?.stop();
   await procStack?.close();
   await inlineStack?.close();
