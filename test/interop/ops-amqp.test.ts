@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import type { RunningReceiver } from "../../src/events/redis-receiver.js";
 import { State } from "../../src/events/state.js";
-import { PythonError, Terminated } from "../../src/worker/errors.js";
+import { Terminated } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import {
   type CeleryWorker,
@@ -12,6 +12,7 @@ import {
   runPython,
   startCeleryWorker,
 } from "../support/celery.js";
+import { OpsTasks, until } from "../support/ops-tasks.js";
 import { allocateRedisDb, amqpUrl, uniqueName, uniqueQueue } from "../support/services.js";
 
 let broker: string;
@@ -20,63 +21,12 @@ let app: Celery;
 let worker: Worker;
 const queue = uniqueQueue("opsamqp");
 const hostname = `opsamqp-${process.pid}@localhost`;
-const ran: string[] = [];
-const started = new Map<string, () => void>();
-const abortReasons = new Map<string, unknown>();
-const extra: { app: Celery; worker: Worker }[] = [];
-
-function whenStarted(id: string): Promise<void> {
-  return new Promise((resolve) => started.set(id, resolve));
-}
-
-function registerTasks(target: Celery): void {
-  target.task("ts.add", (ctx, a: number, b: number) => {
-    ran.push(ctx.id);
-    return a + b;
-  });
-  target.task("ts.fail", (ctx) => {
-    ran.push(ctx.id);
-    throw new PythonError("ValueError", ["bad input"]);
-  });
-  // Runs until its signal aborts (remote terminate or shutdown).
-  target.task("ts.block", (ctx) => {
-    ran.push(ctx.id);
-    started.get(ctx.id)?.();
-    return new Promise((_, reject) => {
-      ctx.signal.addEventListener("abort", () => {
-        abortReasons.set(ctx.id, ctx.signal.reason);
-        reject(ctx.signal.reason);
-      });
-    });
-  });
-}
-
-async function startExtraWorker(name: string, options: { withoutMingle: boolean; queue: string }) {
-  const extraApp = new Celery({ broker, backend });
-  registerTasks(extraApp);
-  const w = extraApp.worker({
-    queues: [options.queue],
-    hostname: name,
-    withoutMingle: options.withoutMingle,
-  });
-  extra.push({ app: extraApp, worker: w });
-  await w.start();
-  return w;
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const ops = new OpsTasks();
+const { ran, abortReasons } = ops;
+const whenStarted = (id: string) => ops.whenStarted(id);
+const registerTasks = (target: Celery) => ops.register(target);
+const startExtraWorker = (name: string, options: { withoutMingle: boolean; queue: string }) =>
+  ops.startExtraWorker({ broker, backend }, name, options);
 
 function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
   return runCeleryCli(broker, args);
@@ -98,8 +48,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const e of extra) await e.worker.close({ timeout: 2000 });
-  for (const e of extra) await e.app.close();
+  await ops.closeExtra();
   await worker?.close({ timeout: 2000 });
   await app?.close();
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import { PythonError, Terminated } from "../../src/worker/errors.js";
+import { Terminated } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import {
   type CeleryWorker,
@@ -9,6 +9,7 @@ import {
   runPython,
   startCeleryWorker,
 } from "../support/celery.js";
+import { OpsTasks } from "../support/ops-tasks.js";
 import { allocateRedisDb, uniqueName, uniqueQueue } from "../support/services.js";
 
 let broker: string;
@@ -17,15 +18,12 @@ let app: Celery;
 let worker: Worker;
 const queue = uniqueQueue("tsops");
 const hostname = `tsops-${process.pid}@localhost`;
-const ran: string[] = [];
-const started = new Map<string, () => void>();
-const abortReasons = new Map<string, unknown>();
-const extraWorkers: Worker[] = [];
-const extraApps: Celery[] = [];
-
-function whenStarted(id: string): Promise<void> {
-  return new Promise((resolve) => started.set(id, resolve));
-}
+const ops = new OpsTasks();
+const { ran, abortReasons } = ops;
+const whenStarted = (id: string) => ops.whenStarted(id);
+const registerTasks = (target: Celery) => ops.register(target);
+const startExtraWorker = (name: string, options: { withoutMingle: boolean; queue: string }) =>
+  ops.startExtraWorker({ broker, backend }, name, options);
 
 function celeryCli(args: string[]): Promise<{ code: number | null; out: string }> {
   return runCeleryCli(broker, args);
@@ -37,42 +35,6 @@ const cliJson = async (args: string[]): Promise<unknown> => {
   return JSON.parse(r.out.trim());
 };
 
-function registerTasks(target: Celery): void {
-  target.task("ts.add", (ctx, a: number, b: number) => {
-    ran.push(ctx.id);
-    return a + b;
-  });
-  target.task("ts.fail", (ctx) => {
-    ran.push(ctx.id);
-    throw new PythonError("ValueError", ["bad input"]);
-  });
-  // Runs until its signal aborts (released by remote terminate or shutdown).
-  target.task("ts.block", (ctx) => {
-    ran.push(ctx.id);
-    started.get(ctx.id)?.();
-    return new Promise((_, reject) => {
-      ctx.signal.addEventListener("abort", () => {
-        abortReasons.set(ctx.id, ctx.signal.reason);
-        reject(ctx.signal.reason);
-      });
-    });
-  });
-}
-
-async function startExtraWorker(name: string, options: { withoutMingle: boolean; queue: string }) {
-  const extraApp = new Celery({ broker, backend });
-  extraApps.push(extraApp);
-  registerTasks(extraApp);
-  const w = extraApp.worker({
-    queues: [options.queue],
-    hostname: name,
-    withoutMingle: options.withoutMingle,
-  });
-  extraWorkers.push(w);
-  await w.start();
-  return w;
-}
-
 beforeAll(async () => {
   broker = (await allocateRedisDb()).url;
   backend = (await allocateRedisDb()).url;
@@ -83,9 +45,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const w of extraWorkers) await w.close({ timeout: 2000 });
+  await ops.closeExtra();
   await worker?.close({ timeout: 2000 });
-  for (const a of extraApps) await a.close();
   await app?.close();
 });
 
