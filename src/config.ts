@@ -292,11 +292,22 @@ export interface CeleryOptions {
   redbeatLockTimeout?: number | null;
 
   // wire-input budget (Celeriac's own; docs/wire-budget.md gives the reason for each default)
-  /** Largest message accepted as received (Redis entry or AMQP body), bytes; default 16 MiB. */
+  /**
+   * Largest message accepted as received (Redis list entry with its base64 body, AMQP body,
+   * result meta), bytes. Default 16 MiB: RabbitMQ 4 refuses larger messages by default, so a
+   * larger one is no ordinary Celery message. Larger ones are refused (DecodeError) and settled.
+   */
   wireMaxMessageSize?: number;
-  /** Largest body after decompression, bytes; default 16 MiB. */
+  /**
+   * Largest body after decompression, bytes. Default 16 MiB: compression should not let a
+   * message carry more than an uncompressed one may; a decompression bomb stops there.
+   */
   wireMaxDecompressedSize?: number;
-  /** Deepest nesting of lists, maps and header tables; default 512. */
+  /**
+   * Deepest nesting of lists, maps and header tables. Default 512: Python's msgpack refuses to
+   * pack deeper than 511 and its json/PyYAML fail near 1000, so no Celery peer goes deeper, and
+   * every recursive walk stays far from V8's stack limit (an overflow there can abort the process).
+   */
   wireMaxDepth?: number;
 }
 
