@@ -143,8 +143,9 @@ export class RedisQoS {
   /**
    * kombu `QoS.restore_by_tag`: in a WATCH/MULTI transaction on `unacked`,
    * remove the tag from both indices and push the stored envelope back to
-   * every queue its (exchange, routing key) reaches. Returns whether the tag
-   * was still unacked (false when someone else restored or acked it first).
+   * every queue its (exchange, routing key) reaches. Returns whether the message
+   * was pushed back (false when someone else restored or acked it first, or when its envelope
+   * could not be restored and was dropped).
    */
   restoreByTag(tag: string, leftmost = false): Promise<boolean> {
     // WATCH state is per connection: run one restore transaction at a time on it.
@@ -175,15 +176,13 @@ export class RedisQoS {
         }
       }
       const multi = this.client.multi().zrem(this.keys.unackedIndex, tag).hdel(this.keys.unacked, tag);
-      if (entry !== null) {
-        const pushes = await this.restorePushes(tag, entry);
-        for (const [key, value] of pushes) {
-          if (leftmost) multi.lpush(key, value);
-          else multi.rpush(key, value);
-        }
+      const pushes = entry === null ? null : await this.restorePushes(tag, entry);
+      for (const [key, value] of pushes ?? []) {
+        if (leftmost) multi.lpush(key, value);
+        else multi.rpush(key, value);
       }
       const result = await multi.exec();
-      if (result !== null) return stored !== null;
+      if (result !== null) return pushes !== null;
       // WATCH fired: another client touched `unacked`; retry like redis-py's transaction().
     }
     throw new Error(`could not restore unacked message ${tag}: unacked hash kept changing`);
@@ -222,12 +221,12 @@ export class RedisQoS {
 
   /**
    * kombu `Channel._do_restore_message`: mark redelivered, then one push per matching queue. An
-   * envelope that cannot be restored is reported and dropped (no pushes), as kombu's `crit`.
+   * envelope that cannot be restored is reported and dropped (null), as kombu's `crit`.
    */
   private async restorePushes(
     tag: string,
     entry: { envelope: unknown; exchange: unknown; routingKey: unknown },
-  ): Promise<[string, string][]> {
+  ): Promise<[string, string][] | null> {
     let value: string;
     let priority: number;
     try {
@@ -237,7 +236,7 @@ export class RedisQoS {
       this.onError?.(
         new Error(`Could not restore message ${tag}: ${(err as Error).message}; dropped`, { cause: err }),
       );
-      return [];
+      return null;
     }
     const exchange = typeof entry.exchange === "string" ? entry.exchange : "";
     const routingKey = typeof entry.routingKey === "string" ? entry.routingKey : "";
