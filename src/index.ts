@@ -36,7 +36,7 @@ export {
   si,
   signature,
 } from "./canvas/index.js";
-export type { SendTaskOptions } from "./canvas/options.js";
+export type { SendTaskOptions, SignatureLike } from "./canvas/options.js";
 export { applyAsync } from "./client/canvas-apply.js";
 export { AsyncResult, type GetOptions, GroupResult, type ResultMeta } from "./client/result.js";
 export type { TaskSignature } from "./client/signature.js";

@@ -1,7 +1,10 @@
 import type { CompressionName, SerializerName } from "../config.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { SEND_OPTION_NAMES } from "./option-names.js";
-import { plain } from "./signature.js";
+import { plain, type Signature } from "./signature.js";
+
+/** A signature wherever one is accepted: a canvas `Signature` (`s()`, `si()`, `signature()`) or its dict. */
+export type SignatureLike = Signature | SignatureDict;
 
 /**
  * Every option `sendTask` / `applyAsync` takes: Celery's `apply_async`
@@ -32,10 +35,10 @@ export interface SendTaskOptions {
   serializer?: SerializerName;
   compression?: CompressionName;
   replyTo?: string;
-  /** Success callback(s): signatures in Celery's dict shape. */
-  link?: SignatureDict | SignatureDict[];
-  /** Error callback(s). */
-  linkError?: SignatureDict | SignatureDict[];
+  /** Success callback(s): canvas signatures (`s("ts.double")`) or Celery's dict shape. */
+  link?: SignatureLike | SignatureLike[];
+  /** Error callback(s), called with the failed task's id: canvas signatures or dicts. */
+  linkError?: SignatureLike | SignatureLike[];
   /** Workflow ids (normally set by a worker sending a subtask). */
   parentId?: string;
   rootId?: string;

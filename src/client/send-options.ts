@@ -1,4 +1,5 @@
-import { SEND_OPTION_NAMES } from "../canvas/options.js";
+import { SEND_OPTION_NAMES, type SignatureLike } from "../canvas/options.js";
+import { plain } from "../canvas/signature.js";
 import { COMPRESSIONS, SERIALIZERS } from "../config.js";
 import { rejectUnknownKeys } from "../config-checks.js";
 import { ConfigError } from "../errors.js";
@@ -20,10 +21,10 @@ function isSignature(value: unknown): value is SignatureDict {
   );
 }
 
-/** Normalizes link/linkError to a list of signatures. */
+/** Normalizes link/linkError to a list of signature dicts (a canvas Signature becomes its dict). */
 export function signatureList(
   option: string,
-  value: SignatureDict | SignatureDict[] | undefined,
+  value: SignatureLike | SignatureLike[] | undefined,
 ): SignatureDict[] | null {
   if (value === undefined) return null;
   const list = Array.isArray(value) ? value : [value];
@@ -31,11 +32,11 @@ export function signatureList(
     if (!isSignature(sig))
       fail(
         option,
-        "a signature {task, args, kwargs, options, subtask_type, immutable} or a list of them",
+        "a signature (s(), si(), signature()) or its dict {task, args, kwargs, options, subtask_type, immutable}, or a list of them",
         sig,
       );
   }
-  return list;
+  return list.map((sig) => plain(sig) as SignatureDict);
 }
 
 /** Throws a {@link ConfigError} naming the first bad option and what it accepts. */

@@ -82,7 +82,7 @@ describe("a workflow built in Node is routed by the Node app's taskRoutes at eve
     const head = s("interop.add", 2, 3);
     head.link(s("ts.record"));
     expect(await (await applyAsync(producer, head)).get(T)).toBe(5);
-    const sent = await producer.sendTask("interop.add", [4, 4], {}, { link: s("ts.record").toDict() });
+    const sent = await producer.sendTask("interop.add", [4, 4], {}, { link: s("ts.record") });
     expect(await sent.get(T)).toBe(8);
     await waitUntil("both TS callbacks ran", async () => recorded.length >= 2, { timeoutMs: 30_000 });
     expect([...recorded].sort()).toEqual([5, 8]);

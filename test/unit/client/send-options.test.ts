@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { Celery } from "../../../src/app.js";
+import { s } from "../../../src/canvas/index.js";
 import { childIds } from "../../../src/client/result.js";
 import { metaToError } from "../../../src/client/result-error.js";
-import { checkSendOptions } from "../../../src/client/send-options.js";
+import { checkSendOptions, signatureList } from "../../../src/client/send-options.js";
 import { ConfigError, NotRegisteredError, RemoteTaskError, TaskRevokedError } from "../../../src/errors.js";
 
 function optionError(options: unknown, args: unknown = [], kwargs: unknown = {}): ConfigError {
@@ -106,5 +108,20 @@ describe("result metas", () => {
       ]),
     ).toEqual(["c1", "g1"]);
     expect(childIds(null)).toEqual([]);
+  });
+});
+
+describe("link / linkError take canvas signatures and dicts alike", () => {
+  it("a Signature object becomes its dict in the message's callbacks and errbacks", async () => {
+    const cb = s("ts.double").set({ queue: "ts" });
+    expect(signatureList("link", cb)).toEqual([cb.toDict()]);
+    expect(signatureList("link", [cb, cb.toDict()])).toEqual([cb.toDict(), cb.toDict()]);
+    const app = new Celery({ broker: "redis://127.0.0.1:1/0" });
+    checkSendOptions("t", [], {}, { link: cb, linkError: [s("ts.on_error")] });
+    const prepared = app.prepareTask("t", [1], {}, { link: cb, linkError: s("ts.on_error") });
+    const embed = prepared.taskMessage.body[2] as { callbacks: unknown[]; errbacks: unknown[] };
+    expect(embed.callbacks).toEqual([cb.toDict()]);
+    expect(embed.errbacks).toEqual([s("ts.on_error").toDict()]);
+    await app.close();
   });
 });
