@@ -219,7 +219,7 @@ emit({"replies": replies, "state": r.state, "error": error})
 
   it("a task revoked before its countdown never runs on the TS worker", async () => {
     const id = uniqueName("countdown");
-    await app.sendTask("ts.add", [4, 4], null, { queue, taskId: id, countdown: 2 });
+    await app.sendTask("ts.add", [4, 4], null, { queue, taskId: id, countdown: 6 });
     const inspect = app.control.inspect({ destination: [hostname] });
     // Held for its ETA: inspect scheduled lists it.
     let scheduled: unknown = null;
