@@ -24,6 +24,7 @@ import {
   jsonLoads,
   msgpackLoads,
   yamlLoads,
+  zstdAvailable,
 } from "../../../src/serialization/index.js";
 
 const PYTHON = fileURLToPath(new URL("../../../python-interop/.venv-5.7/bin/python", import.meta.url));
@@ -171,6 +172,19 @@ describe("decompression is capped (wireMaxDecompressedSize)", () => {
   it("Python's xz bomb is refused from its chunk headers, before decompressing", () => {
     expectBudget(() => decompress(xzBomb, "xz"), "maxDecompressedSize");
     expect(decompress(xzBomb, "xz", 80 * MiB).length).toBe(70 << 20);
+  });
+
+  it("zstd stops at the cap where this Node has it (22.15+; .ci/run's Node 24 tier), else is a DecodeError to a reader", () => {
+    if (zstdAvailable()) {
+      const { data } = compress(Buffer.alloc(20 * MiB), "zstd");
+      expectBudget(() => decompress(data, "zstd"), "maxDecompressedSize");
+      expect(decompress(data, "zstd", 21 * MiB).length).toBe(20 * MiB);
+    } else {
+      const accept = AcceptPolicy.from(["json"]);
+      expect(() =>
+        decodeMessageBody(Buffer.from("x"), "application/json", "utf-8", accept, { compression: "zstd" }),
+      ).toThrow(DecodeError);
+    }
   });
 
   it("a body at the cap decodes; one byte more does not, for every codec", () => {
