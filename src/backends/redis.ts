@@ -42,8 +42,10 @@ export interface RedisBackendOptions {
   /** 5.7 `result_failure_expires`; null means `resultExpires`. */
   resultFailureExpires?: number | null;
   connection?: RedisConnectionOptions;
-  /** Retry policy for single commands (GET/SETEX/DEL); default 3 quick retries. */
+  /** Retry policy for reads and deletes (GET/MGET/DEL); default 3 quick retries. */
   retryPolicy?: Required<RetryPolicy>;
+  /** Retry policy for storing a meta (default Celery's `BaseBackend.retry_policy`: 20 retries, 0 then 1 s apart). */
+  storeRetryPolicy?: Required<RetryPolicy>;
   /** 5.7 chord join with the `.d`/`.c` keys (`compat.chordClaimKeys`); default true. */
   chordClaimKeys?: boolean;
   /** `result_chord_expires` seconds (null = `resultExpires`). */
@@ -55,6 +57,18 @@ const DEFAULT_RETRY: Required<RetryPolicy> = {
   intervalStart: 0,
   intervalStep: 0.2,
   intervalMax: 0.2,
+};
+
+/**
+ * celery/backends/base.py `Backend.retry_policy` (5.7.0), which
+ * `RedisBackend.set` runs under (`ensure` -> kombu `retry_over_time`): a
+ * result already computed survives a Redis restart of up to ~19 s.
+ */
+export const CELERY_STORE_RETRY: Required<RetryPolicy> = {
+  maxRetries: 20,
+  intervalStart: 0,
+  intervalStep: 1,
+  intervalMax: 1,
 };
 
 function asMeta(value: unknown, taskId: string): ResultMetaRecord {
@@ -81,6 +95,7 @@ export class RedisBackend implements ResultBackend {
   readonly chordJoiner: ChordJoiner;
   private readonly options: RedisBackendOptions;
   private readonly retryPolicy: Required<RetryPolicy>;
+  private readonly storeRetryPolicy: Required<RetryPolicy>;
   private commandClient: Redis | null = null;
   private consumer: RedisResultConsumer | null = null;
   private closed = false;
@@ -91,6 +106,7 @@ export class RedisBackend implements ResultBackend {
     this.codec = options.codec;
     this.keys = new ResultKeys(options.globalKeyprefix ?? "");
     this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY;
+    this.storeRetryPolicy = options.storeRetryPolicy ?? CELERY_STORE_RETRY;
     this.chordJoiner = new RedisChord(this, {
       claimKeys: options.chordClaimKeys ?? true,
       chordExpires: options.chordExpires ?? null,
@@ -123,9 +139,13 @@ export class RedisBackend implements ResultBackend {
     return this.consumer;
   }
 
-  private run<T>(what: string, command: (client: Redis) => Promise<T>): Promise<T> {
+  private run<T>(
+    what: string,
+    command: (client: Redis) => Promise<T>,
+    policy: Required<RetryPolicy> = this.retryPolicy,
+  ): Promise<T> {
     const client = this.client;
-    return withRetry(`result backend ${what}`, this.endpoint, this.retryPolicy, () => {
+    return withRetry(`result backend ${what}`, this.endpoint, policy, () => {
       ensureConnecting(client);
       return command(client);
     });
@@ -146,22 +166,27 @@ export class RedisBackend implements ResultBackend {
   /** SETEX (or SET) + PUBLISH of the same value in one MULTI (`RedisBackend._set`). */
   async setWithState(key: string, value: Buffer, state: string): Promise<void> {
     const ttl = this.expiresFor(state);
-    await this.run("SET", async (c) => {
-      const multi = c.multi();
-      if (ttl) multi.setex(key, Math.max(1, Math.round(ttl)), value);
-      else multi.set(key, value);
-      multi.publish(key, value);
-      const replies = await multi.exec();
-      const failed = replies?.find(([err]) => err);
-      if (failed?.[0]) throw failed[0];
-    });
+    await this.run(
+      "SET",
+      async (c) => {
+        const multi = c.multi();
+        if (ttl) multi.setex(key, Math.max(1, Math.round(ttl)), value);
+        else multi.set(key, value);
+        multi.publish(key, value);
+        const replies = await multi.exec();
+        const failed = replies?.find(([err]) => err);
+        if (failed?.[0]) throw failed[0];
+      },
+      this.storeRetryPolicy,
+    );
   }
 
   async storeResult(meta: ResultMetaRecord): Promise<void> {
     const key = this.keys.taskMeta(meta.task_id);
-    // celery/backends/base.py `_store_result`: never overwrite a SUCCESS already stored.
-    const current = await this.getMeta(meta.task_id);
-    if (current.status === "SUCCESS") return;
+    // celery/backends/base.py `_store_result`: never overwrite a SUCCESS already stored. This
+    // read is part of the store, so it rides out an outage under the store policy too.
+    const stored = await this.run("GET", (c) => c.getBuffer(key), this.storeRetryPolicy);
+    if (stored && this.decodeMeta(stored, meta.task_id).status === "SUCCESS") return;
     await this.setWithState(key, this.codec.encode(meta), meta.status);
   }
 

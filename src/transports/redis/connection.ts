@@ -93,9 +93,43 @@ export function createRedisClient(endpoint: RedisEndpoint, options: RedisConnect
   const { Redis } = loadDependency<typeof import("ioredis")>("ioredis", "A Redis broker or result backend");
   const client = new Redis(redisOptions(endpoint, options));
   // Errors are reported to callers through rejected commands; without a listener
-  // ioredis would print every reconnect failure as an unhandled 'error'.
-  client.on("error", () => {});
+  // ioredis would print every reconnect failure as an unhandled 'error'. The listener
+  // sees an AUTH/HELLO failure before the command it fails does, so it redacts it.
+  client.on("error", redactCredentials);
   return client;
+}
+
+/**
+ * ioredis's ReplyError for a failed `HELLO 3 AUTH user pass` / `AUTH pass`
+ * keeps the command, password included, in `err.command.args`, which any
+ * logger or `util.inspect` prints. Blank the arguments in place (the same
+ * object rejects the pending commands).
+ */
+export function redactCredentials(err: unknown): void {
+  const command = (err as { command?: { name?: unknown; args?: unknown } } | null)?.command;
+  if (!command || !/^(hello|auth|migrate)$/i.test(String(command.name)) || !Array.isArray(command.args))
+    return;
+  command.args = command.args.map(() => "**");
+}
+
+/** The server refused our credentials (WRONGPASS, NOAUTH, or an AUTH/HELLO reply error). */
+export function isAuthError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const command = (err as { command?: { name?: unknown } }).command;
+  return (
+    /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message) ||
+    /invalid password|without any password configured/i.test(err.message) ||
+    (err.name === "ReplyError" && /^(hello|auth)$/i.test(String(command?.name ?? "")))
+  );
+}
+
+/** A clear error naming the URL (password masked) for a refused login; the raw reply is redacted. */
+export function authFailed(what: string, endpoint: RedisEndpoint, err: Error): ConnectionLostError {
+  redactCredentials(err);
+  return new ConnectionLostError(
+    `${what}: Redis at ${describeEndpoint(endpoint)} refused the credentials: ${err.message}`,
+    { cause: err },
+  );
 }
 
 /** True for errors that mean "the server was not reachable" (retrying may help), not Redis reply errors. */
@@ -136,6 +170,7 @@ export async function withRetry<T>(
     try {
       return await operation(attempt);
     } catch (err) {
+      if (isAuthError(err)) throw authFailed(what, endpoint, err as Error);
       if (!isConnectionError(err)) throw err;
       lastError = err;
       if (attempt < maxRetries && policy) {

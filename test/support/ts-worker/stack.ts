@@ -17,6 +17,7 @@ import {
 } from "../../../src/serialization/index.js";
 import { RedisTransport } from "../../../src/transports/redis/index.js";
 import { parseRedisUrl } from "../../../src/transports/redis/url.js";
+import { brokerReconnectPolicy } from "../../../src/transports/retry-policy.js";
 import { createTaskRegistry, createWorker, type WorkerHost } from "../../../src/worker/app-hooks.js";
 import type { ModuleHandler, TaskHandler, TaskOptions } from "../../../src/worker/task-registry.js";
 import type { Worker, WorkerOptions } from "../../../src/worker/worker.js";
@@ -44,6 +45,12 @@ export function createTsStack(
     transportOptions: settings.brokerTransportOptions,
     permanentBindings: settings.compat.permanentBindings,
     publishRetryPolicy: settings.taskPublishRetryPolicy,
+    connection: {
+      connectTimeout: settings.brokerConnectionTimeout,
+      maxReconnects: settings.brokerConnectionMaxRetries,
+      reconnect: settings.brokerConnectionRetry,
+    },
+    reconnect: brokerReconnectPolicy(settings),
   });
   const accept = AcceptPolicy.from(["json", "msgpack", "yaml"]);
   const codec = createMetaCodec({

@@ -17,11 +17,14 @@
  *   TSW_RECORD_DELAY_MS       sleep before `interop.record` records (default 0)
  *   TSW_API_SIGNALS           "1": leave SIGTERM/SIGINT to the worker's own default handling
  *                             (`handleSignals`), as a user's `await worker.start()` script does
+ *   TSW_MAX_RETRIES           broker_connection_max_retries (default Celery's 100)
  *
  * Tasks: `interop.add(x, y)`, `interop.record(tag, key)` (RPUSH to the backend Redis, as the
  * Python interop app's task of the same name), `interop.sleep(seconds)`, `ts.sleep_record(ms, tag,
  * key)`, `ts.noop()`.
- * Prints `<hostname> ready.` on stderr once consuming; exits 0 after a warm shutdown.
+ * Prints `<hostname> ready.` on stderr once consuming; exits 0 after a warm shutdown. When the
+ * worker stops by itself (broker gone for good) it closes its connections and does NOT call
+ * process.exit: the worker's own exit status (1) must end the process with nothing left running.
  */
 import { Redis } from "ioredis";
 import { Celery } from "../../../src/app.js";
@@ -41,6 +44,7 @@ const common = {
   backend,
   taskAcksLate: env.TSW_ACKS_LATE === "1",
   resultExtended: env.TSW_RESULT_EXTENDED === "1",
+  ...(env.TSW_MAX_RETRIES ? { brokerConnectionMaxRetries: Number(env.TSW_MAX_RETRIES) } : {}),
 };
 const logLevel = (env.TSW_LOG_LEVEL as LogLevel | undefined) ?? "info";
 const amqp = /^amqps?:\/\//i.test(broker);
@@ -106,5 +110,10 @@ if (!apiSignals) {
   process.on("SIGINT", () => void stop("SIGINT"));
 }
 
+void worker.closed.then(async () => {
+  if (worker.failure === null) return; // a signal's warm shutdown exits by itself
+  await stack.close();
+  recorder.disconnect();
+});
 await worker.start();
 process.stderr.write(`${worker.hostname} ready.\n`);
