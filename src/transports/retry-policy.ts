@@ -107,6 +107,11 @@ export class RetrySchedule {
     this.retries = 0;
   }
 
+  /** Start counting retries again without marking a success (a new caller after a failed outage). */
+  resetAttempts(): void {
+    this.retries = 0;
+  }
+
   /** The delay in ms before retrying after a failure, or null when retrying is over. */
   next(): number | null {
     const allowed = this.everConnected ? this.policy.retryAfterLoss : this.policy.retryOnStartup;
@@ -152,4 +157,16 @@ export function sleepRef(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/**
+ * Rejects with `expired()` when `work` has not settled within `ms` (the
+ * timer keeps the process alive: someone is waiting for the answer).
+ */
+export function withDeadline<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(expired()), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

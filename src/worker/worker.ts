@@ -3,8 +3,10 @@ import { hostname as osHostname } from "node:os";
 import { signum } from "../control/commands.js";
 import { loadStateDb, saveStateDb } from "../control/statedb.js";
 import type { WorkerOps } from "../control/worker-ops.js";
+import { ConnectionLostError } from "../errors.js";
 import { createLogger, type Logger } from "../logging.js";
 import { wireBudget } from "../serialization/index.js";
+import { withDeadline } from "../transports/retry-policy.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
 import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder, kombuResultEncoder } from "./body-codec.js";
@@ -32,6 +34,9 @@ import {
   type WorkerOptions,
 } from "./worker-options.js";
 import { checkProcessPoolTasks, WorkerPools } from "./worker-pools.js";
+
+/** How long a shutdown waits for the last events and the pidbox to close. */
+const OPS_STOP_TIMEOUT_MS = 5000;
 
 export type { CloseOptions, WorkerDeps, WorkerOptions } from "./worker-options.js";
 
@@ -107,8 +112,10 @@ export class Worker {
           queues,
           prefetch: this.prefetch(),
           onMessage: (delivery) => this.onMessage(delivery),
+          // A lost broker connection is one line per retry (Celery's CONNECTION_ERROR), no stack.
           onError: (err) => {
-            this.logger.error({ err }, `consumer: ${err.message}`);
+            if (err instanceof ConnectionLostError) this.logger.error(`consumer: ${err.message}`);
+            else this.logger.error({ err }, `consumer: ${err.message}`);
             this.events.emit("consumer-error", err);
           },
           onFatal: (err) => this.fatal(err),
@@ -256,9 +263,12 @@ export class Worker {
       this.shutdown.abort(new Error("worker shutdown"));
     }
     // worker-offline goes out after the last task events (celery/worker/consumer/events.py shutdown).
-    await this.ops
-      ?.stop()
-      .catch((err: unknown) => this.logger.warn(`events/pidbox stop: ${(err as Error).message}`));
+    // Bounded: with the broker gone the last events and the pidbox close would wait for it.
+    await withDeadline(
+      this.ops?.stop() ?? Promise.resolve(),
+      OPS_STOP_TIMEOUT_MS,
+      () => new Error(`not done after ${OPS_STOP_TIMEOUT_MS / 1000}s (broker unreachable?)`),
+    ).catch((err: unknown) => this.logger.warn(`events/pidbox stop: ${(err as Error).message}`));
     if (this.statedb !== undefined && this.ops) {
       await saveStateDb(this.statedb, this.ops).catch((err: unknown) =>
         this.logger.error({ err }, `statedb ${this.statedb}: not saved: ${(err as Error).message}`),

@@ -39,8 +39,16 @@ beforeAll(async () => {
   rabbit = await startRabbitMq();
   backend = (await allocateRedisDb()).url;
   recorder = new Redis(backend, { maxRetriesPerRequest: 3 });
-  // The broker stays down for a few seconds: keep retrying through the outage.
-  const common = { broker: rabbit.url, backend, taskDefaultQueue: queue, brokerConnectionMaxRetries: 1000 };
+  // The broker stays down for a few seconds: keep retrying through the outage. A publish is
+  // bounded by task_publish_retry_policy (as kombu's Producer.publish is), so it gets Celery's
+  // Redis-backend-like 20 retries 1 s apart to ride out the restart (about 113 s at most).
+  const common = {
+    broker: rabbit.url,
+    backend,
+    taskDefaultQueue: queue,
+    brokerConnectionMaxRetries: 1000,
+    taskPublishRetryPolicy: { maxRetries: 20, intervalStart: 0, intervalStep: 1, intervalMax: 1 },
+  };
   producer = new Celery(common);
   workerApp = new Celery({ ...common, taskAcksLate: true });
   workerApp.task("fault.run", async (ctx, n: number) => {

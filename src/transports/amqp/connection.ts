@@ -3,6 +3,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { Channel, ChannelModel, ConfirmChannel, Options } from "amqplib";
 import { ConfigError, ConnectionLostError } from "../../errors.js";
 import { loadDependency } from "../../optional-deps.js";
+import { brokerReconnectPolicy, type ReconnectPolicy, RetrySchedule, sleepRef } from "../retry-policy.js";
 import { guardHeaderFrames } from "./frame-guard.js";
 import { type AmqpEndpoint, describeAmqpEndpoint } from "./url.js";
 
@@ -15,20 +16,26 @@ import { type AmqpEndpoint, describeAmqpEndpoint } from "./url.js";
  *   (amqplib#649).
  * - Connect attempts are bounded (`connectTimeoutMs` covers TCP, TLS and the
  *   AMQP handshake).
- * - On connection loss it reconnects with exponential backoff
- *   (`broker_connection_max_retries` attempts; unlimited when null), then runs
- *   the registered setup hooks in order (re-declare topology, re-create
+ * - On connection loss it reconnects under the shared broker reconnect
+ *   policy (`retry-policy.ts`: jittered exponential backoff,
+ *   `broker_connection_retry` / `_retry_on_startup` / `_max_retries`), then
+ *   runs the registered setup hooks in order (re-declare topology, re-create
  *   consumers) before anyone waiting on {@link AmqpConnection.model} gets
  *   the new connection. A `generation` number tells old channels from new.
+ * - A connection that dies soon after it opened (within `stableMs`) counts
+ *   as a failed attempt: it is reopened after the next backoff delay, with a
+ *   log line, never at once in a tight loop.
+ * - Every wait on the reconnect path keeps the event loop alive: a worker
+ *   whose broker is down is reconnecting, not a process about to exit 0.
+ * - When the policy gives up, the fatal listeners hear it once (the worker
+ *   exits 1, as Celery's does).
  */
 export interface AmqpConnectionOptions {
   endpoint: AmqpEndpoint;
-  /** `broker_connection_retry`: reconnect after a loss (default true). */
-  reconnect?: boolean;
-  /** Attempts per outage (`broker_connection_max_retries`, default 100); null = forever. */
-  maxRetries?: number | null;
-  /** Backoff in ms: first delay, cap and factor (kombu `interval_start/step/max` in spirit). */
-  backoff?: { initialMs?: number; maxMs?: number; factor?: number };
+  /** `broker_connection_*` (default: Celery's defaults). */
+  policy?: ReconnectPolicy;
+  /** A connection that lived less than this (ms) counts as a failed attempt (default 2000). */
+  stableMs?: number;
   /** Shown in RabbitMQ's connection list (`connection_name`). */
   connectionName?: string;
   /** Errors recovered from (connection/channel losses); the caller logs them. */
@@ -115,8 +122,6 @@ export async function openAmqpConnection(
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-
 export class AmqpConnection {
   readonly endpoint: AmqpEndpoint;
   private readonly options: AmqpConnectionOptions;
@@ -124,11 +129,24 @@ export class AmqpConnection {
   private current: ChannelModel | null = null;
   private pending: Promise<ChannelModel> | null = null;
   private readonly hooks: SetupHook[] = [];
+  private readonly fatalListeners = new Set<(err: ConnectionLostError) => void>();
+  private readonly errorListeners = new Set<(err: Error) => void>();
   private gen = 0;
+  private readonly schedule: RetrySchedule;
+  private openedAt = 0;
+  /** Wakes a backoff wait when the connection is closed meanwhile. */
+  private readonly closing = new AbortController();
 
   constructor(options: AmqpConnectionOptions) {
     this.options = options;
     this.endpoint = options.endpoint;
+    this.schedule = new RetrySchedule(options.policy ?? brokerReconnectPolicy({}));
+  }
+
+  /** Called once when reconnecting is over for good (the policy gave up). */
+  onFatal(listener: (err: ConnectionLostError) => void): () => void {
+    this.fatalListeners.add(listener);
+    return () => this.fatalListeners.delete(listener);
   }
 
   /** Increments on every successful (re)connect. */
@@ -156,7 +174,12 @@ export class AmqpConnection {
       return Promise.reject(new ConnectionLostError("the AMQP connection is closed"));
     }
     if (this.current !== null && this.state === "open") return Promise.resolve(this.current);
-    this.pending ??= this.establish(this.gen === 0 ? "connect" : "reconnect");
+    if (this.pending === null) {
+      // A new caller after an outage that ended in failure gets a fresh set of retries (a
+      // producer's next publish, as kombu's `ensure` per call); a worker has exited by then.
+      if (this.state === "idle") this.schedule.resetAttempts();
+      this.pending = this.establish();
+    }
     return this.pending;
   }
 
@@ -180,22 +203,24 @@ export class AmqpConnection {
   }
 
   private report(err: Error): void {
-    try {
-      this.options.onError?.(err);
-    } catch {
-      // a throwing logger must not break recovery
+    for (const listener of [this.options.onError, ...this.errorListeners]) {
+      try {
+        listener?.(err);
+      } catch {
+        // a throwing logger must not break recovery
+      }
     }
   }
 
-  private async establish(reason: "connect" | "reconnect"): Promise<ChannelModel> {
+  /** Also hear the errors recovered from (a worker's consumer logs its connection's retries). */
+  onReport(listener: (err: Error) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  private async establish(): Promise<ChannelModel> {
     this.state = "connecting";
-    const backoff = this.options.backoff ?? {};
-    const initial = backoff.initialMs ?? 100;
-    const max = backoff.maxMs ?? 5000;
-    const factor = backoff.factor ?? 2;
-    const maxRetries = this.options.maxRetries === undefined ? 100 : this.options.maxRetries;
-    let attempt = 0;
-    let delay = initial;
+    const where = describeAmqpEndpoint(this.endpoint);
     for (;;) {
       if (this.state !== "connecting")
         throw new ConnectionLostError("the AMQP connection was closed while connecting");
@@ -214,31 +239,55 @@ export class AmqpConnection {
         if (this.current !== model) throw new ConnectionLostError("the AMQP connection closed during set-up");
         this.state = "open";
         this.pending = null;
+        this.openedAt = Date.now();
         return model;
       } catch (err) {
         if (err instanceof ConfigError) {
           this.failPending();
           throw err;
         }
-        attempt += 1;
-        const exhausted = maxRetries !== null && attempt > maxRetries;
-        if (
-          this.state !== "connecting" ||
-          exhausted ||
-          (reason === "reconnect" && this.options.reconnect === false)
-        ) {
+        // openAmqpConnection already says "cannot connect to <url>": keep only the cause.
+        const reason =
+          err instanceof ConnectionLostError && err.cause instanceof Error
+            ? err.cause.message
+            : (err as Error).message;
+        const closedMeanwhile = this.isClosing();
+        const delay = closedMeanwhile ? null : this.schedule.next();
+        if (delay === null) {
           this.failPending();
-          throw err instanceof ConnectionLostError
-            ? err
-            : new ConnectionLostError(`AMQP ${reason} failed: ${(err as Error).message}`, { cause: err });
+          const lost = new ConnectionLostError(
+            `Cannot connect to ${where}: ${reason}; ${closedMeanwhile ? "the connection was closed" : this.schedule.describeStop()}`,
+            { cause: err },
+          );
+          if (!closedMeanwhile) this.fatal(lost);
+          throw lost;
         }
-        this.report(err as Error);
+        const max = this.schedule.maxRetries ?? "Inf";
+        this.report(
+          new ConnectionLostError(
+            `Cannot connect to ${where}: ${reason}. Trying again in ${(delay / 1000).toFixed(2)}s (${this.schedule.attempts}/${max})`,
+            { cause: err },
+          ),
+        );
         // A hook failed on a live connection: drop it and start over.
         const half = this.current;
         this.current = null;
         if (half) await half.close().catch(() => {});
-        await sleep(delay);
-        delay = Math.min(max, delay * factor);
+        await sleepRef(delay, this.closing.signal);
+      }
+    }
+  }
+
+  private isClosing(): boolean {
+    return this.state === "closing" || this.state === "closed";
+  }
+
+  private fatal(err: ConnectionLostError): void {
+    for (const listener of [...this.fatalListeners]) {
+      try {
+        listener(err);
+      } catch {
+        // a listener must not break the others
       }
     }
   }
@@ -254,15 +303,37 @@ export class AmqpConnection {
     // During set-up the establish loop sees the failure and retries by itself.
     if (this.state === "closing" || this.state === "closed" || this.state === "connecting") return;
     this.state = "idle";
-    this.report(new ConnectionLostError(`AMQP connection to ${describeAmqpEndpoint(this.endpoint)} lost`));
-    if (this.options.reconnect === false) return;
+    const lived = Date.now() - this.openedAt;
+    const stable = lived >= (this.options.stableMs ?? 2000);
+    // A connection that held: this loss starts a new outage. One that died at once (a broker
+    // closing it on purpose, a flapping network) counts as a failed attempt of the same outage.
+    if (stable) this.schedule.succeeded();
+    const delay = stable ? 0 : this.schedule.next();
+    const where = describeAmqpEndpoint(this.endpoint);
+    if (delay === null) {
+      const lost = new ConnectionLostError(
+        `AMQP connection to ${where} lost ${lived} ms after it opened; ${this.schedule.describeStop()}`,
+      );
+      this.report(lost);
+      this.fatal(lost);
+      return;
+    }
+    this.report(
+      new ConnectionLostError(
+        delay === 0
+          ? `AMQP connection to ${where} lost; reconnecting`
+          : `AMQP connection to ${where} lost ${lived} ms after it opened; reconnecting in ${(delay / 1000).toFixed(2)}s (${this.schedule.attempts}/${this.schedule.maxRetries ?? "Inf"})`,
+      ),
+    );
     // Reconnect in the background so consumers come back without anyone asking.
-    this.model().catch((err: Error) => this.report(err));
+    this.pending ??= sleepRef(delay, this.closing.signal).then(() => this.establish());
+    this.pending.catch((err: Error) => this.report(err));
   }
 
   async close(): Promise<void> {
     if (this.state === "closed") return;
     this.state = "closing";
+    this.closing.abort();
     const model = this.current;
     this.current = null;
     if (model) await model.close().catch(() => {});

@@ -45,6 +45,7 @@ export class AmqpConsumer implements Consumer {
   private unsettled = 0;
   private readonly hook: SetupHook;
   private readonly globalQos: boolean;
+  private stopFatal: () => void = () => {};
 
   constructor(
     private readonly deps: AmqpConsumerDeps,
@@ -58,6 +59,18 @@ export class AmqpConsumer implements Consumer {
   /** Opens the channel and starts consuming; re-opens after every reconnect. */
   async start(): Promise<void> {
     this.deps.connection.addSetupHook(this.hook);
+    // The broker gone for good (reconnect policy exhausted): the worker decides what follows.
+    const stopFatal = this.deps.connection.onFatal((err) => {
+      if (!this.cancelled) this.options.onFatal?.(err);
+    });
+    // Connection losses and retries reach the worker's log through its consumer.
+    const stopReport = this.deps.connection.onReport((err) => {
+      if (!this.cancelled) this.report(err);
+    });
+    this.stopFatal = () => {
+      stopFatal();
+      stopReport();
+    };
     const model = await this.deps.connection.model();
     await this.open(model, this.deps.connection.generation);
   }
@@ -202,6 +215,7 @@ export class AmqpConsumer implements Consumer {
   async cancel(): Promise<void> {
     if (this.cancelled) return;
     this.cancelled = true;
+    this.stopFatal();
     this.deps.connection.removeSetupHook(this.hook);
     await this.opening?.catch(() => {});
     const channel = this.channel;

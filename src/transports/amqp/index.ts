@@ -1,4 +1,5 @@
-import type { TlsSettings } from "../../config.js";
+import type { RetryPolicy, TlsSettings } from "../../config.js";
+import { brokerReconnectPolicy } from "../retry-policy.js";
 import type { ExchangeType } from "./topology.js";
 import { AmqpTransport } from "./transport.js";
 import { type AmqpEndpoint, type PyAmqpSslDict, parseAmqpUrl } from "./url.js";
@@ -37,7 +38,12 @@ export interface AmqpTransportSettings {
   /** Seconds (default 4). */
   brokerConnectionTimeout?: number;
   brokerConnectionRetry?: boolean;
+  brokerConnectionRetryOnStartup?: boolean | null;
   brokerConnectionMaxRetries?: number | null;
+  /** Celery's `task_publish_retry_policy` (bounds a publish while the broker is away). */
+  taskPublishRetryPolicy?: RetryPolicy;
+  /** `task_publish_retry` (false: one attempt). */
+  taskPublishRetry?: boolean;
   taskDefaultQueue?: string;
   /** Default: the default queue's name, as Celery. */
   taskDefaultExchange?: string;
@@ -77,9 +83,31 @@ export function createAmqpTransport(url: string, settings: AmqpTransportSettings
       defaultQueueType: settings.taskDefaultQueueType ?? "classic",
     },
     confirmPublish: settings.confirmPublish ?? true,
-    reconnect: settings.brokerConnectionRetry ?? true,
-    maxRetries: settings.brokerConnectionMaxRetries === undefined ? 100 : settings.brokerConnectionMaxRetries,
+    policy: brokerReconnectPolicy(settings),
+    publishTimeoutMs: publishTimeoutMs(settings),
     ...(settings.onError ? { onError: settings.onError } : {}),
     ...(settings.wireMaxDepth !== undefined ? { maxDepth: settings.wireMaxDepth } : {}),
   });
+}
+
+/**
+ * How long a publish may wait for the broker: kombu's `Producer.publish`
+ * under `task_publish_retry_policy` makes max_retries + 1 attempts, each a
+ * connect bounded by `broker_connection_timeout`, with the policy's sleeps
+ * between them (kombu/utils/functional.py `retry_over_time`, 5.7.0). With
+ * Celery's defaults (3 retries, 0/0.2/0.2 s, 4 s timeout): 18.4 s, plus 0.5 s
+ * per attempt for the AMQP handshake after the TCP connect.
+ */
+export function publishTimeoutMs(settings: AmqpTransportSettings): number {
+  const policy = settings.taskPublishRetryPolicy ?? {};
+  const retries = settings.taskPublishRetry === false ? 0 : (policy.maxRetries ?? 3);
+  const connectMs = (settings.brokerConnectionTimeout ?? 4) * 1000 + 500;
+  let sleeps = 0;
+  for (let i = 0; i < retries; i++) {
+    sleeps += Math.min(
+      (policy.intervalStart ?? 0) + i * (policy.intervalStep ?? 0.2),
+      policy.intervalMax ?? 0.2,
+    );
+  }
+  return Math.round((retries + 1) * connectMs + sleeps * 1000);
 }

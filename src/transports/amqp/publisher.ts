@@ -58,11 +58,35 @@ export class AmqpPublisher {
     this.confirm = options.confirm ?? true;
   }
 
-  publish(message: OutgoingMessage): Promise<void> {
+  /**
+   * Resolves once the broker confirmed the message. With `timeoutMs`, rejects
+   * with `expired()` when it is not confirmed by then; a message not yet
+   * written is then never written.
+   */
+  publish(message: OutgoingMessage, timeoutMs?: number, expired?: () => Error): Promise<void> {
     if (this.closed) return Promise.reject(new ConnectionLostError("the AMQP publisher is closed"));
     return new Promise<void>((resolve, reject) => {
-      const entry: InFlight = { message, attempts: 0, settled: false, resolve, reject };
+      let timer: NodeJS.Timeout | undefined;
+      const entry: InFlight = {
+        message,
+        attempts: 0,
+        settled: false,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
       this.inFlight.add(entry);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => this.settle(entry, expired?.() ?? new ConnectionLostError("publish timed out")),
+          timeoutMs,
+        );
+      }
       this.send(entry);
     });
   }

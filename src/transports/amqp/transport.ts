@@ -1,5 +1,6 @@
 import type { Channel, ChannelModel } from "amqplib";
-import { CeleryError } from "../../errors.js";
+import { CeleryError, ConnectionLostError } from "../../errors.js";
+import { type ReconnectPolicy, withDeadline } from "../retry-policy.js";
 import type {
   ConsumeOptions,
   Consumer,
@@ -8,7 +9,7 @@ import type {
   Transport,
   TransportCapabilities,
 } from "../transport.js";
-import { AmqpConnection, type AmqpConnectionOptions } from "./connection.js";
+import { AmqpConnection } from "./connection.js";
 import { AmqpConsumer } from "./consumer.js";
 import { AmqpPublisher } from "./publisher.js";
 import {
@@ -17,7 +18,7 @@ import {
   type TaskTopologySettings,
   taskQueueDeclarations,
 } from "./topology.js";
-import type { AmqpEndpoint } from "./url.js";
+import { type AmqpEndpoint, describeAmqpEndpoint } from "./url.js";
 
 /**
  * kombu's py-amqp transport behind the {@link Transport} interface.
@@ -36,10 +37,14 @@ export interface AmqpTransportOptions {
   confirmPublish?: boolean;
   /** Channel losses one publish survives before it rejects (default 10). */
   publishMaxAttempts?: number;
-  reconnect?: boolean;
-  /** `broker_connection_max_retries` per outage (default 100; null = forever). */
-  maxRetries?: number | null;
-  backoff?: AmqpConnectionOptions["backoff"];
+  /** `broker_connection_*` (default: Celery's defaults). */
+  policy?: ReconnectPolicy;
+  /**
+   * Most ms a publish (with its declarations) waits for the broker before it
+   * rejects with ConnectionLostError (default 18 400, `publishTimeoutMs()` of
+   * Celery's defaults in `index.ts`).
+   */
+  publishTimeoutMs?: number;
   connectionName?: string;
   /** Errors the transport recovered from (connection or channel losses). */
   onError?: (err: Error) => void;
@@ -53,6 +58,9 @@ export class AmqpDeclarationError extends CeleryError {
     super("ERR_DECLARE", `RabbitMQ refused to declare ${what}: ${(cause as Error).message}`, { cause });
   }
 }
+
+/** Celery's task_publish_retry_policy bound: 4 attempts x (broker_connection_timeout 4 s + 0.5 s) + 0.4 s. */
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 18_400;
 
 function declarationKey(kind: string, name: string, extra = ""): string {
   return `${kind}\u0000${name}\u0000${extra}`;
@@ -132,9 +140,7 @@ export class AmqpTransport implements Transport {
     this.topology = { ...DEFAULT_TASK_TOPOLOGY, ...options.topology };
     this.connection = new AmqpConnection({
       endpoint: options.endpoint,
-      ...(options.reconnect !== undefined ? { reconnect: options.reconnect } : {}),
-      ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
-      ...(options.backoff ? { backoff: options.backoff } : {}),
+      ...(options.policy ? { policy: options.policy } : {}),
       connectionName: options.connectionName ?? "celeriac",
       onError: (err) => options.onError?.(err),
     });
@@ -232,9 +238,20 @@ export class AmqpTransport implements Transport {
   }
 
   /** Publishes one message; `declare` declares those queues first (once per connection), as kombu's `declare=`. */
+  /**
+   * Declares (once per connection) then publishes. Bounded: rejects with
+   * ConnectionLostError after `publishTimeoutMs` when the broker does not
+   * take it (kombu's `Producer.publish` under `retry_policy` gives up too).
+   */
   async publish(message: OutgoingMessage, declare: readonly QueueSpec[] = []): Promise<void> {
-    if (declare.length > 0) await this.declare([...declare]);
-    return this.publisher.publish(message);
+    const timeoutMs = this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+    const expired = () =>
+      new ConnectionLostError(
+        `publish to ${describeAmqpEndpoint(this.endpoint)}: the broker did not take the message within ${(timeoutMs / 1000).toFixed(1)}s`,
+      );
+    const deadline = Date.now() + timeoutMs;
+    if (declare.length > 0) await withDeadline(this.declare([...declare]), timeoutMs, expired);
+    return this.publisher.publish(message, Math.max(1, deadline - Date.now()), expired);
   }
 
   async consume(options: ConsumeOptions): Promise<Consumer> {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { ConnectionLostError } from "../../errors.js";
 import type { WireBudget } from "../../serialization/index.js";
 import {
   brokerGoneError,
@@ -185,10 +186,11 @@ export class RedisConsumer implements Consumer {
         }
         const wait = delay ?? this.options.reconnect?.backoff.maxMs ?? 30_000;
         const max = schedule.maxRetries ?? "Inf";
+        const reason = err instanceof Error ? err.message : String(err);
         this.options.onError?.(
-          asError(
-            err,
-            `Cannot connect to ${where}. Trying again in ${(wait / 1000).toFixed(2)}s (${schedule.attempts}/${max})`,
+          new ConnectionLostError(
+            `Cannot connect to ${where}: ${reason}. Trying again in ${(wait / 1000).toFixed(2)}s (${schedule.attempts}/${max})`,
+            { cause: err },
           ),
         );
         ensureConnecting(this.options.blockingClient);
