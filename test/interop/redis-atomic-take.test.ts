@@ -79,7 +79,12 @@ emit(True)
         "every task recorded at least once",
         async () => new Set(await rec.lrange(key, 0, -1)).size === TASKS,
         { timeoutMs: 120_000, intervalMs: 250 },
-      );
+      ).catch(async (err: Error) => {
+        const seen = new Set(await rec.lrange(key, 0, -1)).size;
+        throw new Error(
+          `${err.message}: ${seen} recorded, unacked ${await brk.hlen("unacked")} (mutex ttl ${await brk.pttl("unacked_mutex")} ms), queued ${await brk.llen(queue)}\n${worker?.logs().slice(-3000)}`,
+        );
+      });
       await waitUntil(
         "nothing left in unacked or in the queue",
         async () => (await brk.hlen("unacked")) === 0 && (await brk.llen(queue)) === 0,

@@ -11,6 +11,8 @@
  *   TSW_HOSTNAME              node name (default tsw-<pid>@localhost)
  *   TSW_ACKS_LATE             "1" for task_acks_late
  *   TSW_VISIBILITY_TIMEOUT    seconds (default 3600); the restore sweep then runs every second
+ *                             (and unacked_mutex expires after 5 s, so a killed sweeper does not
+ *                             block the others for kombu's 300 s)
  *   TSW_SHUTDOWN_TIMEOUT_MS   warm-shutdown wait (default 30000)
  *   TSW_RESULT_EXTENDED       "1" for result_extended
  *   TSW_LOG_LEVEL             default "info"
@@ -63,6 +65,8 @@ const stack = amqp
                 visibilityTimeout: visibility,
                 unackedRestoreInterval: 1,
                 unackedRestoreThrottle: 1,
+                // A SIGKILLed sweeper leaves kombu's unacked_mutex held until it expires (300 s).
+                unackedMutexExpire: 5,
               },
             }
           : {}),
