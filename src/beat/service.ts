@@ -51,8 +51,10 @@ export function entrySender(host: BeatHost, zone: Zone, now: () => number = Date
     };
     // celery/app/base.py send_task: seconds become `app.now() + seconds`, written in the app's zone.
     const sentAt = now();
-    if (typeof expires === "number") options.expiresIso = isoformat(sentAt + expires * 1000, zone);
-    else if (expires !== undefined) options.expires = expires;
+    if (typeof expires === "number") {
+      options.expiresIso = isoformat(sentAt + expires * 1000, zone);
+      options.expiresSeconds = expires; // send_task passes the seconds on as `expiration`
+    } else if (expires !== undefined) options.expires = expires;
     if (countdown !== undefined) options.etaIso = isoformat(sentAt + countdown * 1000, zone);
     const result = await host.publishTask(entry.task, entry.args, { ...entry.kwargs }, options);
     return result.id;

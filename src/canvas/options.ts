@@ -62,6 +62,8 @@ export interface PublishOptions extends SendTaskOptions {
   chord?: SignatureDict | null;
   etaIso?: string;
   expiresIso?: string;
+  /** With `expiresIso`: the seconds `expiration` carries (Celery's numeric `expires`). */
+  expiresSeconds?: number;
   /** How `argsrepr` shows the args: a Python tuple (send_task's default) or a list (beat sends a list). */
   argsReprStyle?: "tuple" | "list";
   exchangeType?: "direct" | "topic" | "fanout";

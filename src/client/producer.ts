@@ -63,6 +63,7 @@ export function prepareTaskMessage(
   if (options.etaIso !== undefined) input.eta = options.etaIso;
   if (options.expires !== undefined) input.expires = options.expires;
   if (options.expiresIso !== undefined) input.expires = options.expiresIso;
+  if (options.expiresSeconds !== undefined) input.expiresSeconds = options.expiresSeconds;
   if (priority !== undefined) input.priority = priority;
   if (options.shadow !== undefined) input.shadow = options.shadow;
   if (options.timeLimit !== undefined) input.timeLimit = options.timeLimit;

@@ -85,6 +85,12 @@ export interface BuildTaskInput {
   deliveryMode?: number;
   /** Leftover options Celery copies into properties (`properties.update(kwargs)`), after reply_to. */
   extraProperties?: Record<string, unknown>;
+  /**
+   * The TTL `send_task` puts in `expiration` when `expires` came as seconds and the caller wrote
+   * the header text itself (beat: `expires` in the app's zone): Celery passes those seconds on
+   * unchanged instead of measuring the header against a later `now`.
+   */
+  expiresSeconds?: number;
   /** Python saw a tuple (apply_async) or a list (send_task with a list): only changes `argsrepr`. Default "tuple". */
   argsReprStyle?: "tuple" | "list";
   /** `task_repr_maxlevels` (5.7). */
@@ -219,7 +225,7 @@ function resolveTimes(input: BuildTaskInput, now: Date): Times {
   } else if (typeof raw === "string" || raw instanceof Date || isIsoDatetimeText(raw)) {
     const { text, date } = datetimeInput(raw, "expires");
     expires = text;
-    expiresSeconds = (date.getTime() - now.getTime()) / 1000;
+    expiresSeconds = input.expiresSeconds ?? (date.getTime() - now.getTime()) / 1000;
   } else {
     throw new ProtocolError(
       `expires must be seconds, a Date or an ISO-8601 string, got ${describeValue(raw)}`,

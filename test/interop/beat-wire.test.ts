@@ -60,7 +60,9 @@ function normalize(m: QueuedMessage): unknown {
   return { ...m, headers, properties: { ...properties, delivery_info: deliveryInfo } };
 }
 
-describe("TS beat sends what Celery 5.7's beat sends (real Redis, real celery beat)", () => {
+describe("TS beat sends what Celery 5.7's beat sends (real Redis, real celery beat)", {
+  timeout: 60_000,
+}, () => {
   it("same envelope, headers (celery_beat_task), body, routing and priority for the same entries", async () => {
     const q1 = uniqueQueue("beat-wire-a");
     const q2 = uniqueQueue("beat-wire-b");
