@@ -313,7 +313,15 @@ export const TRANSPORT_OPTION_CHECKS: Record<keyof BrokerTransportOptions, Check
   unackedRestoreThrottle: number({ min: 1, integer: true }),
   queueOrderStrategy: oneOf(["round_robin", "priority", "sorted"]),
   brpopTimeout: number({ min: 0 }),
+  masterName: text({ nonEmpty: true, nullable: true }),
+  sentinelKwargs: checkSentinelKwargs,
 };
+
+/** `sentinelKwargs`: the Sentinels' own credentials; anything else is refused by name. */
+export function checkSentinelKwargs(option: string, value: unknown): void {
+  if (value === null) return;
+  checkObject(option, value, { username: text(), password: text() }, {});
+}
 
 export const RETRY_POLICY_CHECKS: Record<keyof RetryPolicy, Check> = {
   maxRetries: number({ min: 0, integer: true }),
@@ -460,8 +468,12 @@ export function resolveSettings(options: CeleryOptions = {}): Settings {
     resultBackendTransportOptions: checkObject(
       "resultBackendTransportOptions",
       options.resultBackendTransportOptions,
-      { globalKeyprefix: text() },
-      { globalKeyprefix: "" },
+      {
+        globalKeyprefix: text(),
+        masterName: text({ nonEmpty: true, nullable: true }),
+        sentinelKwargs: checkSentinelKwargs,
+      },
+      { globalKeyprefix: "", masterName: null, sentinelKwargs: null },
     ),
     taskPublishRetryPolicy: checkObject(
       "taskPublishRetryPolicy",

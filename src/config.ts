@@ -71,10 +71,28 @@ export interface BrokerTransportOptions {
   queueOrderStrategy?: "round_robin" | "priority" | "sorted";
   /** Seconds one BRPOP blocks (default 1). */
   brpopTimeout?: number;
+  /** With a `sentinel://` broker: the monitored master's name (kombu `master_name`; required there). */
+  masterName?: string | null;
+  /** With a `sentinel://` broker: how to log in to the Sentinels themselves (kombu `sentinel_kwargs`). */
+  sentinelKwargs?: SentinelKwargs | null;
 }
 
+/**
+ * Credentials for the Sentinel processes (redis-py `Sentinel(sentinel_kwargs=...)`). The URL's
+ * password is the master's; Sentinels are reached without one unless given here.
+ */
+export interface SentinelKwargs {
+  username?: string;
+  password?: string;
+}
+
+/** Celery keeps the backend's options apart from the broker's (`result_backend_transport_options`). */
 export interface ResultBackendTransportOptions {
   globalKeyprefix?: string;
+  /** With a `sentinel://` backend: the master's name (Celery `SentinelBackend` `master_name`). */
+  masterName?: string | null;
+  /** With a `sentinel://` backend: Sentinel credentials (Celery `sentinel_kwargs`). */
+  sentinelKwargs?: SentinelKwargs | null;
 }
 
 /** Celery's `task_publish_retry_policy` (kombu `Connection.ensure` arguments). */
@@ -364,6 +382,8 @@ export const DEFAULT_BROKER_TRANSPORT_OPTIONS: Required2<BrokerTransportOptions>
   unackedRestoreThrottle: 10,
   queueOrderStrategy: "round_robin",
   brpopTimeout: 1,
+  masterName: null,
+  sentinelKwargs: null,
 };
 
 /** celery/app/defaults.py `task_publish_retry_policy`. */

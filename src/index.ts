@@ -50,6 +50,7 @@ export type {
   RetryPolicy,
   RouterFunction,
   RouteTarget,
+  SentinelKwargs,
   SerializerName,
   Settings,
   TaskRoutes,

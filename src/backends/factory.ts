@@ -3,7 +3,7 @@ import { ConfigError } from "../errors.js";
 import { serialize } from "../serialization/index.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisConnectionOptions } from "../transports/redis/connection.js";
-import { parseRedisUrl } from "../transports/redis/url.js";
+import { parseRedisUrl, type RedisEndpoint } from "../transports/redis/url.js";
 import type { Transport } from "../transports/transport.js";
 import type { ResultBackend } from "./backend.js";
 import { checkDatabaseBackend, createDatabaseBackend, isDatabaseBackend } from "./database/index.js";
@@ -76,7 +76,21 @@ const databaseKind: BackendKind = {
     ),
 };
 
-/** celery/backends/redis.py `RedisBackend` (redis://, rediss://, socket://). */
+/**
+ * A redis://, socket:// or sentinel:// backend URL; Sentinel settings from
+ * `resultBackendTransportOptions` (celery/backends/redis.py `SentinelBackend._get_pool`, 5.7.0).
+ */
+function backendRedisEndpoint(url: string, s: Settings): RedisEndpoint {
+  const { masterName, sentinelKwargs } = s.resultBackendTransportOptions;
+  return parseRedisUrl("backend", url, s.redisBackendUseSsl, {
+    optionsName: "resultBackendTransportOptions",
+    masterName,
+    sentinelKwargs,
+    defaultPort: 6379,
+  });
+}
+
+/** celery/backends/redis.py `RedisBackend` and `SentinelBackend` (redis://, rediss://, socket://, sentinel://). */
 const redisKind: BackendKind = {
   accepts: () => true, // last: every other scheme gets the Redis URL parser's error naming the schemes
   check(url, settings) {
@@ -87,13 +101,13 @@ const redisKind: BackendKind = {
         `backend ${scheme}:// is not supported yet; use redis://, rediss://, socket://, django-db or db+postgresql://`,
       );
     }
-    parseRedisUrl("backend", url, settings.redisBackendUseSsl);
+    backendRedisEndpoint(url, settings);
   },
   create(url, { settings: s }) {
     const connection: RedisConnectionOptions = { maxReconnects: s.brokerConnectionMaxRetries };
     if (s.redisSocketConnectTimeout !== null) connection.connectTimeout = s.redisSocketConnectTimeout;
     return new RedisBackend({
-      endpoint: parseRedisUrl("backend", url, s.redisBackendUseSsl),
+      endpoint: backendRedisEndpoint(url, s),
       codec: resultCodec(s),
       globalKeyprefix: s.resultBackendTransportOptions.globalKeyprefix,
       resultExpires: s.resultExpires,

@@ -2,7 +2,7 @@ import type { Settings } from "../config.js";
 import { wireBudget } from "../serialization/index.js";
 import { amqpEndpointFromSettings, createAmqpTransport } from "./amqp/index.js";
 import { RedisTransport } from "./redis/index.js";
-import { parseRedisUrl } from "./redis/url.js";
+import { parseRedisUrl, type RedisEndpoint } from "./redis/url.js";
 import { brokerReconnectPolicy } from "./retry-policy.js";
 import type { Transport } from "./transport.js";
 
@@ -34,10 +34,10 @@ const amqpKind: BrokerKind = {
 /** kombu/transport/redis.py (redis://, rediss://, redis+socket://, socket://, unix://). */
 const redisKind: BrokerKind = {
   accepts: () => true, // last: any other scheme gets the Redis URL parser's error naming the schemes
-  check: (url, settings) => void parseRedisUrl("broker", url, settings.brokerUseSsl),
+  check: (url, settings) => void brokerRedisEndpoint(url, settings),
   create(url, { settings: s, exchangeTypes }) {
     return new RedisTransport({
-      endpoint: parseRedisUrl("broker", url, s.brokerUseSsl),
+      endpoint: brokerRedisEndpoint(url, s),
       transportOptions: s.brokerTransportOptions,
       permanentBindings: s.compat.permanentBindings,
       publishRetryPolicy: s.taskPublishRetry && s.brokerConnectionRetry ? s.taskPublishRetryPolicy : null,
@@ -52,6 +52,17 @@ const redisKind: BrokerKind = {
     });
   },
 };
+
+/** A redis://, socket or sentinel:// broker URL; Sentinel settings from `brokerTransportOptions` (kombu `SentinelChannel`). */
+function brokerRedisEndpoint(url: string, s: Settings): RedisEndpoint {
+  const { masterName, sentinelKwargs } = s.brokerTransportOptions;
+  return parseRedisUrl("broker", url, s.brokerUseSsl, {
+    optionsName: "brokerTransportOptions",
+    masterName,
+    sentinelKwargs,
+    defaultPort: 26379,
+  });
+}
 
 /** Tried in order; the first that accepts the URL opens it. */
 const BROKER_KINDS: readonly BrokerKind[] = [amqpKind, redisKind];

@@ -76,7 +76,19 @@ export function redisOptions(endpoint: RedisEndpoint, options: RedisConnectionOp
       !reconnect || times > maxReconnects ? null : Math.min(times * 100, 1000),
   };
   if (endpoint.kind === "unix") out.path = endpoint.path ?? undefined;
-  else {
+  else if (endpoint.sentinel) {
+    // ioredis asks the Sentinels for the master on every (re)connect, as redis-py's
+    // SentinelManagedConnection does for kombu; a demoted master drops its clients, so a
+    // failover is a reconnect that lands on the promoted replica.
+    const { sentinels, masterName, sentinelKwargs } = endpoint.sentinel;
+    out.sentinels = sentinels.map(({ host, port }) => ({ host, port }));
+    out.name = masterName;
+    if (sentinelKwargs?.username) out.sentinelUsername = sentinelKwargs.username;
+    if (sentinelKwargs?.password) out.sentinelPassword = sentinelKwargs.password;
+    // One round over the Sentinels per connect attempt; the bounded retryStrategy above
+    // paces the next round, so "no Sentinel answers" ends like "server down" does.
+    out.sentinelRetryStrategy = () => null;
+  } else {
     out.host = endpoint.host;
     out.port = endpoint.port;
   }
@@ -142,7 +154,7 @@ export function isConnectionError(err: unknown): boolean {
     return true;
   return (
     err.name === "MaxRetriesPerRequestError" ||
-    /Connection is closed|Stream isn't writeable|connect ETIMEDOUT|Connection timeout|Socket closed|Command timed out/i.test(
+    /Connection is closed|Stream isn't writeable|All sentinels are unreachable|connect ETIMEDOUT|Connection timeout|Socket closed|Command timed out/i.test(
       err.message,
     )
   );

@@ -1,4 +1,4 @@
-import type { CertReqs, TlsSettings } from "../../config.js";
+import type { CertReqs, SentinelKwargs, TlsSettings } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { quoteUrl } from "../../redact.js";
 
@@ -10,12 +10,14 @@ import { quoteUrl } from "../../redact.js";
  * - `redis://[[user]:password@]host[:port][/db]`
  * - `rediss://...?ssl_cert_reqs=required&ssl_ca_certs=/path&ssl_certfile=..&ssl_keyfile=..`
  * - `redis+socket:///path/to/redis.sock?virtual_host=<db>` (kombu) and `socket:///path?virtual_host=<db>` (Celery backend)
+ * - `sentinel://[:password@]h1:26379[/db];sentinel://h2:26379` (kombu `SentinelChannel`, Celery
+ *   `SentinelBackend`): the Sentinels to ask; the master's name comes from the transport options
  *
  * Pure: no I/O. The connection factory reads certificate files.
  */
 export interface RedisEndpoint {
-  /** `tcp` for host/port, `unix` for a socket path. */
-  kind: "tcp" | "unix";
+  /** `tcp` for host/port, `unix` for a socket path, `sentinel` for a master found through Sentinels. */
+  kind: "tcp" | "unix" | "sentinel";
   host: string;
   port: number;
   path: string | null;
@@ -24,9 +26,36 @@ export interface RedisEndpoint {
   password: string | null;
   /** Non-null when the URL is `rediss://` (or TLS was forced by `brokerUseSsl`/`redisBackendUseSsl`). */
   tls: TlsSettings | null;
+  /** Kind `sentinel` only (host/port are then the first Sentinel's; username/password/db the master's). */
+  sentinel?: SentinelTarget;
 }
 
-export const REDIS_SCHEMES = ["redis", "rediss", "redis+socket", "socket", "unix"] as const;
+/** Where a `sentinel://` URL finds its master. */
+export interface SentinelTarget {
+  sentinels: { host: string; port: number }[];
+  masterName: string;
+  /** Credentials for the Sentinels themselves (kombu/Celery `sentinel_kwargs`). */
+  sentinelKwargs: SentinelKwargs | null;
+}
+
+/**
+ * What a `sentinel://` URL needs besides itself: the transport options it is read with
+ * (`brokerTransportOptions` for the broker, `resultBackendTransportOptions` for the backend, as
+ * Celery keeps them apart) and the port of a Sentinel given without one.
+ */
+export interface SentinelOptions {
+  /** The options' setting name, for errors: `brokerTransportOptions`. */
+  optionsName: string;
+  masterName: string | null;
+  sentinelKwargs: SentinelKwargs | null;
+  /**
+   * kombu `SentinelTransport.default_port` is 26379; Celery's `SentinelBackend` parses each part
+   * with `RedisBackend._params_from_url`, whose default is `redis_port` (6379). 5.7.0.
+   */
+  defaultPort: number;
+}
+
+export const REDIS_SCHEMES = ["redis", "rediss", "redis+socket", "socket", "unix", "sentinel"] as const;
 
 const CERT_REQS: Record<string, CertReqs> = {
   required: "required",
@@ -82,7 +111,9 @@ export function parseRedisUrl(
   option: string,
   url: string,
   forcedTls: TlsSettings | null = null,
+  sentinel: SentinelOptions | null = null,
 ): RedisEndpoint {
+  if (/^sentinel:\/\//i.test(url.trim())) return parseSentinelUrl(option, url.trim(), forcedTls, sentinel);
   const schemeEnd = url.indexOf("://");
   const scheme = schemeEnd > 0 ? url.slice(0, schemeEnd).toLowerCase() : "";
   if (!(REDIS_SCHEMES as readonly string[]).includes(scheme)) {
@@ -181,6 +212,99 @@ export function describeEndpoint(endpoint: RedisEndpoint): string {
       ? `${endpoint.username ?? ""}${endpoint.password ? ":**" : ""}@`
       : "";
   if (endpoint.kind === "unix") return `redis+socket://${auth}${endpoint.path}?virtual_host=${endpoint.db}`;
+  if (endpoint.sentinel) {
+    const parts = endpoint.sentinel.sentinels.map(
+      ({ host, port }, i) =>
+        `sentinel://${i === 0 ? auth : ""}${host.includes(":") ? `[${host}]` : host}:${port}`,
+    );
+    return `${parts.join(";")}/${endpoint.db} (master ${JSON.stringify(endpoint.sentinel.masterName)})`;
+  }
   const host = endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host;
   return `${endpoint.tls ? "rediss" : "redis"}://${auth}${host}:${endpoint.port}/${endpoint.db}`;
+}
+
+/** Each `;`-separated part masked on its own (Celery `SentinelBackend.as_uri`, 5.7.0). */
+function quoteSentinelUrl(url: string): string {
+  return JSON.stringify(
+    url
+      .split(";")
+      .map((part) => JSON.parse(quoteUrl(part)) as string)
+      .join(";"),
+  );
+}
+
+/**
+ * `sentinel://[:pw@]h1:26379[/db];sentinel://h2:26379`: every part names a Sentinel; the first
+ * part's user name, password and db are the master's (kombu `SentinelChannel._sentinel_managed_pool`,
+ * Celery `SentinelBackend._params_from_url`, 5.7.0). A missing master name is refused here, where
+ * kombu would raise "'master_name' transport option must be specified" on first connect.
+ */
+function parseSentinelUrl(
+  option: string,
+  url: string,
+  forcedTls: TlsSettings | null,
+  sentinel: SentinelOptions | null,
+): RedisEndpoint {
+  if (!sentinel) {
+    throw new ConfigError(
+      option,
+      `${option}: sentinel:// URLs are not accepted here (got ${quoteSentinelUrl(url)})`,
+    );
+  }
+  if (forcedTls) {
+    throw new ConfigError(
+      option,
+      `${option}: TLS with sentinel:// is not supported yet (got ${quoteSentinelUrl(url)})`,
+    );
+  }
+  const masterOption = `${sentinel.optionsName}.masterName`;
+  if (!sentinel.masterName) {
+    throw new ConfigError(
+      masterOption,
+      `${option} ${quoteSentinelUrl(url)} needs ${masterOption} (Python master_name), the name the Sentinels monitor the master under`,
+    );
+  }
+  const parts = url
+    .split(";")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+  const endpoints = parts.map((part) => {
+    if (!/^sentinel:\/\//i.test(part)) {
+      throw new ConfigError(
+        option,
+        `${option}: every ;-separated part of a Sentinel URL must be sentinel://host:port (got ${quoteSentinelUrl(url)})`,
+      );
+    }
+    const rest = part.slice("sentinel://".length);
+    const withPort = /^(?:[^@]*@)?(?:\[[^\]]*\]|[^/:?]*):\d/.test(rest)
+      ? rest
+      : rest.replace(/^((?:[^@]*@)?(?:\[[^\]]*\]|[^/:?]*))/, `$1:${sentinel.defaultPort}`);
+    try {
+      return parseRedisUrl(option, `redis://${withPort}`);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError(
+        option,
+        `${option}: cannot parse Sentinel URL ${quoteSentinelUrl(url)}: ${err.message}`,
+      );
+    }
+  });
+  const first = endpoints[0];
+  if (!first)
+    throw new ConfigError(option, `${option}: a Sentinel URL needs at least one sentinel://host:port`);
+  return {
+    kind: "sentinel",
+    host: first.host,
+    port: first.port,
+    path: null,
+    db: first.db,
+    username: first.username,
+    password: first.password,
+    tls: null,
+    sentinel: {
+      sentinels: endpoints.map(({ host, port }) => ({ host, port })),
+      masterName: sentinel.masterName,
+      sentinelKwargs: sentinel.sentinelKwargs,
+    },
+  };
 }
