@@ -6,7 +6,9 @@
  *   backend URLs and `master_name` transport options; TS reads the results;
  * - a Python producer sends to a TS worker over sentinel://; Python reads the results;
  * - no reachable Sentinel and a wrong master name: one ConnectionLostError naming the URL
- *   with the password masked, after the bounded publish retries.
+ *   with the password masked, after the bounded publish retries;
+ * - failover smoke (last, it changes the master): the master is killed, the Sentinels promote
+ *   the replica, and the same TS worker keeps consuming what a Python producer sends.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
@@ -14,6 +16,7 @@ import { ConnectionLostError } from "../../src/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
 import { freePort } from "../support/ports.js";
+import { waitUntil } from "../support/process.js";
 import { type RedisSentinelSet, startRedisSentinel } from "../support/servers/redis-sentinel.js";
 import { uniqueQueue } from "../support/services.js";
 
@@ -146,4 +149,49 @@ emit([r.get(timeout=30) for r in rs])
       await app.close();
     }
   }, 60_000);
+
+  it("failover smoke: the master is killed, the replica promoted, the TS worker keeps consuming", async () => {
+    const queue = uniqueQueue("sentinel-failover");
+    const url = set.url(4);
+    const app = tsApp(url, url, set.masterName);
+    app.task("interop.add", (_ctx, a: number, b: number) => a + b);
+    const pythonSends = (xs: number[]) =>
+      pythonJson<number[]>(
+        `
+from interop_app import app, emit
+rs = [app.send_task("interop.add", (x, 1), queue=${JSON.stringify(queue)}) for x in ${JSON.stringify(xs)}]
+emit([r.get(timeout=30) for r in rs])
+`,
+        { brokerUrl: url, backendUrl: url, config: pythonConfig(set.masterName), timeoutMs: 60_000 },
+      );
+    let worker: Worker | undefined;
+    try {
+      worker = app.worker({ queues: [queue], concurrency: 4, hostname: `ts-failover-${queue}@localhost` });
+      await worker.start();
+      expect(await pythonSends([1, 2])).toEqual([2, 3]);
+      const before = await set.currentMaster();
+      expect(before).toBe(`127.0.0.1:${set.master.port}`);
+      const killedAt = Date.now();
+      await set.master.kill();
+      // down-after-milliseconds 1000 in the harness, then the Sentinels elect and promote.
+      await waitUntil(
+        "the Sentinels promote the replica",
+        async () => (await set.currentMaster()) !== before,
+        {
+          timeoutMs: 30_000,
+          intervalMs: 200,
+        },
+      );
+      expect(await set.currentMaster()).toBe(`127.0.0.1:${set.replica.port}`);
+      const promotedMs = Date.now() - killedAt;
+      expect(await pythonSends([10, 20, 30])).toEqual([11, 21, 31]);
+      // A figure for the docs, not an assertion.
+      console.log(
+        `sentinel failover: promoted after ${promotedMs} ms, results back ${Date.now() - killedAt} ms after the kill`,
+      );
+    } finally {
+      await worker?.close({ timeout: 5000 });
+      await app.close();
+    }
+  }, 120_000);
 });
