@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { rejectUnknownKeys } from "../config-checks.js";
 import { ConfigError } from "../errors.js";
 import { isRecord } from "../protocol/guards.js";
+import { saferepr } from "../protocol/saferepr.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { SEND_OPTION_NAMES } from "./option-names.js";
 
@@ -87,7 +88,7 @@ export class Signature {
     immutable = false,
   ) {
     if (typeof task !== "string" || task === "") {
-      throw new ConfigError("task", `a signature needs a task name (got ${JSON.stringify(task)})`);
+      throw new ConfigError("task", `a signature needs a task name (got ${saferepr(task, { maxlen: 200 })})`);
     }
     this.task = task;
     this.args = [...args];
@@ -230,7 +231,9 @@ export class Signature {
   static fromDict(d: SignatureDict | Signature): Signature {
     if (d instanceof Signature) return d;
     if (!isRecord(d) || typeof d.task !== "string") {
-      throw new ConfigError("signature", `not a Celery signature dict: ${JSON.stringify(d)}`);
+      // Shown with celery/utils/saferepr.py `saferepr` (5.7), which never throws: a dict from the
+      // wire may hold a BigInt or a cycle, which JSON.stringify cannot print.
+      throw new ConfigError("signature", `not a Celery signature dict: ${saferepr(d, { maxlen: 512 })}`);
     }
     const args = Array.isArray(d.args) ? d.args : [];
     const kwargs = isRecord(d.kwargs) ? d.kwargs : {};

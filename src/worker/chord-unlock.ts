@@ -3,7 +3,9 @@ import { joinResults, tupleTaskIds } from "../backends/database/content.js";
 import { applySignature } from "../canvas/apply.js";
 import { Signature } from "../canvas/signature.js";
 import { CHORD_UNLOCK_TASK } from "../client/chord-unlock.js";
+import { logSafe } from "../protocol/py-repr.js";
 import { parseResultTuple } from "../protocol/result-meta.js";
+import { saferepr } from "../protocol/saferepr.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { type ContinuationDeps, chordErrorFromStack } from "./continuations.js";
 
@@ -58,9 +60,11 @@ export async function unlockChord(
   if (joined === null) ctx.retry({ countdown: interval, maxRetries });
   const body = Signature.fromDict(callback);
   if ("error" in joined) {
+    // `logger.exception('Chord %r raised: %r', group_id, exc)` (celery/app/builtins.py
+    // unlock_chord, 5.7), with reprs that never throw (celery/utils/saferepr.py `saferepr`).
     deps.canvas.log?.(
       "error",
-      `Chord ${groupId} raised: ChordError(${JSON.stringify(joined.error.exc_message[0])})`,
+      `Chord ${logSafe(saferepr(groupId))} raised: ChordError(${logSafe(saferepr(joined.error.exc_message[0]))})`,
     );
     await chordErrorFromStack(deps.canvas, body, joined.error);
     return;

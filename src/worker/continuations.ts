@@ -9,6 +9,8 @@ import {
   planSuccess,
 } from "../canvas/continuation.js";
 import { Group, Signature } from "../canvas/signature.js";
+import { logSafe } from "../protocol/py-repr.js";
+import { saferepr } from "../protocol/saferepr.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 
 /**
@@ -155,9 +157,12 @@ async function returnChordPart(
     }
     return;
   }
+  // `logger.exception('Chord %r raised: %r', request.group, exc)` (celery/backends/redis.py
+  // RedisBackend.on_chord_part_return, 5.7): reprs that never throw (celery/utils/saferepr.py
+  // `saferepr`), escaped so a hostile group id cannot forge a log line.
   deps.log?.(
     "error",
-    `Chord ${request.groupId} raised: ChordError(${JSON.stringify(outcome.error.exc_message[0])})`,
+    `Chord ${logSafe(saferepr(request.groupId))} raised: ChordError(${logSafe(saferepr(outcome.error.exc_message[0]))})`,
   );
   try {
     await chordErrorFromStack(deps, body, outcome.error);
