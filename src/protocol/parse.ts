@@ -123,7 +123,10 @@ function nullableBoolean(d: Record<string, unknown>, key: string, where: string)
 }
 
 /**
- * `eta`/`expires`: an ISO-8601 string (dateutil isoparse rules; naive = UTC),
+ * `eta`/`expires`: an ISO-8601 string (dateutil isoparse rules). A naive value is UTC whatever
+ * the app's `timezone`/`enable_utc`, as Celery's worker reads it (celery/worker/request.py
+ * `Request.__init__` -> celery/utils/time.py `maybe_make_aware` with `naive_as_utc=True`, 5.7.0;
+ * `tzlocal` only picks the zone the aware value is shown in),
  * or a Date / an object with `toDate(): Date` when the decoder already turned
  * a kombu `{"__type__": "datetime"}` marker into one. `""` counts as absent
  * (`maybe_iso8601` returns None for falsy values).
