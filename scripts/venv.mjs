@@ -23,7 +23,7 @@ export const MINORS = ["5.2", "5.3", "5.4", "5.5", "5.6", "5.7"];
 // Extra pinned venvs built only on demand (never by --all): name -> requirements file stem.
 // "flower" is Flower 2.0 beside the Celery 5.7 pins, for test/interop/flower-redis.test.ts.
 // "django" is Django 5.2 + django-celery-results/-beat + SQLAlchemy + psycopg beside the same pins,
-// for the database result backends and examples/django-migration.
+// for the database result backends and examples/django-migration (ephem for SolarSchedule rows).
 // "beat" is celery-redbeat 2.4 and ephem beside the same pins, for the beat interop tests.
 export const EXTRA_VENVS = { flower: "flower", django: "django", beat: "beat" };
 // What each extra venv must import once built (the Celery venvs check celery and kombu).
@@ -33,7 +33,7 @@ const EXTRA_IMPORT_CHECKS = {
     'print(celery.__version__, kombu.__version__, m.version("celery-redbeat"))',
   flower: "import celery, kombu, flower; print(celery.__version__, kombu.__version__, flower.__version__)",
   django:
-    "import celery, kombu, django, django_celery_results, django_celery_beat, sqlalchemy, psycopg; " +
+    "import celery, kombu, django, django_celery_results, django_celery_beat, sqlalchemy, psycopg, ephem; " +
     "print(celery.__version__, kombu.__version__, django.__version__, django_celery_results.__version__, " +
     "django_celery_beat.__version__, sqlalchemy.__version__, psycopg.__version__)",
 };

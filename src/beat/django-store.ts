@@ -6,12 +6,13 @@ import type { BeatEntry } from "./entry.js";
 import { IntervalSchedule } from "./interval.js";
 import type { SchedState, Schedule, ScheduleContext } from "./schedule.js";
 import type { ScheduleStore } from "./scheduler.js";
+import { type SolarEvent, SolarSchedule } from "./solar.js";
 import { Zone } from "./zoned.js";
 
 /**
  * django-celery-beat 2.9's `DatabaseScheduler` tables as a {@link ScheduleStore}: the periodic
- * tasks Django's admin edits (`django_celery_beat_periodictask` with its interval, crontab and
- * clocked schedule rows) are what a TS beat fires, and the run bookkeeping Django shows
+ * tasks Django's admin edits (`django_celery_beat_periodictask` with its interval, crontab, solar
+ * and clocked schedule rows) are what a TS beat fires, and the run bookkeeping Django shows
  * (`last_run_at`, `total_run_count`) is written back. Mirrors django_celery_beat/schedulers.py
  * `ModelEntry` and `DatabaseScheduler`:
  *
@@ -26,8 +27,7 @@ import { Zone } from "./zoned.js";
  * - `reserve` writes `last_run_at`, `total_run_count` and `date_changed` at once (Celery's DatabaseScheduler saves them at its next sync; writing at once means a
  *   restart never fires an entry twice), without bumping the change marker, like `ModelEntry.save`.
  *
- * Not done: solar schedules (the row is skipped with an error naming it), writing the app's own
- * `beatSchedule` entries into the tables (`update_from_dict`: configure them in Django instead),
+ * Not done: writing the app's own `beatSchedule` entries into the tables (`update_from_dict`: configure them in Django instead),
  * and the crontab hour prefilter of `enabled_models_qs` (an optimisation only).
  */
 export interface DjangoBeatStoreOptions {
@@ -78,7 +78,9 @@ interface TaskRow {
   month_of_year: string | null;
   cron_tz: string | null;
   clocked_time: Date | null;
-  solar_id: string | null;
+  solar_event: string | null;
+  solar_lat: number | null;
+  solar_lon: number | null;
 }
 
 /** What the store keeps about each entry's row (BeatEntry.storeData). */
@@ -148,10 +150,12 @@ class ClockedSchedule implements Schedule {
 const SELECT = `SELECT t.id::text AS id, t.name, t.task, t.args, t.kwargs, t.queue, t.exchange, t.routing_key,
   t.headers, t.priority, t.expires, t.expire_seconds, t.one_off, t.start_time, t.enabled, t.last_run_at,
   t.total_run_count, t.date_changed, i.every, i.period, c.minute, c.hour, c.day_of_week, c.day_of_month,
-  c.month_of_year, c.timezone AS cron_tz, k.clocked_time, t.solar_id::text AS solar_id
+  c.month_of_year, c.timezone AS cron_tz, k.clocked_time, s.event AS solar_event,
+  s.latitude::float8 AS solar_lat, s.longitude::float8 AS solar_lon
   FROM django_celery_beat_periodictask t
   LEFT JOIN django_celery_beat_intervalschedule i ON i.id = t.interval_id
   LEFT JOIN django_celery_beat_crontabschedule c ON c.id = t.crontab_id
+  LEFT JOIN django_celery_beat_solarschedule s ON s.id = t.solar_id
   LEFT JOIN django_celery_beat_clockedschedule k ON k.id = t.clocked_id
   WHERE t.enabled`;
 
@@ -222,6 +226,11 @@ export class DjangoBeatStore implements ScheduleStore {
       });
       return new ZonedSchedule(cron, Zone.get(row.cron_tz || "UTC", "crontab timezone"));
     }
+    if (row.solar_event !== null && row.solar_lat !== null && row.solar_lon !== null) {
+      // django_celery_beat/models.py SolarSchedule.schedule (2.9.0): solar(event, latitude, longitude);
+      // the columns are numeric(9, 6), exact as doubles.
+      return new SolarSchedule(row.solar_event as SolarEvent, row.solar_lat, row.solar_lon);
+    }
     if (row.clocked_time !== null) return new ClockedSchedule(row.clocked_time.getTime());
     return null;
   }
@@ -237,9 +246,7 @@ export class DjangoBeatStore implements ScheduleStore {
       return null;
     }
     if (schedule === null) {
-      this.o.log.error(
-        `beat: skipping ${where}: ${row.solar_id !== null ? "solar schedules are not supported by Celeriac" : "it has no schedule"}`,
-      );
+      this.o.log.error(`beat: skipping ${where}: it has no schedule`);
       return null;
     }
     let args: unknown;

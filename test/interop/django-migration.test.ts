@@ -8,6 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ReceiptService, startReceiptService } from "../../examples/django-migration/node/receipts.js";
+import { DjangoBeatStore } from "../../src/beat/django-store.js";
+import { SolarSchedule } from "../../src/beat/solar.js";
+import { createLogger } from "../../src/logging.js";
 import {
   type DjangoEnv,
   type DjangoWorker,
@@ -213,6 +216,68 @@ describe("moving shop.tasks.send_receipt from the Python worker to Node", () => 
     expect(seen.once).toEqual({ enabled: false, count: 0, runs: 1 });
     expect(seen.workers).toEqual(["receipts-node@localhost"]);
   }, 90_000);
+
+  it("a solar row made through Django's ORM is read by the TS beat with Python's next run", async () => {
+    // What django-celery-beat's own DatabaseScheduler would compute for the row: PeriodicTask.schedule
+    // (SolarSchedule.schedule, Celery's solar with ephem) and its remaining_estimate from last_run_at.
+    const py = await djangoJson<{
+      event: string;
+      lat: string;
+      lon: string;
+      lastRun: number;
+      next: number;
+      due: boolean;
+    }>(
+      env,
+      `
+      from datetime import timedelta
+      from django.utils.timezone import now
+      from django_celery_beat.models import PeriodicTask, SolarSchedule
+      sun, _ = SolarSchedule.objects.get_or_create(event="sunset", latitude="51.507400", longitude="-0.127800")
+      PeriodicTask.objects.create(name="ts-sunset", task="shop.tasks.send_receipt", solar=sun,
+                                  args="[79, \\"sun@example.com\\"]", last_run_at=now() - timedelta(hours=30))
+      t = PeriodicTask.objects.get(name="ts-sunset")
+      before = now()
+      remaining = t.schedule.remaining_estimate(t.last_run_at)
+      emit({"event": t.solar.event, "lat": str(t.solar.latitude), "lon": str(t.solar.longitude),
+            "lastRun": t.last_run_at.timestamp() * 1000, "next": (before + remaining).timestamp() * 1000,
+            "due": t.schedule.is_due(t.last_run_at)[0]})
+    `,
+    );
+    const errors: string[] = [];
+    const log = createLogger({ level: "warn", destination: { write: (line: string) => errors.push(line) } });
+    const store = new DjangoBeatStore({ databaseUrl: env.databaseUrl, log });
+    try {
+      await store.open([], Date.now());
+      const entry = (await store.entries()).get("ts-sunset");
+      expect(errors.join("")).not.toContain("ts-sunset");
+      expect(entry?.schedule).toBeInstanceOf(SolarSchedule);
+      const schedule = entry?.schedule as SolarSchedule;
+      expect({ event: schedule.event, lat: schedule.lat, lon: schedule.lon }).toEqual({
+        event: py.event,
+        lat: Number(py.lat),
+        lon: Number(py.lon),
+      });
+      expect(Math.abs((entry?.lastRunAt ?? 0) - py.lastRun)).toBeLessThan(1);
+      const now = Date.now();
+      const next = now + schedule.remainingEstimate(entry?.lastRunAt ?? 0, now);
+      // suncalc vs ephem: docs/beat.md "Solar" states within 15 s.
+      expect(Math.abs(next - py.next)).toBeLessThan(15_000);
+      // The last run was 30 hours ago, so a sunset has passed: due now, as Python says.
+      expect(schedule.isDue(entry?.lastRunAt ?? 0, now).isDue).toBe(py.due);
+      expect(py.due).toBe(true);
+    } finally {
+      await store.close();
+      await djangoJson(
+        env,
+        `
+      from django_celery_beat.models import PeriodicTask
+      PeriodicTask.objects.filter(name="ts-sunset").delete()
+      emit(True)
+    `,
+      );
+    }
+  }, 60_000);
 
   it("rollback: the Python worker consumes the queue again and the Node service stops", async () => {
     const back = await sendReceipts(
