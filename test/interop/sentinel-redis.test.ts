@@ -4,7 +4,8 @@
  * behind a password, every client reaching it only through `sentinel://` URLs.
  * - a TS producer sends to a Python worker configured with the same sentinel:// broker and
  *   backend URLs and `master_name` transport options; TS reads the results;
- * - a Python producer sends to a TS worker over sentinel://; Python reads the results;
+ * - a Python producer sends to a TS worker over sentinel://; Python reads the results and
+ *   pings the worker (pidbox broadcast and reply over Sentinel);
  * - no reachable Sentinel and a wrong master name: one ConnectionLostError naming the URL
  *   with the password masked, after the bounded publish retries;
  * - failover smoke (last, it changes the master): the master is killed, the Sentinels promote
@@ -72,7 +73,7 @@ describe("Redis Sentinel: TS and Python Celery 5.7 through sentinel:// URLs", ()
     }
   }, 90_000);
 
-  it("a Python producer sends to a TS worker; Python reads the results", async () => {
+  it("a Python producer sends to a TS worker; Python reads the results and pings it over pidbox", async () => {
     const queue = uniqueQueue("sentinel-ts");
     const url = set.url(2);
     const app = tsApp(url, url, set.masterName);
@@ -90,6 +91,16 @@ emit([r.get(timeout=30) for r in rs])
         { brokerUrl: url, backendUrl: url, config: pythonConfig(set.masterName), timeoutMs: 60_000 },
       );
       expect(values).toEqual([1001, 1002, 1003]);
+      // pidbox over Sentinel: the broadcast and the reply both go through the master it found.
+      const hostname = `ts-sentinel-${queue}@localhost`;
+      const pong = await pythonJson<Record<string, unknown>[]>(
+        `
+from interop_app import app, emit
+emit(app.control.ping(destination=[${JSON.stringify(hostname)}], timeout=5))
+`,
+        { brokerUrl: url, backendUrl: url, config: pythonConfig(set.masterName), timeoutMs: 60_000 },
+      );
+      expect(pong).toEqual([{ [hostname]: { ok: "pong" } }]);
     } finally {
       await worker?.close({ timeout: 5000 });
       await app.close();
