@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { Celery } from "../app.js";
 import { redactUrl } from "../redact.js";
 import { type OptionValues, stringOption } from "./args.js";
-import { CliError, EX_USAGE } from "./errors.js";
+import { CliError, EX_USAGE, usageError } from "./errors.js";
 
 /** Where the CLI's app comes from: flags first, then Celery's environment variables. */
 export interface AppSource {
@@ -22,6 +22,22 @@ export function appSource(values: OptionValues, env: NodeJS.ProcessEnv): AppSour
   if (broker !== undefined) source.broker = broker;
   if (backend !== undefined) source.resultBackend = backend;
   return source;
+}
+
+/**
+ * The app source of a command that must load an app module (`worker`, `beat`): no positional
+ * arguments, and `-A` given (Celery's click groups refuse both the same way).
+ */
+export function requiredAppSource(
+  positionals: readonly string[],
+  values: OptionValues,
+  env: NodeJS.ProcessEnv,
+): AppSource & { appModule: string } {
+  if (positionals.length > 0) throw usageError(`Got unexpected extra argument (${positionals[0]})`);
+  const { appModule, ...rest } = appSource(values, env);
+  if (appModule === undefined)
+    throw usageError("Missing option '-A' / '--app' (the module that builds the Celery app)");
+  return { ...rest, appModule };
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

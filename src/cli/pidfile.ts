@@ -49,3 +49,13 @@ export function acquirePidfile(path: string): () => void {
   }
   throw new CliError(`Cannot create pidfile ${path}: another process keeps recreating it`, EX_FAILURE);
 }
+
+/** Runs a long-lived command (`worker`, `beat`) holding `--pidfile` when one is given. */
+export async function withPidfile<T>(path: string | undefined, run: () => Promise<T>): Promise<T> {
+  const release = path === undefined ? () => {} : acquirePidfile(path);
+  try {
+    return await run();
+  } finally {
+    release();
+  }
+}

@@ -1,12 +1,12 @@
 import type { Celery } from "../../app.js";
 import type { Beat } from "../../beat/index.js";
 import { createLogger } from "../../logging.js";
-import { appSource, loadAppModule } from "../app.js";
+import { loadAppModule, requiredAppSource } from "../app.js";
 import { type CommandSpec, stringOption } from "../args.js";
 import { BEAT_OPTIONS, beatOptions } from "../beat-options.js";
 import type { CliContext, Command } from "../context.js";
-import { EX_OK, usageError } from "../errors.js";
-import { acquirePidfile } from "../pidfile.js";
+import { EX_OK } from "../errors.js";
+import { withPidfile } from "../pidfile.js";
 import { closeQuietly, remoteCommandError } from "./shared.js";
 import { logLevel } from "./worker.js";
 
@@ -45,23 +45,12 @@ function banner(app: Celery, beat: Beat): string {
 
 export const beatCommand: Command = {
   spec,
-  async run(ctx: CliContext) {
-    const pidfile = stringOption(ctx.values, "pidfile");
-    const release = pidfile === undefined ? () => {} : acquirePidfile(pidfile);
-    try {
-      return await runBeat(ctx);
-    } finally {
-      release();
-    }
-  },
+  run: (ctx: CliContext) => withPidfile(stringOption(ctx.values, "pidfile"), () => runBeat(ctx)),
 };
 
 async function runBeat(ctx: CliContext): Promise<number> {
-  if (ctx.positionals.length > 0) throw usageError(`Got unexpected extra argument (${ctx.positionals[0]})`);
   const v = ctx.values;
-  const source = appSource(v, ctx.env);
-  if (source.appModule === undefined)
-    throw usageError("Missing option '-A' / '--app' (the module that builds the Celery app)");
+  const source = requiredAppSource(ctx.positionals, v, ctx.env);
   const level = logLevel(stringOption(v, "loglevel"));
   ctx.env.CELERIAC_LOG_LEVEL = level;
   const log = createLogger({ level });

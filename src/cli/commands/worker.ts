@@ -5,13 +5,13 @@ import type { MetricsServer } from "../../metrics.js";
 import { isMissingPackage } from "../../optional-deps.js";
 import { createWorker, workerOpsFactory } from "../../worker/app-hooks.js";
 import type { WorkerOptions } from "../../worker/worker.js";
-import { appSource, loadAppModule } from "../app.js";
+import { loadAppModule, requiredAppSource } from "../app.js";
 import { type CommandSpec, flagOption, intOption, listOption, stringOption } from "../args.js";
 import { BEAT_OPTIONS, embeddedBeat } from "../beat-options.js";
 import type { CliContext, Command } from "../context.js";
 import { CliError, EX_OK, usageError } from "../errors.js";
 import { expandNodename } from "../nodename.js";
-import { acquirePidfile } from "../pidfile.js";
+import { withPidfile } from "../pidfile.js";
 import { observeWorkerMetrics } from "../worker-metrics.js";
 import { closeQuietly, remoteCommandError } from "./shared.js";
 
@@ -174,23 +174,12 @@ function watchNpmParent(env: NodeJS.ProcessEnv, onParentGone: () => void): () =>
 /** `celery worker`: load the app module, consume its queues until SIGINT/SIGTERM or remote shutdown. */
 export const workerCommand: Command = {
   spec,
-  async run(ctx: CliContext) {
-    const pidfile = stringOption(ctx.values, "pidfile");
-    const release = pidfile === undefined ? () => {} : acquirePidfile(pidfile);
-    try {
-      return await runWorker(ctx);
-    } finally {
-      release();
-    }
-  },
+  run: (ctx: CliContext) => withPidfile(stringOption(ctx.values, "pidfile"), () => runWorker(ctx)),
 };
 
 async function runWorker(ctx: CliContext): Promise<number> {
-  if (ctx.positionals.length > 0) throw usageError(`Got unexpected extra argument (${ctx.positionals[0]})`);
   const v = ctx.values;
-  const source = appSource(v, ctx.env);
-  if (source.appModule === undefined)
-    throw usageError("Missing option '-A' / '--app' (the module that builds the Celery app)");
+  const source = requiredAppSource(ctx.positionals, v, ctx.env);
   const level = logLevel(stringOption(v, "loglevel"));
   // The worker's logger reads its level and file from here (src/logging.ts).
   ctx.env.CELERIAC_LOG_LEVEL = level;
