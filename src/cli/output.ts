@@ -1,4 +1,5 @@
 import { isRecord } from "../protocol/guards.js";
+import { pyRepr } from "../protocol/py-repr.js";
 /**
  * Celery's CLI output helpers (celery/bin/base.py `CLIContext.pretty`,
  * `pretty_list`, `pretty_dict_ok_error`, `say_chat`; celery/utils/text.py
@@ -17,40 +18,6 @@ export function indent(text: string, n: number): string {
 /** celery/utils/text.py `pluralize`. */
 export function pluralize(n: number, word: string): string {
   return n === 1 ? word : `${word}s`;
-}
-
-/** Python's `repr` of a JSON value (what `f"{item}"` prints for a dict or list item). */
-export function pyRepr(value: unknown): string {
-  if (value === null || value === undefined) return "None";
-  if (value === true) return "True";
-  if (value === false) return "False";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : pyFloat(value);
-  if (typeof value === "string") return pyStr(value);
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
-  if (isRecord(value)) {
-    return `{${Object.entries(value)
-      .map(([k, v]) => `${pyStr(k)}: ${pyRepr(v)}`)
-      .join(", ")}}`;
-  }
-  return String(value);
-}
-
-function pyFloat(n: number): string {
-  if (Number.isNaN(n)) return "nan";
-  if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf";
-  return String(n);
-}
-
-/** Python `repr(str)`: single quotes unless the text holds one and no double quote. */
-function pyStr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  const body = s
-    .replace(/\\/g, "\\\\")
-    .replace(/\n/g, "\\n")
-    .replace(/\r/g, "\\r")
-    .replace(/\t/g, "\\t")
-    .replace(new RegExp(quote, "g"), `\\${quote}`);
-  return `${quote}${body}${quote}`;
 }
 
 /** Python `str(value)` as `click.echo` prints it. */

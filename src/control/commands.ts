@@ -1,4 +1,5 @@
 import { softwareInfo } from "../events/event.js";
+import { pySetRepr } from "../protocol/py-repr.js";
 import type { WorkerControlHost } from "./host.js";
 
 /**
@@ -15,12 +16,6 @@ function maybeList(value: unknown): string[] {
   if (value === null || value === undefined) return [];
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
   return typeof value === "string" ? [value] : [];
-}
-
-/** Python's repr of a set of str: `{'a', 'b'}` (`set()` when empty). */
-function pySetRepr(ids: readonly string[]): string {
-  if (ids.length === 0) return "set()";
-  return `{${ids.map((id) => `'${id.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`).join(", ")}}`;
 }
 
 const SIGNUMS: Record<string, number> = {

@@ -1,3 +1,6 @@
+import { pyFloatRepr } from "../serialization/py-float.js";
+import { isRecord } from "./guards.js";
+
 /**
  * Python's `repr(str)` (Objects/unicodeobject.c `unicode_repr`), for text from the wire that goes
  * into a log line. Celery logs an unregistered task's name as the repr of a KeyError
@@ -28,6 +31,37 @@ export function pyStrRepr(s: string): string {
     else out += ch;
   }
   return out + quote;
+}
+
+/**
+ * Python's builtin `repr` of a decoded JSON value, as `print(f"{value}")` shows a dict or list
+ * (`celery inspect`'s output, celery/bin/base.py `CLIContext.pretty`). Not Celery's `saferepr`
+ * (protocol/saferepr.ts), which quotes strings in containers its own way and truncates.
+ * A JSON number that is an integer prints as one: the float/int distinction did not survive JSON.
+ */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) return "nan";
+    if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+    return Number.isInteger(value) ? String(value) : pyFloatRepr(value);
+  }
+  if (typeof value === "bigint") return String(value);
+  if (typeof value === "string") return pyStrRepr(value);
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
+  if (isRecord(value)) {
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v)}`)
+      .join(", ")}}`;
+  }
+  return String(value);
+}
+
+/** Python's repr of a set of str: `{'a', 'b'}`, `set()` when empty. */
+export function pySetRepr(items: readonly string[]): string {
+  return items.length === 0 ? "set()" : `{${items.map(pyStrRepr).join(", ")}}`;
 }
 
 /**

@@ -8,7 +8,8 @@ import {
 } from "../../../src/cli/commands/remote-meta.js";
 import { CliError } from "../../../src/cli/errors.js";
 import { expandNodename } from "../../../src/cli/nodename.js";
-import { pretty, pyRepr, sayReply } from "../../../src/cli/output.js";
+import { pretty, sayReply } from "../../../src/cli/output.js";
+import { pyRepr } from "../../../src/protocol/py-repr.js";
 
 describe("CLI output (celery/bin/base.py pretty)", () => {
   it("formats ok/error/list/dict replies as Celery does", () => {
