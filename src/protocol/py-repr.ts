@@ -1,5 +1,5 @@
-import { pyFloatRepr } from "../serialization/py-float.js";
 import { isRecord } from "./guards.js";
+import { pyNumberRepr } from "./saferepr.js";
 
 /**
  * Python's `repr(str)` (Objects/unicodeobject.c `unicode_repr`), for text from the wire that goes
@@ -43,11 +43,7 @@ export function pyRepr(value: unknown): string {
   if (value === null || value === undefined) return "None";
   if (value === true) return "True";
   if (value === false) return "False";
-  if (typeof value === "number") {
-    if (Number.isNaN(value)) return "nan";
-    if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
-    return Number.isInteger(value) ? String(value) : pyFloatRepr(value);
-  }
+  if (typeof value === "number") return pyNumberRepr(value);
   if (typeof value === "bigint") return String(value);
   if (typeof value === "string") return pyStrRepr(value);
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
