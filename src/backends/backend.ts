@@ -126,6 +126,11 @@ export interface ChordJoiner {
    * (celery/backends/base.py `fallback_chord_unlock`; Celery's SQLAlchemy backend).
    */
   readonly usesChordUnlock?: boolean;
+  /**
+   * `Backend.add_to_chord`: one more header part to wait for (`Task.add_to_chord`); absent
+   * when the backend cannot grow a chord (Celery's base backend raises NotImplementedError).
+   */
+  addToChord?(groupId: string): Promise<void>;
 }
 
 /** The backend's chord join, or a ConfigError naming `backend` when it has none. */

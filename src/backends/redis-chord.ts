@@ -164,6 +164,14 @@ export class RedisChord implements ChordJoiner {
     await this.backend.setWithState(skey, Buffer.from(String(size)), "SUCCESS");
   }
 
+  /**
+   * `RedisBackend.add_to_chord` (5.7.0): `INCR .t`, the count of header parts added while the
+   * chord runs; the join waits for `.s + .t` parts. No TTL is set here: the join expires `.t`.
+   */
+  async addToChord(groupId: string): Promise<void> {
+    await this.client.incrby(this.key(groupId, "t"), 1);
+  }
+
   private encodeMember(part: ChordPart, state: string, result: unknown): Buffer {
     return this.backend.codec.encode([1, part.id, state, result]);
   }

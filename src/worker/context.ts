@@ -1,3 +1,6 @@
+import type { SignatureLike } from "../canvas/options.js";
+import type { Signature } from "../canvas/signature.js";
+import type { AnyResult } from "../client/result.js";
 import type { DeliveryInfo } from "../transports/transport.js";
 import type { RetryOptions } from "./errors.js";
 
@@ -56,4 +59,24 @@ export interface TaskContext {
    * (or `MaxRetriesExceededError`) instead, and the task fails. Always throws.
    */
   retry(options?: RetryOptions): never;
+  /**
+   * Celery's `Task.replace(sig)`: this task turns into `sig`, which takes over
+   * its id (a chain's last step gets it), its group and chord membership, its
+   * callbacks, errbacks and the rest of its chain, with
+   * `replaced_task_nesting + 1`. A group is chained to `celery.accumulate`,
+   * so this task's result is the group's list. The worker sends `sig` and
+   * stores nothing for this task (Celery's `Ignore`). Always throws: write
+   * `return ctx.replace(sig)`. A signature already part of a chord, or an
+   * empty chain, throws `ImproperlyConfigured` (catchable) instead.
+   */
+  replace(sig: SignatureLike): never;
+  /**
+   * Celery's `Task.add_to_chord(sig, lazy)` (Redis backend): `sig` joins the
+   * chord this task is a header member of, so the chord body waits for it
+   * too. Sends `sig` and resolves to its result, or with `lazy` resolves to
+   * the frozen signature for you to send. Rejects with `ValueError` when this
+   * task is not part of a chord.
+   */
+  addToChord(sig: SignatureLike, lazy?: false): Promise<AnyResult>;
+  addToChord(sig: SignatureLike, lazy: true): Promise<Signature>;
 }

@@ -1,3 +1,4 @@
+import type { Signature } from "../canvas/signature.js";
 import { CeleryError } from "../errors.js";
 import { saferepr } from "../protocol/saferepr.js";
 
@@ -101,6 +102,22 @@ export class Ignore extends CeleryError implements PythonIdentity {
 
   constructor(message = "Ignore") {
     super("ERR_IGNORE", message);
+  }
+}
+
+/**
+ * What `ctx.replace(sig)` throws (celery/app/task.py `Task.on_replace`, 5.7.0:
+ * `sig.delay()` then `raise Ignore('Replaced by new task')`): the worker
+ * sends `replacement` (already built: frozen with this task's id) and ends
+ * the task as ignored, storing nothing of its own. A send that fails fails
+ * the task with that error instead.
+ */
+export class Replace extends Ignore {
+  readonly replacement: Signature;
+
+  constructor(replacement: Signature) {
+    super("Replaced by new task");
+    this.replacement = replacement;
   }
 }
 

@@ -2,9 +2,18 @@ import type { ReplyDestination, ResultMetaRecord } from "../backends/backend.js"
 import type { ContinuationOutcome } from "../canvas/continuation.js";
 import { saferepr } from "../protocol/saferepr.js";
 import { autoretryOptions } from "./backoff.js";
+import { sendReplacement } from "./canvas-context.js";
 import { runWorkerContinuations } from "./canvas-host.js";
 import type { Terminated } from "./errors.js";
-import { Ignore, Reject, Retry, type RetryOptions, TimeLimitExceeded, WorkerLostError } from "./errors.js";
+import {
+  Ignore,
+  Reject,
+  Replace,
+  Retry,
+  type RetryOptions,
+  TimeLimitExceeded,
+  WorkerLostError,
+} from "./errors.js";
 import { excInfoOf, excRepr, type StoredExcInfo, tracebackOf } from "./exc-info.js";
 import type { Outcome } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
@@ -145,8 +154,11 @@ export class OutcomeRecorder {
     const { label } = plan;
     let error = errorIn;
     // celery/app/autoretry.py: matching errors become task.retry(exc=..., countdown=backoff, **retry_kwargs).
+    // celery/app/autoretry.py: Ignore (a replaced task too) and Retry are never retried automatically.
     const autoretry =
-      error instanceof Retry ? null : autoretryOptions(error, task, request.retries, this.host.deps.compat);
+      error instanceof Retry || error instanceof Ignore
+        ? null
+        : autoretryOptions(error, task, request.retries, this.host.deps.compat);
     if (autoretry !== null) error = this.host.prepareRetry(request, task, autoretry);
     if (error instanceof Retry) {
       const eta = error.when instanceof Date ? error.when : new Date(Date.now() + error.when * 1000);
@@ -167,6 +179,14 @@ export class OutcomeRecorder {
         error = new Reject(publishError, false);
       }
       if (error instanceof Retry) return this.retried(request, error, plan);
+    }
+    if (error instanceof Replace) {
+      try {
+        await sendReplacement(request, error, this.host.deps.canvas);
+      } catch (sendError) {
+        // `sig.delay()` raised inside Task.replace: the task fails with that error.
+        return this.failure(request, task, sendError, plan);
+      }
     }
     if (error instanceof Ignore) {
       logger.info(`Task ${label} ignored`);

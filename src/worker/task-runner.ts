@@ -1,7 +1,9 @@
 import type { ReplyDestination, ResultMetaRecord } from "../backends/backend.js";
+import type { SignatureLike } from "../canvas/options.js";
 import type { CompatProfile } from "../compat.js";
 import { PyTuple, saferepr } from "../protocol/saferepr.js";
 import type { Delivery } from "../transports/transport.js";
+import { addToChord, replaceError } from "./canvas-context.js";
 import type { TaskContext } from "./context.js";
 import { MaxRetriesExceededError, Retry, type RetryOptions, Terminated } from "./errors.js";
 import { excRepr, tracebackOf } from "./exc-info.js";
@@ -291,13 +293,22 @@ export class TaskRunner implements RecorderHost {
     hard: number | null,
     soft: number | null,
   ): TaskContext {
-    const plain = this.plainContext(request, hard, soft) as Omit<TaskContext, "signal" | "retry">;
+    const plain = this.plainContext(request, hard, soft) as Omit<
+      TaskContext,
+      "signal" | "retry" | "replace" | "addToChord"
+    >;
+    const { canvas, backend } = this.deps;
     return {
       ...plain,
       signal,
       retry: (options: RetryOptions = {}): never => {
         throw this.prepareRetry(request, task, options);
       },
+      replace: (sig: SignatureLike): never => {
+        throw replaceError(request, sig, canvas);
+      },
+      addToChord: ((sig: SignatureLike, lazy = false) =>
+        addToChord(request, sig, lazy, canvas, backend)) as TaskContext["addToChord"],
     };
   }
 

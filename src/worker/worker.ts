@@ -10,6 +10,7 @@ import { withDeadline } from "../transports/retry-policy.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
 import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder, kombuResultEncoder } from "./body-codec.js";
+import { registerBuiltinTasks } from "./builtin-tasks.js";
 import { workerCanvas } from "./canvas-host.js";
 import { registerChordUnlock } from "./chord-unlock.js";
 import { Terminated } from "./errors.js";
@@ -136,6 +137,7 @@ export class Worker {
       logger: this.logger,
     });
     registerChordUnlock(deps.registry, deps.backend, canvas, s.resultChordRetryInterval);
+    registerBuiltinTasks(deps.registry);
     this.runner = new TaskRunner({
       backend: deps.backend,
       publish: deps.publish,
