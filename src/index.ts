@@ -89,7 +89,7 @@ export {
 } from "./events/index.js";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./logging.js";
 export type { SignatureDict } from "./protocol/task-message.js";
-export type { TaskContext } from "./worker/context.js";
+export type { TaskContext, UpdateStateOptions } from "./worker/context.js";
 export {
   Ignore,
   MaxRetriesExceededError,

@@ -1,8 +1,15 @@
 import type { SignatureLike } from "../canvas/options.js";
 import type { Signature } from "../canvas/signature.js";
 import type { AnyResult } from "../client/result.js";
+import type { SignatureDict } from "../protocol/task-message.js";
 import type { DeliveryInfo } from "../transports/transport.js";
 import type { RetryOptions } from "./errors.js";
+
+/** Options of `ctx.updateState()`: Celery's `Task.update_state(task_id=...)`. */
+export interface UpdateStateOptions {
+  /** Whose state to write; default this task's id. The request's other fields still describe this task, as in Celery. */
+  taskId?: string;
+}
 
 /**
  * What a handler receives as its first argument: the request (Celery's
@@ -42,8 +49,21 @@ export interface TaskContext {
   readonly correlationId: string | null;
   /** Non-Celery message headers (Celery `request.headers` / `Context._get_custom_headers`). */
   readonly headers: Readonly<Record<string, unknown>>;
-  /** Where the message came from (exchange, routing key, priority, redelivered, queue). */
+  /**
+   * Where the message came from (exchange, routing key, priority, queue) and
+   * `redelivered`: true when the broker delivers it again (AMQP redelivery;
+   * on Redis a message restored by `Reject(requeue)`, a visibility timeout or
+   * a warm shutdown, as kombu marks it).
+   */
   readonly deliveryInfo: Readonly<DeliveryInfo>;
+  /** Message properties as received, including any a producer added (`app_id`, ...): Celery's `request.properties`. */
+  readonly properties: Readonly<Record<string, unknown>>;
+  /** The chord this task is a header member of (its body signature), else null: `request.chord`. */
+  readonly chord: Readonly<SignatureDict> | null;
+  /** How many `replace()` calls led to this task (`replaced_task_nesting`). */
+  readonly replacedTaskNesting: number;
+  /** Celery's `request.is_eager`: false in a worker. */
+  readonly isEager: boolean;
   /** This worker's node name (`celery@host`). */
   readonly hostname: string;
   /**
@@ -79,4 +99,15 @@ export interface TaskContext {
    */
   addToChord(sig: SignatureLike, lazy?: false): Promise<AnyResult>;
   addToChord(sig: SignatureLike, lazy: true): Promise<Signature>;
+  /**
+   * Celery's `Task.update_state(state=..., meta=...)`: stores a custom state
+   * (`"PROGRESS"` with `{current, total}`) that Python's `AsyncResult.state` /
+   * `.info` and TS `result.state()` / `result.info()` read while the task runs.
+   * Needs a result backend; written even when the task ignores its result.
+   *
+   * ```ts
+   * await ctx.updateState("PROGRESS", { current: i, total: n });
+   * ```
+   */
+  updateState(state: string, meta?: unknown, options?: UpdateStateOptions): Promise<void>;
 }

@@ -58,6 +58,14 @@ export async function runModuleJob(job: ModuleJob, signal: AbortSignal): Promise
     retry(options: RetryOptions = {}): never {
       throw new RemoteRetry(options);
     },
+    updateState(): Promise<void> {
+      // The backend connection lives in the worker's main thread; nothing carries a state write back yet.
+      return Promise.reject(
+        new Error(
+          "ctx.updateState() is not available in threadedTask/processTask handlers: call it from an in-process task",
+        ),
+      );
+    },
   };
   try {
     const value = await (handler as (ctx: unknown, ...args: unknown[]) => unknown)(ctx, ...job.args);

@@ -21,6 +21,7 @@ import {
   replyDestination,
 } from "./task-outcome.js";
 import type { TaskDefinition, TaskHandler } from "./task-registry.js";
+import { type UpdateStateDeps, updateTaskState } from "./update-state.js";
 
 export type { ModulePool, RunnerDeps, RunnerOutcome } from "./runner-deps.js";
 export { replyDestination } from "./task-outcome.js";
@@ -282,6 +283,10 @@ export class TaskRunner implements RecorderHost {
       correlationId: request.correlationId,
       headers: request.customHeaders,
       deliveryInfo: { ...request.deliveryInfo },
+      properties: request.properties,
+      chord: request.embed.chord,
+      replacedTaskNesting: request.replacedTaskNesting,
+      isEager: false,
       hostname: this.deps.hostname,
     };
   }
@@ -295,7 +300,7 @@ export class TaskRunner implements RecorderHost {
   ): TaskContext {
     const plain = this.plainContext(request, hard, soft) as Omit<
       TaskContext,
-      "signal" | "retry" | "replace" | "addToChord"
+      "signal" | "retry" | "replace" | "addToChord" | "updateState"
     >;
     const { canvas, backend } = this.deps;
     return {
@@ -309,6 +314,16 @@ export class TaskRunner implements RecorderHost {
       },
       addToChord: ((sig: SignatureLike, lazy = false) =>
         addToChord(request, sig, lazy, canvas, backend)) as TaskContext["addToChord"],
+      updateState: (state, meta = null, options) =>
+        updateTaskState(this.updateStateDeps(), request, state, meta, options),
+    };
+  }
+
+  private updateStateDeps(): UpdateStateDeps {
+    return {
+      backend: this.deps.backend,
+      encodeResult: this.deps.encodeResult,
+      metaContext: () => this.metaContext(),
     };
   }
 

@@ -1,0 +1,75 @@
+"""Python twins of the TS tasks in test/interop/task-request-redis.test.ts (task API: progress
+states, the request, Reject, retry with new args, tasks sent from inside a task).
+
+A worker loads them with the setting ``imports = ["request_tasks"]``; the test registers a TS task
+of the same name on another queue, sends the same call to both and compares what each stored.
+Every task returns plain JSON so the two results compare field by field.
+"""
+
+from __future__ import annotations
+
+from celery.exceptions import Ignore, Reject
+
+from interop_app import app
+
+
+def _request_view(request) -> dict:
+    """The fields of Celery's task request a TS ``ctx`` mirrors (celery/app/task.py Context)."""
+    return {
+        "id": request.id,
+        "args": list(request.args or ()),
+        "kwargs": request.kwargs,
+        "retries": request.retries,
+        "delivery_info": request.delivery_info,
+        "properties": request.properties,
+        "reply_to": request.reply_to,
+        "correlation_id": request.correlation_id,
+        "eta": request.eta,
+        "expires": request.expires,
+        "timelimit": list(request.timelimit) if request.timelimit else request.timelimit,
+        "group": request.group,
+        "group_index": request.group_index,
+        "chord": request.chord,
+        "root_id": request.root_id,
+        "parent_id": request.parent_id,
+        "origin": request.origin,
+        "hostname": request.hostname,
+        "headers": request.headers,
+        "replaced_task_nesting": request.replaced_task_nesting,
+        "is_eager": request.is_eager,
+    }
+
+
+@app.task(name="req.describe", bind=True)
+def describe(self, *args, **kwargs):
+    """Returns the request as _request_view shows it."""
+    return _request_view(self.request)
+
+
+@app.task(name="req.progress", bind=True)
+def progress(self, total):
+    """Stores PROGRESS {"current": 1, "total": total} with update_state, then raises Ignore, so
+    the stored meta stays the one update_state wrote."""
+    self.update_state(state="PROGRESS", meta={"current": 1, "total": total})
+    raise Ignore()
+
+
+@app.task(name="req.progress_other", bind=True)
+def progress_other(self, other_id):
+    """update_state(task_id=other_id): writes another id's meta from this task's request."""
+    self.update_state(task_id=other_id, state="PROGRESS", meta={"for": other_id})
+    return "ok"
+
+
+@app.task(name="req.reject_once", bind=True, acks_late=True)
+def reject_once(self):
+    """Rejects its first delivery with requeue=True; returns the delivery_info of the redelivery."""
+    if not self.request.delivery_info.get("redelivered"):
+        raise Reject("first delivery", requeue=True)
+    return self.request.delivery_info
+
+
+@app.task(name="req.reject_drop", bind=True, acks_late=True)
+def reject_drop(self):
+    """Rejects with requeue=False: 5.7 stores FAILURE celery.exceptions.Reject."""
+    raise Reject("dropped", requeue=False)
