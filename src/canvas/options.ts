@@ -1,4 +1,6 @@
 import type { CompressionName, SerializerName } from "../config.js";
+import { ConfigError } from "../errors.js";
+import { describeValue, setOwn } from "../protocol/guards.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { SEND_OPTION_NAMES } from "./option-names.js";
 import { plain, type Signature } from "./signature.js";
@@ -130,11 +132,42 @@ export function toPublishOptions(options: Record<string, unknown>): PublishOptio
   set("kwargsrepr", str(options.kwargsrepr));
   if (Array.isArray(options.chain)) o.chain = options.chain.map(plain) as SignatureDict[];
   if (options.chord !== undefined && options.chord !== null) o.chord = plain(options.chord) as SignatureDict;
-  if (Array.isArray(options.stamped_headers)) o.stampedHeaders = options.stamped_headers as string[];
-  const stamps = options.stamps;
-  if (stamps !== null && typeof stamps === "object" && !Array.isArray(stamps)) {
-    o.stamps = stamps as Record<string, unknown>;
+  const stamping = stampsOfOptions(options);
+  if (stamping !== null) {
+    o.stampedHeaders = stamping.stampedHeaders;
+    o.stamps = stamping.stamps;
   }
   set("replacedTaskNesting", num(options.replaced_task_nesting));
   return o;
+}
+
+/**
+ * The stamps a signature's options carry, as celery/app/amqp.py `AMQP.as_task_v2` (5.7.0) reads
+ * them: `stamped_headers` names option keys, and each named key's value is that stamp
+ * (`stamps = {header: options[header] for header in stamped_headers}`); Celery's
+ * `Signature.stamp` writes them there (celery/canvas.py `Signature._stamp_headers`). A named
+ * header with no value is an error, as Python's KeyError there is. Null when no stamps are named.
+ */
+export function stampsOfOptions(
+  options: Record<string, unknown>,
+): { stampedHeaders: string[]; stamps: Record<string, unknown> } | null {
+  const named = options.stamped_headers;
+  const list = typeof named === "string" ? [named] : named;
+  if (!Array.isArray(list)) return null;
+  const stampedHeaders: string[] = [];
+  const stamps: Record<string, unknown> = {};
+  for (const header of list) {
+    if (typeof header !== "string") {
+      throw new ConfigError("stamped_headers", `stamp names must be strings (got ${describeValue(header)})`);
+    }
+    if (!Object.hasOwn(options, header)) {
+      throw new ConfigError(
+        "stamped_headers",
+        `the signature names the stamp ${JSON.stringify(header)} but its options hold no value for it`,
+      );
+    }
+    stampedHeaders.push(header);
+    setOwn(stamps, header, options[header]);
+  }
+  return { stampedHeaders, stamps };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { rejectUnknownKeys } from "../config-checks.js";
 import { ConfigError } from "../errors.js";
-import { isRecord } from "../protocol/guards.js";
+import { isPlainObject, isRecord, setOwn } from "../protocol/guards.js";
 import { saferepr } from "../protocol/saferepr.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { SEND_OPTION_NAMES } from "./option-names.js";
@@ -34,27 +34,37 @@ const SIGNATURE_OPTION_NAMES: readonly string[] = [
   ...new Set([...SEND_OPTION_NAMES, ...SEND_OPTION_NAMES.map(snakeOption)]),
 ];
 
-/** Deep copy of option values; signatures inside options are cloned, not shared. */
+/**
+ * Deep copy of signature args, kwargs and options, as celery/canvas.py `Signature.clone` deep-copies
+ * options: signatures inside are cloned, containers (plain objects, arrays) copied, and every other
+ * value kept as the value it is. Bytes (a `Uint8Array`, a decoded `Buffer`) stay bytes (copied, since
+ * JS bytes are mutable, Python's are not); a Python stand-in (`PyDecimal`, `PyUUID`, ...) is kept as
+ * is. Walking them as records would turn bytes into `{"0": .., "1": ..}` on the wire.
+ */
 function copyValue(value: unknown): unknown {
   if (value instanceof Signature) return value.clone();
   if (Array.isArray(value)) return value.map(copyValue);
   if (value instanceof Date) return new Date(value.getTime());
-  if (isRecord(value)) {
+  if (Buffer.isBuffer(value)) return Buffer.from(value);
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = copyValue(v);
+    for (const [k, v] of Object.entries(value)) setOwn(out, k, copyValue(v));
     return out;
   }
   return value;
 }
 
-/** Replaces every Signature instance inside a value by its dict (for the wire). */
+/**
+ * Replaces every Signature instance inside a value by its dict (for the wire). Only containers are
+ * walked: bytes and Python stand-ins are left for the serializer, which knows their wire form.
+ */
 export function plain(value: unknown): unknown {
   if (value instanceof Signature) return value.toDict();
   if (Array.isArray(value)) return value.map(plain);
-  if (value instanceof Date) return value;
-  if (isRecord(value)) {
+  if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = plain(v);
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) setOwn(out, k, plain(v));
     return out;
   }
   return value;

@@ -130,8 +130,9 @@ export function continuationRequest(request: WorkerRequest): ContinuationRequest
 
 /**
  * The single worker call site: runs the request's continuations around
- * `store(children)` (the worker's own meta write). Continuation errors are
- * logged, never thrown into the worker loop; `store` is still called once.
+ * `store(children)` (the worker's own meta write). An error sending a success's
+ * callbacks or next step (before `store`) is thrown, for the caller to record as the
+ * task's failure; any later error is logged, and `store` is still called once.
  */
 export async function runWorkerContinuations(
   canvas: WorkerCanvas,
@@ -147,6 +148,9 @@ export async function runWorkerContinuations(
   try {
     await runContinuations(canvas.deps, continuationRequest(request), outcome, guardedStore);
   } catch (err) {
+    // Sending the callbacks or the next chain step failed before the result was stored: Celery's
+    // tracer turns that into on_error (FAILURE, chain failed, errbacks); the caller does it.
+    if (outcome.kind === "success" && !stored) throw err;
     canvas.deps.log?.(
       "error",
       `Canvas continuation of ${request.name}[${request.id}] failed: ${String(err)}`,

@@ -130,9 +130,17 @@ export class OutcomeRecorder {
     const value = storedValue(returned);
     const encodeError = resultEncodeError(value, this.host.deps.encodeResult);
     if (encodeError !== null) return this.failure(request, task, encodeError, plan);
-    await this.finish(request, { kind: "success", value }, !plan.ignoreResult, (children) =>
-      requestResultMeta("SUCCESS", value, null, request, this.host.metaContext(), children),
-    );
+    try {
+      await this.finish(request, { kind: "success", value }, !plan.ignoreResult, (children) =>
+        requestResultMeta("SUCCESS", value, null, request, this.host.metaContext(), children),
+      );
+    } catch (dispatchError) {
+      // Thrown only when sending the callbacks or the next chain step failed, before anything was
+      // stored (runWorkerContinuations): trace.py makes that `on_error(task_request, exc)`, so
+      // FAILURE is stored, the rest of the chain failed and the errbacks called, and a caller
+      // waiting on the chain's end gets the error instead of waiting forever.
+      return this.failure(request, task, dispatchError, plan);
+    }
     // Rstr = saferepr(R, resultrepr_maxsize): the log line and the task-succeeded event.
     const repr = saferepr(value, { maxlen: 1024 });
     this.host.deps.logger.info(`Task ${plan.label} succeeded in ${plan.runtime.toFixed(6)}s: ${repr}`);
