@@ -128,23 +128,29 @@ export function freezeSignature(
   },
   oid: string,
 ): ResultNode {
-  if (sig instanceof Chain)
-    return prepareChain(sig, [], {}, opts, oid, false).results[0] ?? taskNode(randomUUID());
+  if (sig instanceof Chain) {
+    const last = prepareChain(sig, [], {}, opts, oid, false).results[0] ?? taskNode(randomUUID());
+    // `prepare_steps` ends with `self.id = results[0].id`: a frozen chain carries its last step's id.
+    sig.options.task_id = last.id;
+    return last;
+  }
   if (sig instanceof Group) {
     const gid = typeof sig.options.task_id === "string" ? sig.options.task_id : randomUUID();
     sig.options.task_id = gid;
     if (opts.groupId) sig.options.group_id = opts.groupId;
     if (opts.chord) sig.options.chord = opts.chord;
     if (opts.groupIndex !== undefined) sig.options.group_index = opts.groupIndex;
-    const rootId = (sig.options.root_id as string | undefined) ?? opts.rootId;
+    // `group._freeze_group_tasks`: root_id/parent_id are `setdefault` (a None already there
+    // stays), and members get the group_id passed to the freeze, not the group's own id
+    // (`apply_async` gives them that when it sends them).
+    if (!("root_id" in sig.options)) sig.options.root_id = opts.rootId ?? null;
+    if (!("parent_id" in sig.options)) sig.options.parent_id = opts.parentId ?? null;
+    const rootId = str(sig.options.root_id);
+    const parentId = str(sig.options.parent_id);
     const members = unrollGroup(sig);
     sig.kwargs.tasks = members;
     const results = members.map((m, i) =>
-      freezeSignature(
-        m,
-        { groupId: gid, chord: opts.chord, rootId, parentId: opts.parentId, groupIndex: i },
-        oid,
-      ),
+      freezeSignature(m, { groupId: opts.groupId, chord: opts.chord, rootId, parentId, groupIndex: i }, oid),
     );
     return { kind: "group", id: gid, results, parent: null };
   }
@@ -380,7 +386,11 @@ async function applyChord(
   delete options.task_id;
   const body = c.body.clone();
   const header = c.header.clone();
-  const gid = str(header.options.task_id) ?? randomUUID();
+  // `_chord.apply_async`: a header that is a plain list (no group options) becomes
+  // `group(tasks, task_id=self.options.get('task_id') or uuid())`.
+  const listHeader = Object.keys(header.options).length === 0;
+  const gid =
+    str(header.options.task_id) ?? (listHeader ? str(c.options.task_id) : undefined) ?? randomUUID();
   const rootId = str(body.options.root_id);
   // _add_body_callbacks: link/link_error of the chord go to the body.
   const { link, link_error, ...rest } = options;

@@ -23,7 +23,7 @@ export function pipe(a: Signature, b: Signature): Signature {
   if (a instanceof Chord) {
     const unrolled = b instanceof Group && b.tasks.length === 1 ? unrollGroup(b) : b;
     if (!(unrolled instanceof Group) && !(unrolled instanceof Chain)) {
-      const sig = a.clone();
+      const sig = cloneChord(a);
       sig.body = pipe(sig.body, unrolled);
       return sig;
     }
@@ -90,6 +90,17 @@ export function unchainTasks(c: Chain): Signature[] {
 function listOption(value: unknown): Signature[] {
   if (value === undefined || value === null) return [];
   return (Array.isArray(value) ? value : [value]).map((v) => Signature.fromDict(v as Signature));
+}
+
+/**
+ * `_chord.clone`: rebuilt from its dict, so the header becomes a plain list
+ * of its (frozen) members (`_maybe_group`) and the header group's own
+ * options are dropped; the chord's `task_id` still names the group id.
+ */
+function cloneChord(c: Chord): Chord {
+  const sig = c.clone();
+  sig.kwargs.header = new Group(sig.header.tasks);
+  return sig;
 }
 
 /** `maybe_unroll_group`: a one-member group stands for its member. */
