@@ -26,15 +26,20 @@ export {
 export {
   Chain,
   Chord,
+  Chunks,
   chain,
   chord,
+  chunks,
   Group,
   group,
+  MapSignature,
   Signature,
   type SubtaskType,
   s,
   si,
   signature,
+  xmap,
+  xstarmap,
 } from "./canvas/index.js";
 export type { SendTaskOptions, SignatureLike } from "./canvas/options.js";
 export { applyAsync } from "./client/canvas-apply.js";

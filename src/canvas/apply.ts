@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { ConfigError } from "../errors.js";
+import { Chunks, MapSignature } from "./maps.js";
 import { type PublishOptions, toPublishOptions } from "./options.js";
 import { Chain, Chord, Group, Signature } from "./signature.js";
 
@@ -87,16 +88,6 @@ export function chordSizeOf(sig: Signature): number {
   }
   if (sig instanceof Chord) return chordSizeOf(sig.body);
   return 1;
-}
-
-/** The unsupported compound forms, with the reason given to the caller. */
-function refuseUnsupported(sig: Signature): void {
-  if (sig.subtaskType === "xmap" || sig.subtaskType === "xstarmap" || sig.subtaskType === "chunks") {
-    throw new ConfigError(
-      "signature",
-      `${sig.subtaskType} signatures are not supported by Celeriac: they run as the Python-only built-in task ${JSON.stringify(sig.task)} (celery.map/starmap/chunks); send a group instead`,
-    );
-  }
 }
 
 /** Flattens nested groups (`group._freeze_unroll`), cloning every member. */
@@ -201,7 +192,6 @@ function prepareChain(
     const isFirst = i === 0;
     const isLast = tasks.length === 0 && prevTask === null;
     let task = steps[i] as Signature;
-    refuseUnsupported(task);
     if (task instanceof Group && task.tasks.length === 0 && (i > 0 || prevTask)) continue;
     if (clone) task = isFirst ? task.clone(args, kwargs) : task.clone();
     else if (isFirst) task.args = [...args, ...task.args];
@@ -260,7 +250,11 @@ export async function applySignature(
   kwargs: Options = {},
   extra: Options = {},
 ): Promise<ResultNode> {
-  refuseUnsupported(sig);
+  if (sig instanceof Chunks) {
+    // chunks.apply_async: its group of starmaps, routed as the inner task; only the call's options.
+    return applyGroup(pub, sig.group(), args, kwargs, { route_name: sig.routeName, ...extra });
+  }
+  if (sig instanceof MapSignature) return applyMap(pub, sig, extra);
   if (sig instanceof Chain) return applyChain(pub, sig, args, kwargs, extra);
   if (sig instanceof Group) return applyGroup(pub, sig, args, kwargs, extra);
   if (sig instanceof Chord) return applyChord(pub, sig, args, kwargs, extra);
@@ -270,6 +264,24 @@ export async function applySignature(
   options.taskId = id;
   if (options.replyTo === undefined) options.replyTo = pub.oid;
   await pub.publishTask(sig.task, m.args, m.kwargs, options);
+  return taskNode(id);
+}
+
+/**
+ * `_basemap.apply_async`: partial args are dropped, the signature's options merged with the call's,
+ * and the message is routed by the inner task's name unless a `route_name` is given.
+ */
+async function applyMap(pub: CanvasPublisher, sig: MapSignature, extra: Options): Promise<TaskNode> {
+  const m = sig.merge([], {}, extra);
+  const options = toPublishOptions(m.options);
+  options.routeName ??= sig.routeName;
+  // Sent through the built-in's Task.apply_async, which passes its `ignore_result` (False).
+  options.ignoreResult ??= false;
+  const id = options.taskId ?? randomUUID();
+  options.taskId = id;
+  if (options.replyTo === undefined) options.replyTo = pub.oid;
+  const it = Array.isArray(m.kwargs.it) ? m.kwargs.it : [];
+  await pub.publishTask(sig.task, [], { task: m.kwargs.task, it: [...it] }, options);
   return taskNode(id);
 }
 

@@ -20,6 +20,16 @@ export {
   planFailure,
   planSuccess,
 } from "./continuation.js";
+export {
+  CHUNKS_TASK,
+  Chunks,
+  chunks,
+  MAP_TASK,
+  MapSignature,
+  STARMAP_TASK,
+  xmap,
+  xstarmap,
+} from "./maps.js";
 export { type PublishOptions, type SendTaskOptions, toPublishOptions } from "./options.js";
 export {
   Chain,

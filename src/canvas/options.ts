@@ -74,6 +74,11 @@ export interface PublishOptions extends SendTaskOptions {
   stamps?: Record<string, unknown>;
   /** Properties copied as Celery copies leftover options (e.g. `origin` on a retry). */
   extraProperties?: Record<string, unknown>;
+  /**
+   * The name routes are looked up by instead of the task's (Celery's `send_task(route_name=)`):
+   * `celery.map`/`starmap` are routed as the task they map (celery/canvas.py `_basemap.apply_async`).
+   */
+  routeName?: string;
 }
 
 /**
@@ -138,6 +143,7 @@ export function toPublishOptions(options: Record<string, unknown>): PublishOptio
     o.stamps = stamping.stamps;
   }
   set("replacedTaskNesting", num(options.replaced_task_nesting));
+  set("routeName", str(options.route_name));
   return o;
 }
 

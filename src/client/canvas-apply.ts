@@ -1,5 +1,6 @@
 import { type ResultBackend, requireChordJoiner } from "../backends/backend.js";
 import { applySignature, type CanvasPublisher, type ResultNode } from "../canvas/apply.js";
+import type { Chunks } from "../canvas/maps.js";
 import type { PublishOptions } from "../canvas/options.js";
 import { type Chain, type Chord, type Group, type Signature, snakeOption } from "../canvas/signature.js";
 import type { Settings } from "../config.js";
@@ -64,6 +65,14 @@ export type CanvasOptions = Record<string, unknown>;
 export async function applyAsync<T = unknown>(
   app: CanvasApp,
   sig: Group,
+  args?: readonly unknown[],
+  kwargs?: Record<string, unknown>,
+  options?: CanvasOptions,
+): Promise<GroupResult<T>>;
+/** `chunks(...)` is sent as its group of `celery.starmap` parts: a GroupResult of their lists. */
+export async function applyAsync<T = unknown>(
+  app: CanvasApp,
+  sig: Chunks,
   args?: readonly unknown[],
   kwargs?: Record<string, unknown>,
   options?: CanvasOptions,

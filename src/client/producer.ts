@@ -38,7 +38,7 @@ export function prepareTaskMessage(
   options: PublishOptions,
 ): PreparedMessage {
   const route = router.route(
-    name,
+    options.routeName ?? name,
     {
       queue: options.queue,
       exchange: options.exchange,

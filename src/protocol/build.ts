@@ -236,6 +236,26 @@ function resolveTimes(input: BuildTaskInput, now: Date): Times {
   return { eta, expires, expiration };
 }
 
+const SIGNATURE_KEYS = ["task", "args", "kwargs", "options", "subtask_type", "immutable"];
+
+/**
+ * A signature dict as Python reprs it: Celery builds every `Signature` with
+ * `args=tuple(args)` (celery/canvas.py `Signature.__init__`, 5.7.0), so inside
+ * argsrepr/kwargsrepr (an `xmap`'s `task`, a callback passed as an argument)
+ * its args show as a tuple. Other values are returned as they are.
+ */
+function pySignatureView(value: unknown, depth = 0): unknown {
+  if (depth > 8 || !isPlainObject(value)) return value;
+  const sig = value as Record<string, unknown>;
+  const keys = Object.keys(sig);
+  if (keys.length !== SIGNATURE_KEYS.length || !SIGNATURE_KEYS.every((k) => k in sig)) return value;
+  if (!Array.isArray(sig.args) || !isPlainObject(sig.kwargs)) return value;
+  const kwargs: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(sig.kwargs as Record<string, unknown>))
+    setOwn(kwargs, k, pySignatureView(v, depth + 1));
+  return { ...sig, args: new PyTuple(sig.args.map((a) => pySignatureView(a, depth + 1))), kwargs };
+}
+
 function reprs(
   input: BuildTaskInput,
   args: unknown[],
@@ -248,10 +268,13 @@ function reprs(
     balanced: usesBalancedRepr(compat),
   };
   // `args or ()`: empty args are always the tuple `()`.
-  const argsValue = input.argsReprStyle === "list" && args.length > 0 ? args : new PyTuple(args);
+  const argsView = args.map((a) => pySignatureView(a));
+  const argsValue = input.argsReprStyle === "list" && args.length > 0 ? argsView : new PyTuple(argsView);
+  const kwargsView: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(kwargs)) setOwn(kwargsView, k, pySignatureView(v));
   return {
     argsrepr: input.argsrepr ?? saferepr(argsValue, options),
-    kwargsrepr: input.kwargsrepr ?? saferepr(kwargs, options),
+    kwargsrepr: input.kwargsrepr ?? saferepr(kwargsView, options),
   };
 }
 

@@ -137,7 +137,7 @@ export class Worker {
       logger: this.logger,
     });
     registerChordUnlock(deps.registry, deps.backend, canvas, s.resultChordRetryInterval);
-    registerBuiltinTasks(deps.registry);
+    registerBuiltinTasks(deps.registry, { canvas, modulePool: (handler) => this.pools.forHandler(handler) });
     this.runner = new TaskRunner({
       backend: deps.backend,
       publish: deps.publish,

@@ -24,6 +24,11 @@ const PUBLIC_VALUES = [
   "s",
   "si",
   "signature",
+  "MapSignature",
+  "Chunks",
+  "xmap",
+  "xstarmap",
+  "chunks",
   // errors
   "CeleryError",
   "ConfigError",

@@ -11,6 +11,7 @@ import {
   type ResultNode,
 } from "../../../src/canvas/apply.js";
 import { planErrbacks, planFailure, planSuccess } from "../../../src/canvas/continuation.js";
+import { chunks, xmap, xstarmap } from "../../../src/canvas/maps.js";
 import type { PublishOptions } from "../../../src/canvas/options.js";
 import { Chain, Chord, chain, chord, Group, group, Signature, s, si } from "../../../src/canvas/signature.js";
 import { ConfigError } from "../../../src/errors.js";
@@ -141,16 +142,60 @@ describe("applying workflows", () => {
     expect((chordDict.kwargs.body as SignatureDict).options.task_id).toBe(node.id);
   });
 
-  it("refuses xmap/xstarmap/chunks with the reason", async () => {
-    const chunks = Signature.fromDict({
-      task: "celery.chunks",
+  it("xmap/xstarmap send one built-in message routed as the mapped task, partial args dropped", async () => {
+    const pub = recorder();
+    await applySignature(pub, xmap(s("ts.double", 99), [1, 2]), ["parent value"], {}, { queue: "q" });
+    await applySignature(pub, xstarmap(s("ts.add"), [[1, 2]]));
+    const [map, star] = sent(pub.log);
+    expect(map).toMatchObject({
+      name: "celery.map",
       args: [],
-      kwargs: {},
-      options: {},
-      subtask_type: "chunks",
-      immutable: false,
+      options: { routeName: "ts.double", queue: "q" },
     });
-    await expect(applySignature(recorder(), chunks)).rejects.toBeInstanceOf(ConfigError);
+    expect(map?.options.ignoreResult).toBe(false);
+    expect(star).toMatchObject({ name: "celery.starmap", args: [], options: { routeName: "ts.add" } });
+    // Celery's _basemap passes no subtask_type: a dict read back is a plain signature.
+    expect(xmap(s("ts.double"), [1]).toDict().subtask_type).toBeNull();
+  });
+
+  it("chunks: n-sized starmap parts, the last one shorter, sent as a group", async () => {
+    const sig = chunks(
+      s("ts.add"),
+      [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        [4, 4],
+        [5, 5],
+      ],
+      2,
+    );
+    expect(sig.group().tasks.map((t) => t.kwargs.it)).toEqual([
+      [
+        [1, 1],
+        [2, 2],
+      ],
+      [
+        [3, 3],
+        [4, 4],
+      ],
+      [[5, 5]],
+    ]);
+    const pub = recorder();
+    const node = await applySignature(pub, sig);
+    expect(node.kind).toBe("group");
+    expect(sent(pub.log).map((m) => [m.name, m.options.groupIndex, m.options.routeName])).toEqual([
+      ["celery.starmap", 0, "ts.add"],
+      ["celery.starmap", 1, "ts.add"],
+      ["celery.starmap", 2, "ts.add"],
+    ]);
+  });
+
+  it("refuses a chunk size that is not a positive integer, and a non-iterable", () => {
+    for (const n of [0, -1, 1.5, Number.NaN]) {
+      expect(() => chunks(s("ts.add"), [[1, 1]], n)).toThrow(/chunks needs a chunk size n >= 1/);
+    }
+    expect(() => xmap(s("ts.add"), 5 as unknown as number[])).toThrow(ConfigError);
   });
 });
 
