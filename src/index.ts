@@ -108,6 +108,7 @@ export {
   WorkerLostError,
 } from "./worker/errors.js";
 export type { RateLimit } from "./worker/rate-limit.js";
+export type { HookRequest, PostrunState } from "./worker/task-hooks.js";
 export {
   defineTaskBase,
   type ErrorMatcher,
@@ -122,3 +123,9 @@ export {
   threadedTask,
 } from "./worker/task-registry.js";
 export { type CloseOptions, Worker, type WorkerOptions } from "./worker/worker.js";
+export type {
+  TaskEventInfo,
+  WorkerEventListener,
+  WorkerEventMap,
+  WorkerEventName,
+} from "./worker/worker-events.js";

@@ -270,3 +270,86 @@ def bad_exc_args():
     """Raises ValueError("bad", <an arg json cannot encode>): Celery stores the arg's repr
     (celery/utils/serialization.py ensure_serializable)."""
     raise ValueError("bad", object())
+
+
+# -- Signal order probes (test/interop/worker-hooks-redis.test.ts) ----------------------------
+# For tasks named "interop.hooks.*", each task signal RPUSHes one JSON record to `hooks:<id>` on
+# the record Redis: the signal, the state the result backend holds at that moment and whether the
+# message is still in kombu's `unacked` hash (acks_late: not yet acknowledged). A TS worker's
+# typed hooks record the same fields, so a test compares Celery's order with Celeriac's.
+
+HOOKS_PREFIX = "interop.hooks."
+
+
+def _hook_record(signal_name, task_id, **fields):
+    import redis
+
+    broker = redis.Redis.from_url(app.conf.broker_url)
+    backend = redis.Redis.from_url(app.conf.result_backend)
+    raw = backend.get(f"celery-task-meta-{task_id}")
+    status = json.loads(raw)["status"] if raw else "PENDING"
+    unacked = any(task_id.encode() in value for value in broker.hvals("unacked"))
+    record_value = {"signal": signal_name, "status": status, "unacked": unacked, **fields}
+    _record_redis().rpush(f"hooks:{task_id}", json.dumps(record_value))
+
+
+def _is_probe(sender):
+    return getattr(sender, "name", "").startswith(HOOKS_PREFIX)
+
+
+def _connect_hook_probes():
+    from celery import signals
+
+    @signals.task_prerun.connect(weak=False)
+    def _prerun(sender=None, task_id=None, args=None, kwargs=None, **_):
+        if _is_probe(sender):
+            _hook_record("task_prerun", task_id, args=list(args), kwargs=kwargs)
+
+    @signals.task_success.connect(weak=False)
+    def _success(sender=None, result=None, **_):
+        if _is_probe(sender):
+            _hook_record("task_success", sender.request.id, result=result)
+
+    @signals.task_failure.connect(weak=False)
+    def _failure(sender=None, task_id=None, exception=None, args=None, kwargs=None, **_):
+        if _is_probe(sender):
+            _hook_record("task_failure", task_id, exception=repr(exception), args=list(args), kwargs=kwargs)
+
+    @signals.task_retry.connect(weak=False)
+    def _retry(sender=None, request=None, reason=None, **_):
+        if _is_probe(sender):
+            _hook_record("task_retry", request.id, reason=type(reason).__name__, retries=request.retries)
+
+    @signals.task_postrun.connect(weak=False)
+    def _postrun(sender=None, task_id=None, args=None, kwargs=None, retval=None, state=None, **_):
+        if _is_probe(sender):
+            shown = retval if state == "SUCCESS" else type(retval).__name__
+            _hook_record("task_postrun", task_id, args=list(args), kwargs=kwargs, retval=shown, state=state)
+
+    @signals.task_revoked.connect(weak=False)
+    def _revoked(sender=None, request=None, terminated=None, signum=None, expired=None, **_):
+        if _is_probe(sender):
+            _hook_record("task_revoked", request.id, terminated=terminated, signum=signum, expired=expired)
+
+
+_connect_hook_probes()
+
+
+@app.task(name="interop.hooks.add", acks_late=True)
+def hooks_add(x, y):
+    """acks_late add: its signals record the backend state and ack state (see above)."""
+    return x + y
+
+
+@app.task(name="interop.hooks.fail", acks_late=True)
+def hooks_fail(message):
+    """acks_late ValueError(message)."""
+    raise ValueError(message)
+
+
+@app.task(name="interop.hooks.retry", bind=True, acks_late=True)
+def hooks_retry(self, tag):
+    """Retries itself once at once, then returns `tag`."""
+    if self.request.retries == 0:
+        raise self.retry(countdown=0, max_retries=1)
+    return tag

@@ -7,6 +7,7 @@ import type { WorkerCanvas } from "./canvas-host.js";
 import type { ModuleJob } from "./module-job.js";
 import type { WorkerRequest } from "./request.js";
 import type { ResultEncoder } from "./result-value.js";
+import type { RunHooks } from "./task-hooks.js";
 import type { ModuleHandler } from "./task-registry.js";
 
 /**
@@ -34,6 +35,8 @@ export interface RunnerDeps {
    * into task-succeeded/failed/retried/rejected/revoked events).
    */
   onOutcome?(request: WorkerRequest, outcome: RunnerOutcome): void;
+  /** Celery's task signals (`task_prerun`, `task_success`, ...), at the points the tracer sends them. */
+  hooks?: RunHooks;
 }
 
 /** A run's end as events report it; `terminated` = ended by `revoke(terminate=True)`. */

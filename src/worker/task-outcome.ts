@@ -24,12 +24,15 @@ import { buildRetryMessage } from "./retry-message.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
 import type { RunnerDeps, RunnerOutcome } from "./runner-deps.js";
 import type { SettleDecision } from "./settlement.js";
+import type { RunSignal } from "./task-hooks.js";
 import type { TaskDefinition } from "./task-registry.js";
 
 /** What one run decided: how its message is settled, and the event to report once it is. */
 export interface Recorded {
   decision: SettleDecision;
   report: RunnerOutcome | null;
+  /** The hooks (Celery's task signals) the run fires before it is settled; absent = none. */
+  signal?: RunSignal;
 }
 
 /** Per-run facts every step reads (celery/worker/request.py `Request` + the task's options). */
@@ -99,7 +102,13 @@ export class OutcomeRecorder {
           replyDestination(request),
         );
       }
-      return { decision: "ack", report: { kind: "terminated", signum: outcome.reason.signum } };
+      // The pool process is gone: no task_postrun (Request.terminate kills it); task_revoked before the ack.
+      const signum = outcome.reason.signum;
+      return {
+        decision: "ack",
+        report: { kind: "terminated", signum },
+        signal: { kind: "terminated", signum, postrun: null },
+      };
     }
     if (outcome.kind === "ok") return this.success(request, task, outcome.value, plan);
     if (outcome.kind === "timeout") {
@@ -109,9 +118,17 @@ export class OutcomeRecorder {
       await this.finish(request, failure, plan.storeErrors, () =>
         requestResultMeta("FAILURE", failure.exc, null, request, this.host.metaContext()),
       );
+      // Request.on_timeout: task_failure from the parent; the killed child never sends task_postrun.
       return {
         decision: lateSettlement(task.options, "timeout").settle,
         report: { kind: "failed", exceptionRepr: excRepr(exc), traceback: tracebackOf(exc) },
+        signal: {
+          kind: "failure",
+          exception: exc,
+          traceback: tracebackOf(exc),
+          afterPostrun: false,
+          postrun: null,
+        },
       };
     }
     return this.onError(request, task, outcome.error, plan);
@@ -144,7 +161,11 @@ export class OutcomeRecorder {
     // Rstr = saferepr(R, resultrepr_maxsize): the log line and the task-succeeded event.
     const repr = saferepr(value, { maxlen: 1024 });
     this.host.deps.logger.info(`Task ${plan.label} succeeded in ${plan.runtime.toFixed(6)}s: ${repr}`);
-    return { decision: "ack", report: { kind: "succeeded", resultRepr: repr, runtime: plan.runtime } };
+    return {
+      decision: "ack",
+      report: { kind: "succeeded", resultRepr: repr, runtime: plan.runtime },
+      signal: { kind: "success", result: returned, postrun: { state: "SUCCESS", retval: returned } },
+    };
   }
 
   /** The exception triple as `prepare_exception` stores it (args the serializer refuses become reprs). */
@@ -198,12 +219,17 @@ export class OutcomeRecorder {
     }
     if (error instanceof Ignore) {
       logger.info(`Task ${label} ignored`);
-      return { decision: "ack", report: { kind: "ignored" } };
+      return {
+        decision: "ack",
+        report: { kind: "ignored" },
+        signal: { kind: "none", postrun: { state: "IGNORED", retval: error } },
+      };
     }
     if (error instanceof Reject) {
       logger.info(`Task ${label} rejected: ${error.message}${error.requeue ? " (requeued)" : ""}`);
       const report: RunnerOutcome = { kind: "rejected", requeue: error.requeue };
-      if (error.requeue) return { decision: "requeue", report };
+      const postrun = { state: "REJECTED" as const, retval: error };
+      if (error.requeue) return { decision: "requeue", report, signal: { kind: "none", postrun } };
       // 5.7: Reject(requeue=False) stores FAILURE (celery/worker/request.py Request.on_failure).
       if (plan.storeErrors && this.host.deps.compat.minor === "5.7") {
         await this.host.store(
@@ -216,8 +242,15 @@ export class OutcomeRecorder {
           ),
           replyDestination(request),
         );
+        // Request.on_failure(Reject): mark_as_failure + task_failure in the parent, after the tracer's postrun.
+        const traceback = tracebackOf(error);
+        return {
+          decision: "reject",
+          report,
+          signal: { kind: "failure", exception: error, traceback, afterPostrun: true, postrun },
+        };
       }
-      return { decision: "reject", report };
+      return { decision: "reject", report, signal: { kind: "none", postrun } };
     }
     return this.failure(request, task, error, plan);
   }
@@ -248,6 +281,13 @@ export class OutcomeRecorder {
         exceptionRepr: excRepr(exc === undefined ? retry : exc),
         traceback: exc === undefined ? "" : tracebackOf(exc),
       },
+      // TraceInfo.handle_retry: task_retry(request, reason=the Retry raised, einfo) after mark_as_retry.
+      signal: {
+        kind: "retry",
+        reason: retry,
+        traceback: exc === undefined ? "" : tracebackOf(exc),
+        postrun: { state: "RETRY", retval: retry },
+      },
     };
   }
 
@@ -263,7 +303,11 @@ export class OutcomeRecorder {
     if (!late.store) {
       // Request.on_failure: requeued for another run, so no FAILURE and no task-failed event.
       logger.error(`Task handler raised error: ${excRepr(error)} (message requeued: rejectOnWorkerLost)`);
-      return { decision: late.settle, report: { kind: "rejected", requeue: true } };
+      return {
+        decision: late.settle,
+        report: { kind: "rejected", requeue: true },
+        signal: { kind: "none", postrun: null },
+      };
     }
     logger.error(
       { err: error instanceof Error ? error : undefined },
@@ -275,9 +319,18 @@ export class OutcomeRecorder {
     await this.finish(request, failure, plan.storeErrors, () =>
       requestResultMeta("FAILURE", failure.exc, failure.traceback, request, this.host.metaContext()),
     );
+    // handle_failure: task_failure after mark_as_failure; a lost child sends no task_postrun.
+    const lost = error instanceof WorkerLostError;
     return {
       decision: late.settle,
       report: { kind: "failed", exceptionRepr: excRepr(error), traceback: tracebackOf(error) },
+      signal: {
+        kind: "failure",
+        exception: error,
+        traceback: tracebackOf(error),
+        afterPostrun: false,
+        postrun: lost ? null : { state: "FAILURE", retval: error },
+      },
     };
   }
 

@@ -115,6 +115,8 @@ export class TaskRunner implements RecorderHost {
     // Celery acks before running (kombu's ack is a socket write it does not wait on); we do not
     // hold the handler back on the round trip either. A failed ack is logged by the settlement.
     if (!options.acksLate) void settlement.settle("ack");
+    // build_tracer: task_prerun, then STARTED, then the body.
+    await this.deps.hooks?.prerun(request);
     let recorded: Recorded;
     let unkillable: Promise<void> | null = null;
     try {
@@ -138,6 +140,8 @@ export class TaskRunner implements RecorderHost {
     } catch (fatal) {
       recorded = await this.fatal(request, task, plan, fatal);
     }
+    // Signals run in the tracer, after the meta is stored and before Request.on_success acks late.
+    if (recorded.signal) await this.deps.hooks?.settled(request, recorded.signal);
     await settlement.settle(recorded.decision);
     if (recorded.report) this.report(request, recorded.report);
     if (unkillable) await this.holdSlot(plan.label, unkillable);
@@ -172,7 +176,17 @@ export class TaskRunner implements RecorderHost {
         );
         await this.store(meta, replyDestination(request));
       }
-      return { decision, report: { kind: "failed", exceptionRepr: excRepr(error), traceback } };
+      return {
+        decision,
+        report: { kind: "failed", exceptionRepr: excRepr(error), traceback },
+        signal: {
+          kind: "failure",
+          exception: error,
+          traceback,
+          afterPostrun: false,
+          postrun: { state: "FAILURE", retval: error },
+        },
+      };
     } catch (again) {
       this.deps.logger.error(`Task ${plan.label}: internal error not recorded: ${errorMessage(again)}`);
       return { decision, report: null };

@@ -1,12 +1,22 @@
 import { EventEmitter } from "node:events";
+import { type HookRequest, hookRequest, type PostrunState, type RunHooks } from "./task-hooks.js";
 
 /**
  * What a worker tells its observers (metrics, the CLI, user code): one typed
- * map, `worker.on("task-succeeded", (e) => ...)`. The task events fire where
- * Celery's worker sends its `task-*` events and signals (celery/worker/strategy.py
- * `task_message_handler`, celery/app/trace.py `build_tracer`: `task_prerun`,
- * `task_postrun`, 5.7.0), whether or not `-E` is on; observers never change
- * what the worker does, and an observer that throws is logged, not fatal.
+ * map, `worker.on("task-succeeded", (e) => ...)`. Two kinds, both fired whether
+ * or not `-E` is on:
+ * - Celery's task signals, with the values Celery passes and at the points it
+ *   sends them (celery/app/trace.py `build_tracer`, `TraceInfo.handle_failure` /
+ *   `handle_retry`, celery/worker/request.py `_announce_revoked`, 5.7.0):
+ *   `task-prerun`, `task-success`, `task-failure`, `task-retry`, `task-postrun`,
+ *   `task-revoked`, `worker-ready`, `worker-shutdown`. `task-success`/`-failure`/
+ *   `-retry` and `task-postrun` come after the result is stored and before a
+ *   late ack, as in Celery's tracer.
+ * - Celery's task events (`task-received`, `task-started`, `task-succeeded`,
+ *   `task-failed`, `task-retried`): where the worker sends its `task-*` events,
+ *   after the message is settled.
+ * Listeners run synchronously, in order, as Celery's signal receivers do; they
+ * never change what the worker does, and one that throws is logged, not fatal.
  */
 export interface TaskEventInfo {
   id: string;
@@ -21,18 +31,54 @@ export interface WorkerEventMap {
   "worker-shutdown": [{ hostname: string }];
   /** A task message was accepted (not expired, not revoked); `task-received`. */
   "task-received": [TaskEventInfo];
-  /** The task leaves the queue for a pool slot (`task-started`); `task-prerun` follows at once. */
+  /** The task leaves the queue for a pool slot (`task-started`); `task-prerun` follows. */
   "task-started": [TaskEventInfo];
-  /** The handler is about to run (`task_prerun`). */
-  "task-prerun": [TaskEventInfo];
+  /** `task_prerun(task_id, task, args, kwargs)`: after the early ack, before STARTED is stored and the handler runs. */
+  "task-prerun": [TaskEventInfo & { args: unknown[]; kwargs: Record<string, unknown>; request: HookRequest }];
+  /** `task_success(result)`: the handler's return value, after SUCCESS is stored and callbacks sent. */
+  "task-success": [TaskEventInfo & { result: unknown; request: HookRequest }];
+  /**
+   * `task_failure(task_id, exception, args, kwargs, traceback)`: after FAILURE is stored and errbacks
+   * ran; also for a hard time limit (no `task-postrun` then) and `Reject(requeue=false)` on 5.7.
+   */
+  "task-failure": [
+    TaskEventInfo & {
+      exception: unknown;
+      args: unknown[];
+      kwargs: Record<string, unknown>;
+      traceback: string;
+      request: HookRequest;
+    },
+  ];
+  /** `task_retry(request, reason)`: `reason` is the Retry thrown, after the retry is sent and RETRY stored. */
+  "task-retry": [TaskEventInfo & { request: HookRequest; reason: unknown; traceback: string }];
   "task-succeeded": [TaskEventInfo & { runtime: number; resultRepr: string }];
   /** `runtime` in seconds from `task-prerun`. */
   "task-failed": [TaskEventInfo & { runtime: number; exceptionRepr: string; traceback: string }];
   "task-retried": [TaskEventInfo & { exceptionRepr: string; traceback: string }];
-  /** Revoked before running, expired, or terminated while running. */
-  "task-revoked": [TaskEventInfo & { expired: boolean; terminated: boolean }];
-  /** The run is over, whatever its outcome, and its slot is free (`task_postrun`). */
-  "task-postrun": [TaskEventInfo];
+  /**
+   * `task_revoked(request, terminated, signum, expired)`: revoked before running, expired, or
+   * terminated while running; after REVOKED is stored, before the message is acked (Celery
+   * defers that ack with `call_soon`, so it goes out after the receivers returned).
+   */
+  "task-revoked": [
+    TaskEventInfo & { expired: boolean; terminated: boolean; signum: number | null; request: HookRequest },
+  ];
+  /**
+   * `task_postrun(task_id, task, args, kwargs, retval, state)`: the handler returned or threw
+   * (`retval` is the value or what was thrown); after the outcome hook, before a late ack. Not
+   * fired when the run was terminated or killed at its hard time limit (Celery's pool process is
+   * gone by then).
+   */
+  "task-postrun": [
+    TaskEventInfo & {
+      args: unknown[];
+      kwargs: Record<string, unknown>;
+      retval: unknown;
+      state: PostrunState;
+      request: HookRequest;
+    },
+  ];
   /** The consumer hit an error it recovered from. */
   "consumer-error": [Error];
   /** The broker is gone for good; the worker stops with exit status 1. */
@@ -40,7 +86,11 @@ export interface WorkerEventMap {
 }
 
 export type WorkerEventName = keyof WorkerEventMap;
-export type WorkerEventListener<K extends WorkerEventName> = (...args: WorkerEventMap[K]) => void;
+/**
+ * A listener. One that returns a promise holds the worker at that point until it settles, as a
+ * Celery signal receiver blocks the tracer (for the task signals; other events do not wait).
+ */
+export type WorkerEventListener<K extends WorkerEventName> = (...args: WorkerEventMap[K]) => unknown;
 
 /** The worker's emitter: listeners run in order; one that throws is reported to `onListenerError`. */
 export class WorkerEvents {
@@ -59,13 +109,118 @@ export class WorkerEvents {
     (this.emitter.off as (e: K, l: WorkerEventListener<K>) => unknown)(event, listener);
   }
 
-  emit<K extends WorkerEventName>(event: K, ...args: WorkerEventMap[K]): void {
-    for (const listener of this.emitter.listeners(event) as WorkerEventListener<K>[]) {
-      try {
-        listener(...args);
-      } catch (err) {
-        this.onListenerError(event, err);
-      }
+  /**
+   * Runs the listeners in order. Synchronous listeners finish before it returns (undefined);
+   * from the first one that returns a promise on, each is awaited before the next, and the
+   * returned promise settles when all have (it never rejects).
+   */
+  emit<K extends WorkerEventName>(event: K, ...args: WorkerEventMap[K]): Promise<void> | undefined {
+    const listeners = this.emitter.listeners(event) as WorkerEventListener<K>[];
+    for (let i = 0; i < listeners.length; i++) {
+      const pending = this.call(event, listeners[i] as WorkerEventListener<K>, args);
+      if (pending) return this.rest(event, pending, listeners.slice(i + 1), args);
     }
+    return undefined;
   }
+
+  private call<K extends WorkerEventName>(
+    event: K,
+    listener: WorkerEventListener<K>,
+    args: WorkerEventMap[K],
+  ): Promise<void> | undefined {
+    try {
+      const out = listener(...args);
+      if (isThenable(out)) {
+        return Promise.resolve(out).then(
+          () => undefined,
+          (err: unknown) => this.onListenerError(event, err),
+        );
+      }
+    } catch (err) {
+      this.onListenerError(event, err);
+    }
+    return undefined;
+  }
+
+  private async rest<K extends WorkerEventName>(
+    event: K,
+    pending: Promise<void>,
+    listeners: WorkerEventListener<K>[],
+    args: WorkerEventMap[K],
+  ): Promise<void> {
+    await pending;
+    for (const listener of listeners) await this.call(event, listener, args);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+/**
+ * The runner's hooks as typed events: Celery's task signals in the tracer's
+ * order (celery/app/trace.py `build_tracer`, 5.7.0): prerun; then success,
+ * failure or retry; then postrun (a parent-side `task_failure` for
+ * `Reject(requeue=False)` after it, as Request.on_failure sends it).
+ */
+export function taskSignalHooks(events: WorkerEvents): RunHooks {
+  return {
+    prerun: async (r) => {
+      await events.emit("task-prerun", {
+        id: r.id,
+        name: r.name,
+        args: r.args,
+        kwargs: r.kwargs,
+        request: hookRequest(r),
+      });
+    },
+    settled: async (r, signal) => {
+      const request = hookRequest(r);
+      const task = { id: r.id, name: r.name };
+      const failure = async () => {
+        if (signal.kind !== "failure") return;
+        await events.emit("task-failure", {
+          ...task,
+          exception: signal.exception,
+          args: r.args,
+          kwargs: r.kwargs,
+          traceback: signal.traceback,
+          request,
+        });
+      };
+      if (signal.kind === "success")
+        await events.emit("task-success", { ...task, result: signal.result, request });
+      else if (signal.kind === "retry")
+        await events.emit("task-retry", {
+          ...task,
+          request,
+          reason: signal.reason,
+          traceback: signal.traceback,
+        });
+      else if (signal.kind === "failure" && !signal.afterPostrun) await failure();
+      else if (signal.kind === "terminated")
+        await events.emit("task-revoked", {
+          ...task,
+          expired: false,
+          terminated: true,
+          signum: signal.signum,
+          request,
+        });
+      if (signal.postrun) {
+        await events.emit("task-postrun", {
+          ...task,
+          args: r.args,
+          kwargs: r.kwargs,
+          retval: signal.postrun.retval,
+          state: signal.postrun.state,
+          request,
+        });
+      }
+      if (signal.kind === "failure" && signal.afterPostrun) await failure();
+    },
+  };
 }

@@ -23,10 +23,16 @@ import { requestResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
 import { errorMessage, settleOnce } from "./settlement.js";
 import { handleShutdownSignals } from "./shutdown-signals.js";
+import { hookRequest } from "./task-hooks.js";
 import { TaskOverrides } from "./task-overrides.js";
 import type { TaskDefinition } from "./task-registry.js";
 import { effectiveIgnoreResult, type RunnerOutcome, replyDestination, TaskRunner } from "./task-runner.js";
-import { type WorkerEventListener, type WorkerEventName, WorkerEvents } from "./worker-events.js";
+import {
+  taskSignalHooks,
+  type WorkerEventListener,
+  type WorkerEventName,
+  WorkerEvents,
+} from "./worker-events.js";
 import {
   type CloseOptions,
   checkWorkerOptions,
@@ -151,6 +157,7 @@ export class Worker {
       canvas,
       modulePool: (handler) => this.pools.forHandler(handler),
       onOutcome: (request, outcome) => this.onOutcome(request, outcome),
+      hooks: taskSignalHooks(this.events),
     });
     this.ops =
       deps.ops?.(
@@ -407,28 +414,38 @@ export class Worker {
     const suffix = reason === "expired" ? " (expired)" : "";
     this.logger.info(`Discarding revoked task: ${requestLabel(request)}${suffix}`);
     this.ops?.revokedRun(request, { expired: reason === "expired" });
-    this.events.emit("task-revoked", {
-      id: request.id,
-      name: request.name,
-      expired: reason === "expired",
-      terminated: false,
-    });
-    void delivery.ack().catch(() => undefined);
     const ignore = effectiveIgnoreResult(
       request.ignoreResult,
       task.options.ignoreResult,
       this.deps.settings.compat,
     );
-    if (!ignore || this.deps.settings.taskStoreErrorsEvenIfIgnored) {
-      void this.runner.store(
-        requestResultMeta("REVOKED", TaskRevokedErrorInfo(reason), null, request, {
-          hostname: this.hostname,
-          resultExtended: this.deps.settings.resultExtended,
-          compat: this.deps.settings.compat,
+    const stored =
+      !ignore || this.deps.settings.taskStoreErrorsEvenIfIgnored
+        ? this.runner.store(
+            requestResultMeta("REVOKED", TaskRevokedErrorInfo(reason), null, request, {
+              hostname: this.hostname,
+              resultExtended: this.deps.settings.resultExtended,
+              compat: this.deps.settings.compat,
+            }),
+            replyDestination(request),
+          )
+        : Promise.resolve();
+    // _announce_revoked: mark_as_revoked, acknowledge, task_revoked; the ack is deferred with
+    // call_soon (celery/worker/consumer/consumer.py on_task_received), so it goes out after the
+    // receivers of task_revoked returned.
+    void stored
+      .then(() =>
+        this.events.emit("task-revoked", {
+          id: request.id,
+          name: request.name,
+          expired: reason === "expired",
+          terminated: false,
+          signum: null,
+          request: hookRequest(request),
         }),
-        replyDestination(request),
-      );
-    }
+      )
+      .then(() => delivery.ack())
+      .catch(() => undefined);
   }
 
   private rateGate(held: Held): void {
@@ -474,7 +491,6 @@ export class Worker {
       this.ops?.started(id, terminate);
       this.startedAt.set(id, performance.now());
       this.events.emit("task-started", { id, name: held.request.name });
-      this.events.emit("task-prerun", { id, name: held.request.name });
       const run = this.runner
         .run(held.request, held.task, held.delivery, runSignal.signal)
         .catch((err: unknown) => {
@@ -486,7 +502,6 @@ export class Worker {
           this.shutdown.signal.removeEventListener("abort", onShutdown);
           this.ops?.released(id);
           this.startedAt.delete(id);
-          this.events.emit("task-postrun", { id, name: held.request.name });
           this.running--;
           this.inFlight.delete(run);
           this.pump();
@@ -507,9 +522,8 @@ export class Worker {
   /** The typed event for a finished run (what WorkerOps turns into task-succeeded/failed/...). */
   private emitOutcome(request: WorkerRequest, outcome: RunnerOutcome): void {
     const task = { id: request.id, name: request.name };
-    if (outcome.kind === "terminated") {
-      this.events.emit("task-revoked", { ...task, expired: false, terminated: true });
-    } else if (outcome.kind === "succeeded") {
+    // A terminated run's task-revoked is a hook (task_revoked), sent before its ack by the runner.
+    if (outcome.kind === "succeeded") {
       this.events.emit("task-succeeded", {
         ...task,
         runtime: outcome.runtime,

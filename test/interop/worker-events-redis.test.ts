@@ -24,12 +24,18 @@ const TASK_EVENTS: WorkerEventName[] = [
   "task-received",
   "task-started",
   "task-prerun",
+  "task-success",
+  "task-failure",
+  "task-retry",
   "task-succeeded",
   "task-failed",
   "task-retried",
   "task-revoked",
   "task-postrun",
 ];
+
+/** The last event of a run: the task event sent once the message is settled, or task-revoked. */
+const LAST_EVENTS: WorkerEventName[] = ["task-succeeded", "task-failed", "task-retried", "task-revoked"];
 
 /** The events recorded for one task id, in order. */
 function eventsOf(id: string): WorkerEventName[] {
@@ -43,9 +49,9 @@ function payloadOf<K extends WorkerEventName>(event: K, id: string): WorkerEvent
   return found.payload as WorkerEventMap[K][0];
 }
 
-/** The postrun of `id` (the last event of a run), polled with a bound. */
+/** The events of `id` once its last one came, polled with a bound. */
 async function settled(id: string): Promise<WorkerEventName[]> {
-  for (let i = 0; i < 200 && !eventsOf(id).some((e) => e === "task-postrun" || e === "task-revoked"); i++)
+  for (let i = 0; i < 200 && !eventsOf(id).some((e) => LAST_EVENTS.includes(e)); i++)
     await new Promise((r) => setTimeout(r, 25));
   return eventsOf(id);
 }
@@ -92,16 +98,19 @@ describe("worker.on: the typed worker event map", () => {
     expect(seen[0]).toEqual({ event: "worker-ready", payload: { hostname, queues: [queue] } });
   });
 
-  it("a task that returns undefined: received, started, prerun, succeeded, postrun", async () => {
+  it("a task that returns undefined: received, started, prerun, success, postrun, succeeded", async () => {
     const r = await app.sendTask("ts.events.ok");
     expect(await r.get({ timeout: 10_000 })).toBeNull();
     expect(await settled(r.id)).toEqual([
       "task-received",
       "task-started",
       "task-prerun",
-      "task-succeeded",
+      "task-success",
       "task-postrun",
+      "task-succeeded",
     ]);
+    expect(payloadOf("task-success", r.id)).toMatchObject({ id: r.id, result: undefined });
+    expect(payloadOf("task-postrun", r.id)).toMatchObject({ state: "SUCCESS", args: [], kwargs: {} });
     const succeeded = payloadOf("task-succeeded", r.id);
     expect(succeeded).toMatchObject({ id: r.id, name: "ts.events.ok", resultRepr: "None" });
     expect(succeeded.runtime).toBeGreaterThanOrEqual(0);
@@ -114,9 +123,13 @@ describe("worker.on: the typed worker event map", () => {
       "task-received",
       "task-started",
       "task-prerun",
-      "task-failed",
+      "task-failure",
       "task-postrun",
+      "task-failed",
     ]);
+    // task_failure gets what was thrown, as is; postrun's retval too.
+    expect(payloadOf("task-failure", r.id).exception).toBe("plain string");
+    expect(payloadOf("task-postrun", r.id)).toMatchObject({ state: "FAILURE", retval: "plain string" });
     const failed = payloadOf("task-failed", r.id);
     expect(failed.exceptionRepr).toContain("plain string");
     expect(failed.runtime).toBeGreaterThanOrEqual(0);
@@ -125,11 +138,13 @@ describe("worker.on: the typed worker event map", () => {
   it("an expired task is only revoked (expired), as strategy.py drops it before task-received", async () => {
     const r = await app.sendTask("ts.events.ok", [], {}, { expires: new Date(Date.now() - 60_000) });
     expect(await settled(r.id)).toEqual(["task-revoked"]);
-    expect(payloadOf("task-revoked", r.id)).toEqual({
+    expect(payloadOf("task-revoked", r.id)).toMatchObject({
       id: r.id,
       name: "ts.events.ok",
       expired: true,
       terminated: false,
+      signum: null,
+      request: { id: r.id, name: "ts.events.ok", args: [], kwargs: {} },
     });
   });
 
@@ -147,9 +162,12 @@ emit({"id": r.id, "result": r.get(timeout=20)})
       "task-received",
       "task-started",
       "task-prerun",
-      "task-succeeded",
+      "task-success",
       "task-postrun",
+      "task-succeeded",
     ]);
+    expect(payloadOf("task-prerun", sent.id)).toMatchObject({ args: [2, 3], kwargs: {} });
+    expect(payloadOf("task-success", sent.id).result).toBe(5);
   });
 
   it("an observer that throws is logged and the task still runs", async () => {
