@@ -74,6 +74,7 @@ export class Celery {
     this.transportInstance ??= createBrokerTransport({
       settings: this.settings,
       exchangeTypes: this.router.exchangeTypes(),
+      appQueues: this.router.appQueues(),
     });
     return this.transportInstance;
   }

@@ -192,6 +192,8 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   taskInheritParentPriority: isBool,
   taskQueueMaxPriority: number({ min: 1, integer: true, nullable: true }),
   taskDefaultQueueType: oneOf(["classic", "quorum"]),
+  brokerNativeDelayedDeliveryQueueType: oneOf(["classic", "quorum"]),
+  workerDetectQuorumQueues: isBool,
   taskDefaultRateLimit: (option, value) => {
     if (value === null || (typeof value === "number" && value >= 0)) return;
     if (typeof value === "string" && /^\d+(\.\d+)?(\/[smh])?$/.test(value)) return;

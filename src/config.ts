@@ -225,6 +225,13 @@ export interface CeleryOptions {
   taskQueueMaxPriority?: number | null;
   /** AMQP: `quorum` adds `x-queue-type: quorum` to the default queue (Celery 5.5+). */
   taskDefaultQueueType?: "classic" | "quorum";
+  /**
+   * AMQP: queue type of native delayed delivery's 28 `celery_delayed_N` queues
+   * (`broker_native_delayed_delivery_queue_type`, Celery 5.5+, default "quorum").
+   */
+  brokerNativeDelayedDeliveryQueueType?: "classic" | "quorum";
+  /** AMQP: a worker whose app has a quorum queue uses per-consumer QoS (`worker_detect_quorum_queues`, default true). */
+  workerDetectQuorumQueues?: boolean;
   // results
   resultSerializer?: SerializerName;
   resultAcceptContent?: SerializerName[] | null;
@@ -423,6 +430,8 @@ export const SCALAR_DEFAULTS = {
   taskDefaultRateLimit: null,
   taskQueueMaxPriority: null,
   taskDefaultQueueType: "classic",
+  brokerNativeDelayedDeliveryQueueType: "quorum",
+  workerDetectQuorumQueues: true,
   resultSerializer: "json",
   resultAcceptContent: null,
   resultCompression: null,

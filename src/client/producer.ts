@@ -5,6 +5,7 @@ import { type BuildTaskInput, buildTaskMessage } from "../protocol/build.js";
 import type { SignatureDict, TaskMessage } from "../protocol/task-message.js";
 import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";
 import { compressBody, serializeBody } from "./codecs.js";
+import { nativeDelayRoute } from "./native-delay.js";
 import type { ResolvedRoute, Router } from "./router.js";
 import { signatureList } from "./send-options.js";
 
@@ -102,14 +103,27 @@ export function prepareTaskMessage(
     body = compressed.data;
     headers.compression = compressed.mime;
   }
+  // On RabbitMQ with quorum queues the broker holds an ETA task (celery/app/base.py send_task).
+  const delayed = nativeDelayRoute({
+    broker: settings.broker,
+    appQueues: router.appQueues(),
+    queue: route.queue,
+    countdown: options.countdown,
+    etaGiven: options.eta !== undefined || options.etaIso !== undefined,
+    eta: taskMessage.headers.eta,
+    now: Date.now(),
+  });
   const message: OutgoingMessage = {
     body,
     contentType: serialized.contentType,
     contentEncoding: serialized.contentEncoding,
     headers,
     properties: taskMessage.properties,
-    exchange: route.exchange,
-    routingKey: route.routingKey,
+    exchange: delayed?.exchange ?? route.exchange,
+    routingKey: delayed?.routingKey ?? route.routingKey,
   };
+  // A delayed message still names its queue: the AMQP transport declares it, the delay levels
+  // and the queue's delivery binding first (native-delayed-delivery.ts), so nothing published
+  // before any worker started is dropped at the end of its delay.
   return { message, taskMessage, route, declare: [route.queue] };
 }

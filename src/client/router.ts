@@ -135,8 +135,31 @@ export class Router {
     return types;
   }
 
+  /**
+   * The app's queue table (`app.amqp.queues`): `taskQueues`, or the default
+   * queue alone when there are none (celery/app/amqp.py `AMQP.Queues`).
+   */
+  appQueues(): QueueSpec[] {
+    if (this.queues.size > 0) return [...this.queues.keys()].map((name) => this.queue(name));
+    return [this.queue(this.settings.taskDefaultQueue)];
+  }
+
   /** The queue named `name` (`app.amqp.queues[name]`, created on demand with `task_create_missing_queues`). */
   queue(name: string): QueueSpec {
+    const spec = this.findQueue(name);
+    const s = this.settings;
+    // `task_default_queue_type = "quorum"` (the AMQP topology adds the same argument when declaring).
+    if (
+      name === s.taskDefaultQueue &&
+      s.taskDefaultQueueType === "quorum" &&
+      !spec.arguments?.["x-queue-type"]
+    ) {
+      return { ...spec, arguments: { ...spec.arguments, "x-queue-type": "quorum" } };
+    }
+    return spec;
+  }
+
+  private findQueue(name: string): QueueSpec {
     const known = this.queues.get(name);
     if (known) return known;
     const s = this.settings;

@@ -4,7 +4,7 @@ import { amqpEndpointFromSettings, createAmqpTransport } from "./amqp/index.js";
 import { RedisTransport } from "./redis/index.js";
 import { parseRedisUrl, type RedisEndpoint } from "./redis/url.js";
 import { brokerReconnectPolicy } from "./retry-policy.js";
-import type { Transport } from "./transport.js";
+import type { QueueSpec, Transport } from "./transport.js";
 
 /**
  * Which broker transport a `broker` URL opens (kombu/transport/__init__.py `TRANSPORT_ALIASES`,
@@ -15,6 +15,8 @@ export interface BrokerContext {
   readonly settings: Settings;
   /** Exchange name -> type from the task queues and routes (Redis keeps no exchange declarations). */
   readonly exchangeTypes: ReadonlyMap<string, "direct" | "topic" | "fanout">;
+  /** The app's queue table (`app.amqp.queues`); AMQP detects quorum queues in it. */
+  readonly appQueues?: readonly QueueSpec[];
 }
 
 interface BrokerKind {
@@ -28,7 +30,7 @@ interface BrokerKind {
 const amqpKind: BrokerKind = {
   accepts: isAmqpBrokerUrl,
   check: (url, settings) => void amqpEndpointFromSettings(url, settings),
-  create: (url, { settings }) => createAmqpTransport(url, settings),
+  create: (url, { settings, appQueues }) => createAmqpTransport(url, settings, appQueues),
 };
 
 /** kombu/transport/redis.py (redis://, rediss://, redis+socket://, socket://, unix://). */

@@ -5,7 +5,7 @@ import { WorkerOps } from "../control/worker-ops.js";
 import { createLogger, type Logger } from "../logging.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import { RedisTransport } from "../transports/redis/index.js";
-import type { OutgoingMessage, Transport } from "../transports/transport.js";
+import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
 import { TaskRegistry } from "./task-registry.js";
 import { Worker, type WorkerDeps, type WorkerOptions } from "./worker.js";
 
@@ -23,6 +23,8 @@ export interface WorkerHost {
   readonly logger?: Logger;
   /** The app's oid (mingle's reply queue); a fresh one when absent. */
   readonly oid?: string;
+  /** The app's queue table: worker queue names resolve through it (`app.amqp.queues`). */
+  readonly router?: { queue(name: string): QueueSpec };
 }
 
 /** An app's task registry, with the task defaults its settings give (`task_acks_late`, ...). */
@@ -75,6 +77,7 @@ export function createWorker(
   extra: Partial<Pick<WorkerDeps, "decodeBody" | "encodeBody" | "ops">> = {},
 ): Worker {
   const ops = "ops" in extra ? extra.ops : workerOpsFactory(host, options);
+  const router = host.router;
   return new Worker(
     {
       settings: host.settings,
@@ -82,6 +85,7 @@ export function createWorker(
       transport: host.transport,
       backend: host.backend,
       publish: (message: OutgoingMessage) => host.transport.publish(message),
+      ...(router ? { resolveQueue: (name: string) => router.queue(name) } : {}),
       ...(host.logger ? { logger: host.logger } : {}),
       ...(ops ? { ops } : {}),
       ...extra,

@@ -71,6 +71,11 @@ export interface WorkerDeps {
   encodeBody?(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
   /** Events + remote control + mingle for this worker (src/control/worker-ops.ts); absent = none. */
   ops?(worker: WorkerOpsWorker): WorkerOps;
+  /**
+   * A queue name as the app's queue table has it (`app.amqp.queues[name]`: `taskQueues`, the
+   * default queue's exchange type and queue type); absent = kombu's default `Queue(name)`.
+   */
+  resolveQueue?(name: string): QueueSpec;
 }
 
 /** Every key of {@link WorkerOptions}, for the unknown-option check (keep in step with the interface). */

@@ -113,7 +113,9 @@ export class Worker {
       this.logger.error({ err }, `worker event listener for ${event} raised: ${String(err)}`),
     );
     this.consumption = new QueueConsumption(
-      (options.queues ?? [s.taskDefaultQueue]).map(toQueueSpec),
+      (options.queues ?? [s.taskDefaultQueue]).map((q) =>
+        typeof q === "string" && deps.resolveQueue ? deps.resolveQueue(q) : toQueueSpec(q),
+      ),
       (queues) =>
         deps.transport.consume({
           queues,

@@ -29,6 +29,8 @@ export interface AmqpConsumerDeps {
   recancelDelayMs?: number;
   /** `wireMaxDepth`: deepest headers table delivered (default 512); deeper is rejected. */
   maxDepth?: number;
+  /** Per-consumer QoS even without a quorum queue consumed here (the app has one: `worker_detect_quorum_queues`). */
+  perConsumerQos?: boolean;
 }
 
 function isQuorum(queue: QueueSpec): boolean {
@@ -52,7 +54,7 @@ export class AmqpConsumer implements Consumer {
     private readonly options: ConsumeOptions,
   ) {
     this.prefetch = options.prefetch;
-    this.globalQos = !options.queues.some(isQuorum);
+    this.globalQos = !(deps.perConsumerQos === true || options.queues.some(isQuorum));
     this.hook = (model, generation) => this.open(model, generation);
   }
 

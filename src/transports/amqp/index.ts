@@ -1,5 +1,6 @@
 import type { RetryPolicy, TlsSettings } from "../../config.js";
 import { brokerReconnectPolicy } from "../retry-policy.js";
+import type { QueueSpec } from "../transport.js";
 import type { ExchangeType } from "./topology.js";
 import { AmqpTransport } from "./transport.js";
 import { type AmqpEndpoint, type PyAmqpSslDict, parseAmqpUrl } from "./url.js";
@@ -7,6 +8,7 @@ import { type AmqpEndpoint, type PyAmqpSslDict, parseAmqpUrl } from "./url.js";
 export { AmqpConnection, type AmqpConnectionOptions, openAmqpConnection } from "./connection.js";
 export { AmqpConsumer } from "./consumer.js";
 export { fromMessageProperties, headersOf, toPublishOptions } from "./message.js";
+export * from "./native-delayed-delivery.js";
 export { AmqpPublisher, BrokerNackError } from "./publisher.js";
 export * from "./topology.js";
 export {
@@ -58,6 +60,10 @@ export interface AmqpTransportSettings {
   onError?: (err: Error) => void;
   /** `wireMaxDepth`: deepest headers table a consumer hands over (default 512). */
   wireMaxDepth?: number;
+  /** `broker_native_delayed_delivery_queue_type` (default "quorum"). */
+  brokerNativeDelayedDeliveryQueueType?: "classic" | "quorum";
+  /** `worker_detect_quorum_queues` (default true). */
+  workerDetectQuorumQueues?: boolean;
 }
 
 /** Parses the URL (ConfigError on a bad one) without connecting. */
@@ -70,7 +76,12 @@ export function amqpEndpointFromSettings(url: string, settings: AmqpTransportSet
 }
 
 /** An {@link AmqpTransport} for an `amqp://` / `amqps://` broker URL; connects on first use. */
-export function createAmqpTransport(url: string, settings: AmqpTransportSettings = {}): AmqpTransport {
+export function createAmqpTransport(
+  url: string,
+  settings: AmqpTransportSettings = {},
+  /** The app's queue table (`app.amqp.queues`, `Router.appQueues()`): quorum detection. */
+  appQueues: readonly QueueSpec[] = [],
+): AmqpTransport {
   const endpoint = amqpEndpointFromSettings(url, settings);
   const defaultQueue = settings.taskDefaultQueue ?? "celery";
   return new AmqpTransport({
@@ -87,6 +98,9 @@ export function createAmqpTransport(url: string, settings: AmqpTransportSettings
     publishTimeoutMs: publishTimeoutMs(settings),
     ...(settings.onError ? { onError: settings.onError } : {}),
     ...(settings.wireMaxDepth !== undefined ? { maxDepth: settings.wireMaxDepth } : {}),
+    appQueues,
+    nativeDelayQueueType: settings.brokerNativeDelayedDeliveryQueueType ?? "quorum",
+    detectQuorumQueues: settings.workerDetectQuorumQueues ?? true,
   });
 }
 

@@ -3,7 +3,8 @@ import type { QueueSpec } from "../transport.js";
 
 /**
  * EVERY exchange, queue and binding Celeriac declares on RabbitMQ, in one
- * file, argument for argument what Celery 5.7 / kombu 5.7 declare. A
+ * file (native delayed delivery's 28 levels, a topology of their own, are in
+ * native-delayed-delivery.ts), argument for argument what Celery 5.7 / kombu 5.7 declare. A
  * mismatch in durable / auto_delete / exclusive / type / x-arguments makes
  * RabbitMQ close the channel with 406 PRECONDITION_FAILED (or 405
  * RESOURCE_LOCKED for someone else's exclusive queue), so nothing here is
@@ -42,11 +43,23 @@ export interface BindingDeclaration {
   routingKey: string;
 }
 
-/** What to declare, in kombu's order: exchanges, queues, then bindings. */
+/** An exchange-to-exchange binding (kombu `Exchange.bind_to`: `exchange_bind(destination, source, key)`). */
+export interface ExchangeBindingDeclaration {
+  destination: string;
+  source: string;
+  routingKey: string;
+}
+
+/**
+ * What to declare, in kombu's order: exchanges, queues, bindings, then
+ * exchange-to-exchange bindings (native delayed delivery,
+ * `native-delayed-delivery.ts`, is the only user of those).
+ */
 export interface Declarations {
   exchanges: ExchangeDeclaration[];
   queues: QueueDeclaration[];
   bindings: BindingDeclaration[];
+  exchangeBindings?: ExchangeBindingDeclaration[];
 }
 
 export const EMPTY_DECLARATIONS: Declarations = Object.freeze({ exchanges: [], queues: [], bindings: [] });
@@ -56,6 +69,7 @@ export function mergeDeclarations(...parts: Declarations[]): Declarations {
     exchanges: parts.flatMap((p) => p.exchanges),
     queues: parts.flatMap((p) => p.queues),
     bindings: parts.flatMap((p) => p.bindings),
+    exchangeBindings: parts.flatMap((p) => p.exchangeBindings ?? []),
   };
 }
 
@@ -162,6 +176,14 @@ export function taskQueueDeclarations(
     throw new ConfigError(
       "taskDefaultQueueType",
       `quorum queue ${JSON.stringify(spec.name)} must be durable, not exclusive and not auto-delete`,
+    );
+  }
+  if (args["x-queue-type"] === "quorum" && args["x-max-priority"] !== undefined) {
+    // RabbitMQ refuses x-max-priority on a quorum queue (406 "invalid arg"); Celery 5.7 adds
+    // task_queue_max_priority to quorum queues too (Queues._set_max_priority) and meets that 406.
+    throw new ConfigError(
+      spec.arguments?.["x-max-priority"] !== undefined ? "taskQueues" : "taskQueueMaxPriority",
+      `quorum queue ${JSON.stringify(spec.name)} cannot have x-max-priority (RabbitMQ refuses priority arguments on quorum queues); drop taskQueueMaxPriority or use a classic queue`,
     );
   }
   const queue: QueueDeclaration = {

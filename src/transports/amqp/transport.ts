@@ -11,6 +11,13 @@ import type {
 } from "../transport.js";
 import { AmqpConnection } from "./connection.js";
 import { AmqpConsumer } from "./consumer.js";
+import {
+  DELAYED_PUBLISH_EXCHANGE,
+  delayedDeliveryBindings,
+  detectQuorumQueues,
+  type NativeDelayQueueType,
+  nativeDelayedDeliveryDeclarations,
+} from "./native-delayed-delivery.js";
 import { AmqpPublisher } from "./publisher.js";
 import {
   DEFAULT_TASK_TOPOLOGY,
@@ -50,6 +57,15 @@ export interface AmqpTransportOptions {
   onError?: (err: Error) => void;
   /** `wireMaxDepth`: deepest headers table a consumer hands over (default 512). */
   maxDepth?: number;
+  /**
+   * The app's queue table (`app.amqp.queues`): a quorum queue among them turns on
+   * native delayed delivery and per-consumer QoS, as Celery's `detect_quorum_queues`.
+   */
+  appQueues?: readonly QueueSpec[];
+  /** `broker_native_delayed_delivery_queue_type` (default "quorum"). */
+  nativeDelayQueueType?: NativeDelayQueueType;
+  /** `worker_detect_quorum_queues` (default true): per-consumer QoS when the app has a quorum queue. */
+  detectQuorumQueues?: boolean;
 }
 
 /** RabbitMQ refused a declaration (406 PRECONDITION_FAILED: someone declared it differently). */
@@ -118,6 +134,16 @@ export async function applyDeclarations(channel: Channel, declarations: Declarat
       throw new AmqpDeclarationError(`binding ${b.exchange} -> ${b.queue} (${b.routingKey})`, err);
     }
   }
+  for (const b of declarations.exchangeBindings ?? []) {
+    try {
+      await channel.bindExchange(b.destination, b.source, b.routingKey);
+    } catch (err) {
+      throw new AmqpDeclarationError(
+        `exchange binding ${b.source} -> ${b.destination} (${b.routingKey})`,
+        err,
+      );
+    }
+  }
 }
 
 export class AmqpTransport implements Transport {
@@ -135,9 +161,15 @@ export class AmqpTransport implements Transport {
   private readonly declaredNow = new Map<string, Promise<void>>();
   private readonly consumers = new Set<AmqpConsumer>();
   private closed = false;
+  /**
+   * The app has a quorum queue (celery/utils/quorum_queues.py `detect_quorum_queues`):
+   * ETA tasks go through the native delayed delivery levels, workers declare them.
+   */
+  readonly nativeDelay: boolean;
 
   constructor(readonly options: AmqpTransportOptions) {
     this.topology = { ...DEFAULT_TASK_TOPOLOGY, ...options.topology };
+    this.nativeDelay = detectQuorumQueues(options.appQueues ?? []);
     this.connection = new AmqpConnection({
       endpoint: options.endpoint,
       ...(options.policy ? { policy: options.policy } : {}),
@@ -251,7 +283,68 @@ export class AmqpTransport implements Transport {
       );
     const deadline = Date.now() + timeoutMs;
     if (declare.length > 0) await withDeadline(this.declare([...declare]), timeoutMs, expired);
+    if (message.exchange === DELAYED_PUBLISH_EXCHANGE && declare.length > 0) {
+      // Python's send_task declares nothing here and relies on a worker having declared the
+      // levels; declaring them (same arguments) and the queue's delivery binding first means a
+      // delayed task sent before any worker started still reaches its queue.
+      await withDeadline(this.declareNativeDelay(declare), Math.max(1, deadline - Date.now()), expired);
+    }
     return this.publisher.publish(message, Math.max(1, deadline - Date.now()), expired);
+  }
+
+  /**
+   * The 28 delay levels and the delivery bindings of `queues`
+   * (kombu `declare_native_delayed_delivery_exchanges_and_queues` and
+   * `bind_queue_to_native_delayed_delivery_exchange`), once per connection
+   * and again after a reconnect. A queue on a direct exchange gets no binding.
+   */
+  async declareNativeDelay(queues: readonly QueueSpec[]): Promise<void> {
+    await this.declareRaw(
+      "native-delay",
+      nativeDelayedDeliveryDeclarations(this.options.nativeDelayQueueType ?? "quorum"),
+    );
+    for (const queue of queues) {
+      const bindings = delayedDeliveryBindings(queue);
+      if (bindings === null) continue;
+      await this.declareRaw(
+        declarationKey("native-delay-bind", queue.name, `${queue.exchange}\u0000${queue.routingKey}`),
+        bindings,
+      );
+    }
+  }
+
+  /**
+   * celery/worker/consumer/delayed_delivery.py `DelayedDelivery.start`: a worker of
+   * an app with a quorum queue declares the levels and binds every app queue (and
+   * those it consumes). Failures are reported, never fatal, as Celery logs them.
+   */
+  private async setUpNativeDelay(
+    consumed: readonly QueueSpec[],
+    report: (err: Error) => void,
+  ): Promise<void> {
+    try {
+      await this.declareNativeDelay([]);
+    } catch (err) {
+      report(
+        new CeleryError("ERR_DECLARE", `native delayed delivery: ${(err as Error).message}`, { cause: err }),
+      );
+      return;
+    }
+    const byName = new Map<string, QueueSpec>();
+    for (const q of [...(this.options.appQueues ?? []), ...consumed]) byName.set(q.name, q);
+    for (const queue of byName.values()) {
+      try {
+        await this.declareNativeDelay([queue]);
+      } catch (err) {
+        report(
+          new CeleryError(
+            "ERR_DECLARE",
+            `native delayed delivery: failed to bind queue ${JSON.stringify(queue.name)}: ${(err as Error).message}`,
+            { cause: err },
+          ),
+        );
+      }
+    }
   }
 
   async consume(options: ConsumeOptions): Promise<Consumer> {
@@ -262,6 +355,8 @@ export class AmqpTransport implements Transport {
           for (const q of queues) await applyDeclarations(channel, this.taskQueueDeclarations(q));
         },
         ...(this.options.maxDepth !== undefined ? { maxDepth: this.options.maxDepth } : {}),
+        // celery/worker/consumer/tasks.py `Tasks.qos_global`: quorum queues in the app -> per consumer.
+        perConsumerQos: this.nativeDelay && (this.options.detectQuorumQueues ?? true),
       },
       options,
     );
@@ -274,6 +369,9 @@ export class AmqpTransport implements Transport {
     }
     await consumer.start();
     this.consumers.add(consumer);
+    if (this.nativeDelay) {
+      await this.setUpNativeDelay(options.queues, (err) => options.onError?.(err));
+    }
     return consumer;
   }
 
