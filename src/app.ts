@@ -4,8 +4,10 @@ import type { ResultBackend } from "./backends/backend.js";
 import { checkBackendSettings, createResultBackend } from "./backends/factory.js";
 import { Beat, type BeatOptions } from "./beat/service.js";
 import type { PublishOptions, SendTaskOptions } from "./canvas/options.js";
+import type { Signature } from "./canvas/signature.js";
+import { clearCurrentApp, setCurrentApp } from "./client/current-app.js";
 import { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
-import { AsyncResult } from "./client/result.js";
+import { type AnyResult, AsyncResult } from "./client/result.js";
 import { Router } from "./client/router.js";
 import { checkSendOptions } from "./client/send-options.js";
 import { type TaskSignature, taskSignature } from "./client/signature.js";
@@ -18,13 +20,9 @@ import { checkBrokerSettings, createBrokerTransport, isAmqpBrokerUrl } from "./t
 import { RedisTransport } from "./transports/redis/index.js";
 import type { Transport } from "./transports/transport.js";
 import { createTaskRegistry, createWorker } from "./worker/app-hooks.js";
-import type {
-  ModuleHandler,
-  TaskDefinition,
-  TaskHandler,
-  TaskOptions,
-  TaskRegistry,
-} from "./worker/task-registry.js";
+import { applyEagerly, applyThroughApp } from "./worker/eager-canvas.js";
+import { type TaskHandle, taskHandle } from "./worker/task-handle.js";
+import type { ModuleHandler, TaskHandler, TaskOptions, TaskRegistry } from "./worker/task-registry.js";
 import type { Worker, WorkerOptions } from "./worker/worker.js";
 
 /**
@@ -66,6 +64,8 @@ export class Celery {
     this.registry = createTaskRegistry(s);
     this.origin = `gen${process.pid}@${hostname()}`;
     this.oid = randomUUID();
+    // Celery(set_as_current=True): a workflow built with s()/chain() and no app is sent through this one.
+    setCurrentApp(this);
   }
 
   /** The broker transport (transports/factory.ts picks it from the URL), created on first use. */
@@ -182,14 +182,35 @@ export class Celery {
   /**
    * Registers a TS task that Python (or TS) producers can call by name
    * (Celery's `@app.task(name=...)`). The handler gets the request context
-   * first, then the positional args.
+   * first, then the positional args. Returns a handle typed from the handler
+   * (`delay`, `applyAsync`, `s`, `si`, `apply` for an in-process run).
    */
   task<A extends unknown[], R>(
     name: string,
     handler: TaskHandler<A, R> | ModuleHandler,
     options?: TaskOptions,
-  ): TaskDefinition {
-    return this.registry.register(name, handler, options);
+  ): TaskHandle<A, Awaited<R>> {
+    return taskHandle<A, Awaited<R>>(this, this.registry.register(name, handler, options));
+  }
+
+  /** `sig.apply_async(...)` for canvas signatures bound to this app (src/client/signature-methods.ts). */
+  applySignature(
+    sig: Signature,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options: Record<string, unknown>,
+  ): Promise<AnyResult> {
+    return applyThroughApp(this, sig, args, kwargs, options);
+  }
+
+  /** `sig.apply(...)`: runs a signature or workflow in this process with this app's tasks. */
+  applySignatureEagerly(
+    sig: Signature,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options: Record<string, unknown>,
+  ): Promise<AnyResult> {
+    return applyEagerly(this, sig, args, kwargs, options);
   }
 
   /** A worker consuming this app's queues and running its registered tasks (`celery worker`). */
@@ -225,6 +246,7 @@ export class Celery {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearCurrentApp(this);
     await Promise.all([this.eventsInstance?.close(), this.controlInstance?.close()]);
     await Promise.all([this.transportInstance?.close(), this.backendInstance?.close()]);
   }

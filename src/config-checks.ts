@@ -187,6 +187,8 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   taskAcksOnFailureOrTimeout: isBool,
   taskRejectOnWorkerLost: isBool,
   taskTrackStarted: isBool,
+  taskAlwaysEager: isBool,
+  taskEagerPropagates: isBool,
   taskStoreErrorsEvenIfIgnored: isBool,
   taskSendSentEvent: isBool,
   taskInheritParentPriority: isBool,

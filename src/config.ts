@@ -216,6 +216,14 @@ export interface CeleryOptions {
   taskAcksOnFailureOrTimeout?: boolean;
   taskRejectOnWorkerLost?: boolean;
   taskTrackStarted?: boolean;
+  /**
+   * `task_always_eager`: `handle.delay()` / `applyAsync()` and a workflow's `applyAsync()` run TS
+   * tasks registered in this app in-process (`handle.apply()`, an `EagerResult`) instead of
+   * sending them; for tests. `sendTask` by name still sends, as Celery's `send_task` does.
+   */
+  taskAlwaysEager?: boolean;
+  /** `task_eager_propagates`: an eagerly run task's error is thrown by `apply()` instead of stored in its `EagerResult`. */
+  taskEagerPropagates?: boolean;
   taskStoreErrorsEvenIfIgnored?: boolean;
   taskSendSentEvent?: boolean;
   taskInheritParentPriority?: boolean;
@@ -424,6 +432,8 @@ export const SCALAR_DEFAULTS = {
   taskAcksOnFailureOrTimeout: true,
   taskRejectOnWorkerLost: false,
   taskTrackStarted: false,
+  taskAlwaysEager: false,
+  taskEagerPropagates: false,
   taskStoreErrorsEvenIfIgnored: false,
   taskSendSentEvent: false,
   taskInheritParentPriority: false,

@@ -34,17 +34,26 @@ export {
   group,
   MapSignature,
   Signature,
+  type SignatureApp,
+  type SignatureResult,
   type SubtaskType,
   s,
   si,
   signature,
+  type TaskSig,
   xmap,
   xstarmap,
 } from "./canvas/index.js";
 export type { SendTaskOptions, SignatureLike } from "./canvas/options.js";
 export { applyAsync } from "./client/canvas-apply.js";
+export { EagerResult } from "./client/eager-result.js";
 export { AsyncResult, type GetOptions, GroupResult, type ResultMeta } from "./client/result.js";
-export type { TaskSignature } from "./client/signature.js";
+export type { PartialArgs, TaskSignature } from "./client/signature.js";
+export type {
+  AppliedResult,
+  EagerAppliedResult,
+  WorkflowApplyOptions,
+} from "./client/signature-methods.js";
 export { CELERY_MINORS, type CeleryMinor } from "./compat.js";
 export type {
   BrokerTransportOptions,
@@ -95,6 +104,7 @@ export {
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./logging.js";
 export type { SignatureDict } from "./protocol/task-message.js";
 export type { TaskContext, UpdateStateOptions } from "./worker/context.js";
+export type { EagerApplyOptions } from "./worker/eager-task.js";
 export {
   Ignore,
   MaxRetriesExceededError,
@@ -108,6 +118,7 @@ export {
   WorkerLostError,
 } from "./worker/errors.js";
 export type { RateLimit } from "./worker/rate-limit.js";
+export type { TaskHandle } from "./worker/task-handle.js";
 export type { HookRequest, PostrunState } from "./worker/task-hooks.js";
 export {
   defineTaskBase,

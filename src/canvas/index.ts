@@ -39,8 +39,11 @@ export {
   Group,
   group,
   Signature,
+  type SignatureApp,
+  type SignatureResult,
   type SubtaskType,
   s,
   si,
   signature,
+  type TaskSig,
 } from "./signature.js";

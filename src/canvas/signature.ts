@@ -81,7 +81,26 @@ export interface FreezeOptions {
   replyTo?: string | undefined;
 }
 
-export class Signature {
+/**
+ * What a signature applies itself through (Celery's `Signature.app`): the `Celery` app that made
+ * it (`app.signature(...)`, a task handle) or, for one built with `s()`/`chain()`, the app given in
+ * the options or the current app. The client layer (src/client/signature-methods.ts) adds the
+ * members it calls and the typed `applyAsync()` / `delay()` / `apply()` methods.
+ */
+export interface SignatureApp {
+  /** This app's reply-to id (Celery's `app.thread_oid`). */
+  readonly oid: string;
+}
+
+/**
+ * A signature of a task whose result is an `R` (type-only: `R` is what a chain's next step
+ * receives and what `applyAsync()`'s `AsyncResult<R>` resolves to; unknown for a task by name).
+ */
+export class Signature<R = unknown> {
+  /** Type-only marker of the result type; never set at run time. */
+  declare readonly resultType?: R;
+  /** The app this signature is bound to (`Signature.app`); not part of the wire shape. */
+  app: SignatureApp | undefined;
   task: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
@@ -106,6 +125,7 @@ export class Signature {
     this.options = { ...options };
     this.subtaskType = subtaskType;
     this.immutable = immutable;
+    this.app = undefined;
   }
 
   /** `options.task_id` once frozen (Celery's `Signature.id`). */
@@ -155,6 +175,7 @@ export class Signature {
     copy.options = copyValue(m.options) as Record<string, unknown>;
     copy.subtaskType = this.subtaskType;
     copy.immutable = this.immutable;
+    copy.app = this.app;
     return copy;
   }
 
@@ -290,8 +311,11 @@ export class Signature {
 }
 
 /** `chain(a, b, c)` / `a | b | c`: `{"task":"celery.chain","kwargs":{"tasks":[...]},"subtask_type":"chain"}`. */
-export class Chain extends Signature {
+/** `R` is the last step's result; `Last` its signature type (type-only: a chain ending in a group gives a GroupResult). */
+export class Chain<R = unknown, Last = unknown> extends Signature<R> {
   declare subtaskType: "chain";
+  /** Type-only marker of the last step's type; never set at run time. */
+  declare readonly lastStep?: Last;
 
   constructor(
     tasks: Signature[],
@@ -308,7 +332,8 @@ export class Chain extends Signature {
 }
 
 /** `group(a, b)`: members run in parallel; `{"task":"celery.group","kwargs":{"tasks":[...]}}`. */
-export class Group extends Signature {
+/** `R` is one member's result: the group's result is an `R[]` (a `GroupResult<R>` once applied). */
+export class Group<R = unknown> extends Signature<R[]> {
   declare subtaskType: "group";
 
   constructor(
@@ -344,7 +369,7 @@ export class Group extends Signature {
 }
 
 /** `chord(header, body)`: `{"task":"celery.chord","kwargs":{"header":group,"body":sig,"kwargs":{}}}`. */
-export class Chord extends Signature {
+export class Chord<R = unknown> extends Signature<R> {
   declare subtaskType: "chord";
 
   constructor(
@@ -395,41 +420,54 @@ export class Chord extends Signature {
 type SigInput = Signature | SignatureDict;
 const toSig = (s: SigInput): Signature => Signature.fromDict(s);
 
+/** The result type of a signature (`unknown` for a dict or a task by name). */
+export type SignatureResult<S> = S extends Signature<infer R> ? R : unknown;
+/** The last element type of a tuple (any element of a plain array). */
+type LastOf<T extends readonly unknown[]> = T extends readonly [...unknown[], infer L] ? L : T[number];
+
+/** A signature of one task (not a chain, group or chord), as `s()`, `si()`, `signature()` and task handles make. */
+export type TaskSig<R = unknown> = Signature<R> & { readonly subtaskType: null };
+
 /** A task signature by name (`celery.signature(name, args, kwargs, options)`). */
-export function signature(
+export function signature<R = unknown>(
   task: string,
   args: readonly unknown[] = [],
   kwargs: Record<string, unknown> = {},
   options: Record<string, unknown> = {},
-): Signature {
+): TaskSig<R> {
   const snake: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (v !== undefined) snake[snakeOption(k)] = v;
-  return new Signature(task, args, kwargs, snake);
+  return new Signature<R>(task, args, kwargs, snake) as TaskSig<R>;
 }
 
 /** `Task.s(*args)`: a mutable signature (a parent's result is prepended to its args). */
-export function s(task: string, ...args: unknown[]): Signature {
-  return new Signature(task, args);
+export function s<R = unknown>(task: string, ...args: unknown[]): TaskSig<R> {
+  return new Signature<R>(task, args) as TaskSig<R>;
 }
 
 /** `Task.si(*args)`: an immutable signature (a parent's result is not passed). */
-export function si(task: string, ...args: unknown[]): Signature {
-  return new Signature(task, args, {}, {}, null, true);
+export function si<R = unknown>(task: string, ...args: unknown[]): TaskSig<R> {
+  return new Signature<R>(task, args, {}, {}, null, true) as TaskSig<R>;
 }
 
-/** `chain(*tasks)`; nested chains are spliced when applied, as `_chain.prepare_steps` does. */
-export function chain(...tasks: SigInput[]): Chain {
+/**
+ * `chain(*tasks)`; nested chains are spliced when applied, as `_chain.prepare_steps` does. Typed
+ * by its last step: `chain(add.s(1, 2), double.s())` is a `Chain<number>` when `double` returns one.
+ */
+export function chain<T extends SigInput[]>(...tasks: T): Chain<SignatureResult<LastOf<T>>, LastOf<T>> {
   return new Chain(tasks.map(toSig));
 }
 
-/** `group(*tasks)` (or `group([tasks])`). */
+/** `group(*tasks)` (or `group([tasks])`); a `Group<R>` of members returning `R`. */
+export function group<T extends SigInput[]>(tasks: T): Group<SignatureResult<T[number]>>;
+export function group<T extends SigInput[]>(...tasks: T): Group<SignatureResult<T[number]>>;
 export function group(...tasks: (SigInput | SigInput[])[]): Group {
   const flat = tasks.length === 1 && Array.isArray(tasks[0]) ? tasks[0] : (tasks as SigInput[]);
   return new Group(flat.map(toSig));
 }
 
-/** `chord(header, body)`: body runs with the ordered list of header results. */
-export function chord(header: Group | SigInput[], body: SigInput): Chord {
+/** `chord(header, body)`: body runs with the ordered list of header results; typed by the body. */
+export function chord<B extends SigInput>(header: Group | SigInput[], body: B): Chord<SignatureResult<B>> {
   const g = header instanceof Group ? header : new Group(header.map(toSig));
   return new Chord(g, toSig(body));
 }

@@ -1,13 +1,23 @@
 import type { SendTaskOptions } from "../canvas/options.js";
+import { Signature, type SignatureApp, type TaskSig } from "../canvas/signature.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import type { AsyncResult } from "./result.js";
 import { checkSendOptions } from "./send-options.js";
+import "./signature-methods.js";
+
+/**
+ * The argument lists a mutable signature of a task taking `A` may hold: `A` itself or any tail of
+ * it, since a chain or callback prepends its parent's result (`add.s(10)` for `add(a, b)`).
+ */
+export type PartialArgs<A extends unknown[]> =
+  | A
+  | (A extends [unknown, ...infer Rest] ? PartialArgs<Rest> : A extends [] ? never : unknown[]);
 
 /**
  * A typed handle on a task by name (celery/app/task.py `Task.delay`,
- * `apply_async`, `s`, `si`). `s`/`si` return signatures in Celery's dict
- * shape (celery/canvas.py `Signature`), usable as `link`/`linkError` or by
- * the canvas module.
+ * `apply_async`, `s`, `si`). `s`/`si` return canvas signatures bound to the
+ * app (celery/canvas.py `Signature`), usable as `link`/`linkError`, in
+ * `chain`/`group`/`chord`, and started with their own `applyAsync()`.
  */
 export interface TaskSignature<Args extends unknown[], Result> {
   readonly name: string;
@@ -17,10 +27,10 @@ export interface TaskSignature<Args extends unknown[], Result> {
     kwargs?: Record<string, unknown>,
     options?: SendTaskOptions,
   ): Promise<AsyncResult<Result>>;
-  /** A mutable signature: a parent's result is prepended to `args` in a chain. */
-  s(...args: unknown[]): SignatureDict;
+  /** A mutable signature: a parent's result is prepended to `args` in a chain (so `args` may be a tail of `Args`). */
+  s(...args: PartialArgs<Args>): TaskSig<Result>;
   /** An immutable signature: a parent's result is not passed. */
-  si(...args: unknown[]): SignatureDict;
+  si(...args: Args): TaskSig<Result>;
 }
 
 export interface SignatureSender {
@@ -52,8 +62,21 @@ function optionsDict(options: SendTaskOptions): Record<string, unknown> {
   return out;
 }
 
+/** A signature of `name` bound to `app` (`Task.s` / `Task.si`), with the handle's default options. */
+export function boundSignature<R>(
+  app: SignatureApp,
+  name: string,
+  args: readonly unknown[],
+  immutable: boolean,
+  defaults: SendTaskOptions,
+): TaskSig<R> {
+  const sig = new Signature<R>(name, args, {}, optionsDict(defaults), null, immutable);
+  sig.app = app;
+  return sig as TaskSig<R>;
+}
+
 export function taskSignature<Args extends unknown[], Result>(
-  sender: SignatureSender,
+  sender: SignatureSender & SignatureApp,
   name: string,
   defaults: SendTaskOptions,
 ): TaskSignature<Args, Result> {
@@ -65,7 +88,7 @@ export function taskSignature<Args extends unknown[], Result>(
       checkSendOptions(name, args, kwargs, merged);
       return sender.sendTask<Result>(name, args ?? [], kwargs ?? {}, merged);
     },
-    s: (...args) => signatureDict(name, args, false, optionsDict(defaults)),
-    si: (...args) => signatureDict(name, args, true, optionsDict(defaults)),
+    s: (...args) => boundSignature<Result>(sender, name, args, false, defaults),
+    si: (...args) => boundSignature<Result>(sender, name, args, true, defaults),
   };
 }

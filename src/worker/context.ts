@@ -62,9 +62,9 @@ export interface TaskContext {
   readonly chord: Readonly<SignatureDict> | null;
   /** How many `replace()` calls led to this task (`replaced_task_nesting`). */
   readonly replacedTaskNesting: number;
-  /** Celery's `request.is_eager`: false in a worker. */
+  /** Celery's `request.is_eager`: false in a worker, true when run by `handle.apply()` / `taskAlwaysEager`. */
   readonly isEager: boolean;
-  /** This worker's node name (`celery@host`). */
+  /** This worker's node name (`celery@host`); the host name when run eagerly. */
   readonly hostname: string;
   /**
    * Aborts when the soft time limit fires (reason: `SoftTimeLimitExceeded`),

@@ -1,16 +1,16 @@
 import type { ReplyDestination, ResultMetaRecord } from "../backends/backend.js";
 import type { SignatureLike } from "../canvas/options.js";
 import type { CompatProfile } from "../compat.js";
-import { PyTuple, saferepr } from "../protocol/saferepr.js";
 import type { Delivery } from "../transports/transport.js";
 import { addToChord, replaceError } from "./canvas-context.js";
 import type { TaskContext } from "./context.js";
-import { MaxRetriesExceededError, Retry, type RetryOptions, Terminated } from "./errors.js";
+import { type Retry, type RetryOptions, Terminated } from "./errors.js";
 import { excRepr, tracebackOf } from "./exc-info.js";
 import { type Outcome, runWithLimits } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
 import { requestLabel, type WorkerRequest } from "./request.js";
 import { type MetaContext, requestResultMeta } from "./result-meta.js";
+import { retryDecision } from "./retry-decision.js";
 import type { RunnerDeps, RunnerOutcome } from "./runner-deps.js";
 import { errorMessage, Settlement } from "./settlement.js";
 import {
@@ -302,6 +302,7 @@ export class TaskRunner implements RecorderHost {
       replacedTaskNesting: request.replacedTaskNesting,
       isEager: false,
       hostname: this.deps.hostname,
+      isEager: false,
     };
   }
 
@@ -347,18 +348,6 @@ export class TaskRunner implements RecorderHost {
    * happens in {@link onError}, so `retry()` can stay synchronous.
    */
   prepareRetry(request: WorkerRequest, task: TaskDefinition, options: RetryOptions): Retry | unknown {
-    const maxRetries = options.maxRetries === undefined ? task.options.maxRetries : options.maxRetries;
-    const retries = request.retries + 1;
-    if (maxRetries !== null && retries > maxRetries) {
-      if (options.exc !== undefined) return options.exc;
-      const args = options.args ?? request.args;
-      const kwargs = options.kwargs ?? request.kwargs;
-      return new MaxRetriesExceededError(
-        `Can't retry ${request.name}[${request.id}] args:${saferepr(new PyTuple(args), { maxlen: null })} kwargs:${saferepr(kwargs, { maxlen: null })}`,
-      );
-    }
-    const when =
-      options.eta ?? (options.countdown === undefined ? task.options.defaultRetryDelay : options.countdown);
-    return new Retry(options, when);
+    return retryDecision(request, task, options);
   }
 }

@@ -36,6 +36,7 @@ const PUBLIC_VALUES = [
   "ContentDisallowedError",
   "DatabaseError",
   "DecodeError",
+  "EagerResult",
   "EncodeError",
   "NotRegisteredError",
   "ProtocolError",
