@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import type { SignatureLike } from "../canvas/options.js";
 import { Group, Signature } from "../canvas/signature.js";
 import { EagerResult } from "../client/eager-result.js";
 import type { AnyResult } from "../client/result.js";
@@ -8,7 +9,7 @@ import type { CompatProfile } from "../compat.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { autoretryOptions } from "./backoff.js";
 import type { TaskContext } from "./context.js";
-import { Ignore, Reject, Retry, type RetryOptions } from "./errors.js";
+import { Ignore, PythonError, Reject, Retry, type RetryOptions } from "./errors.js";
 import { tracebackOf } from "./exc-info.js";
 import { retryDecision } from "./retry-decision.js";
 import type { TaskDefinition, TaskHandler } from "./task-registry.js";
@@ -26,7 +27,9 @@ import type { TaskDefinition, TaskHandler } from "./task-registry.js";
  *   `MaxRetriesExceededError`; each re-run takes `throw` from the setting, as Celery's
  *   `retval.sig.apply(retries=retries + 1)` does;
  * - `ctx.isEager` is true, `ctx.hostname` is the host name, time limits are not enforced
- *   (`ctx.signal` never aborts), nothing is stored;
+ *   (`ctx.signal` never aborts), nothing is stored (`ctx.updateState` stores nothing either);
+ * - `ctx.replace(sig)` runs `sig` in-process and the task returns its value (`Task.on_replace`
+ *   for an eager request: `sig.apply().get()`); `ctx.addToChord` fails: no chord;
  * - `link` callbacks get the return value and are applied through the app (in-process under
  *   `taskAlwaysEager`, else sent, as Celery's `apply_async`); `linkError` errbacks run in-process
  *   with the task id (Celery's `group(errbacks).apply((task_id,))` for eager requests);
@@ -65,6 +68,11 @@ export interface EagerHost {
     kwargs: Record<string, unknown>,
     options: Record<string, unknown>,
   ): Promise<AnyResult>;
+}
+
+/** What `ctx.replace(sig)` throws in an eager run: the tracer runs `sig` and returns its value. */
+class EagerReplacement {
+  constructor(readonly sig: Signature) {}
 }
 
 /** The eager task running now (Celery's `_task_stack`): parent and root of tasks applied inside it. */
@@ -190,17 +198,37 @@ async function attemptOnce(
       deliveryTag: "",
       queue: "",
     },
+    properties: {},
+    chord: null,
+    replacedTaskNesting: 0,
     hostname: hostname(),
     isEager: true,
     signal: new AbortController().signal,
     retry: (retryOptions: RetryOptions = {}): never => {
       throw eagerRetry(request, task, retryOptions);
     },
+    // Task.on_replace for an eager request: `return sig.apply().get()` (the task returns its value).
+    replace: (sig: SignatureLike): never => {
+      throw new EagerReplacement(Signature.fromDict(sig));
+    },
+    // Task.add_to_chord: an eager request is in no chord.
+    addToChord: (async () => {
+      throw new PythonError("ValueError", ["Current task is not member of any chord"]);
+    }) as TaskContext["addToChord"],
+    // Nothing is stored for an eager run (no backend needed in users' tests).
+    updateState: async () => {},
   };
   let value: unknown;
   try {
     const handler = await handlerOf(task);
-    value = await running.run({ id, rootId }, () => handler(ctx, ...args));
+    value = await running.run({ id, rootId }, async () => {
+      try {
+        return await handler(ctx, ...args);
+      } catch (thrown) {
+        if (!(thrown instanceof EagerReplacement)) throw thrown;
+        return (await host.applySignatureEagerly(thrown.sig, [], {}, {})).get();
+      }
+    });
   } catch (thrown) {
     let error = thrown;
     const auto = error instanceof Retry ? null : autoretryOptions(error, task, retries, host.settings.compat);

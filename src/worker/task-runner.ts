@@ -302,7 +302,6 @@ export class TaskRunner implements RecorderHost {
       replacedTaskNesting: request.replacedTaskNesting,
       isEager: false,
       hostname: this.deps.hostname,
-      isEager: false,
     };
   }
 

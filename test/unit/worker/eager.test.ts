@@ -227,4 +227,13 @@ describe("handle.apply(): a TS task run in-process (Task.apply)", () => {
     expect(ids[1]?.[1]).toBe(result.id);
     expect(ids[1]?.[2]).toBe(result.id);
   });
+
+  it("ctx.replace(sig) runs the replacement in-process and returns its value (Task.on_replace, eager)", async () => {
+    const app = eagerApp();
+    const add = app.task("t.add", (_ctx, a: number, b: number) => a + b);
+    const double = app.task("t.double", (_ctx, n: number) => n * 2);
+    const replaced = app.task("t.replaced", (ctx) => ctx.replace(chain(add.s(1, 2), double.s())));
+    const result = await replaced.apply();
+    expect([result.status, result.result]).toEqual(["SUCCESS", 6]);
+  });
 });
