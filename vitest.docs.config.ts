@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// `npm run test:docs`: every ts block of the README's examples and docs/guides, run as written
-// (test/interop/doc-examples.test.ts), outside the gating `npm test` run (see vitest.config.ts).
+// `npm run test:docs`: only the README's and docs/guides' ts blocks, run as written
+// (test/interop/doc-examples.test.ts, also part of `npm test`), for a quick check after editing docs.
 export default defineConfig({
   test: {
     include: ["test/interop/doc-examples.test.ts"],

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { ConnectionLostError, TimeoutError } from "../errors.js";
 import { READY_STATES } from "../protocol/states.js";
 import {
+  closeClient,
   createRedisClient,
   ensureConnecting,
   isConnectionError,
@@ -80,6 +81,9 @@ export class RedisResultConsumer {
 
   /** Resolves with the first READY meta of `taskId`. */
   wait(taskId: string, options: WaitOptions = {}): Promise<ResultMetaRecord> {
+    if (this.closed) {
+      return Promise.reject(new ConnectionLostError("result backend is closed (app.close() was called)"));
+    }
     const cached = this.early.get(taskId);
     if (cached) {
       this.early.delete(taskId);
@@ -235,8 +239,7 @@ export class RedisResultConsumer {
     this.failAll(new ConnectionLostError("result backend closed while waiting"));
     const sub = this.subscriber;
     if (sub) {
-      if (sub.status === "ready") await sub.quit().catch(() => sub.disconnect());
-      else sub.disconnect();
+      await closeClient(sub);
     }
   }
 }

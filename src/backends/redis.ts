@@ -2,6 +2,8 @@ import type { Redis } from "ioredis";
 import type { RetryPolicy } from "../config.js";
 import { DecodeError } from "../errors.js";
 import {
+  ClientClosedError,
+  closeClient,
   createRedisClient,
   ensureConnecting,
   type RedisConnectionOptions,
@@ -116,6 +118,7 @@ export class RedisBackend implements ResultBackend {
 
   /** The command connection (opened on first use). Exposed for the chord join and tests. */
   get client(): Redis {
+    if (this.closed) throw new ClientClosedError("the result backend is closed (app.close() was called)");
     if (this.commandClient === null) {
       this.commandClient = createRedisClient(this.endpoint, {
         ...this.options.connection,
@@ -127,6 +130,7 @@ export class RedisBackend implements ResultBackend {
   }
 
   private get resultConsumer(): RedisResultConsumer {
+    if (this.closed) throw new ClientClosedError("the result backend is closed (app.close() was called)");
     if (this.consumer === null) {
       this.consumer = new RedisResultConsumer({
         endpoint: this.endpoint,
@@ -208,7 +212,11 @@ export class RedisBackend implements ResultBackend {
   }
 
   waitForReady(taskId: string, options: WaitOptions = {}): Promise<ResultMetaRecord> {
-    return this.resultConsumer.wait(taskId, options);
+    try {
+      return this.resultConsumer.wait(taskId, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -247,10 +255,6 @@ export class RedisBackend implements ResultBackend {
     if (this.closed) return;
     this.closed = true;
     await this.consumer?.close();
-    const client = this.commandClient;
-    if (client) {
-      if (client.status === "ready") await client.quit().catch(() => client.disconnect());
-      else client.disconnect();
-    }
+    if (this.commandClient) await closeClient(this.commandClient);
   }
 }

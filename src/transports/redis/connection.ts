@@ -182,6 +182,7 @@ export async function withRetry<T>(
     try {
       return await operation(attempt);
     } catch (err) {
+      if (err instanceof ClientClosedError) throw err;
       if (isAuthError(err)) throw authFailed(what, endpoint, err as Error);
       if (!isConnectionError(err)) throw err;
       lastError = err;
@@ -198,8 +199,42 @@ export async function withRetry<T>(
   );
 }
 
-/** Makes sure a lazily-created or given-up client is connecting again before a command. */
+/**
+ * Clients closed on purpose (`close()` of the transport, backend, consumer...). ioredis ends
+ * such a client in the same `end` status as one whose reconnects were given up, and
+ * {@link ensureConnecting} reopens an `end` client; a command still retrying when its owner
+ * closed would then open a connection nobody owns and keep the process alive.
+ */
+const closedClients = new WeakSet<Redis>();
+
+/**
+ * A command reached a client its owner already closed (a read or publish racing `close()`).
+ * Never retried by {@link withRetry}, never a reason to reconnect.
+ */
+export class ClientClosedError extends ConnectionLostError {}
+
+/** Closes `client` for good: QUIT when connected (pending replies arrive first), else disconnect. */
+export async function closeClient(client: Redis): Promise<void> {
+  closedClients.add(client);
+  if (client.status === "ready") await client.quit().catch(() => client.disconnect());
+  else client.disconnect();
+}
+
+/** Drops `client` for good at once (no QUIT round trip), as `disconnect()` plus the closed mark. */
+export function disconnectClient(client: Redis): void {
+  closedClients.add(client);
+  client.disconnect();
+}
+
+/**
+ * Makes sure a lazily-created or given-up client is connecting again before a command; throws
+ * {@link ClientClosedError} for a client closed through {@link closeClient}/{@link disconnectClient}.
+ */
 export function ensureConnecting(client: Redis): void {
+  if (closedClients.has(client)) {
+    const name = client.options.connectionName ?? "redis";
+    throw new ClientClosedError(`the ${name} connection is closed (close() was called); command not sent`);
+  }
   if (client.status === "wait" || client.status === "end") {
     client.connect().catch(() => {
       // Surfaced through the command that follows.

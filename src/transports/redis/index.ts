@@ -10,7 +10,15 @@ import type {
   Transport,
   TransportCapabilities,
 } from "../transport.js";
-import { createRedisClient, ensureConnecting, type RedisConnectionOptions, withRetry } from "./connection.js";
+import {
+  ClientClosedError,
+  closeClient,
+  createRedisClient,
+  disconnectClient,
+  ensureConnecting,
+  type RedisConnectionOptions,
+  withRetry,
+} from "./connection.js";
 import { consumeRedis } from "./consumer.js";
 import { RedisKeys } from "./keys.js";
 import { RedisPublisher } from "./publisher.js";
@@ -79,6 +87,7 @@ export class RedisTransport implements Transport {
 
   /** The shared command connection (opened lazily). */
   get client(): Redis {
+    if (this.closed) throw new ClientClosedError("the Redis broker transport is closed (close() was called)");
     if (this.commandClient === null) {
       this.commandClient = createRedisClient(this.endpoint, {
         ...this.options.connection,
@@ -105,6 +114,7 @@ export class RedisTransport implements Transport {
 
   /** A new connection owned by this transport (closed by `close()`); for blocking or pub/sub use. */
   newClient(name: string): Redis {
+    if (this.closed) throw new ClientClosedError("the Redis broker transport is closed (close() was called)");
     const client = createRedisClient(this.endpoint, { ...this.options.connection, connectionName: name });
     this.extraClients.add(client);
     return client;
@@ -158,7 +168,7 @@ export class RedisTransport implements Transport {
       await cancel();
       this.consumers.delete(consumer);
       this.extraClients.delete(blockingClient);
-      blockingClient.disconnect();
+      disconnectClient(blockingClient);
     };
     return consumer;
   }
@@ -198,12 +208,10 @@ export class RedisTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     for (const consumer of this.consumers) await consumer.cancel().catch(() => {});
+    // Publishes already accepted go out before their connection closes (`app.close()` after an
+    // un-awaited `sendTask` still sends it).
+    await this.publisherInstance?.drain();
     const all = [...this.extraClients, ...(this.commandClient ? [this.commandClient] : [])];
-    await Promise.all(
-      all.map(async (client) => {
-        if (client.status === "ready") await client.quit().catch(() => client.disconnect());
-        else client.disconnect();
-      }),
-    );
+    await Promise.all(all.map(closeClient));
   }
 }

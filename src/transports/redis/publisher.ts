@@ -73,6 +73,8 @@ export class RedisPublisher {
   private batch: Batch | null = null;
   /** Set while a named-exchange publish looks up its bindings, so later publishes queue behind it. */
   private barrier: Promise<void> | null = null;
+  /** Batches being written (for {@link drain}). */
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(options: RedisPublisherOptions) {
     this.options = options;
@@ -220,7 +222,21 @@ export class RedisPublisher {
     if (batch.sent) return;
     batch.sent = true;
     if (this.batch === batch) this.batch = null;
-    void this.flush(batch);
+    const flushing = this.flush(batch);
+    this.inflight.add(flushing);
+    void flushing.finally(() => this.inflight.delete(flushing));
+  }
+
+  /**
+   * Resolves once every publish accepted so far has been written (or has failed): the batch
+   * waiting for its tick goes out now. The transport's `close()` waits for this before it
+   * closes the connection those publishes need.
+   */
+  async drain(): Promise<void> {
+    while (this.batch !== null || this.barrier !== null || this.inflight.size > 0) {
+      if (this.batch !== null) this.send(this.batch);
+      await Promise.allSettled([...this.inflight, ...(this.barrier ? [this.barrier] : [])]);
+    }
   }
 
   private async flush(batch: Batch): Promise<void> {
