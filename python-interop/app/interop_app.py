@@ -353,3 +353,45 @@ def hooks_retry(self, tag):
     if self.request.retries == 0:
         raise self.retry(countdown=0, max_retries=1)
     return tag
+
+
+@app.task(name="interop.replace_with", bind=True)
+def replace_with(self, *args, replacement=None):
+    """Replaces itself with the signature dict `replacement` (Task.replace), ignoring `args` (a
+    parent's result in a chain): the Python twin of the TS tests' ts.replace_with."""
+    from celery import signature
+
+    return self.replace(signature(replacement, app=app))
+
+
+@app.task(name="interop.nesting", bind=True)
+def nesting(self, *args):
+    """Returns the request's replaced_task_nesting, id and group/chord membership (replace tests)."""
+    request = self.request
+    return {
+        "nesting": request.replaced_task_nesting,
+        "id": request.id,
+        "group": request.group,
+        "group_index": request.group_index,
+        "in_chord": request.chord is not None,
+    }
+
+
+@app.task(name="interop.grow_chord", bind=True)
+def grow_chord(self, replacement=None, lazy=False):
+    """Task.add_to_chord(signature(replacement)) from a chord header member (sent by it when
+    `lazy`); returns 0, so a summing chord body counts only the added task's value."""
+    from celery import signature
+
+    sig = signature(replacement, app=app)
+    added = self.add_to_chord(sig, lazy=lazy)
+    if lazy:
+        added.delay()
+    return 0
+
+
+@app.task(name="interop.record_failed")
+def record_failed(task_id):
+    """An old-style errback (one parameter, so Celery sends it as a task with the failed id):
+    RPUSHes that id to the Redis list "interop:failed"."""
+    return _record_redis().rpush("interop:failed", str(task_id))

@@ -12,6 +12,7 @@ import {
   replacementSignature,
 } from "../../../src/canvas/replace.js";
 import { Chain, Chord, chain, Group, group, Signature, s } from "../../../src/canvas/signature.js";
+import { ConfigError } from "../../../src/errors.js";
 import { accumulate } from "../../../src/worker/builtin-tasks.js";
 
 const request = (over: Partial<ReplacedRequest> = {}): ReplacedRequest => ({
@@ -165,6 +166,36 @@ describe("replacementSignature (Task.replace)", () => {
   it("accepts a signature dict from the wire", () => {
     const sig = replacementSignature(request(), Signature.fromDict(s("new", 2).toDict()), "oid");
     expect(sig.toDict()).toMatchObject({ task: "new", args: [2] });
+  });
+});
+
+describe("hostile replacement input", () => {
+  it("anything a handler may pass is a signature, or a clear ConfigError / ImproperlyConfigured", () => {
+    const dictLike = fc.record(
+      {
+        task: fc.oneof(fc.string(), fc.constant("celery.chain"), fc.integer()),
+        args: fc.oneof(fc.array(fc.jsonValue(), { maxLength: 3 }), fc.jsonValue()),
+        kwargs: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), fc.jsonValue()),
+        options: fc.oneof(
+          fc.dictionary(fc.constantFrom("chord", "task_id", "link", "queue"), fc.jsonValue()),
+          fc.jsonValue(),
+        ),
+        subtask_type: fc.constantFrom(null, "chain", "group", "chord", "xmap", 7),
+        immutable: fc.jsonValue(),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(dictLike, fc.jsonValue()), (input) => {
+        try {
+          const sig = replacementSignature(request(), Signature.fromDict(input as never), "oid");
+          expect(JSON.parse(JSON.stringify(sig.toDict()))).toMatchObject({ task: expect.any(String) });
+        } catch (err) {
+          expect(err instanceof ConfigError || err instanceof ImproperlyConfigured).toBe(true);
+        }
+      }),
+      { seed: 1313, numRuns: 300 },
+    );
   });
 });
 
