@@ -45,6 +45,7 @@ export {
   xstarmap,
 } from "./canvas/index.js";
 export type { SendTaskOptions, SignatureLike } from "./canvas/options.js";
+export { ImproperlyConfigured } from "./canvas/replace.js";
 export { applyAsync } from "./client/canvas-apply.js";
 export { EagerResult } from "./client/eager-result.js";
 export { AsyncResult, type GetOptions, GroupResult, type ResultMeta } from "./client/result.js";

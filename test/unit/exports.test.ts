@@ -51,6 +51,7 @@ const PUBLIC_VALUES = [
   "Retry",
   "Reject",
   "Ignore",
+  "ImproperlyConfigured",
   "PythonError",
   "SoftTimeLimitExceeded",
   "TimeLimitExceeded",
