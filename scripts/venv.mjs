@@ -25,13 +25,18 @@ export const MINORS = ["5.2", "5.3", "5.4", "5.5", "5.6", "5.7"];
 // "django" is Django 5.2 + django-celery-results/-beat + SQLAlchemy + psycopg beside the same pins,
 // for the database result backends and examples/django-migration (ephem for SolarSchedule rows).
 // "beat" is celery-redbeat 2.4 and ephem beside the same pins, for the beat interop tests.
-export const EXTRA_VENVS = { flower: "flower", django: "django", beat: "beat" };
+// "observe" is pydantic 2 and OpenTelemetry (SDK + opentelemetry-instrumentation-celery) beside the
+// same pins, for the `celeriac stubs` and OpenTelemetry interop tests.
+export const EXTRA_VENVS = { flower: "flower", django: "django", beat: "beat", observe: "observe" };
 // What each extra venv must import once built (the Celery venvs check celery and kombu).
 const EXTRA_IMPORT_CHECKS = {
   beat:
     "import celery, kombu, redbeat, ephem, importlib.metadata as m; " +
     'print(celery.__version__, kombu.__version__, m.version("celery-redbeat"))',
   flower: "import celery, kombu, flower; print(celery.__version__, kombu.__version__, flower.__version__)",
+  observe:
+    "import celery, kombu, pydantic, opentelemetry.sdk, opentelemetry.instrumentation.celery, importlib.metadata as m; " +
+    'print(celery.__version__, kombu.__version__, pydantic.VERSION, m.version("opentelemetry-instrumentation-celery"))',
   django:
     "import celery, kombu, django, django_celery_results, django_celery_beat, sqlalchemy, psycopg, ephem; " +
     "print(celery.__version__, kombu.__version__, django.__version__, django_celery_results.__version__, " +

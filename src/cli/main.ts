@@ -6,6 +6,7 @@ import { beatCommand } from "./commands/beat.js";
 import { callCommand, purgeCommand, resultCommand } from "./commands/client.js";
 import { eventsCommand } from "./commands/events.js";
 import { controlCommand, inspectCommand, statusCommand } from "./commands/remote.js";
+import { stubsCommand } from "./commands/stubs.js";
 import { workerCommand } from "./commands/worker.js";
 import type { CliContext, Command } from "./context.js";
 import { CliError, EX_FAILURE, EX_OK, EX_USAGE } from "./errors.js";
@@ -19,6 +20,7 @@ export const COMMANDS: Record<string, Command> = {
   purge: purgeCommand,
   result: resultCommand,
   status: statusCommand,
+  stubs: stubsCommand,
   worker: workerCommand,
 };
 

@@ -58,6 +58,8 @@ export interface CeleryWorkerOptions extends CeleryEnvOptions {
   loglevel?: string;
   /** Default 60 s. */
   readyTimeoutMs?: number;
+  /** `-A`: another app under python-interop/app (e.g. "stubs_proj.celery:app"); default interop_app. */
+  app?: string;
 }
 
 export interface CeleryWorker {
@@ -108,11 +110,19 @@ async function venvPython(version: string | undefined): Promise<string> {
   return python;
 }
 
-/** Starts `celery -A interop_app worker` and resolves once it logged `<hostname> ready.`. */
+/** Starts `celery -A interop_app worker` (or `options.app`) and resolves once it logged `<hostname> ready.`. */
 export async function startCeleryWorker(options: CeleryWorkerOptions): Promise<CeleryWorker> {
   const python = await venvPython(options.celeryVersion);
   const hostname = options.hostname ?? `interop-${randomBytes(4).toString("hex")}@localhost`;
-  const args = ["-A", INTEROP_APP_MODULE, "worker", "-l", options.loglevel ?? "INFO", "-n", hostname];
+  const args = [
+    "-A",
+    options.app ?? INTEROP_APP_MODULE,
+    "worker",
+    "-l",
+    options.loglevel ?? "INFO",
+    "-n",
+    hostname,
+  ];
   args.push("--without-mingle", "--without-gossip", "-P", options.pool ?? "solo");
   if (options.concurrency !== undefined) args.push("-c", String(options.concurrency));
   if (options.queues && options.queues.length > 0) args.push("-Q", options.queues.join(","));
