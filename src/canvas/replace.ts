@@ -5,10 +5,11 @@ import { pipe } from "./compose.js";
 import { Chain, Group, Signature } from "./signature.js";
 
 /**
- * `Task.replace(sig)` up to the send (celery/app/task.py `Task.replace`,
- * 5.7.0): the signature that takes the replaced task's place, built from the
- * replaced task's request. Pure; the worker sends the result and ends the
- * task as `Ignore` (`Task.on_replace`).
+ * `Task.replace(sig)` and `Task.add_to_chord(sig)` up to the send
+ * (celery/app/task.py, 5.7.0): the signature to send, built from the running
+ * task's request. Pure; the worker counts the added chord part, sends the
+ * signature and, for a replacement, ends the task as `Ignore`
+ * (`Task.on_replace`).
  */
 
 /** Celery's `celery.accumulate` built-in (celery/app/builtins.py `add_accumulate_task`). */
@@ -98,4 +99,25 @@ export function replacementSignature(request: ReplacedRequest, input: Signature,
 function asList(value: unknown): Signature[] {
   if (value === undefined || value === null) return [];
   return (Array.isArray(value) ? value : [value]).map((v) => Signature.fromDict(v as Signature));
+}
+
+/**
+ * `Task.add_to_chord` before the backend call: `sig` is given the chord
+ * membership of the running header member (`group_id`, `group_index`,
+ * `chord`, `root_id`) and frozen. Changes `sig` in place, as Celery does, so a
+ * lazy caller sends the same signature.
+ */
+export function chordMemberSignature(
+  request: Pick<ReplacedRequest, "rootId" | "groupId" | "groupIndex" | "chord">,
+  sig: Signature,
+  oid: string,
+): Signature {
+  Object.assign(sig.options, {
+    group_id: request.groupId,
+    group_index: request.groupIndex,
+    chord: request.chord,
+    root_id: request.rootId,
+  });
+  freezeSignature(sig, {}, oid);
+  return sig;
 }

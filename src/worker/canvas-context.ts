@@ -1,7 +1,7 @@
 import type { ResultBackend } from "../backends/backend.js";
-import { applySignature, freezeSignature } from "../canvas/apply.js";
+import { applySignature } from "../canvas/apply.js";
 import type { SignatureLike } from "../canvas/options.js";
-import { replacementSignature } from "../canvas/replace.js";
+import { chordMemberSignature, replacementSignature } from "../canvas/replace.js";
 import { Signature } from "../canvas/signature.js";
 import { resultOf } from "../client/canvas-apply.js";
 import type { AnyResult } from "../client/result.js";
@@ -81,14 +81,16 @@ export async function addToChord(
   if (!request.embed.chord || !request.groupId)
     throw new PythonError("ValueError", ["Current task is not member of any chord"]);
   const { publisher } = canvasOf(canvas, "addToChord()").deps;
-  const sig = Signature.fromDict(input);
-  Object.assign(sig.options, {
-    group_id: request.groupId,
-    group_index: request.groupIndex,
-    chord: request.embed.chord,
-    root_id: request.rootId,
-  });
-  freezeSignature(sig, {}, publisher.oid);
+  const sig = chordMemberSignature(
+    {
+      rootId: request.rootId,
+      groupId: request.groupId,
+      groupIndex: request.groupIndex,
+      chord: request.embed.chord,
+    },
+    Signature.fromDict(input),
+    publisher.oid,
+  );
   const joiner = backend?.chordJoiner;
   if (!joiner?.addToChord)
     throw new PythonError("NotImplementedError", ["Backend does not support add_to_chord"]);

@@ -7,11 +7,15 @@
  * Nothing is sent (Redis is only named as the backend Celery requires for chords); the runs end to end are canvas-replace.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { type ReplacedRequest, replacementSignature } from "../../src/canvas/replace.js";
+import {
+  chordMemberSignature,
+  type ReplacedRequest,
+  replacementSignature,
+} from "../../src/canvas/replace.js";
 import { Chain, Chord, chain, Group, group, Signature, s, si } from "../../src/canvas/signature.js";
 import type { SignatureDict } from "../../src/protocol/task-message.js";
 import { pythonJson } from "../support/celery.js";
-import { redisUrl } from "../support/services.js";
+import { allocateRedisDb } from "../support/services.js";
 
 interface Case {
   name: string;
@@ -80,6 +84,11 @@ const CASES: Case[] = [
     name: "task with a callback by a chord, inside a chain",
     request: { callbacks: [s("t.cb").toDict()], chain: chainRest },
     sig: new Chord(new Group([s("t.a"), s("t.b")]), s("t.sum")).toDict(),
+  },
+  {
+    name: "stamps on the replacement and on the rest of the chain are kept",
+    request: { chain: [frozen(s("t.next"), "next-id", { stamped_headers: ["k"], k: "v1" })] },
+    sig: new Signature("t.new", [], {}, { stamped_headers: ["k"], k: "v2" }).toDict(),
   },
   { name: "empty chain (refused)", request: {}, sig: new Chain([]).toDict() },
   {
@@ -151,18 +160,47 @@ for case in cases:
         out["results"].append({"error": [type(exc).__name__, type(exc).__module__, str(exc)]})
     finally:
         replaced.pop_request()
+
+@app.task(bind=True, name="shape.member")
+def member(self):
+    pass
+
+out["grown"] = []
+for grow in GROW_JSON_CASES:
+    member.push_request(id="member-id", root_id="root-id", group="outer-group", group_index=1, chord=BODY)
+    try:
+        sig = member.add_to_chord(signature(grow, app=app), lazy=True)
+        out["grown"].append({"sig": json.loads(json.dumps(sig, default=list)),
+                             "t": int(app.backend.client.get("celery-taskset-meta-outer-group.t"))})
+    finally:
+        member.pop_request()
 emit(out)
 `;
 
+/** What `ctx.addToChord` adds, from a header member at index 1 of "outer-group". */
+const GROW_CASES: SignatureDict[] = [
+  s("t.added", 1).toDict(),
+  chain(s("t.a"), s("t.b")).toDict(),
+  group(s("t.a"), s("t.b")).toDict(),
+  new Chord(new Group([s("t.a"), s("t.b")]), s("t.sum")).toDict(),
+];
+
+interface PythonShapes {
+  oid: string;
+  results: ({ sig: unknown } | { error: string[] })[];
+  grown: { sig: unknown; t: number }[];
+}
+let py: PythonShapes;
+
 describe("ctx.replace builds the signature Celery 5.7's Task.replace builds", () => {
   it("for every case, field by field (ids numbered, reply_to = the worker's oid)", async () => {
-    const snippet = PYTHON.replace("CASES_JSON", JSON.stringify(JSON.stringify(CASES)));
-    // Celery checks a chord-capable backend is configured before freezing a chain holding a chord.
-    const backendUrl = await redisUrl();
-    const py = await pythonJson<{ oid: string; results: ({ sig: unknown } | { error: string[] })[] }>(
-      snippet,
-      { backendUrl },
-    );
+    const snippet = PYTHON.replace("CASES_JSON", JSON.stringify(JSON.stringify(CASES)))
+      .replace("GROW_JSON_CASES", `json.loads(${JSON.stringify(JSON.stringify(GROW_CASES))})`)
+      .replace("BODY", `json.loads(${JSON.stringify(JSON.stringify(body))})`);
+    // Celery checks a chord-capable backend is configured before freezing a chain holding a chord;
+    // add_to_chord INCRs .t there (a fresh db, so each count starts at 0).
+    const backendUrl = (await allocateRedisDb()).url;
+    py = await pythonJson<PythonShapes>(snippet, { backendUrl });
     expect(py.results).toHaveLength(CASES.length);
     CASES.forEach((c, i) => {
       let ours: unknown;
@@ -176,6 +214,18 @@ describe("ctx.replace builds the signature Celery 5.7's Task.replace builds", ()
         case: c.name,
         ...(normalize(py.results[i]) as object),
       });
+    });
+  });
+
+  it("ctx.addToChord's signature is Task.add_to_chord's (chord membership, frozen); .t counts each", () => {
+    expect(py.grown.map((g) => g.t)).toEqual([1, 2, 3, 4]);
+    GROW_CASES.forEach((d, i) => {
+      const ours = chordMemberSignature(
+        { rootId: "root-id", groupId: "outer-group", groupIndex: 1, chord: body },
+        Signature.fromDict(structuredClone(d)),
+        py.oid,
+      ).toDict();
+      expect({ i, sig: normalize(ours) }).toEqual({ i, sig: normalize(py.grown[i]?.sig) });
     });
   });
 });
