@@ -73,3 +73,28 @@ def reject_once(self):
 def reject_drop(self):
     """Rejects with requeue=False: 5.7 stores FAILURE celery.exceptions.Reject."""
     raise Reject("dropped", requeue=False)
+
+
+@app.task(name="req.retry_args", bind=True)
+def retry_args(self, x, y):
+    """First run: retry(args=(10, 20)); a call made with kwargs x/y must not pass them again."""
+    if self.request.retries == 0:
+        raise self.retry(args=(10, 20), countdown=0)
+    return {"x": x, "y": y, "args": list(self.request.args), "kwargs": self.request.kwargs}
+
+
+@app.task(name="req.retry_kwargs", bind=True)
+def retry_kwargs(self, x, y, z=0):
+    """First run: retry(kwargs={"y": 5, "z": 7}); y replaces the inherited positional arg."""
+    if self.request.retries == 0:
+        raise self.retry(kwargs={"y": 5, "z": 7}, countdown=0)
+    return {"x": x, "y": y, "z": z, "args": list(self.request.args), "kwargs": self.request.kwargs}
+
+
+@app.task(name="req.retry_opts", bind=True)
+def retry_opts(self):
+    """First run: retry with expires, time limits and headers; returns the retried request."""
+    if self.request.retries == 0:
+        raise self.retry(countdown=0, expires=600, time_limit=30, soft_time_limit=20,
+                         headers={"x-retry": "yes"})
+    return _request_view(self.request)

@@ -8,6 +8,7 @@ import type { AnyResult } from "../client/result.js";
 import type { CompatProfile } from "../compat.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { autoretryOptions } from "./backoff.js";
+import { handlerArgs } from "./call-args.js";
 import type { TaskContext } from "./context.js";
 import { Ignore, PythonError, Reject, Retry, type RetryOptions } from "./errors.js";
 import { tracebackOf } from "./exc-info.js";
@@ -223,7 +224,7 @@ async function attemptOnce(
     const handler = await handlerOf(task);
     value = await running.run({ id, rootId }, async () => {
       try {
-        return await handler(ctx, ...args);
+        return await handler(ctx, ...handlerArgs(task.name, task.options.params, args, kwargs));
       } catch (thrown) {
         if (!(thrown instanceof EagerReplacement)) throw thrown;
         return (await host.applySignatureEagerly(thrown.sig, [], {}, {})).get();
@@ -249,8 +250,8 @@ function eagerRetry(
   const decided = retryDecision(request, task, options);
   if (decided instanceof Retry) {
     eagerRetries.set(decided, {
-      args: options.args ?? request.args,
-      kwargs: options.kwargs ?? request.kwargs,
+      args: decided.options.args ?? request.args,
+      kwargs: decided.options.kwargs ?? request.kwargs,
     });
   }
   return decided;

@@ -55,6 +55,14 @@ export interface RetryOptions {
   kwargs?: Record<string, unknown>;
   queue?: string;
   priority?: number;
+  /** `expires` of the retried message: seconds from now or a time; `null` = none. Default the request's own. */
+  expires?: number | Date | null;
+  /** Hard time limit (seconds) of the retried run; `null` = the task's own. Default the request's. */
+  timeLimit?: number | null;
+  /** Soft time limit (seconds) of the retried run; `null` = the task's own. Default the request's. */
+  softTimeLimit?: number | null;
+  /** Custom headers of the retried message, in place of the received ones (Celery's `headers=`). */
+  headers?: Record<string, unknown>;
 }
 
 /**

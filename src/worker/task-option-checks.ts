@@ -26,6 +26,7 @@ export const TASK_OPTION_KEYS = [
   "retryBackoffMax",
   "retryJitter",
   "serializer",
+  "params",
   "base",
 ] as const;
 
@@ -62,6 +63,18 @@ const base: Check = (option, value) => {
     );
 };
 
+const params: Check = (option, value) => {
+  const ok =
+    Array.isArray(value) &&
+    value.every((n) => typeof n === "string" && /^[A-Za-z_$][\w$]*$/.test(n)) &&
+    new Set(value).size === value.length;
+  if (!ok)
+    throw new ConfigError(
+      option,
+      `${option} must be an array of distinct parameter names, e.g. ["x", "y"] (got ${describe(value)})`,
+    );
+};
+
 const CHECKS: Partial<Record<(typeof TASK_OPTION_KEYS)[number], Check>> = {
   defaultRetryDelay: number({ min: 0 }),
   ignoreResult: isBool,
@@ -76,6 +89,7 @@ const CHECKS: Partial<Record<(typeof TASK_OPTION_KEYS)[number], Check>> = {
   retryBackoffMax: number({ min: 0 }),
   retryJitter: isBool,
   serializer: oneOf(SERIALIZERS),
+  params,
   base,
 };
 

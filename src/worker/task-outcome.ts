@@ -190,15 +190,13 @@ export class OutcomeRecorder {
         : autoretryOptions(error, task, request.retries, this.host.deps.compat);
     if (autoretry !== null) error = this.host.prepareRetry(request, task, autoretry);
     if (error instanceof Retry) {
-      const eta = error.when instanceof Date ? error.when : new Date(Date.now() + error.when * 1000);
       try {
         await this.host.deps.publish(
           buildRetryMessage({
             request,
             options: error.options,
-            eta,
+            when: error.when,
             ignoreResult: plan.ignoreResult,
-            hostname: this.host.deps.hostname,
             compat: this.host.deps.compat,
             encodeBody: this.host.deps.encodeBody,
           }),

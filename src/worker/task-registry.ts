@@ -99,6 +99,16 @@ export interface TaskOptions {
   retryJitter?: boolean;
   /** Result serializer for this task's results (`"json"`, `"msgpack"`, `"yaml"`). */
   serializer?: string;
+  /**
+   * The handler's parameter names after `ctx`, as Python's
+   * `inspect.signature(task.run)` sees them (a JS function does not keep
+   * them reliably). Declared, keyword args from a caller fill the parameters
+   * they name (`got multiple values for argument` when a positional arg
+   * already did, as in Python) and `ctx.retry({ args })` / `({ kwargs })`
+   * rebind as Celery's `Task.retry` does. Unset: positional args as
+   * received, keyword args only in `ctx.kwargs`, no rebinding.
+   */
+  params?: readonly string[];
   /** Shared defaults, like a Celery `Task` base class. */
   base?: TaskBase;
 }
@@ -158,6 +168,7 @@ export interface ResolvedTaskOptions {
   retryBackoffMax: number;
   retryJitter: boolean;
   serializer: string | null;
+  params: readonly string[] | null;
 }
 
 export interface TaskDefinition {
@@ -206,6 +217,7 @@ export function resolveTaskOptions(
     retryBackoffMax: o.retryBackoffMax ?? 600,
     retryJitter: o.retryJitter ?? true,
     serializer: o.serializer ?? defaults.resultSerializer ?? null,
+    params: o.params ? Object.freeze([...o.params]) : null,
   };
 }
 

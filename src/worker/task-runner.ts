@@ -2,6 +2,7 @@ import type { ReplyDestination, ResultMetaRecord } from "../backends/backend.js"
 import type { SignatureLike } from "../canvas/options.js";
 import type { CompatProfile } from "../compat.js";
 import type { Delivery } from "../transports/transport.js";
+import { handlerArgs } from "./call-args.js";
 import { addToChord, replaceError } from "./canvas-context.js";
 import type { TaskContext } from "./context.js";
 import { type Retry, type RetryOptions, Terminated } from "./errors.js";
@@ -255,14 +256,20 @@ export class TaskRunner implements RecorderHost {
       onSoftTimeout: (s: number) => this.deps.logger.warn(`Soft time limit (${s}s) exceeded for ${label}`),
     };
     const handler = task.handler;
+    let args: unknown[];
+    try {
+      args = handlerArgs(request.name, task.options.params, request.args, request.kwargs);
+    } catch (bindError) {
+      return runWithLimits(() => Promise.reject(bindError), limits);
+    }
     if (typeof handler === "function") {
       const ctx = this.context(request, task, controller.signal, hard, soft);
-      return runWithLimits(() => (handler as TaskHandler)(ctx, ...request.args), limits);
+      return runWithLimits(() => (handler as TaskHandler)(ctx, ...args), limits);
     }
     const { result, control } = this.deps.modulePool(handler).run({
       module: handler.module,
       exportName: handler.exportName,
-      args: request.args,
+      args,
       context: this.plainContext(request, hard, soft),
     });
     // revoke(terminate=True) ends the run where it runs (Celery's pool kills the child); anything else aborts ctx.signal.

@@ -92,6 +92,33 @@ beforeAll(async () => {
     },
     { acksLate: true },
   );
+  stack.task(
+    "req.retry_args",
+    (ctx, x: number, y: number) => {
+      if (ctx.retries === 0) ctx.retry({ args: [10, 20], countdown: 0 });
+      return { x, y, args: ctx.args, kwargs: ctx.kwargs };
+    },
+    { params: ["x", "y"] },
+  );
+  stack.task(
+    "req.retry_kwargs",
+    (ctx, x: number, y: number, z = 0) => {
+      if (ctx.retries === 0) ctx.retry({ kwargs: { y: 5, z: 7 }, countdown: 0 });
+      return { x, y, z, args: ctx.args, kwargs: ctx.kwargs };
+    },
+    { params: ["x", "y", "z"] },
+  );
+  stack.task("req.retry_opts", (ctx) => {
+    if (ctx.retries === 0)
+      ctx.retry({
+        countdown: 0,
+        expires: 600,
+        timeLimit: 30,
+        softTimeLimit: 20,
+        headers: { "x-retry": "yes" },
+      });
+    return requestView(ctx);
+  });
   tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: TS_HOST });
   await tsWorker.start();
   app = new Celery({ broker, backend });
@@ -279,6 +306,55 @@ result = {"raised": raised, "meta": meta}
 `);
     expect(out.py.raised).toEqual(["celery.exceptions", "Reject", ["dropped", false]]);
     const pair = samePair(out);
+    expect(pair.ts).toEqual(pair.py);
+  });
+});
+
+describe("ctx.retry as Celery 5.7's Task.retry", () => {
+  it("retry(args=...) after a call made with kwargs drops the kwargs the new args cover", async () => {
+    const out = await bothSides<Record<string, unknown>>(`
+result = app.send_task("req.retry_args", (), {"x": 1, "y": 2}, queue=Q).get(timeout=20)
+`);
+    expect(out.py).toEqual({ x: 10, y: 20, args: [10, 20], kwargs: {} });
+    expect(out.ts).toEqual(out.py);
+  });
+
+  it("retry(kwargs=...) replaces an inherited positional arg; other keywords stay keywords", async () => {
+    const out = await bothSides<Record<string, unknown>>(`
+result = app.send_task("req.retry_kwargs", (1, 2), queue=Q).get(timeout=20)
+`);
+    expect(out.py).toEqual({ x: 1, y: 5, z: 7, args: [1, 5], kwargs: { z: 7 } });
+    expect(out.ts).toEqual(out.py);
+  });
+
+  it("a positional arg and a keyword for the same parameter: TypeError, as Python calls fun(*args, **kwargs)", async () => {
+    const out = await bothSides<[string, string]>(`
+try:
+    app.send_task("req.retry_args", (1,), {"x": 2, "y": 3}, queue=Q).get(timeout=20)
+    result = ["no error", ""]
+except Exception as e:
+    result = [type(e).__name__, str(e)]
+`);
+    expect(out.py[0]).toBe("TypeError");
+    expect(out.py[1]).toMatch(/got multiple values for argument 'x'/);
+    expect(out.ts[0]).toBe(out.py[0]);
+    expect(out.ts[1]).toMatch(/got multiple values for argument 'x'/);
+  });
+
+  it("retry(expires=, time_limit=, soft_time_limit=, headers=): the retried request carries them", async () => {
+    const out = await bothSides<{ sent: number; view: Record<string, unknown> }>(`
+sent = time.time()
+r = app.send_task("req.retry_opts", queue=Q, headers={"x-orig": "1"})
+result = {"sent": sent, "view": r.get(timeout=20)}
+`);
+    expect(out.py.view.headers).toEqual({ "x-retry": "yes" });
+    expect(out.py.view.timelimit).toEqual([30, 20]);
+    for (const side of [out.py, out.ts]) {
+      const expires = offsetsFrom(side.view, side.sent)[1] ?? Number.NaN;
+      expect(expires).toBeGreaterThanOrEqual(599.99);
+      expect(expires).toBeLessThan(605);
+    }
+    const pair = samePair({ py: out.py.view, ts: out.ts.view });
     expect(pair.ts).toEqual(pair.py);
   });
 });

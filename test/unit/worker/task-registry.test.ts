@@ -51,6 +51,15 @@ describe("task options", () => {
     expect(resolveTaskOptions({ maxRetries: null }).maxRetries).toBeNull();
     expect(() => resolveTaskOptions({ maxRetries: -1 })).toThrow(ConfigError);
   });
+  it("params: distinct identifiers, null when unset; anything else names the option", () => {
+    expect(resolveTaskOptions().params).toBeNull();
+    expect(resolveTaskOptions({ params: ["x", "y"] }).params).toEqual(["x", "y"]);
+    for (const bad of [["x", "x"], ["1x"], "x", [3]]) {
+      expect(() => resolveTaskOptions({ params: bad as string[] })).toThrow(
+        /params must be an array of distinct/,
+      );
+    }
+  });
 });
 
 describe("autoretryFor matching", () => {
