@@ -232,7 +232,7 @@ both({
     });
   });
 
-  it("callbacks and errbacks of the replaced task run after the replacement", async () => {
+  it("callbacks, errbacks and chain stamps of the replaced task carry over as in Celery", async () => {
     const got = sameAsPython(
       await scenarios(`
 def callback(v):
@@ -247,12 +247,24 @@ def errback(v):
         return "no error"
     except Exception as exc:
         return [type(exc).__name__, str(exc), res.id in wait_list("interop:failed", lambda items: res.id in items)]
-both({"callback": callback, "errback": errback})
+def stamps_of_replaced(v):
+    # Celery 5.7's Task.replace does not copy the replaced request's stamps onto the replacement.
+    res, value = run(R(task("headers"), v).set(stamped_headers=["mystamp"], mystamp="m1"))
+    return value["request"]["stamps"]
+def stamps_of_next_step(v):
+    # A step after the replaced one keeps the stamps in its own options.
+    step = task("headers").set(stamped_headers=["mystamp"], mystamp="m2")
+    res, value = run(chain(task("add", 1, 1), R(task("add", 2, 2, q=other(v)), v), step))
+    return [value["args"], value["request"]["stamps"]]
+both({"callback": callback, "errback": errback, "stamps of the replaced task": stamps_of_replaced,
+      "stamps of the next chain step": stamps_of_next_step})
 `),
     );
     expect(got).toEqual({
       callback: { value: [50, ["50"]] },
       errback: { value: ["ValueError", "boom", true] },
+      "stamps of the replaced task": { value: {} },
+      "stamps of the next chain step": { value: [[4], { mystamp: "m2" }] },
     });
   });
 
