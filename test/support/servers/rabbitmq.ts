@@ -27,6 +27,11 @@ export interface RabbitMqOptions {
   tls?: TestCerts;
   /** Boot timeout per start; default 60 s (a cold boot takes 3.5-6.5 s on 2 shared cores). */
   timeoutMs?: number;
+  /**
+   * A member of a cluster (servers/rabbitmq-cluster.ts): the cluster's epmd (started by the
+   * cluster, so this node starts none), its Erlang cookie and a node name prefix.
+   */
+  cluster?: { epmdPort: number; cookie: string; namePrefix: string };
 }
 
 export interface CtlResult {
@@ -92,7 +97,7 @@ class RabbitMqServerImpl implements RabbitMqServer {
     readonly dir: string,
     private readonly options: RabbitMqOptions,
   ) {
-    this.nodeName = `cx${process.pid}x${Math.random().toString(36).slice(2, 8)}@localhost`;
+    this.nodeName = `${options.cluster?.namePrefix ?? "cx"}${process.pid}x${Math.random().toString(36).slice(2, 8)}@localhost`;
     // Registered before the script's own handle, so beam dies first and is not orphaned.
     registerExitCleanup(() => {
       if (this.running) this.killBeamNow();
@@ -139,10 +144,14 @@ class RabbitMqServerImpl implements RabbitMqServer {
     for (const sub of ["home", "log", "mnesia"]) mkdirSync(join(d, sub), { recursive: true });
     this.port = await freePort();
     const distPort = await freePort();
-    const epmdPort = await freePort();
+    const epmdPort = this.options.cluster?.epmdPort ?? (await freePort());
     const tls = this.options.tls;
     this.tlsPort = tls ? await freePort() : undefined;
     writeFileSync(join(d, "enabled_plugins"), "[].\n");
+    if (this.options.cluster) {
+      // Every member needs the same cookie; Erlang insists the file is private to its owner.
+      writeFileSync(join(d, "home", ".erlang.cookie"), this.options.cluster.cookie, { mode: 0o400 });
+    }
     writeFileSync(join(d, "rabbitmq-env.conf"), "");
     const conf = ["log.file.level = info", "log.console = true", "log.console.level = info"];
     if (tls) {
@@ -185,7 +194,7 @@ class RabbitMqServerImpl implements RabbitMqServer {
   async start(): Promise<void> {
     if (this.running) return;
     if (this.server) this.earlierOutput += this.server.output();
-    if (!this.epmd?.running) await this.startEpmd();
+    if (!this.options.cluster && !this.epmd?.running) await this.startEpmd();
     const server = new ChildHandle(join(RABBITMQ_BIN_DIR, "rabbitmq-server"), [], {
       env: this.env,
       cwd: this.dir,
