@@ -152,6 +152,7 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
   brokerConnectionRetryOnStartup: isBool,
   brokerConnectionMaxRetries: number({ min: 0, integer: true }),
   brokerConnectionTimeout: number({ min: 0 }),
+  brokerFailoverStrategy: oneOf(["round-robin", "shuffle"]),
   brokerHeartbeat: number({ min: 0 }),
   brokerPoolLimit: onlyDefault(
     10,
@@ -441,7 +442,16 @@ export function resolveSettings(options: CeleryOptions = {}): Settings {
       scalars[key] = value;
     }
   }
-  if (options.broker !== undefined) text({ nonEmpty: true })("broker", options.broker);
+  let broker = DEFAULT_BROKER_URL;
+  if (Array.isArray(options.broker)) {
+    // Celery's broker_url may be a list (kombu `Connection(alternates)`): one `;` list here.
+    if (options.broker.length === 0) throw new ConfigError("broker", "broker: the list of URLs is empty");
+    for (const [i, url] of options.broker.entries()) text({ nonEmpty: true })(`broker[${i}]`, url);
+    broker = options.broker.join(";");
+  } else if (options.broker !== undefined) {
+    text({ nonEmpty: true })("broker", options.broker);
+    broker = options.broker;
+  }
   if (options.backend !== undefined && options.backend !== null)
     text({ nonEmpty: true })("backend", options.backend);
   if (options.compat !== undefined && !(CELERY_MINORS as readonly string[]).includes(options.compat)) {
@@ -460,7 +470,7 @@ export function resolveSettings(options: CeleryOptions = {}): Settings {
   }
   const settings = {
     ...scalars,
-    broker: options.broker ?? DEFAULT_BROKER_URL,
+    broker,
     backend: options.backend ?? null,
     compat: compatProfile(options.compat ?? "5.7"),
     brokerTransportOptions: checkObject(

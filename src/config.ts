@@ -177,7 +177,12 @@ export interface BeatScheduleSetting {
  * point in time is a `Date`.
  */
 export interface CeleryOptions {
-  broker?: string;
+  /**
+   * Broker URL. On RabbitMQ a failover list, as kombu takes it: `amqp://a;amqp://b` or
+   * `["amqp://a", "amqp://b"]` (tried in `brokerFailoverStrategy` order); kept as the
+   * `;`-joined string in the resolved settings.
+   */
+  broker?: string | string[];
   backend?: string;
   /** Which Celery minor the peers run; default "5.7". */
   compat?: CeleryMinor;
@@ -189,6 +194,11 @@ export interface CeleryOptions {
   brokerConnectionMaxRetries?: number;
   /** Seconds (Celery's float seconds). */
   brokerConnectionTimeout?: number;
+  /**
+   * Order in which a RabbitMQ failover list is tried after a connection error (Celery
+   * `broker_failover_strategy`, kombu `failover_strategy`): "round-robin" (default) or "shuffle".
+   */
+  brokerFailoverStrategy?: "round-robin" | "shuffle";
   /** Seconds between AMQP heartbeats (`broker_heartbeat`, default 120); 0 turns them off. */
   brokerHeartbeat?: number;
   brokerPoolLimit?: number;
@@ -414,6 +424,7 @@ export const SCALAR_DEFAULTS = {
   brokerConnectionRetryOnStartup: true,
   brokerConnectionMaxRetries: 100,
   brokerConnectionTimeout: 4,
+  brokerFailoverStrategy: "round-robin",
   brokerHeartbeat: 120,
   brokerPoolLimit: 10,
   taskPublishRetry: true,

@@ -5,7 +5,7 @@ import { ConfigError, ConnectionLostError } from "../../errors.js";
 import { loadDependency } from "../../optional-deps.js";
 import { brokerReconnectPolicy, type ReconnectPolicy, RetrySchedule, sleepRef } from "../retry-policy.js";
 import { guardHeaderFrames } from "./frame-guard.js";
-import { type AmqpEndpoint, describeAmqpEndpoint } from "./url.js";
+import { type AmqpEndpoint, describeAmqpEndpoint, describeAmqpEndpoints } from "./url.js";
 
 /**
  * One AMQP connection that heals itself (kombu `Connection.ensure_connection`
@@ -29,9 +29,22 @@ import { type AmqpEndpoint, describeAmqpEndpoint } from "./url.js";
  *   whose broker is down is reconnecting, not a process about to exit 0.
  * - When the policy gives up, the fatal listeners hear it once (the worker
  *   exits 1, as Celery's does).
+ * - A failover list (`amqp://a;amqp://b`) is walked as kombu's `Connection`
+ *   does (kombu/connection.py `ensure_connection` / `ensure`, 5.7.0): a failed
+ *   attempt or a lost connection moves to the next node of
+ *   `failoverStrategy` at once; the backoff delay is slept only when a whole
+ *   round of nodes failed (`completes_cycle`). Every failed attempt counts
+ *   toward `broker_connection_max_retries`, as in kombu.
  */
+export type FailoverStrategy = "round-robin" | "shuffle";
+
 export interface AmqpConnectionOptions {
+  /** The first node to try. */
   endpoint: AmqpEndpoint;
+  /** The whole failover list, `endpoint` first (default: `[endpoint]`). */
+  endpoints?: readonly AmqpEndpoint[];
+  /** kombu `failover_strategy` (Celery `broker_failover_strategy`), default "round-robin". */
+  failoverStrategy?: FailoverStrategy;
   /** `broker_connection_*` (default: Celery's defaults). */
   policy?: ReconnectPolicy;
   /** A connection that lived less than this (ms) counts as a failed attempt (default 2000). */
@@ -123,7 +136,11 @@ export async function openAmqpConnection(
 }
 
 export class AmqpConnection {
-  readonly endpoint: AmqpEndpoint;
+  /** Every node of the failover list (one for a plain URL). */
+  readonly endpoints: readonly AmqpEndpoint[];
+  private at = 0;
+  /** Failed attempts in the current outage, for kombu's `completes_cycle`. */
+  private failedInOutage = 0;
   private readonly options: AmqpConnectionOptions;
   private state: State = "idle";
   private current: ChannelModel | null = null;
@@ -139,8 +156,23 @@ export class AmqpConnection {
 
   constructor(options: AmqpConnectionOptions) {
     this.options = options;
-    this.endpoint = options.endpoint;
+    this.endpoints = options.endpoints?.length ? options.endpoints : [options.endpoint];
     this.schedule = new RetrySchedule(options.policy ?? brokerReconnectPolicy({}));
+  }
+
+  /** The node connected to now, or tried next. */
+  get endpoint(): AmqpEndpoint {
+    return this.endpoints[this.at] ?? this.options.endpoint;
+  }
+
+  /**
+   * kombu `maybe_switch_next`: the next node of the failover strategy. Round-robin cycles
+   * through the list; shuffle picks any node at random each time (kombu `shufflecycle`).
+   */
+  private switchNext(): void {
+    const n = this.endpoints.length;
+    if (n < 2) return;
+    this.at = this.options.failoverStrategy === "shuffle" ? Math.floor(Math.random() * n) : (this.at + 1) % n;
   }
 
   /** Called once when reconnecting is over for good (the policy gave up). */
@@ -220,8 +252,8 @@ export class AmqpConnection {
 
   private async establish(): Promise<ChannelModel> {
     this.state = "connecting";
-    const where = describeAmqpEndpoint(this.endpoint);
     for (;;) {
+      const where = describeAmqpEndpoint(this.endpoint);
       if (this.state !== "connecting")
         throw new ConnectionLostError("the AMQP connection was closed while connecting");
       try {
@@ -240,6 +272,7 @@ export class AmqpConnection {
         this.state = "open";
         this.pending = null;
         this.openedAt = Date.now();
+        this.failedInOutage = 0;
         return model;
       } catch (err) {
         if (err instanceof ConfigError) {
@@ -252,20 +285,27 @@ export class AmqpConnection {
             ? err.cause.message
             : (err as Error).message;
         const closedMeanwhile = this.isClosing();
-        const delay = closedMeanwhile ? null : this.schedule.next();
-        if (delay === null) {
+        const backoff = closedMeanwhile ? null : this.schedule.next();
+        if (backoff === null) {
           this.failPending();
+          const all =
+            this.endpoints.length > 1 ? ` (failover list ${describeAmqpEndpoints(this.endpoints)})` : "";
           const lost = new ConnectionLostError(
-            `Cannot connect to ${where}: ${reason}; ${closedMeanwhile ? "the connection was closed" : this.schedule.describeStop()}`,
+            `Cannot connect to ${where}${all}: ${reason}; ${closedMeanwhile ? "the connection was closed" : this.schedule.describeStop()}`,
             { cause: err },
           );
           if (!closedMeanwhile) this.fatal(lost);
           throw lost;
         }
+        // kombu on_error: sleep only once every node of the list failed in turn, then switch.
+        this.failedInOutage += 1;
+        const delay = this.failedInOutage % this.endpoints.length === 0 ? backoff : 0;
+        this.switchNext();
         const max = this.schedule.maxRetries ?? "Inf";
+        const next = this.endpoints.length > 1 ? ` at ${describeAmqpEndpoint(this.endpoint)}` : "";
         this.report(
           new ConnectionLostError(
-            `Cannot connect to ${where}: ${reason}. Trying again in ${(delay / 1000).toFixed(2)}s (${this.schedule.attempts}/${max})`,
+            `Cannot connect to ${where}: ${reason}. Trying again${next} in ${(delay / 1000).toFixed(2)}s (${this.schedule.attempts}/${max})`,
             { cause: err },
           ),
         );
@@ -310,6 +350,8 @@ export class AmqpConnection {
     if (stable) this.schedule.succeeded();
     const delay = stable ? 0 : this.schedule.next();
     const where = describeAmqpEndpoint(this.endpoint);
+    // kombu `ensure`: a connection error selects the next node before reconnecting.
+    this.switchNext();
     if (delay === null) {
       const lost = new ConnectionLostError(
         `AMQP connection to ${where} lost ${lived} ms after it opened; ${this.schedule.describeStop()}`,
@@ -321,7 +363,7 @@ export class AmqpConnection {
     this.report(
       new ConnectionLostError(
         delay === 0
-          ? `AMQP connection to ${where} lost; reconnecting`
+          ? `AMQP connection to ${where} lost; reconnecting${this.endpoints.length > 1 ? ` to ${describeAmqpEndpoint(this.endpoint)}` : ""}`
           : `AMQP connection to ${where} lost ${lived} ms after it opened; reconnecting in ${(delay / 1000).toFixed(2)}s (${this.schedule.attempts}/${this.schedule.maxRetries ?? "Inf"})`,
       ),
     );

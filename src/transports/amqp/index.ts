@@ -1,11 +1,17 @@
 import type { RetryPolicy, TlsSettings } from "../../config.js";
 import { brokerReconnectPolicy } from "../retry-policy.js";
 import type { QueueSpec } from "../transport.js";
+import type { FailoverStrategy } from "./connection.js";
 import type { ExchangeType } from "./topology.js";
 import { AmqpTransport } from "./transport.js";
-import { type AmqpEndpoint, type PyAmqpSslDict, parseAmqpUrl } from "./url.js";
+import { type AmqpEndpoint, type PyAmqpSslDict, parseAmqpUrls } from "./url.js";
 
-export { AmqpConnection, type AmqpConnectionOptions, openAmqpConnection } from "./connection.js";
+export {
+  AmqpConnection,
+  type AmqpConnectionOptions,
+  type FailoverStrategy,
+  openAmqpConnection,
+} from "./connection.js";
 export { AmqpConsumer } from "./consumer.js";
 export { fromMessageProperties, headersOf, toPublishOptions } from "./message.js";
 export * from "./native-delayed-delivery.js";
@@ -23,8 +29,10 @@ export {
   type AmqpTls,
   type AmqpUrlOptions,
   describeAmqpEndpoint,
+  describeAmqpEndpoints,
   type PyAmqpSslDict,
   parseAmqpUrl,
+  parseAmqpUrls,
   tlsFromSslOption,
 } from "./url.js";
 
@@ -64,15 +72,22 @@ export interface AmqpTransportSettings {
   brokerNativeDelayedDeliveryQueueType?: "classic" | "quorum";
   /** `worker_detect_quorum_queues` (default true). */
   workerDetectQuorumQueues?: boolean;
+  /** `broker_failover_strategy` for a failover list (default "round-robin"). */
+  brokerFailoverStrategy?: FailoverStrategy;
 }
 
-/** Parses the URL (ConfigError on a bad one) without connecting. */
-export function amqpEndpointFromSettings(url: string, settings: AmqpTransportSettings = {}): AmqpEndpoint {
-  return parseAmqpUrl("broker", url, {
+/** Parses the URL or failover list (ConfigError on a bad part) without connecting. */
+export function amqpEndpointsFromSettings(url: string, settings: AmqpTransportSettings = {}): AmqpEndpoint[] {
+  return parseAmqpUrls("broker", url, {
     ssl: settings.brokerUseSsl ?? null,
     heartbeat: settings.brokerHeartbeat ?? 120,
     connectTimeout: settings.brokerConnectionTimeout ?? 4,
   });
+}
+
+/** The first node of {@link amqpEndpointsFromSettings}. */
+export function amqpEndpointFromSettings(url: string, settings: AmqpTransportSettings = {}): AmqpEndpoint {
+  return amqpEndpointsFromSettings(url, settings)[0] as AmqpEndpoint;
 }
 
 /** An {@link AmqpTransport} for an `amqp://` / `amqps://` broker URL; connects on first use. */
@@ -82,10 +97,12 @@ export function createAmqpTransport(
   /** The app's queue table (`app.amqp.queues`, `Router.appQueues()`): quorum detection. */
   appQueues: readonly QueueSpec[] = [],
 ): AmqpTransport {
-  const endpoint = amqpEndpointFromSettings(url, settings);
+  const endpoints = amqpEndpointsFromSettings(url, settings);
   const defaultQueue = settings.taskDefaultQueue ?? "celery";
   return new AmqpTransport({
-    endpoint,
+    endpoint: endpoints[0] as AmqpEndpoint,
+    endpoints,
+    failoverStrategy: settings.brokerFailoverStrategy ?? "round-robin",
     topology: {
       defaultQueue,
       defaultExchange: settings.taskDefaultExchange || defaultQueue,

@@ -9,7 +9,7 @@ import type {
   Transport,
   TransportCapabilities,
 } from "../transport.js";
-import { AmqpConnection } from "./connection.js";
+import { AmqpConnection, type FailoverStrategy } from "./connection.js";
 import { AmqpConsumer } from "./consumer.js";
 import {
   DELAYED_PUBLISH_EXCHANGE,
@@ -25,7 +25,7 @@ import {
   type TaskTopologySettings,
   taskQueueDeclarations,
 } from "./topology.js";
-import { type AmqpEndpoint, describeAmqpEndpoint } from "./url.js";
+import { type AmqpEndpoint, describeAmqpEndpoints } from "./url.js";
 
 /**
  * kombu's py-amqp transport behind the {@link Transport} interface.
@@ -38,6 +38,10 @@ import { type AmqpEndpoint, describeAmqpEndpoint } from "./url.js";
  */
 export interface AmqpTransportOptions {
   endpoint: AmqpEndpoint;
+  /** A failover list, `endpoint` first (`amqp://a;amqp://b`). */
+  endpoints?: readonly AmqpEndpoint[];
+  /** kombu `failover_strategy` (default "round-robin"). */
+  failoverStrategy?: FailoverStrategy;
   /** Task-queue settings (`task_queue_max_priority`, `task_default_queue_type`, ...). */
   topology?: Partial<TaskTopologySettings>;
   /** Publisher confirms (kombu `confirm_publish`); default true. */
@@ -172,6 +176,8 @@ export class AmqpTransport implements Transport {
     this.nativeDelay = detectQuorumQueues(options.appQueues ?? []);
     this.connection = new AmqpConnection({
       endpoint: options.endpoint,
+      ...(options.endpoints ? { endpoints: options.endpoints } : {}),
+      ...(options.failoverStrategy ? { failoverStrategy: options.failoverStrategy } : {}),
       ...(options.policy ? { policy: options.policy } : {}),
       connectionName: options.connectionName ?? "celeriac",
       onError: (err) => options.onError?.(err),
@@ -184,8 +190,9 @@ export class AmqpTransport implements Transport {
     });
   }
 
+  /** The node connected to now (or tried next, while reconnecting). */
   get endpoint(): AmqpEndpoint {
-    return this.options.endpoint;
+    return this.connection.endpoint;
   }
 
   private async redeclareAll(model: ChannelModel, generation: number): Promise<void> {
@@ -279,7 +286,7 @@ export class AmqpTransport implements Transport {
     const timeoutMs = this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     const expired = () =>
       new ConnectionLostError(
-        `publish to ${describeAmqpEndpoint(this.endpoint)}: the broker did not take the message within ${(timeoutMs / 1000).toFixed(1)}s`,
+        `publish to ${describeAmqpEndpoints(this.connection.endpoints)}: the broker did not take the message within ${(timeoutMs / 1000).toFixed(1)}s`,
       );
     const deadline = Date.now() + timeoutMs;
     if (declare.length > 0) await withDeadline(this.declare([...declare]), timeoutMs, expired);

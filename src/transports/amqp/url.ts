@@ -140,7 +140,7 @@ export function parseAmqpUrl(option: string, url: string, options: AmqpUrlOption
   if (url.includes(";")) {
     throw new ConfigError(
       option,
-      `${option}: failover lists (url1;url2) are not supported; give one URL: ${ACCEPTED_FORMS}`,
+      `${option}: a ";" inside a URL must be written %3B (a ";" before "scheme://" separates failover URLs)`,
     );
   }
   let parsed: URL;
@@ -214,8 +214,45 @@ export function parseAmqpUrl(option: string, url: string, options: AmqpUrlOption
   };
 }
 
+/**
+ * A broker URL that may be a failover list, as kombu's `Connection` takes it
+ * (kombu/connection.py `Connection.__init__`, 5.7.0): `amqp://a;amqp://b`
+ * (what a list of URLs becomes in the settings), each part a full URL of its
+ * own (credentials, port, vhost, query). Unlike kombu, which checks only each
+ * part's scheme up front, every part is parsed now, so a bad one fails at
+ * `new Celery(...)` rather than mid-failover; the error names the part by
+ * position, credentials masked.
+ */
+export function parseAmqpUrls(option: string, url: string, options: AmqpUrlOptions = {}): AmqpEndpoint[] {
+  // A ";" separates URLs only before another scheme (or an empty part): a ";" in a password
+  // (which kombu would split too) then fails as one URL, masked, instead of leaking half of it.
+  const parts = url.split(/;(?=[a-z][a-z0-9+.-]*:\/\/|;|$)/i);
+  if (parts.length === 1) return [parseAmqpUrl(option, url, options)];
+  return parts.map((part, i) => {
+    if (part.trim() === "") {
+      throw new ConfigError(
+        option,
+        `${option}: part ${i + 1} of the failover list is empty; give url1;url2 with ${ACCEPTED_FORMS}`,
+      );
+    }
+    try {
+      return parseAmqpUrl(option, part, options);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        throw new ConfigError(option, `${option}: part ${i + 1} of the failover list: ${err.message}`);
+      }
+      throw err;
+    }
+  });
+}
+
 /** The endpoint without its password, for logs and error messages. */
 export function describeAmqpEndpoint(endpoint: AmqpEndpoint): string {
   const vhost = endpoint.vhost === "/" ? "" : encodeURIComponent(endpoint.vhost);
   return `${endpoint.tls ? "amqps" : "amqp"}://${endpoint.username}@${endpoint.hostname}:${endpoint.port}/${vhost}`;
+}
+
+/** A failover list without passwords: each endpoint as {@link describeAmqpEndpoint}, joined with `;`. */
+export function describeAmqpEndpoints(endpoints: readonly AmqpEndpoint[]): string {
+  return endpoints.map(describeAmqpEndpoint).join(";");
 }
