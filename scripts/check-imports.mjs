@@ -9,7 +9,8 @@
  *   behaviour   src/client/ worker/ beat/ events/ control/      what Celery does, in TS
  *   canvas      src/canvas/                     signatures, chain, group, chord: data + what runs next
  *   io          src/backends/ transports/       one folder per broker/backend (ioredis, amqplib)
- *   settings    src/config.ts, config-checks.ts, logging.ts     settings types, checks, the logger
+ *   settings    src/config.ts, config-checks.ts, logging.ts, tracing.ts   settings types, checks, the
+ *               logger, OpenTelemetry spans
  *   pure        src/protocol/ serialization/    build/parse messages, codecs; no I/O
  *   base        src/errors.ts, compat.ts, optional-deps.ts, redact.ts   the error tree, Celery minor
  *               versions, the loader of optional npm packages, credential masking: import nothing
@@ -55,6 +56,7 @@ const ROOT_FILE_LAYER = {
   "config.ts": "settings",
   "config-checks.ts": "settings",
   "logging.ts": "settings",
+  "tracing.ts": "settings",
   "errors.ts": "base",
   "compat.ts": "base",
   "optional-deps.ts": "base",

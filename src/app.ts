@@ -16,6 +16,7 @@ import { resolveSettings } from "./config-checks.js";
 import { Control } from "./control/control.js";
 import { ConfigError } from "./errors.js";
 import { AppEvents } from "./events/app-events.js";
+import { startPublishSpan } from "./tracing.js";
 import { checkBrokerSettings, createBrokerTransport, isAmqpBrokerUrl } from "./transports/factory.js";
 import { RedisTransport } from "./transports/redis/index.js";
 import type { Transport } from "./transports/transport.js";
@@ -148,12 +149,23 @@ export class Celery {
     options: PublishOptions = {},
   ): Promise<AsyncResult<R>> {
     const prepared = this.prepareTask(name, args, kwargs, options);
-    if (options.ignoreResult !== true) {
-      // celery/app/base.py send_task: `backend.on_task_call` before the publish. For rpc:// this
-      // declares the reply queue first; a reply sent to a queue not yet declared is dropped.
-      await this.backend?.onTaskCall?.(prepared.taskMessage.headers.id);
+    // OpenTelemetry (src/tracing.ts): a producer span whose context travels in the headers.
+    const span = startPublishSpan(
+      { name, id: prepared.taskMessage.headers.id, routingKey: prepared.message.routingKey },
+      prepared.message.headers,
+    );
+    try {
+      if (options.ignoreResult !== true) {
+        // celery/app/base.py send_task: `backend.on_task_call` before the publish. For rpc:// this
+        // declares the reply queue first; a reply sent to a queue not yet declared is dropped.
+        await this.backend?.onTaskCall?.(prepared.taskMessage.headers.id);
+      }
+      await this.transport.publish(prepared.message, prepared.declare);
+    } catch (err) {
+      span?.end(err);
+      throw err;
     }
-    await this.transport.publish(prepared.message, prepared.declare);
+    span?.end();
     if (this.settings.taskSendSentEvent) {
       // celery/app/amqp.py send_task_message: task-sent after the publish (src/events).
       this.events.taskSent(prepared.taskMessage, {

@@ -56,3 +56,19 @@ export function loadDependency<T>(packageName: string, feature: string): T {
   loaded.set(packageName, mod);
   return mod as T;
 }
+
+/**
+ * `packageName`'s module, or null when it is not installed: for packages whose absence only turns
+ * a feature off (OpenTelemetry tracing without `@opentelemetry/api`). Cached like {@link loadDependency}.
+ */
+export function loadOptionalDependency<T>(packageName: string): T | null {
+  if (loaded.has(packageName)) return loaded.get(packageName) as T | null;
+  let mod: unknown = null;
+  try {
+    mod = requireFromHere(packageName);
+  } catch (err) {
+    if (!isMissingPackage(err, packageName)) throw err;
+  }
+  loaded.set(packageName, mod);
+  return mod as T | null;
+}

@@ -1,11 +1,12 @@
 import type { ReplyDestination, ResultMetaRecord } from "../backends/backend.js";
 import type { SignatureLike } from "../canvas/options.js";
 import type { CompatProfile } from "../compat.js";
+import { traceTaskRun } from "../tracing.js";
 import type { Delivery } from "../transports/transport.js";
 import { handlerArgs } from "./call-args.js";
 import { addToChord, replaceError } from "./canvas-context.js";
 import type { TaskContext } from "./context.js";
-import { type Retry, type RetryOptions, Terminated } from "./errors.js";
+import { Retry, type RetryOptions, Terminated } from "./errors.js";
 import { excRepr, tracebackOf } from "./exc-info.js";
 import { type Outcome, runWithLimits } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
@@ -262,9 +263,13 @@ export class TaskRunner implements RecorderHost {
     } catch (bindError) {
       return runWithLimits(() => Promise.reject(bindError), limits);
     }
+    // OpenTelemetry (src/tracing.ts): a consumer span, child of the sender's, active while it runs.
+    const span = { name: request.name, id: request.id, routingKey: request.deliveryInfo.routingKey };
+    const traced = <T>(run: () => T | Promise<T>) =>
+      traceTaskRun(span, request.customHeaders, async () => run(), (err) => err instanceof Retry);
     if (typeof handler === "function") {
       const ctx = this.context(request, task, controller.signal, hard, soft);
-      return runWithLimits(() => (handler as TaskHandler)(ctx, ...args), limits);
+      return runWithLimits(() => traced(() => (handler as TaskHandler)(ctx, ...args)), limits);
     }
     const { result, control } = this.deps.modulePool(handler).run({
       module: handler.module,
@@ -278,7 +283,7 @@ export class TaskRunner implements RecorderHost {
       () => (controller.signal.reason instanceof Terminated ? control.terminate() : control.abort()),
       { once: true },
     );
-    return runWithLimits(() => result, { ...limits, onHardTimeout: () => control.terminate() });
+    return runWithLimits(() => traced(() => result), { ...limits, onHardTimeout: () => control.terminate() });
   }
 
   private plainContext(
