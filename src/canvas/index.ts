@@ -41,9 +41,11 @@ export {
   Signature,
   type SignatureApp,
   type SignatureResult,
+  type StampingVisitor,
   type SubtaskType,
   s,
   si,
   signature,
   type TaskSig,
 } from "./signature.js";
+export type { StampHeaders, VisitorStamps } from "./stamping.js";

@@ -5,6 +5,7 @@ import { isPlainObject, isRecord, setOwn } from "../protocol/guards.js";
 import { saferepr } from "../protocol/saferepr.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { SEND_OPTION_NAMES } from "./option-names.js";
+import { type StampHeaders, type StampingVisitorOf, stampNode } from "./stamping.js";
 
 /**
  * Celery signatures (celery/canvas.py `Signature`, `_chain`, `group`,
@@ -254,6 +255,36 @@ export class Signature<R = unknown> {
   }
 
   /**
+   * celery/canvas.py `Signature.stamp(visitor, append_stamps, **headers)` (5.7.0; `_chain`,
+   * `group` and `_chord` stamp their members, links and chord body the same way): writes stamps
+   * into the options of every task of this workflow, which then travel as the `stamped_headers` /
+   * `stamps` message headers, show in the workers' requests (`ctx.stamps`) and can be revoked
+   * with `app.control.revokeByStampedHeaders`. In place; returns this.
+   *
+   * ```ts
+   * wf.stamp({ monitoring_id: "m-1" });                       // sig.stamp(monitoring_id="m-1")
+   * wf.stamp({ onSignature: (sig) => ({ tag: sig.task }) });  // sig.stamp(visitor=...)
+   * ```
+   * `appendStamps`: a stamp already present becomes a list of both values instead of being kept.
+   */
+  stamp(visitor: StampingVisitor | null, headers?: StampHeaders, options?: { appendStamps?: boolean }): this;
+  stamp(headers: StampHeaders): this;
+  stamp(
+    first: StampingVisitor | StampHeaders | null,
+    headers: StampHeaders = {},
+    options: { appendStamps?: boolean } = {},
+  ): this {
+    const visitor = isVisitor(first) ? first : null;
+    const inherited = first === null || visitor !== null ? headers : first;
+    if (!isRecord(inherited))
+      throw new ConfigError("stamp", "stamp headers must be an object of stamp values");
+    stampNode(this, visitor, options.appendStamps ?? false, { ...inherited }, (value) =>
+      Signature.fromDict(value as SignatureDict),
+    );
+    return this;
+  }
+
+  /**
    * celery/canvas.py `Signature.from_dict`: builds the class named by
    * `subtask_type` (`chain`, `group`, `chord`); other compound types
    * (`xmap`, `xstarmap`, `chunks`) stay plain signatures that the canvas
@@ -308,6 +339,13 @@ export class Signature<R = unknown> {
     }
     return new Signature(d.task, args, kwargs, options, type, immutable);
   }
+}
+
+/** celery/canvas.py `StampingVisitor`: hooks that return the stamps for each part of a workflow. */
+export type StampingVisitor = StampingVisitorOf<Signature, Chain, Group, Chord>;
+
+function isVisitor(value: unknown): value is StampingVisitor {
+  return isRecord(value) && typeof value.onSignature === "function";
 }
 
 /** `chain(a, b, c)` / `a | b | c`: `{"task":"celery.chain","kwargs":{"tasks":[...]},"subtask_type":"chain"}`. */

@@ -1,6 +1,7 @@
 import { softwareInfo } from "../events/event.js";
 import { pySetRepr } from "../protocol/py-repr.js";
 import type { WorkerControlHost } from "./host.js";
+import { revokeByStampedHeaders } from "./revoke-stamped.js";
 
 /**
  * The remote-control commands a worker answers, by name, as
@@ -111,6 +112,7 @@ export const CONTROL_COMMANDS: Record<string, ControlHandler> = {
   conf: (host) => host.conf?.() ?? {},
   report: (host) => ok(host.report?.() ?? `software -> ${softwareInfo().sw_ident}:${softwareInfo().sw_ver}`),
   revoke,
+  revoke_by_stamped_headers: revokeByStampedHeaders,
   terminate: (host, args) => revoke(host, { task_id: args.task_id, terminate: true, signal: args.signal }),
   rate_limit: (host, args) => {
     const rate = args.rate_limit;

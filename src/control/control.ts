@@ -113,6 +113,22 @@ export class Control {
     });
   }
 
+  /**
+   * `Control.revoke_by_stamped_headers(headers, destination, terminate, signal)` (5.7.0): workers
+   * discard every task carrying one of these stamps (`{stamp: value}` or `{stamp: [values]}`)
+   * instead of running it; with `terminate`, running ones are terminated too.
+   */
+  revokeByStampedHeaders(
+    headers: Record<string, unknown>,
+    options: ReplyOptions & { terminate?: boolean; signal?: string } = {},
+  ): Promise<ControlReply[]> {
+    const { terminate = false, signal = "SIGTERM", ...rest } = options;
+    return this.broadcast("revoke_by_stamped_headers", {
+      ...rest,
+      arguments: { headers, terminate, signal },
+    });
+  }
+
   /** `Control.terminate`: revoke with `terminate=True`. */
   terminate(taskId: string | readonly string[], options: ReplyOptions & { signal?: string } = {}) {
     return this.revoke(taskId, { ...options, terminate: true });

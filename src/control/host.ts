@@ -1,6 +1,7 @@
 import type { LamportClock } from "../events/clock.js";
 import type { EventDispatcher } from "../events/dispatcher.js";
 import type { RevokedSet } from "./revoked.js";
+import type { RevokedStamps } from "./revoked-stamps.js";
 
 /** celery/worker/request.py `Request.info()`: what inspect active/reserved/scheduled list. */
 export interface RequestInfo {
@@ -39,6 +40,8 @@ export interface WorkerControlHost {
   readonly hostname: string;
   readonly clock: LamportClock;
   readonly revoked: RevokedSet;
+  /** Stamps flagged by `revoke_by_stamped_headers` (celery/worker/state.py `revoked_stamps`). */
+  readonly revokedStamps?: RevokedStamps;
   /** The worker's event dispatcher, or null when none runs (`enable_events` then answers an error). */
   readonly events: EventDispatcher | null;
   tasks(): TaskInfo[];
@@ -47,6 +50,8 @@ export interface WorkerControlHost {
   scheduled(): ScheduledInfo[];
   /** `query_task`: where a request is, or null when this worker does not hold it. */
   findRequest(id: string): { state: "active" | "reserved" | "scheduled" | "ready"; info: RequestInfo } | null;
+  /** The running tasks with their stamps (`Request.stamps`), for `revoke_by_stamped_headers(terminate=True)`. */
+  activeStamps?(): { id: string; stamps: Record<string, unknown> }[];
   /** Aborts a running task (AbortSignal; a thread-pool task is terminated). True if it was running here. */
   terminate(id: string, signal: string): boolean;
   /**

@@ -9,6 +9,7 @@ import type { RequestInfo, ScheduledInfo, TaskInfo, WorkerControlHost } from "./
 import { mingle } from "./mingle.js";
 import type { RunningNode } from "./redis-mailbox.js";
 import type { RevokedSet } from "./revoked.js";
+import type { RevokedStamps } from "./revoked-stamps.js";
 import { type OpsTransport, startWorkerPidbox } from "./worker-pidbox.js";
 import { type TrackedRequest, WorkerState } from "./worker-state.js";
 
@@ -105,6 +106,11 @@ export class WorkerOps implements WorkerControlHost {
   /** Revoked ids (remote `revoke`, mingle, the state file). */
   get revoked(): RevokedSet {
     return this.state.revoked;
+  }
+
+  /** Stamps revoked by `revoke_by_stamped_headers`. */
+  get revokedStamps(): RevokedStamps {
+    return this.state.revokedStamps;
   }
 
   async start(): Promise<void> {
@@ -220,6 +226,10 @@ export class WorkerOps implements WorkerControlHost {
 
   findRequest(id: string) {
     return this.state.findRequest(id);
+  }
+
+  activeStamps(): { id: string; stamps: Record<string, unknown> }[] {
+    return this.state.activeStamps();
   }
 
   terminate(id: string, signal: string): boolean {

@@ -1,6 +1,8 @@
 import type { TaskEventSource } from "../events/task-events.js";
+import { setOwn } from "../protocol/guards.js";
 import type { RequestInfo, ScheduledInfo } from "./host.js";
 import { RevokedSet } from "./revoked.js";
+import { RevokedStamps } from "./revoked-stamps.js";
 
 /** A request as the worker tracks it for inspect and events. */
 export interface TrackedRequest extends TaskEventSource {
@@ -8,6 +10,9 @@ export interface TrackedRequest extends TaskEventSource {
   kwargs: Record<string, unknown>;
   eta: Date | null;
   deliveryInfo: { exchange: string; routingKey: string; priority: number; redelivered: boolean };
+  /** Names of its stamps (`stamped_headers`) and the `stamps` header, for revoking by stamp. */
+  stampedHeaders?: string[] | null;
+  stamps?: Record<string, unknown>;
 }
 
 interface Entry {
@@ -25,6 +30,7 @@ interface Entry {
  */
 export class WorkerState {
   readonly revoked = new RevokedSet();
+  readonly revokedStamps = new RevokedStamps();
   private readonly entries = new Map<string, Entry>();
   private readonly totals = new Map<string, number>();
   private processedCount = 0;
@@ -144,6 +150,21 @@ export class WorkerState {
     if (e?.state !== "active" || !e.abort) return false;
     e.abort.abort(reason);
     return true;
+  }
+
+  /** Running requests with their stamps (celery/worker/request.py `Request.stamps`: named ones only). */
+  activeStamps(): { id: string; stamps: Record<string, unknown> }[] {
+    const out: { id: string; stamps: Record<string, unknown> }[] = [];
+    for (const e of this.entries.values()) {
+      if (e.state !== "active") continue;
+      const all = e.request.stamps ?? {};
+      const stamps: Record<string, unknown> = {};
+      for (const name of e.request.stampedHeaders ?? []) {
+        setOwn(stamps, name, Object.hasOwn(all, name) ? all[name] : null);
+      }
+      out.push({ id: e.request.id, stamps });
+    }
+    return out;
   }
 
   /** True when `id` is running here (`terminate` would reach it). */

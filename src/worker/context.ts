@@ -62,6 +62,13 @@ export interface TaskContext {
   readonly chord: Readonly<SignatureDict> | null;
   /** How many `replace()` calls led to this task (`replaced_task_nesting`). */
   readonly replacedTaskNesting: number;
+  /**
+   * Names of the stamps this task carries (`request.stamped_headers`, [] when none): set by
+   * stamping its workflow (`sig.stamp(visitor)` in TS or Python).
+   */
+  readonly stampedHeaders: readonly string[];
+  /** Each stamp's value by name (celery/worker/request.py `Request.stamps`). */
+  readonly stamps: Readonly<Record<string, unknown>>;
   /** Celery's `request.is_eager`: false in a worker, true when run by `handle.apply()` / `taskAlwaysEager`. */
   readonly isEager: boolean;
   /** This worker's node name (`celery@host`); the host name when run eagerly. */

@@ -202,6 +202,9 @@ async function attemptOnce(
     properties: {},
     chord: null,
     replacedTaskNesting: 0,
+    // Task.apply reads stamps from its `stamped_headers` option, which handle.apply() does not take.
+    stampedHeaders: [],
+    stamps: {},
     hostname: hostname(),
     isEager: true,
     signal: new AbortController().signal,

@@ -1,3 +1,4 @@
+import { setOwn } from "../protocol/guards.js";
 import { parseTaskMessage } from "../protocol/parse.js";
 import { logSafe } from "../protocol/py-repr.js";
 import type { Embed } from "../protocol/task-message.js";
@@ -52,6 +53,21 @@ export interface WorkerRequest {
   deliveryInfo: DeliveryInfo;
   /** Properties as received (`priority`, `reply_to`, ...), used when re-sending for a retry. */
   properties: Record<string, unknown>;
+}
+
+/**
+ * celery/worker/request.py `Request.stamps` (5.7.0): each name in `stamped_headers` with its value
+ * from the `stamps` header (null when missing). What `ctx.stamps` shows and what a retry re-sends
+ * (celery/app/task.py `Context.as_execution_options` keeps only the stamps named).
+ */
+export function namedStamps(
+  request: Pick<WorkerRequest, "stampedHeaders" | "stamps">,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of request.stampedHeaders ?? []) {
+    setOwn(out, name, Object.hasOwn(request.stamps, name) ? request.stamps[name] : null);
+  }
+  return out;
 }
 
 /** The task name of a message: `headers.task` (v2), else `body.task` (v1/hybrid), else null (unknown message). */

@@ -3,7 +3,7 @@ import type { CompatProfile } from "../compat.js";
 import { type BuildTaskInput, buildTaskMessage } from "../protocol/build.js";
 import type { OutgoingMessage } from "../transports/transport.js";
 import type { RetryOptions } from "./errors.js";
-import type { WorkerRequest } from "./request.js";
+import { namedStamps, type WorkerRequest } from "./request.js";
 
 /**
  * The message `Task.retry()` sends (celery/app/task.py `Task.retry` →
@@ -85,8 +85,9 @@ export function buildRetryMessage(input: RetryMessageInput): OutgoingMessage {
   if (input.when instanceof Date) build.eta = input.when;
   else build.countdown = input.when;
   if (compat.stampHeaders) {
+    // Context.as_execution_options -> as_task_v2: the stamps named in stamped_headers, kept.
     build.stampedHeaders = request.stampedHeaders;
-    build.stamps = request.stamps;
+    build.stamps = namedStamps(request);
   }
   const message = buildTaskMessage(request.name, build, compat);
   const encoded = input.encodeBody(message.body);

@@ -10,7 +10,7 @@ import { Retry, type RetryOptions, Terminated } from "./errors.js";
 import { excRepr, tracebackOf } from "./exc-info.js";
 import { type Outcome, runWithLimits } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
-import { requestLabel, type WorkerRequest } from "./request.js";
+import { namedStamps, requestLabel, type WorkerRequest } from "./request.js";
 import { type MetaContext, requestResultMeta } from "./result-meta.js";
 import { retryDecision } from "./retry-decision.js";
 import type { RunnerDeps, RunnerOutcome } from "./runner-deps.js";
@@ -317,6 +317,8 @@ export class TaskRunner implements RecorderHost {
       properties: request.properties,
       chord: request.embed.chord,
       replacedTaskNesting: request.replacedTaskNesting,
+      stampedHeaders: request.stampedHeaders ?? [],
+      stamps: namedStamps(request),
       isEager: false,
       hostname: this.deps.hostname,
     };

@@ -5,6 +5,7 @@ import { loadStateDb, saveStateDb } from "../control/statedb.js";
 import type { WorkerOps } from "../control/worker-ops.js";
 import { ConnectionLostError } from "../errors.js";
 import { createLogger, type Logger } from "../logging.js";
+import { logSafe, pyRepr } from "../protocol/py-repr.js";
 import { wireBudget } from "../serialization/index.js";
 import { withDeadline } from "../transports/retry-policy.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
@@ -368,7 +369,7 @@ export class Worker {
     const { request, task } = admitted;
     this.logger.info(`Task ${requestLabel(request)} received`);
     const held: Held = { delivery, request, task: this.overrides.apply(task) };
-    if (this.expired(held) || this.revoked(held)) return;
+    if (this.expired(held) || this.revoked(held, held.request.expires !== null)) return;
     // strategy.py: task-received once the request is known not revoked; WorkerOps tracks it from here.
     this.events.emit("task-received", { id: request.id, name: request.name });
     if (this.ops && !this.ops.received(request)) {
@@ -400,10 +401,21 @@ export class Worker {
     return true;
   }
 
-  /** Request.revoked: an id in the revoked set (remote `revoke`, mingle) is not run. */
-  private revoked(held: Held): boolean {
-    if (!this.ops?.revoked.has(held.request.id)) return false;
-    this.discard(held, "revoked");
+  /**
+   * Request.revoked: an id in the revoked set (remote `revoke`, mingle) is not run; nor, when
+   * `stamps` (checked before running, and at receipt only for a task with `expires`, as
+   * celery/worker/strategy.py calls Request.revoked), a task carrying a revoked stamp.
+   */
+  private revoked(held: Held, stamps = false): boolean {
+    if (this.ops?.revoked.has(held.request.id)) {
+      this.discard(held, "revoked");
+      return true;
+    }
+    if (!stamps || !this.ops || this.ops.revokedStamps.size === 0) return false;
+    const { stampedHeaders, stamps: values } = held.request;
+    const header = this.ops.revokedStamps.match(stampedHeaders ?? [], values);
+    if (header === null) return false;
+    this.discard(held, "revoked", header);
     return true;
   }
 
@@ -411,9 +423,18 @@ export class Worker {
    * Request._announce_revoked: ack, REVOKED meta (when results or errors are
    * stored), `task-revoked` event.
    */
-  private discard(held: Held, reason: "revoked" | "expired"): void {
+  private discard(
+    held: Held,
+    reason: "revoked" | "expired",
+    byHeader: Record<string, unknown> | null = null,
+  ): void {
     const { request, task, delivery } = held;
-    const suffix = reason === "expired" ? " (expired)" : "";
+    const suffix =
+      reason === "expired"
+        ? " (expired)"
+        : byHeader !== null
+          ? ` (revoked by header: ${logSafe(pyRepr(byHeader))})`
+          : "";
     this.logger.info(`Discarding revoked task: ${requestLabel(request)}${suffix}`);
     this.ops?.revokedRun(request, { expired: reason === "expired" });
     const ignore = effectiveIgnoreResult(
@@ -476,7 +497,7 @@ export class Worker {
   private pump(): void {
     while (this.running < this.concurrency && this.ready.length > 0 && this.state === "running") {
       const held = this.ready.shift() as Held;
-      if (this.expired(held) || this.revoked(held)) continue;
+      if (this.expired(held) || this.revoked(held, true)) continue;
       this.running++;
       const id = held.request.id;
       // The run's own signal: aborted by a cold shutdown, or with Terminated by remote

@@ -28,11 +28,18 @@ beforeAll(async () => {
     backendUrl: backend,
     queues: [pyQ],
     defaultQueue: pyQ,
+    config: { imports: ["stamping_tasks"] },
   });
   stack = createTsStack({ broker, backend, resultExtended: true }, { lines: logLines });
   stack.task("ts.add", (_ctx, a: number, b: number) => a + b);
   // interop.echo's twin: [args, kwargs] as received.
   stack.task("ts.echo", (ctx, ...args: unknown[]) => [args, ctx.kwargs]);
+  // Twins of python-interop/app/stamping_tasks.py.
+  stack.task("stamps.view", (ctx) => ({ stamped_headers: ctx.stampedHeaders, stamps: ctx.stamps }));
+  stack.task("stamps.retry_to", (ctx, queue: string) => {
+    if (ctx.retries === 0) ctx.retry({ queue, countdown: 0 });
+    return { stamped_headers: ctx.stampedHeaders, stamps: ctx.stamps };
+  });
   tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: "stamps-ts@localhost" });
   await tsWorker.start();
 });
@@ -83,15 +90,34 @@ def _without_ids(value):
         return [_without_ids(v) for v in value]
     return value
 
+class Monitoring(StampingVisitor):
+    def on_signature(self, sig, **headers):
+        return {"monitoring_id": "mon-1", "tags": ["a", "b"]}
+
 def sig(name, args, queue, **options):
     return app.signature(name, args=args, queue=queue, **options)
 `;
 
 /** Headers that differ per message whoever sends it (ids, the sending node). */
 const VOLATILE = ["id", "root_id", "parent_id", "origin"];
-function stable(headers: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !VOLATILE.includes(k)));
+function stable(headers: Record<string, unknown>, alsoVolatile: string[] = []): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(headers)
+      .filter(([k]) => !VOLATILE.includes(k) && !alsoVolatile.includes(k))
+      .map(([k, v]) => [k, k === "stamped_headers" && Array.isArray(v) ? [...v].sort() : v]),
+  );
 }
+
+interface StampView {
+  stamped_headers: string[] | null;
+  stamps: Record<string, unknown> | null;
+}
+
+/** Celery dedupes stamped_headers through a set: compare them sorted. */
+const sortedView = (v: StampView | undefined) => ({
+  ...v,
+  stamped_headers: [...(v?.stamped_headers ?? [])].sort(),
+});
 
 interface Captured {
   headers: Record<string, unknown>;
@@ -143,10 +169,6 @@ describe("a workflow stamped in Python", () => {
   it("a stamped chain across TS and Python steps completes (no 'stamps has no value' hang)", async () => {
     const value = await pythonJson<number>(
       `${PY_PRELUDE}
-class Monitoring(StampingVisitor):
-    def on_signature(self, sig, **headers):
-        return {"monitoring_id": "mon-1", "tags": ["a", "b"]}
-
 c = chain(sig("ts.add", (1, 2), ${q(tsQ)}), sig("interop.add", (3,), ${q(pyQ)}), sig("ts.add", (4,), ${q(tsQ)}))
 c.stamp(visitor=Monitoring())
 emit(c.apply_async().get(timeout=30))
@@ -154,6 +176,47 @@ emit(c.apply_async().get(timeout=30))
       env(),
     );
     expect(value).toBe(10);
+  });
+
+  it("ctx.stamps / ctx.stampedHeaders show what a Python task's request shows, on every step", async () => {
+    const views = await pythonJson<StampView[]>(
+      `${PY_PRELUDE}
+c = chain(sig("stamps.view", (), ${q(tsQ)}), sig("stamps.view", (), ${q(pyQ)}), sig("stamps.view", (), ${q(tsQ)}))
+c.stamp(visitor=Monitoring())
+r = c.apply_async()
+emit([r.parent.parent.get(timeout=30), r.parent.get(timeout=30), r.get(timeout=30)])
+`,
+      env(),
+    );
+    const [firstTs, py, forwardedTs] = views.map(sortedView);
+    expect(py).toEqual({
+      stamped_headers: ["monitoring_id", "tags"],
+      stamps: { monitoring_id: "mon-1", tags: ["a", "b"] },
+    });
+    expect(firstTs).toEqual(py);
+    expect(forwardedTs).toEqual(py);
+  });
+
+  it("a retry keeps the stamps: the TS worker re-sends the headers a Python worker re-sends", async () => {
+    const capTs = uniqueQueue("capts");
+    const capPy = uniqueQueue("cappy");
+    const out = await pythonJson<{ ts: Captured[]; py: Captured[] }>(
+      `${PY_PRELUDE}
+for name, queue, cap in (("stamps.retry_to", ${q(tsQ)}, ${q(capTs)}), ("stamps.retry_to", ${q(pyQ)}, ${q(capPy)})):
+    s1 = sig(name, (cap,), queue)
+    s1.stamp(visitor=Monitoring())
+    s1.apply_async()
+emit({"ts": captured(${q(capTs)}), "py": captured(${q(capPy)})})
+`,
+      env(),
+    );
+    const [ts] = out.ts;
+    const [py] = out.py;
+    expect(py?.headers.retries).toBe(1);
+    expect(py?.headers.stamps).toEqual({ monitoring_id: "mon-1", tags: ["a", "b"] });
+    // eta is "now" at each retry; argsrepr shows each one's capture queue.
+    const differ = ["eta", "argsrepr"];
+    expect(stable(ts?.headers ?? {}, differ)).toEqual(stable(py?.headers ?? {}, differ));
   });
 
   it("the TS worker forwards a stamped chain step with the headers the Python worker sends", async () => {
