@@ -7,13 +7,20 @@
  * - failover lists: a TS worker given `amqp://<dead>;amqp://n1;amqp://n2;amqp://n3` skips the
  *   dead node, consumes what a Python producer (kombu, same list) sends, and when its node is
  *   stopped reconnects to the next node and runs what Python sends next; Python reads every
- *   result.
+ *   result;
+ * - failover under load (item 5b, 5c): the node leading the task queue (a quorum queue) is stopped
+ *   while a TS producer sends FAILOVER_TASKS acksLate tasks to a TS and a Python worker, plus
+ *   countdown tasks that wait in the (quorum) delay queues; every task runs, Python reads every
+ *   result, the countdown tasks run after their ETA (test/support/failover-load.ts).
  */
+
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import type { AmqpTransport } from "../../src/transports/amqp/transport.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { pythonJson } from "../support/celery.js";
+import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
+import { describeFigures, FAILOVER_TASKS, runFailoverLoad } from "../support/failover-load.js";
 import { freePort } from "../support/ports.js";
 import { waitUntil } from "../support/process.js";
 import { type RabbitMqCluster, startRabbitMqCluster } from "../support/servers/rabbitmq-cluster.js";
@@ -27,6 +34,7 @@ let deadPort: number;
 let bootMs = 0;
 const apps: Celery[] = [];
 const workers: Worker[] = [];
+const pyWorkers: CeleryWorker[] = [];
 
 /** The cluster's failover list with a node that does not exist in front. */
 function brokerList(): string {
@@ -59,6 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const w of workers) await w.close({ timeoutMs: 5000 }).catch(() => {});
   for (const a of apps) await a.close().catch(() => {});
+  for (const w of pyWorkers) await w.stop().catch(() => {});
   await cluster?.dispose();
 }, 120_000);
 
@@ -129,4 +138,78 @@ emit([r.get(timeout=60) for r in rs])
     expect(errors.some((e) => /lost; reconnecting to/.test(e))).toBe(true);
     await cluster.start(0);
   }, 180_000);
+});
+
+describe("the quorum queue's leader stopped under load", () => {
+  it(`${FAILOVER_TASKS} acksLate tasks to TS and Python workers: every task runs, Python reads every result, countdown tasks run after`, async () => {
+    const saved = process.env.CELERIAC_LOG_LEVEL;
+    process.env.CELERIAC_LOG_LEVEL = "warn";
+    const queue = uniqueName("load");
+    const runsKey = `runs:${queue}`;
+    const recorder = new Redis(backend);
+    try {
+      const workerApp = quorumApp(queue, { brokerConnectionMaxRetries: 1000 });
+      workerApp.task("interop.record", async (_ctx, tag: string, key: string) => {
+        await recorder.incr(`${key}:ts`);
+        return recorder.rpush(key, tag);
+      });
+      const worker = workerApp.worker({
+        concurrency: 16,
+        hostname: `ts-${queue}@localhost`,
+        withoutMingle: true,
+      });
+      workers.push(worker);
+      await worker.start();
+      pyWorkers.push(
+        await startCeleryWorker({
+          brokerUrl: brokerList(),
+          backendUrl: backend,
+          recordUrl: backend,
+          defaultQueue: queue,
+          pool: "threads",
+          concurrency: 8,
+          config: { ...PY_CONFIG, task_acks_late: true },
+        }),
+      );
+      const producer = quorumApp(queue, {
+        brokerConnectionMaxRetries: 1000,
+        taskPublishRetryPolicy: { maxRetries: 20, intervalStart: 0, intervalStep: 1, intervalMax: 1 },
+      });
+      let stoppedLeader = "";
+      const figures = await runFailoverLoad({
+        producer,
+        recorder,
+        runsKey,
+        total: FAILOVER_TASKS,
+        countdownTasks: 10,
+        countdownSeconds: 8,
+        python: { backendUrl: backend },
+        async fail() {
+          stoppedLeader = await cluster.quorumLeader(queue);
+          await cluster.stop(stoppedLeader);
+          await waitUntil(
+            "a new leader for the task queue",
+            async () => (await cluster.quorumLeader(queue).catch(() => stoppedLeader)) !== stoppedLeader,
+            { timeoutMs: 60_000, intervalMs: 200 },
+          );
+        },
+      });
+      console.log(describeFigures("RabbitMQ cluster (quorum leader node stopped)", figures));
+      const tsRuns = Number(await recorder.get(`${runsKey}:ts`));
+      console.log(
+        `[failover load] runs by the TS worker ${tsRuns}, by the Python worker ${figures.runs - tsRuns}`,
+      );
+      expect(figures.lost).toBe(0);
+      expect(figures.notSucceeded).toEqual([]);
+      expect(figures.countdownMissing).toBe(0);
+      for (const late of figures.countdownLateMs) expect(late).toBeGreaterThanOrEqual(0);
+      expect(tsRuns).toBeGreaterThan(0);
+      expect(figures.runs - tsRuns).toBeGreaterThan(0);
+      await cluster.start(stoppedLeader);
+    } finally {
+      recorder.disconnect();
+      if (saved === undefined) delete process.env.CELERIAC_LOG_LEVEL;
+      else process.env.CELERIAC_LOG_LEVEL = saved;
+    }
+  }, 600_000);
 });

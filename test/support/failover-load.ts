@@ -1,0 +1,177 @@
+/**
+ * Failover under load (issue 16, item 5), the part both brokers share: a TS producer sends N
+ * `interop.record` tasks (each run RPUSHes its index to a list on a Redis that is not part of the
+ * failover) plus a few countdown tasks, a broker node fails once a third of them are sent, and
+ * then every task must have run at least once, every result must be SUCCESS as Python's
+ * `backend.get_task_meta` reads it, and the countdown tasks must have run at or after their ETA.
+ * Lost and duplicated runs are counted and printed.
+ *
+ * The producer re-sends a task whose publish failed during the failover with the SAME task id
+ * (what an application does with a failed `send_task`); such re-sends are counted too.
+ */
+import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+import type { Celery } from "../../src/app.js";
+import { type CeleryEnvOptions, pythonJson } from "./celery.js";
+import { makeTempDir } from "./ports.js";
+
+/** Tasks sent in `npm test`; the full figure (issue 16: 10 000) via CELERIAC_FAILOVER_TASKS. */
+export const FAILOVER_TASKS = Number(process.env.CELERIAC_FAILOVER_TASKS ?? 2000);
+
+export interface FailoverLoadOptions {
+  producer: Celery;
+  /** Redis holding the run list (not the one failing over). */
+  recorder: Redis;
+  runsKey: string;
+  total: number;
+  /** Publishes in flight at once. */
+  window?: number;
+  /** Starts the failure; resolves when the broker serves again (the time is reported). */
+  fail(): Promise<void>;
+  countdownTasks: number;
+  countdownSeconds: number;
+  /** How Python reaches the result backend (backendUrl and its settings). */
+  python: CeleryEnvOptions;
+  /** Longest wait for every task to have run, ms. */
+  drainTimeoutMs?: number;
+}
+
+export interface FailoverFigures {
+  sent: number;
+  runs: number;
+  ran: number;
+  lost: number;
+  duplicates: number;
+  resends: number;
+  recoverMs: number;
+  drainMs: number;
+  notSucceeded: string[];
+  countdownLateMs: number[];
+  countdownMissing: number;
+}
+
+async function sendWithRetry(
+  producer: Celery,
+  args: unknown[],
+  options: Record<string, unknown>,
+  onResend: () => void,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await producer.sendTask("interop.record", args, null, options);
+      return;
+    } catch (err) {
+      if (attempt >= 60) throw err;
+      onResend();
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Python's view of the results: ids whose meta is not SUCCESS, and each countdown task's date_done. */
+async function pythonReads(
+  ids: string[],
+  countdownIds: string[],
+  python: CeleryEnvOptions,
+): Promise<{ notSucceeded: string[]; done: (string | null)[] }> {
+  const file = join(makeTempDir("failover"), "ids.json");
+  writeFileSync(file, JSON.stringify({ ids, countdownIds }));
+  return pythonJson(
+    `
+import json, time
+from interop_app import app, emit
+data = json.load(open(${JSON.stringify(file)}))
+pending = data["ids"] + data["countdownIds"]
+deadline = time.time() + 30
+while pending and time.time() < deadline:
+    pending = [i for i in pending if app.backend.get_task_meta(i)["status"] != "SUCCESS"]
+    if pending:
+        time.sleep(0.5)
+def done(i):
+    d = app.backend.get_task_meta(i).get("date_done")
+    return d.isoformat() if hasattr(d, "isoformat") else d
+emit({"notSucceeded": pending, "done": [done(i) for i in data["countdownIds"]]})
+`,
+    { ...python, timeoutMs: 180_000 },
+  );
+}
+
+export async function runFailoverLoad(o: FailoverLoadOptions): Promise<FailoverFigures> {
+  const window = o.window ?? 200;
+  const ids = Array.from({ length: o.total }, () => randomUUID());
+  let resends = 0;
+  let failure: Promise<number> | null = null;
+  const countdownIds = Array.from({ length: o.countdownTasks }, () => randomUUID());
+  const etas: number[] = [];
+  for (let start = 0; start < o.total; start += window) {
+    const end = Math.min(o.total, start + window);
+    await Promise.all(
+      ids
+        .slice(start, end)
+        .map((id, k) =>
+          sendWithRetry(o.producer, [String(start + k), o.runsKey], { taskId: id }, () => (resends += 1)),
+        ),
+    );
+    if (failure === null && end >= o.total / 3) {
+      // Countdown tasks scheduled before the failover, due after it.
+      for (const [k, id] of countdownIds.entries()) {
+        etas.push(Date.now() + o.countdownSeconds * 1000);
+        await sendWithRetry(
+          o.producer,
+          [`c${k}`, o.runsKey],
+          { taskId: id, countdown: o.countdownSeconds },
+          () => (resends += 1),
+        );
+      }
+      const failedAt = Date.now();
+      failure = o.fail().then(() => Date.now() - failedAt);
+    }
+  }
+  const recoverMs = await (failure ?? Promise.resolve(0));
+  const drainStart = Date.now();
+  const expected = o.total + o.countdownTasks;
+  const drainDeadline = drainStart + (o.drainTimeoutMs ?? 240_000);
+  let tags: string[] = [];
+  for (;;) {
+    tags = await o.recorder.lrange(o.runsKey, 0, -1);
+    if (new Set(tags).size >= expected || Date.now() > drainDeadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const drainMs = Date.now() - drainStart;
+  const ran = new Set(tags.filter((t) => !t.startsWith("c"))).size;
+  const countdownRan = new Set(tags.filter((t) => t.startsWith("c"))).size;
+  const read = await pythonReads(ids, countdownIds, o.python);
+  const countdownLateMs = read.done.flatMap((d, k) =>
+    d === null
+      ? []
+      : [Date.parse(d.endsWith("Z") || /[+-]\d\d:\d\d$/.test(d) ? d : `${d}Z`) - (etas[k] ?? 0)],
+  );
+  return {
+    sent: o.total,
+    runs: tags.length,
+    ran,
+    lost: o.total - ran,
+    duplicates: tags.length - new Set(tags).size,
+    resends,
+    recoverMs,
+    drainMs,
+    notSucceeded: read.notSucceeded,
+    countdownLateMs,
+    countdownMissing: o.countdownTasks - countdownRan,
+  };
+}
+
+export function describeFigures(broker: string, f: FailoverFigures): string {
+  const late =
+    f.countdownLateMs.length > 0
+      ? `${Math.min(...f.countdownLateMs)}..${Math.max(...f.countdownLateMs)} ms`
+      : "-";
+  return (
+    `[failover load] ${broker}: sent ${f.sent}, ran ${f.ran}, lost ${f.lost}, duplicate runs ${f.duplicates}, ` +
+    `re-sent after a failed publish ${f.resends}, broker back ${f.recoverMs} ms after the failure, ` +
+    `all run ${f.drainMs} ms after the last send, results not SUCCESS in Python ${f.notSucceeded.length}, ` +
+    `countdown tasks missing ${f.countdownMissing}, ran after their ETA by ${late}`
+  );
+}
