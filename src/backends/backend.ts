@@ -109,8 +109,12 @@ export type ChordJoin =
   | { kind: "waiting" }
   /** Complete and claimed by us: publish the body with `results`, then call `done()`. */
   | { kind: "ready"; results: unknown[]; done(): Promise<void> }
-  /** Complete and claimed, but a member failed: the body must be marked FAILURE with `error`. */
-  | { kind: "failed"; error: ChordErrorInfo; done(): Promise<void> };
+  /**
+   * Complete and claimed, but a member failed: the body must be marked FAILURE with `error`.
+   * `cause` is the failed member's stored exception (the ChordError's `__cause__`), which a group
+   * body's members are failed with (celery/backends/base.py `_handle_group_chord_error`).
+   */
+  | { kind: "failed"; error: ChordErrorInfo; cause?: unknown; done(): Promise<void> };
 
 /** What a backend with chords offers (celery/backends/base.py `set_chord_size`, `on_chord_part_return`). */
 export interface ChordJoiner {

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { ConfigError } from "../errors.js";
+import { isRecord } from "../protocol/guards.js";
+import { parseResultTuple, type ResultNode } from "../protocol/result-meta.js";
 import { saferepr } from "../protocol/saferepr.js";
 import type { ResultKeys } from "../transports/redis/keys.js";
 import type { ChordErrorInfo, ChordJoin, ChordJoiner, ChordPart } from "./backend.js";
@@ -102,6 +104,9 @@ export function excDictRepr(value: unknown): string {
 
 const PROPAGATE = new Set(["FAILURE", "REVOKED"]);
 
+/** A join's outcome: the values for the body, or the ChordError (and the failed member's exception). */
+type Settled = { results: unknown[] } | { error: ChordErrorInfo; cause?: unknown };
+
 export interface RedisChordOptions {
   /** 5.7 Lua join (`.d`/`.c`) vs the 5.2-5.6 pipeline. */
   claimKeys: boolean;
@@ -172,6 +177,22 @@ export class RedisChord implements ChordJoiner {
     await this.client.incrby(this.key(groupId, "t"), 1);
   }
 
+  /**
+   * `RedisBackend.apply_chord`: a header with a group among its results (a chain ending in a
+   * group, say) is saved as a GroupResult, so the join gives the body that shape
+   * ({@link savedHeader}); a flat header is not saved.
+   */
+  async applyChord(groupId: string, headerTuples: readonly unknown[]): Promise<void> {
+    const complex = headerTuples.some((t) => Array.isArray(t) && Array.isArray(t[1]));
+    if (!complex) return;
+    const key = this.backend.keys.groupMeta(groupId);
+    await this.backend.setWithState(
+      key,
+      this.backend.codec.encode({ result: [[groupId, null], headerTuples] }),
+      "SUCCESS",
+    );
+  }
+
   private encodeMember(part: ChordPart, state: string, result: unknown): Buffer {
     return this.backend.codec.encode([1, part.id, state, result]);
   }
@@ -185,14 +206,57 @@ export class RedisChord implements ChordJoiner {
   }
 
   /** `_unpack_chord_result`: values in order, or the ChordError of the first failed member. */
-  private settle(members: ChordMember[]): { results: unknown[] } | { error: ChordErrorInfo } {
+  private settle(members: ChordMember[]): Settled {
     const results: unknown[] = [];
     for (const m of members) {
       if (PROPAGATE.has(m.state))
-        return { error: chordError(`Dependency ${m.taskId} raised ${excDictRepr(m.result)}`) };
+        return {
+          error: chordError(`Dependency ${m.taskId} raised ${excDictRepr(m.result)}`),
+          cause: m.result,
+        };
       results.push(m.result);
     }
     return { results };
+  }
+
+  /**
+   * `GroupResult.restore(gid)`: the header the producer saved because one of its members is
+   * itself a group (`RedisBackend.apply_chord`); null when none was saved.
+   */
+  private async savedHeader(gid: string): Promise<ResultNode[] | null> {
+    const raw = await this.client.getBuffer(this.backend.keys.groupMeta(gid));
+    if (raw === null) return null;
+    const meta = this.backend.codec.decode(raw);
+    if (!isRecord(meta)) return null;
+    return parseResultTuple(meta.result, `group ${gid}`).children ?? [];
+  }
+
+  /**
+   * `header_result.join_native(propagate=True)` over the saved header: each value in the shape
+   * saved (a group member gives the list of its members' values), so nesting survives the join.
+   * A failed member raises there, which Celery turns into `ChordError('Join error: ...')`.
+   */
+  private async joinSaved(nodes: readonly ResultNode[]): Promise<Settled> {
+    const ids: string[] = [];
+    const collect = (n: ResultNode) => (n.children === null ? ids.push(n.id) : n.children.forEach(collect));
+    nodes.forEach(collect);
+    const raw =
+      ids.length === 0
+        ? []
+        : await this.client.mgetBuffer(...ids.map((id) => this.backend.keys.taskMeta(id)));
+    const metas = new Map<string, Record<string, unknown>>();
+    raw.forEach((data, i) => {
+      const meta = data === null ? null : this.backend.codec.decode(data);
+      if (isRecord(meta)) metas.set(ids[i] as string, meta);
+    });
+    for (const id of ids) {
+      const meta = metas.get(id);
+      if (meta !== undefined && PROPAGATE.has(String(meta.status)))
+        return { error: chordError(`Join error: ${excDictRepr(meta.result)}`) };
+    }
+    const value = (n: ResultNode): unknown =>
+      n.children === null ? (metas.get(n.id)?.result ?? null) : n.children.map(value);
+    return { results: nodes.map(value) };
   }
 
   /**
@@ -242,12 +306,20 @@ export class RedisChord implements ChordJoiner {
     const [ready, diff, size, claimed] = reply;
     if (ready === -1 || !size || claimed !== 1) return { kind: "waiting" };
     if (ready !== Number(size) + Number(diff ?? 0)) return { kind: "waiting" };
-    const raw = await this.client.zrangeBuffer(keys[0] as string, "0", "-1");
-    const settled = this.settle(this.decodeMembers(raw));
+    const saved = await this.savedHeader(gid);
+    const settled =
+      saved !== null
+        ? await this.joinSaved(saved)
+        : this.settle(this.decodeMembers(await this.client.zrangeBuffer(keys[0] as string, "0", "-1")));
     const [j, t, s, d, , c] = keys as [string, string, string, string, string, string];
     if ("error" in settled) {
       // Celery drops `.s` so a late copy of a header task cannot fail the chord again; results stay.
-      return { kind: "failed", error: settled.error, done: async () => void (await this.client.del(s)) };
+      return {
+        kind: "failed",
+        error: settled.error,
+        cause: settled.cause,
+        done: async () => void (await this.client.del(s)),
+      };
     }
     await this.client.eval(CHORD_CLAIM_EXTEND_SCRIPT, 2, c, s, token, String(Math.max(claimTtl * 2, 21)));
     return {
@@ -287,9 +359,14 @@ export class RedisChord implements ChordJoiner {
     const diff = Number((replies[2]?.[1] as string | null) ?? 0);
     const size = replies[3]?.[1] as string | null;
     if (!size || ready !== Number(size) + diff) return { kind: "waiting" };
-    const settled = this.settle(this.decodeMembers(await this.client.zrangeBuffer(j, "0", "-1")));
+    const saved = await this.savedHeader(gid);
+    const settled =
+      saved !== null
+        ? await this.joinSaved(saved)
+        : this.settle(this.decodeMembers(await this.client.zrangeBuffer(j, "0", "-1")));
     const cleanup = async () => void (await this.client.del(j, t, s));
-    if ("error" in settled) return { kind: "failed", error: settled.error, done: async () => {} };
+    if ("error" in settled)
+      return { kind: "failed", error: settled.error, cause: settled.cause, done: async () => {} };
     return { kind: "ready", results: settled.results, done: cleanup };
   }
 }

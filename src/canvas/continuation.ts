@@ -19,8 +19,9 @@ import { Chord, Group, Signature } from "./signature.js";
  *   caller waiting on the end of the chain does not hang); errbacks are sent
  *   as one group with the failed task id as their first argument.
  *
- * Errbacks are always SENT as tasks (Celery's convention for errbacks that
- * are not local Python functions taking `(request, exc, traceback)`).
+ * Errbacks planned here are SENT as tasks; the worker calls the ones it
+ * hosts that take `(request, exc, traceback)` in-process instead
+ * (src/worker/errbacks.ts).
  */
 export interface ContinuationRequest {
   id: string;
@@ -41,8 +42,11 @@ export interface ContinuationRequest {
 
 export type ContinuationOutcome =
   | { kind: "success"; value: unknown }
-  /** `exc` is the stored exception dict (`{exc_type, exc_message, exc_module}`). */
-  | { kind: "failure"; exc: unknown; traceback: string | null }
+  /**
+   * `exc` is the stored exception dict (`{exc_type, exc_message, exc_module}`); `error` the value
+   * the handler threw, which a new-style errback called in this process receives.
+   */
+  | { kind: "failure"; exc: unknown; traceback: string | null; error?: unknown }
   /** Revoked/expired: only the chord part is returned (`mark_as_revoked`). */
   | { kind: "revoked"; exc: unknown };
 

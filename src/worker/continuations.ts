@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { ChordJoin, ChordPart, ResultMetaRecord } from "../backends/backend.js";
 import { applySignature, type CanvasPublisher, type ResultNode, resultTuple } from "../canvas/apply.js";
 import {
@@ -8,10 +9,12 @@ import {
   planFailure,
   planSuccess,
 } from "../canvas/continuation.js";
-import { Group, Signature } from "../canvas/signature.js";
+import { Chord, Group, Signature } from "../canvas/signature.js";
+import { excInfoToError, isExcInfo } from "../protocol/exceptions.js";
 import { logSafe } from "../protocol/py-repr.js";
 import { saferepr } from "../protocol/saferepr.js";
 import type { SignatureDict } from "../protocol/task-message.js";
+import type { ErrbackRequest, LocalErrback } from "./errbacks.js";
 
 /**
  * What the worker does after a task finishes (celery/app/trace.py
@@ -39,6 +42,8 @@ export interface ContinuationDeps {
   ): ResultMetaRecord;
   inheritParentPriority: boolean;
   log?(level: "warn" | "error", message: string, err?: unknown): void;
+  /** The in-process call of a new-style errback registered here, or null to send it (errbacks.ts). */
+  localErrback?(sig: Signature): LocalErrback | null;
 }
 
 /** The request fields a meta needs (a subset of the worker request). */
@@ -85,7 +90,56 @@ export async function runContinuations(
   if (request.chord) await returnChordPart(deps, request, state, outcome.exc);
   if (outcome.kind === "revoked") return;
   await failChain(deps, request.chain, outcome.exc, outcome.traceback);
-  await applyAll(deps.publisher, planErrbacks(request.id, request.rootId, request.errbacks ?? []));
+  const failed: ErrbackRequest = {
+    id: request.id,
+    task: request.name ?? "unknown",
+    args: request.args ?? [],
+    kwargs: request.kwargs ?? {},
+    rootId: request.rootId,
+    parentId: request.parentId,
+    groupId: request.groupId,
+    groupIndex: request.groupIndex,
+    chord: request.chord,
+    chain: request.chain,
+    callbacks: request.callbacks,
+    errbacks: request.errbacks,
+  };
+  const error = outcome.error ?? storedError(outcome.exc);
+  await callTaskErrbacks(deps, failed, error, outcome.traceback, request.errbacks ?? []);
+}
+
+/** A stored exception dict as the error a TS errback receives (a typed error, as `AsyncResult.get` throws). */
+function storedError(exc: unknown): unknown {
+  return isExcInfo(exc) ? excInfoToError(exc) : exc;
+}
+
+/**
+ * `Backend._call_task_errbacks`: errbacks registered here that take the request form are called
+ * in this process (an error they throw is logged); the others are sent as one group with the
+ * failed task's id, `parent_id` = that id, `root_id` = its root (or that id).
+ */
+async function callTaskErrbacks(
+  deps: ContinuationDeps,
+  request: ErrbackRequest,
+  exc: unknown,
+  traceback: string | null,
+  errbacks: readonly (SignatureDict | Signature)[],
+): Promise<void> {
+  const send: Signature[] = [];
+  for (const item of errbacks) {
+    const sig = Signature.fromDict(item);
+    const local = deps.localErrback?.(sig) ?? null;
+    if (local === null) {
+      send.push(sig);
+      continue;
+    }
+    try {
+      await local(request, exc, traceback);
+    } catch (err) {
+      deps.log?.("error", `Errback ${logSafe(saferepr(sig.task))} raised an exception`, err);
+    }
+  }
+  await applyAll(deps.publisher, planErrbacks(request.id, request.rootId, send));
 }
 
 async function failChain(
@@ -165,30 +219,46 @@ async function returnChordPart(
     `Chord ${logSafe(saferepr(request.groupId))} raised: ChordError(${logSafe(saferepr(outcome.error.exc_message[0]))})`,
   );
   try {
-    await chordErrorFromStack(deps, body, outcome.error);
+    await chordErrorFromStack(deps, body, outcome.error, outcome.cause);
   } finally {
     await outcome.done();
   }
 }
 
 /**
- * `Backend.chord_error_from_stack`: the body's errbacks are sent with the
- * body id, the body gets the FAILURE meta, and its chain fails with it.
- * A group body: every member is failed and gets its errbacks.
+ * `Backend.chord_error_from_stack`: the body's errbacks are called with a request made from the
+ * body (sent ones get the body id), the body gets the FAILURE meta, and its chain fails with it.
+ * A group body (`_handle_group_chord_error`): each member's errbacks and the group's are called
+ * with the failed header member's exception (`cause`, else `exc`), and each member and the group
+ * id are stored FAILURE with it. (Celery then revokes the members, which were never sent.)
  */
 export async function chordErrorFromStack(
   deps: ContinuationDeps,
   body: Signature,
   exc: unknown,
+  cause?: unknown,
 ): Promise<void> {
-  const targets = body instanceof Group ? body.tasks : [body];
-  for (const target of targets) {
-    const id = target.id ?? body.id;
-    if (id === undefined) continue;
-    const errbacks = target.options.link_error;
-    const list = Array.isArray(errbacks) ? errbacks : errbacks ? [errbacks] : [];
-    await applyAll(deps.publisher, planErrbacks(id, id, list as SignatureDict[]));
-    // fail_from_current_stack -> mark_as_failure(callback_id, exc): stored without a request.
+  if (body instanceof Group) {
+    const original = cause ?? exc;
+    const groupErrbacks = linkErrors(body);
+    for (const member of body.tasks) {
+      const { id, errbacks } = resultErrbacks(member);
+      if (id === undefined) continue;
+      const all = uniqueSignatures([...errbacks, ...groupErrbacks]);
+      try {
+        await callTaskErrbacks(deps, fakeRequest(id, "unknown", all), storedError(original), null, all);
+      } catch (err) {
+        deps.log?.("error", `Failed to handle chord error for task ${id}: ${String(err)}`, err);
+      }
+      // fail_from_current_stack -> mark_as_failure(id, exc): stored without a request.
+      await deps.storeMeta(deps.buildMeta("FAILURE", original, null, id, null));
+    }
+    if (body.id !== undefined) await deps.storeMeta(deps.buildMeta("FAILURE", original, null, body.id, null));
+  } else {
+    const id = body.id ?? randomUUID();
+    const errbacks = linkErrors(body);
+    const request = { ...fakeRequest(id, body.task, errbacks), args: body.args, kwargs: body.kwargs };
+    await callTaskErrbacks(deps, request, storedError(exc), null, errbacks);
     await deps.storeMeta(deps.buildMeta("FAILURE", exc, null, id, null));
   }
   const chain = body.options.chain;
@@ -199,4 +269,52 @@ export async function chordErrorFromStack(
       exc,
       null,
     );
+}
+
+function linkErrors(sig: Signature): Signature[] {
+  const value = sig.options.link_error;
+  const list = Array.isArray(value) ? value : value ? [value] : [];
+  return list.map((d) => Signature.fromDict(d as SignatureDict));
+}
+
+/** `_result_errbacks`: the id of `sig`'s result and the errbacks linked to it (a chord's go to its body). */
+function resultErrbacks(sig: Signature): { id: string | undefined; errbacks: Signature[] } {
+  const errbacks: Signature[] = [];
+  let current = sig;
+  while (current instanceof Chord) {
+    errbacks.push(...linkErrors(current));
+    current = current.body;
+  }
+  errbacks.push(...linkErrors(current));
+  if (current instanceof Group) for (const t of current.tasks) errbacks.push(...resultErrbacks(t).errbacks);
+  return { id: current.id, errbacks };
+}
+
+/** Each errback once (`if errback not in errbacks`: dict equality). */
+function uniqueSignatures(sigs: Signature[]): Signature[] {
+  const seen = new Set<string>();
+  return sigs.filter((sig) => {
+    const key = JSON.stringify(sig.toDict());
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** `_create_fake_task_request(task_id, errbacks, task_name)`: what Celery gives errbacks of a chord body. */
+function fakeRequest(id: string, task: string, errbacks: Signature[]): ErrbackRequest {
+  return {
+    id,
+    task,
+    args: [],
+    kwargs: {},
+    rootId: null,
+    parentId: null,
+    groupId: null,
+    groupIndex: null,
+    chord: null,
+    chain: null,
+    callbacks: null,
+    errbacks: errbacks.map((e) => e.toDict()),
+  };
 }

@@ -27,6 +27,7 @@ export const TASK_OPTION_KEYS = [
   "retryJitter",
   "serializer",
   "params",
+  "errbackArgs",
   "base",
 ] as const;
 
@@ -90,6 +91,7 @@ const CHECKS: Partial<Record<(typeof TASK_OPTION_KEYS)[number], Check>> = {
   retryJitter: isBool,
   serializer: oneOf(SERIALIZERS),
   params,
+  errbackArgs: oneOf(["request", "id"]),
   base,
 };
 

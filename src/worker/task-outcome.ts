@@ -114,7 +114,7 @@ export class OutcomeRecorder {
     if (outcome.kind === "timeout") {
       const exc = new TimeLimitExceeded(outcome.seconds);
       logger.error(`Hard time limit (${outcome.seconds}s) exceeded for ${label}`);
-      const failure = { kind: "failure" as const, exc: excInfoOf(exc), traceback: null };
+      const failure = { kind: "failure" as const, exc: excInfoOf(exc), traceback: null, error: exc };
       await this.finish(request, failure, plan.storeErrors, () =>
         requestResultMeta("FAILURE", failure.exc, null, request, this.host.metaContext()),
       );
@@ -313,7 +313,7 @@ export class OutcomeRecorder {
     );
     // A lost child left no traceback: Request.on_failure stores WorkerLostError with traceback None.
     const traceback = error instanceof WorkerLostError ? null : tracebackOf(error);
-    const failure = { kind: "failure" as const, exc: this.excInfo(error), traceback };
+    const failure = { kind: "failure" as const, exc: this.excInfo(error), traceback, error };
     await this.finish(request, failure, plan.storeErrors, () =>
       requestResultMeta("FAILURE", failure.exc, failure.traceback, request, this.host.metaContext()),
     );

@@ -109,6 +109,14 @@ export interface TaskOptions {
    * received, keyword args only in `ctx.kwargs`, no rebinding.
    */
   params?: readonly string[];
+  /**
+   * How this task is called when it is an errback (`link_error`) of a task that fails in this
+   * worker: `"request"` = in this process with `(request, exc, traceback, ...stored args)`,
+   * Celery's new-style errback; `"id"` = sent as a task with the failed task's id. Unset: Celery's
+   * arity rule on the handler's declared parameters (src/worker/errbacks.ts). A `threadedTask` /
+   * `processTask` errback is always sent.
+   */
+  errbackArgs?: "request" | "id";
   /** Shared defaults, like a Celery `Task` base class. */
   base?: TaskBase;
 }
@@ -169,6 +177,7 @@ export interface ResolvedTaskOptions {
   retryJitter: boolean;
   serializer: string | null;
   params: readonly string[] | null;
+  errbackArgs: "request" | "id" | null;
 }
 
 export interface TaskDefinition {
@@ -218,6 +227,7 @@ export function resolveTaskOptions(
     retryJitter: o.retryJitter ?? true,
     serializer: o.serializer ?? defaults.resultSerializer ?? null,
     params: o.params ? Object.freeze([...o.params]) : null,
+    errbackArgs: o.errbackArgs ?? null,
   };
 }
 

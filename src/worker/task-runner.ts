@@ -6,7 +6,7 @@ import type { Delivery } from "../transports/transport.js";
 import { handlerArgs } from "./call-args.js";
 import { addToChord, replaceError } from "./canvas-context.js";
 import type { TaskContext } from "./context.js";
-import { Retry, type RetryOptions, Terminated } from "./errors.js";
+import { PythonError, Retry, type RetryOptions, Terminated } from "./errors.js";
 import { excRepr, tracebackOf } from "./exc-info.js";
 import { type Outcome, runWithLimits } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
@@ -349,6 +349,21 @@ export class TaskRunner implements RecorderHost {
         addToChord(request, sig, lazy, canvas, backend)) as TaskContext["addToChord"],
       updateState: (state, meta = null, options) =>
         updateTaskState(this.updateStateDeps(), request, state, meta, options),
+    };
+  }
+
+  /**
+   * The context of a direct call of `task` (`Task.__call__`, no message of its own: a new-style
+   * errback called in-process): no time limits, and `retry()` raises its `exc` (or Retry) instead
+   * of re-sending, as `Task.retry` does when `request.called_directly`.
+   */
+  directContext(request: WorkerRequest, task: TaskDefinition): TaskContext {
+    const ctx = this.context(request, task, new AbortController().signal, null, null);
+    return {
+      ...ctx,
+      retry: (options: RetryOptions = {}): never => {
+        throw options.exc ?? new PythonError("Retry", ["Task can be retried", null], "celery.exceptions");
+      },
     };
   }
 

@@ -14,6 +14,7 @@ import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder, kombuResultEncode
 import { registerBuiltinTasks } from "./builtin-tasks.js";
 import { workerCanvas } from "./canvas-host.js";
 import { registerChordUnlock } from "./chord-unlock.js";
+import { errbackCaller } from "./errbacks.js";
 import { Terminated } from "./errors.js";
 import { EtaTimer } from "./eta-timer.js";
 import { workerOpsSurface } from "./ops-surface.js";
@@ -162,6 +163,12 @@ export class Worker {
       onOutcome: (request, outcome) => this.onOutcome(request, outcome),
       hooks: taskSignalHooks(this.events),
     });
+    const runner = this.runner;
+    canvas.deps.localErrback = (sig) =>
+      errbackCaller(
+        { task: (name) => deps.registry.get(name), directContext: (r, t) => runner.directContext(r, t) },
+        sig,
+      );
     this.ops =
       deps.ops?.(
         workerOpsSurface({
