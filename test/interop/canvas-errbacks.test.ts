@@ -115,6 +115,9 @@ def until(read, done, timeout=15):
         time.sleep(0.05)
 
 def outcome(res):
+    # get() raises a failed parent's error if it sees one while waiting, else the result's own:
+    # waiting until the result is ready first makes that choice independent of timing.
+    until(res.ready, bool, 20)
     try:
         return {"value": res.get(timeout=20)}
     except Exception as e:
