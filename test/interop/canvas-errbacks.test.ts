@@ -393,7 +393,9 @@ emit(sig.delay().get(timeout=20))
     failing.linkError(s("peer.errback_record", "kept"));
     const res = await applyAsync(app, failing);
     await expect(res.get({ timeoutMs: 20_000 })).rejects.toMatchObject({ excType: "ExpectedException" });
-    const seen = await records.blpop(`errback:${res.id}`, 20);
+    // Its own connection: a BLPOP on `records` would hold up the errback's RPUSH on it.
+    const waiter = records.duplicate();
+    const seen = await waiter.blpop(`errback:${res.id}`, 20).finally(() => waiter.disconnect());
     expect(JSON.parse(seen?.[1] ?? "null")).toEqual({
       exc_args: ["'Task expected to fail'", "'ts'"],
       exc_type: "ExpectedException",
