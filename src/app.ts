@@ -6,6 +6,7 @@ import { Beat, type BeatOptions } from "./beat/service.js";
 import type { PublishOptions, SendTaskOptions } from "./canvas/options.js";
 import type { Signature } from "./canvas/signature.js";
 import { clearCurrentApp, setCurrentApp } from "./client/current-app.js";
+import { addTrail } from "./client/current-task.js";
 import { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
 import { type AnyResult, AsyncResult } from "./client/result.js";
 import { Router } from "./client/router.js";
@@ -16,6 +17,7 @@ import { resolveSettings } from "./config-checks.js";
 import { Control } from "./control/control.js";
 import { ConfigError } from "./errors.js";
 import { AppEvents } from "./events/app-events.js";
+import { asyncResultTuple } from "./protocol/result-meta.js";
 import { startPublishSpan } from "./tracing.js";
 import { checkBrokerSettings, createBrokerTransport, isAmqpBrokerUrl } from "./transports/factory.js";
 import { RedisTransport } from "./transports/redis/index.js";
@@ -174,6 +176,8 @@ export class Celery {
         routingKey: prepared.message.routingKey,
       });
     }
+    // send_task(add_to_parent=True): a task sent from inside a task joins its children.
+    addTrail(asyncResultTuple(prepared.taskMessage.headers.id));
     return new AsyncResult<R>(prepared.taskMessage.headers.id, this.backend, name);
   }
 

@@ -98,3 +98,28 @@ def retry_opts(self):
         raise self.retry(countdown=0, expires=600, time_limit=30, soft_time_limit=20,
                          headers={"x-retry": "yes"})
     return _request_view(self.request)
+
+
+@app.task(name="req.spawn")
+def spawn(queue):
+    """Sends req.describe(1) to `queue` from inside the task (parent/root from the current task,
+    added to its children) and returns the AsyncResult: stored as its as_tuple()."""
+    return app.send_task("req.describe", (1,), queue=queue)
+
+
+@app.task(name="req.spawn_group")
+def spawn_group(queue):
+    """Sends a group of two req.describe from inside the task and returns its GroupResult."""
+    from celery import group
+
+    return group(app.signature("req.describe", (i,), queue=queue) for i in range(2)).apply_async()
+
+
+@app.task(name="req.spawn_chain")
+def spawn_chain(queue):
+    """Sends the chain req.describe(1) | req.describe() from inside the task; returns its result."""
+    from celery import chain
+
+    return chain(
+        app.signature("req.describe", (1,), queue=queue), app.signature("req.describe", queue=queue)
+    ).apply_async()

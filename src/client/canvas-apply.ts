@@ -1,10 +1,11 @@
 import { type ResultBackend, requireChordJoiner } from "../backends/backend.js";
-import { applySignature, type CanvasPublisher, type ResultNode } from "../canvas/apply.js";
+import { applySignature, type CanvasPublisher, type ResultNode, resultTuple } from "../canvas/apply.js";
 import type { Chunks } from "../canvas/maps.js";
 import type { PublishOptions } from "../canvas/options.js";
 import { type Chain, type Chord, type Group, type Signature, snakeOption } from "../canvas/signature.js";
 import type { Settings } from "../config.js";
 import { applyChordOnBackend } from "./chord-unlock.js";
+import { addTrail, withoutTrail } from "./current-task.js";
 import { type AnyResult, AsyncResult, GroupResult } from "./result.js";
 
 /** What applying a workflow needs from the app (the `Celery` facade satisfies it). */
@@ -108,6 +109,19 @@ export async function applyAsync(
 ): Promise<AnyResult> {
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (v !== undefined) extra[snakeOption(k)] = v;
-  const node = await applySignature(canvasPublisher(app), sig, args, kwargs, extra);
+  const node = await withoutTrail(() => applySignature(canvasPublisher(app), sig, args, kwargs, extra));
+  addTrail(trailTuple(node));
   return resultOf(node, app.backend);
+}
+
+/**
+ * What a canvas sent from inside a task adds to that task's `children`
+ * (celery/canvas.py 5.7.0): its members go out with `add_to_parent=False`;
+ * a group adds its GroupResult, a chord its header's, a chain the plain
+ * result `send_task` returned for its first step (no parent).
+ */
+function trailTuple(node: ResultNode): unknown[] {
+  let first = node;
+  while (first.parent) first = first.parent;
+  return first.kind === "task" ? [[first.id, null], null] : resultTuple({ ...first, parent: null });
 }

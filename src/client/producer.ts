@@ -5,6 +5,7 @@ import { type BuildTaskInput, buildTaskMessage } from "../protocol/build.js";
 import type { SignatureDict, TaskMessage } from "../protocol/task-message.js";
 import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";
 import { compressBody, serializeBody } from "./codecs.js";
+import { currentWorkerTask } from "./current-task.js";
 import { nativeDelayRoute } from "./native-delay.js";
 import type { ResolvedRoute, Router } from "./router.js";
 import { signatureList } from "./send-options.js";
@@ -49,7 +50,18 @@ export function prepareTaskMessage(
     args,
     kwargs,
   );
-  const priority = options.priority ?? route.priority ?? settings.taskDefaultPriority ?? undefined;
+  // celery/app/base.py send_task (5.7.0): a task sent from inside a running task gets it as
+  // parent, its root (or itself) as root, and with task_inherit_parent_priority its priority.
+  const parent = currentWorkerTask();
+  const inherited: PublishOptions = {};
+  if (parent && (!options.rootId || !options.parentId)) {
+    if (!options.rootId) inherited.rootId = parent.rootId || parent.id;
+    if (!options.parentId) inherited.parentId = parent.id;
+    if (settings.taskInheritParentPriority && options.priority === undefined && parent.priority !== null)
+      inherited.priority = parent.priority;
+  }
+  const priority =
+    options.priority ?? route.priority ?? inherited.priority ?? settings.taskDefaultPriority ?? undefined;
   const input: BuildTaskInput = {
     args: [...args],
     kwargs,
@@ -71,8 +83,10 @@ export function prepareTaskMessage(
   if (options.softTimeLimit !== undefined) input.softTimeLimit = options.softTimeLimit;
   if (options.ignoreResult !== undefined) input.ignoreResult = options.ignoreResult;
   if (options.headers !== undefined) input.headers = options.headers;
-  if (options.parentId !== undefined) input.parentId = options.parentId;
-  if (options.rootId !== undefined) input.rootId = options.rootId;
+  const parentId = inherited.parentId ?? options.parentId;
+  const rootId = inherited.rootId ?? options.rootId;
+  if (parentId !== undefined) input.parentId = parentId;
+  if (rootId !== undefined) input.rootId = rootId;
   if (options.groupId !== undefined) input.groupId = options.groupId;
   if (options.groupIndex !== undefined) input.groupIndex = options.groupIndex;
   if (options.argsrepr !== undefined) input.argsrepr = options.argsrepr;

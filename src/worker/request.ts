@@ -53,6 +53,11 @@ export interface WorkerRequest {
   deliveryInfo: DeliveryInfo;
   /** Properties as received (`priority`, `reply_to`, ...), used when re-sending for a retry. */
   properties: Record<string, unknown>;
+  /**
+   * Celery's `request.children`: `as_tuple()` of each task the handler sent
+   * (src/client/current-task.ts), stored first in the meta's `children`.
+   */
+  children?: unknown[];
 }
 
 /**
@@ -138,5 +143,6 @@ export function buildWorkerRequest(
     replacedTaskNesting: parsed.replacedTaskNesting,
     deliveryInfo,
     properties,
+    children: [],
   };
 }

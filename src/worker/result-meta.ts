@@ -41,7 +41,8 @@ export function requestResultMeta(
       status,
       result,
       traceback,
-      children: children as ResultTuple[],
+      // current_task_children(request): what the handler sent, then what the worker sent for it.
+      children: [...(request.children ?? []), ...children] as ResultTuple[],
       request: {
         task: request.name ?? null,
         args: request.args ?? null,

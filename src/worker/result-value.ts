@@ -1,3 +1,4 @@
+import { AsyncResult, asTuple, GroupResult } from "../client/result.js";
 import { EncodeError } from "../errors.js";
 import { saferepr } from "../protocol/saferepr.js";
 import { PythonError } from "./errors.js";
@@ -15,9 +16,13 @@ export type ResultEncoder = (value: unknown) => unknown;
 /**
  * The value `mark_as_done` stores for a handler's return value. A JS handler
  * that returns nothing (`undefined`) returned Python's `None`: Celery always
- * writes `"result": null`, and `AsyncResult.get()` needs the key.
+ * writes `"result": null`, and `AsyncResult.get()` needs the key. A returned
+ * `AsyncResult`/`GroupResult` is stored as Celery stores one.
  */
 export function storedValue(value: unknown): unknown {
+  // Backend.prepare_value (celery/backends/base.py, 5.7.0): a returned result handle is
+  // stored as its `as_tuple()` with any non-pickle serializer.
+  if (value instanceof AsyncResult || value instanceof GroupResult) return asTuple(value);
   return value === undefined ? null : value;
 }
 

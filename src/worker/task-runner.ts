@@ -1,5 +1,6 @@
 import type { ReplyDestination, ResultMetaRecord } from "../backends/backend.js";
 import type { SignatureLike } from "../canvas/options.js";
+import { runAsWorkerTask } from "../client/current-task.js";
 import type { CompatProfile } from "../compat.js";
 import { traceTaskRun } from "../tracing.js";
 import type { Delivery } from "../transports/transport.js";
@@ -274,7 +275,17 @@ export class TaskRunner implements RecorderHost {
       );
     if (typeof handler === "function") {
       const ctx = this.context(request, task, controller.signal, hard, soft);
-      return runWithLimits(() => traced(() => (handler as TaskHandler)(ctx, ...args)), limits);
+      request.children ??= [];
+      const current = {
+        id: request.id,
+        rootId: request.rootId,
+        priority: typeof request.properties.priority === "number" ? request.properties.priority : null,
+        children: request.children,
+      };
+      return runWithLimits(
+        () => runAsWorkerTask(current, () => traced(() => (handler as TaskHandler)(ctx, ...args))),
+        limits,
+      );
     }
     const { result, control } = this.deps.modulePool(handler).run({
       module: handler.module,

@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
+import { chain, group, s } from "../../src/canvas/index.js";
+import { applyAsync } from "../../src/client/canvas-apply.js";
 import type { TaskContext } from "../../src/worker/context.js";
 import { Ignore, Reject } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
@@ -119,6 +121,14 @@ beforeAll(async () => {
       });
     return requestView(ctx);
   });
+  // Sent from inside the handler through the app: Celery's current_worker_task gives parent/root.
+  stack.task("req.spawn", (_ctx, queue: string) => app.sendTask("req.describe", [1], {}, { queue }));
+  stack.task("req.spawn_group", (_ctx, queue: string) =>
+    applyAsync(app, group([0, 1].map((i) => s("req.describe", i).set({ queue })))),
+  );
+  stack.task("req.spawn_chain", (_ctx, queue: string) =>
+    applyAsync(app, chain(s("req.describe", 1).set({ queue }), s("req.describe").set({ queue }))),
+  );
   tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: TS_HOST });
   await tsWorker.start();
   app = new Celery({ broker, backend });
@@ -357,4 +367,26 @@ result = {"sent": sent, "view": r.get(timeout=20)}
     const pair = samePair({ py: out.py.view, ts: out.ts.view });
     expect(pair.ts).toEqual(pair.py);
   });
+});
+
+describe("tasks sent from inside a task, and a returned result (Celery's current_worker_task, as_tuple)", () => {
+  for (const name of ["req.spawn", "req.spawn_group", "req.spawn_chain"]) {
+    it(`${name}: parent/root of what it sent, its children, and the result handle it returned`, async () => {
+      const out = await bothSides<Record<string, unknown>>(`
+r = app.send_task(${JSON.stringify(name)}, (Q,), queue=Q)
+returned = r.get(timeout=20)
+meta = json.loads(app.backend.get(app.backend.get_key_for_task(r.id)))
+meta["date_done"] = meta["date_done"] is not None
+ids = [returned[0][0]] if returned[1] is None else [t[0][0] for t in returned[1]]
+views = [AsyncResult(i).get(timeout=20) for i in ids]
+result = {"id": r.id, "returned": returned, "meta": meta, "views": views}
+`);
+      const views = out.py.views as Record<string, unknown>[];
+      expect(views.length).toBeGreaterThan(0);
+      for (const view of views) expect(view.root_id).toBe(out.py.id);
+      expect((out.py.meta as Record<string, unknown>).children).not.toEqual([]);
+      const pair = samePair(out);
+      expect(pair.ts).toEqual(pair.py);
+    });
+  }
 });
