@@ -197,6 +197,34 @@ emit([r.parent.parent.get(timeout=30), r.parent.get(timeout=30), r.get(timeout=3
     expect(forwardedTs).toEqual(py);
   });
 
+  it("the stored meta (result_extended) carries the stamps as a Python worker stores them", async () => {
+    const metas = await pythonJson<Record<string, unknown>[]>(
+      `${PY_PRELUDE}
+out = []
+for queue in (${q(tsQ)}, ${q(pyQ)}):
+    s1 = sig("stamps.view", (), queue)
+    s1.stamp(visitor=Monitoring())
+    r = s1.apply_async()
+    r.get(timeout=30)
+    meta = app.backend.get_task_meta(r.id)
+    out.append({k: v for k, v in meta.items() if k not in ("task_id", "date_done", "worker", "queue")})
+emit(out)
+`,
+      env(),
+    );
+    const [ts, py] = metas.map((m) => ({
+      ...m,
+      stamped_headers: [...((m.stamped_headers as string[]) ?? [])].sort(),
+      result: sortedView(m.result as StampView),
+    }));
+    expect(py).toMatchObject({
+      stamped_headers: ["monitoring_id", "tags"],
+      monitoring_id: "mon-1",
+      tags: ["a", "b"],
+    });
+    expect(ts).toEqual(py);
+  });
+
   it("a retry keeps the stamps: the TS worker re-sends the headers a Python worker re-sends", async () => {
     const capTs = uniqueQueue("capts");
     const capPy = uniqueQueue("cappy");
