@@ -21,6 +21,7 @@ import {
 import type { MetaCodec } from "./meta-codec.js";
 import { RedisChord } from "./redis-chord.js";
 import { RedisResultConsumer } from "./redis-result-consumer.js";
+import { StoreBatch } from "./redis-store-batch.js";
 
 /**
  * Celery's Redis result backend (celery/backends/redis.py `RedisBackend`,
@@ -30,7 +31,8 @@ import { RedisResultConsumer } from "./redis-result-consumer.js";
  * - metas live at `celery-task-meta-<id>` (with the result backend's own
  *   `global_keyprefix`, `_` rule), written with SETEX (`result_expires`,
  *   FAILURE uses `result_failure_expires` when set) + PUBLISH in one MULTI,
- *   never overwriting a stored SUCCESS;
+ *   never overwriting a stored SUCCESS; the writes of one event-loop turn share
+ *   one MGET (the SUCCESS check) and one MULTI ({@link StoreBatch});
  * - waiting is SUBSCRIBE then GET on one shared subscriber connection
  *   ({@link RedisResultConsumer}), never a polling loop.
  */
@@ -101,6 +103,7 @@ export class RedisBackend implements ResultBackend {
   private commandClient: Redis | null = null;
   private consumer: RedisResultConsumer | null = null;
   private closed = false;
+  private readonly writes: StoreBatch;
 
   constructor(options: RedisBackendOptions) {
     this.options = options;
@@ -109,6 +112,10 @@ export class RedisBackend implements ResultBackend {
     this.keys = new ResultKeys(options.globalKeyprefix ?? "");
     this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY;
     this.storeRetryPolicy = options.storeRetryPolicy ?? CELERY_STORE_RETRY;
+    this.writes = new StoreBatch({
+      run: (what, command) => this.run(what, command, this.storeRetryPolicy),
+      isSuccess: (data, taskId) => this.decodeMeta(data, taskId).status === "SUCCESS",
+    });
     this.chordJoiner = new RedisChord(this, {
       claimKeys: options.chordClaimKeys ?? true,
       chordExpires: options.chordExpires ?? null,
@@ -167,31 +174,36 @@ export class RedisBackend implements ResultBackend {
     return base || null;
   }
 
-  /** SETEX (or SET) + PUBLISH of the same value in one MULTI (`RedisBackend._set`). */
-  async setWithState(key: string, value: Buffer, state: string): Promise<void> {
-    const ttl = this.expiresFor(state);
-    await this.run(
-      "SET",
-      async (c) => {
-        const multi = c.multi();
-        if (ttl) multi.setex(key, Math.max(1, Math.round(ttl)), value);
-        else multi.set(key, value);
-        multi.publish(key, value);
-        const replies = await multi.exec();
-        const failed = replies?.find(([err]) => err);
-        if (failed?.[0]) throw failed[0];
-      },
-      this.storeRetryPolicy,
-    );
+  /** SETEX (or SET) + PUBLISH of the same value in one MULTI (`RedisBackend._set`), batched per turn. */
+  setWithState(key: string, value: Buffer, state: string): Promise<void> {
+    return this.write(key, value, state, null);
   }
 
-  async storeResult(meta: ResultMetaRecord): Promise<void> {
-    const key = this.keys.taskMeta(meta.task_id);
-    // celery/backends/base.py `_store_result`: never overwrite a SUCCESS already stored. This
-    // read is part of the store, so it rides out an outage under the store policy too.
-    const stored = await this.run("GET", (c) => c.getBuffer(key), this.storeRetryPolicy);
-    if (stored && this.decodeMeta(stored, meta.task_id).status === "SUCCESS") return;
-    await this.setWithState(key, this.codec.encode(meta), meta.status);
+  /**
+   * celery/backends/base.py `_store_result`: never overwrite a SUCCESS already stored. The
+   * read is part of the store (one MGET per batch), so it rides out an outage under the
+   * store policy too.
+   */
+  storeResult(meta: ResultMetaRecord): Promise<void> {
+    try {
+      return this.write(this.keys.taskMeta(meta.task_id), this.codec.encode(meta), meta.status, meta.task_id);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private write(key: string, value: Buffer, state: string, guardTaskId: string | null): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(new ClientClosedError("the result backend is closed (app.close() was called)"));
+    }
+    const ttl = this.expiresFor(state);
+    return this.writes.write({
+      key,
+      value,
+      state,
+      ttl: ttl ? Math.max(1, Math.round(ttl)) : null,
+      guardTaskId,
+    });
   }
 
   async getMeta(taskId: string): Promise<ResultMetaRecord> {
@@ -252,6 +264,9 @@ export class RedisBackend implements ResultBackend {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    // Results already computed are written before the connection goes (the batch may hold some).
+    await this.writes.drain();
     if (this.closed) return;
     this.closed = true;
     await this.consumer?.close();
