@@ -37,6 +37,8 @@ def _request_view(request) -> dict:
         "headers": request.headers,
         "replaced_task_nesting": request.replaced_task_nesting,
         "is_eager": request.is_eager,
+        "stamped_headers": request.stamped_headers,
+        "stamps": request.stamps,
     }
 
 

@@ -55,6 +55,9 @@ function requestView(ctx: TaskContext): Record<string, unknown> {
     headers: Object.keys(ctx.headers).length > 0 ? ctx.headers : null,
     replaced_task_nesting: ctx.replacedTaskNesting,
     is_eager: ctx.isEager,
+    // ctx gives [] where Celery gives None (no stamps), as for headers.
+    stamped_headers: ctx.stampedHeaders.length > 0 ? ctx.stampedHeaders : null,
+    stamps: ctx.stamps,
   };
 }
 
@@ -260,7 +263,7 @@ describe("ctx: the fields of Celery's Request", () => {
   it("a call with eta, expires, time limits, priority, headers and app_id: same request on both sides", async () => {
     const out = await bothSides<{ sent: number; view: Record<string, unknown> }>(`
 sent = time.time()
-r = app.signature("req.describe", args=(1, "a"), kwargs={"k": 2}).apply_async(
+r = app.signature("req.describe", args=(1, "a"), kwargs={"k": 2}).stamp(tenant="acme").apply_async(
     queue=Q, countdown=0.3, expires=600, time_limit=30, soft_time_limit=20, priority=3,
     headers={"x-trace": "abc"}, app_id="billing")
 result = {"sent": sent, "view": r.get(timeout=20)}
