@@ -4,10 +4,12 @@
  * `AsyncResult.get()` reads the reply from its own reply queue:
  * - a handler that returns nothing replies `result: null` (Python's None);
  * - a BigInt crosses both ways as a Python int;
- * - an unencodable result replies FAILURE EncodeError, as a Python worker's reply does.
+ * - an unencodable result replies FAILURE EncodeError, as a Python worker's reply does;
+ * - `ctx.updateState("PROGRESS", ...)` reaches the caller's reply queue as `update_state` does.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
+import { Ignore } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
 import { amqpUrl, uniqueQueue } from "../support/services.js";
@@ -26,6 +28,11 @@ beforeAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
   });
   app.task("ts.echo", (_ctx, value: unknown) => value);
+  // The TS twin of request_tasks.progress: PROGRESS through Task.update_state, then Ignore.
+  app.task("req.progress", async (ctx, total: number) => {
+    await ctx.updateState("PROGRESS", { current: 1, total });
+    throw new Ignore();
+  });
   app.task("ts.big", () => 2n ** 70n + 1n);
   app.task("ts.circular", () => {
     const loop: Record<string, unknown> = {};
@@ -34,7 +41,12 @@ beforeAll(async () => {
   });
   worker = app.worker({ queues: [tsQueue], concurrency: 4, handleSignals: false });
   [pyWorker] = await Promise.all([
-    startCeleryWorker({ brokerUrl: broker, backendUrl: "rpc://", queues: [pyQueue] }),
+    startCeleryWorker({
+      brokerUrl: broker,
+      backendUrl: "rpc://",
+      queues: [pyQueue],
+      config: { imports: ["request_tasks"] },
+    }),
     worker.start(),
   ]);
 }, 120_000);
@@ -87,5 +99,25 @@ emit({
     expect(out.big).toEqual(["int", String(2n ** 70n + 1n)]);
     expect(out.pyCircular).toEqual(["error", "FAILURE", "kombu.exceptions", "EncodeError", 1, "ValueError("]);
     expect(out.circular).toEqual(out.pyCircular);
+  });
+
+  it("ctx.updateState publishes PROGRESS to the caller's reply queue: Python reads state and info as from a Python worker", async () => {
+    const out = await pythonJson<Record<string, { state: string; info: unknown }>>(
+      `
+import time
+from interop_app import app, emit
+out = {}
+for side, queue in (("py", ${JSON.stringify(pyQueue)}), ("ts", ${JSON.stringify(tsQueue)})):
+    r = app.send_task("req.progress", (4,), queue=queue)
+    deadline = time.monotonic() + 20
+    while r.state == "PENDING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    out[side] = {"state": r.state, "info": r.info}
+emit(out)
+`,
+      { brokerUrl: broker, backendUrl: "rpc://" },
+    );
+    expect(out.py).toEqual({ state: "PROGRESS", info: { current: 1, total: 4 } });
+    expect(out.ts).toEqual(out.py);
   });
 });
