@@ -502,6 +502,8 @@ export function resolveSettings(options: CeleryOptions = {}): Settings {
     brokerUseSsl: checkTls("brokerUseSsl", options.brokerUseSsl),
     redisBackendUseSsl: checkTls("redisBackendUseSsl", options.redisBackendUseSsl),
     taskDefaultDeliveryMode: deliveryMode,
+    // Celery's `conf.changes` (the `conf` / `report` replies list what the user set, in order).
+    given: Object.freeze(Object.keys(options).filter((k) => input[k] !== undefined)),
   };
   return Object.freeze(settings) as unknown as Settings;
 }

@@ -388,6 +388,8 @@ export interface Settings
   readonly redisBackendUseSsl: TlsSettings | null;
   /** 2 = persistent, 1 = transient (kombu `DELIVERY_MODES`). */
   readonly taskDefaultDeliveryMode: 1 | 2;
+  /** The option names given to `new Celery(...)`, in order (Celery's `conf.changes`). */
+  readonly given: readonly string[];
 }
 
 export const DEFAULT_BROKER_TRANSPORT_OPTIONS: Required2<BrokerTransportOptions> = {

@@ -1,5 +1,5 @@
 import { softwareInfo } from "../events/event.js";
-import { pySetRepr } from "../protocol/py-repr.js";
+import { pySetRepr, pyStrRepr } from "../protocol/py-repr.js";
 import type { WorkerControlHost } from "./host.js";
 import { revokeByStampedHeaders } from "./revoke-stamped.js";
 
@@ -62,6 +62,28 @@ async function revoke(host: WorkerControlHost, args: Record<string, unknown>): P
   return ok(`tasks ${pySetRepr(ids)} flagged as revoked`);
 }
 
+/** Python's `float(text)` syntax (decimal, exponent, inf/infinity/nan, surrounding whitespace). */
+const PY_FLOAT =
+  /^\s*[+-]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*\.|inf(?:inity)?|nan)\s*$/i;
+
+/**
+ * What celery/utils/time.py `rate(r)` raises for a rate string, as the `rate_limit` reply shows it
+ * (5.7.0): an unknown unit is a KeyError that escapes the handler (`{"error": "KeyError('y')"}`);
+ * a number `float()` refuses is the handler's `Invalid rate limit string: ValueError(...)`.
+ */
+function rateError(rate: string): string | null {
+  if (rate === "") return null;
+  const slash = rate.indexOf("/");
+  const ops = slash < 0 ? rate : rate.slice(0, slash);
+  const unit = slash < 0 ? "s" : rate.slice(slash + 1) || "s";
+  if (!["s", "m", "h"].includes(unit)) return `KeyError(${pyStrRepr(unit)})`;
+  if (!PY_FLOAT.test(ops)) {
+    const message = `could not convert string to float: ${pyStrRepr(ops)}`;
+    return `Invalid rate limit string: ValueError(${pyStrRepr(message)})`;
+  }
+  return null;
+}
+
 const DEFAULT_TASK_INFO_ITEMS = ["exchange", "routing_key", "rate_limit"];
 
 function pyStr(value: unknown): string {
@@ -109,21 +131,18 @@ export const CONTROL_COMMANDS: Record<string, ControlHandler> = {
     return out;
   },
   active_queues: (host) => host.activeQueues(),
-  conf: (host) => host.conf?.() ?? {},
+  conf: (host, args) => host.conf?.(args.with_defaults === true || args.with_defaults === "true") ?? {},
   report: (host) => ok(host.report?.() ?? `software -> ${softwareInfo().sw_ident}:${softwareInfo().sw_ver}`),
+  // A TS worker has no autoscaler and no pool restart: Celery's worker raises these then.
+  autoscale: () => nok("ValueError('Autoscale not enabled')"),
+  pool_restart: () => nok("ValueError('Pool restarts not enabled')"),
   revoke,
   revoke_by_stamped_headers: revokeByStampedHeaders,
   terminate: (host, args) => revoke(host, { task_id: args.task_id, terminate: true, signal: args.signal }),
   rate_limit: (host, args) => {
     const rate = args.rate_limit;
-    if (
-      rate !== null &&
-      rate !== undefined &&
-      typeof rate !== "number" &&
-      !/^\s*\d+(\.\d+)?\s*(\/\s*[smh])?\s*$/.test(String(rate))
-    ) {
-      return nok(`Invalid rate limit string: ValueError('${String(rate)}')`);
-    }
+    const invalid = typeof rate === "string" ? rateError(rate) : null;
+    if (invalid) return nok(invalid);
     const err = host.setRateLimit(String(args.task_name), (rate as string | number | null) ?? null);
     if (err !== null) return nok(err);
     if (!rate) return ok("rate limit disabled successfully");
@@ -181,7 +200,8 @@ export const CONTROL_COMMANDS: Record<string, ControlHandler> = {
   },
   pool_shrink: (host, args) => {
     if (!host.poolShrink) return nok("pool_shrink is not supported by this worker");
-    host.poolShrink(toNumberOrNull(args.n) ?? 1);
+    const err = host.poolShrink(toNumberOrNull(args.n) ?? 1);
+    if (err !== null) return nok(err);
     return ok("pool will shrink");
   },
   shutdown: (host) => {

@@ -67,9 +67,10 @@ export interface WorkerControlHost {
   cancelConsumer(queue: string): void;
   activeQueues(): Record<string, unknown>[];
   poolGrow?(n: number): void;
-  poolShrink?(n: number): void;
+  /** Null when done, or the error Celery's pool raises (`Can't shrink pool. All processes busy!`). */
+  poolShrink?(n: number): string | null;
   /** Warm shutdown, after the reply is sent. */
   shutdown(): void;
-  conf?(): Record<string, unknown>;
+  conf?(withDefaults: boolean): Record<string, unknown>;
   report?(): string;
 }

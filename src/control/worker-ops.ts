@@ -5,9 +5,11 @@ import { Heart } from "../events/heartbeat.js";
 import { brokerEventSink } from "../events/sink.js";
 import { type TaskEventSource, taskEventFields } from "../events/task-events.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
+import { confChanges, givenTransportOptions } from "./conf-table.js";
 import type { RequestInfo, ScheduledInfo, TaskInfo, WorkerControlHost } from "./host.js";
 import { mingle } from "./mingle.js";
 import type { RunningNode } from "./redis-mailbox.js";
+import { bugreport } from "./report.js";
 import type { RevokedSet } from "./revoked.js";
 import type { RevokedStamps } from "./revoked-stamps.js";
 import { type OpsTransport, startWorkerPidbox } from "./worker-pidbox.js";
@@ -36,6 +38,8 @@ export interface WorkerOpsWorker {
   cancelConsumer?(queue: string): void;
   /** pool_grow / pool_shrink: tasks run at once from now on. */
   setConcurrency?(n: number): void;
+  /** The prefetch count in effect (`stats` `prefetch_count`: Celery's `consumer.qos.value`). */
+  prefetchCount?(): number;
   /** The process pool's children and recycling limit for `stats` (absent or null = no process pool). */
   processPool?(): { pids: number[]; maxTasksPerChild: number | null } | null;
   /** Warm shutdown requested by remote control. */
@@ -242,29 +246,45 @@ export class WorkerOps implements WorkerControlHost {
     return this.options.worker.markRevoked?.(id) ?? Promise.resolve();
   }
 
+  /**
+   * celery/worker/worker.py `WorkController.stats` (5.7.0): `info()` (total, pid, clock, uptime),
+   * the Pool step's `pool`, the Connection step's `broker`, the Tasks step's `prefetch_count`,
+   * then `rusage`, with the keys and value kinds Celery gives (Flower and `celery inspect stats`
+   * read them).
+   */
   stats(): Record<string, unknown> {
     const s = this.options.settings;
-    const processPool = this.options.worker.processPool?.() ?? null;
+    const w = this.options.worker;
+    const processPool = w.processPool?.() ?? null;
     return {
       total: this.state.totalsByName(),
       pid: process.pid,
       clock: String(this.clock.value),
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
-      // celery/concurrency/prefork.py TaskPool._get_info: child pids, max-tasks-per-child or "N/A".
+      // celery/concurrency/prefork.py TaskPool._get_info's keys (put-guarded-by-semaphore is false
+      // there too, the prefork default); the async pool is this process, with no pipe writes.
       pool: {
         implementation: processPool ? "celeriac:process" : "celeriac:async",
-        "max-concurrency": this.options.worker.concurrency,
+        "max-concurrency": w.concurrency,
         processes: processPool ? processPool.pids : [process.pid],
-        "max-tasks-per-child": processPool ? (processPool.maxTasksPerChild ?? "N/A") : null,
+        "max-tasks-per-child": processPool?.maxTasksPerChild ?? "N/A",
         "put-guarded-by-semaphore": false,
-        timeouts: [s.taskSoftTimeLimit, s.taskTimeLimit],
+        timeouts: [s.taskSoftTimeLimit ?? 0, s.taskTimeLimit ?? 0],
+        writes: "N/A",
       },
-      broker: { transport: this.options.transport.driverType },
-      prefetch_count: this.options.worker.concurrency * s.workerPrefetchMultiplier,
+      broker: brokerInfo(s),
+      prefetch_count: w.prefetchCount?.() ?? w.concurrency * s.workerPrefetchMultiplier,
       rusage: rusage(),
-      sw_ident: "celeriac",
-      events_dropped: this.events.dropped,
     };
+  }
+
+  /** `conf` (celery/worker/control.py, 5.7.0): the settings this worker was given, censored. */
+  conf(): Record<string, unknown> {
+    return Object.fromEntries(confChanges(this.options.settings));
+  }
+
+  report(): string {
+    return bugreport(this.options.settings);
   }
 
   setRateLimit(taskName: string, rateLimit: string | number | null): string | null {
@@ -295,8 +315,16 @@ export class WorkerOps implements WorkerControlHost {
     this.options.worker.setConcurrency?.(this.options.worker.concurrency + n);
   }
 
-  poolShrink(n: number): void {
-    this.options.worker.setConcurrency?.(this.options.worker.concurrency - n);
+  /**
+   * billiard `Pool.shrink(n)`: stops up to `n` idle slots; when fewer than `n` are idle it stops
+   * those and raises, and Celery's handler replies with the error (running tasks are never cut).
+   */
+  poolShrink(n: number): string | null {
+    const w = this.options.worker;
+    const idle = Math.max(0, w.concurrency - this.state.count("active"));
+    const by = Math.min(n, idle);
+    if (by > 0) w.setConcurrency?.(w.concurrency - by);
+    return by < n ? `ValueError("Can't shrink pool. All processes busy!")` : null;
   }
 
   shutdown(): void {
@@ -305,15 +333,59 @@ export class WorkerOps implements WorkerControlHost {
   }
 }
 
+/** celery/worker/worker.py `WorkController.rusage`: getrusage(RUSAGE_SELF)'s sixteen fields. */
 function rusage(): Record<string, number> {
   const u = process.resourceUsage();
   return {
     utime: u.userCPUTime / 1e6,
     stime: u.systemCPUTime / 1e6,
     maxrss: u.maxRSS,
+    ixrss: u.sharedMemorySize,
+    idrss: u.unsharedDataSize,
+    isrss: u.unsharedStackSize,
     minflt: u.minorPageFault,
     majflt: u.majorPageFault,
+    nswap: u.swappedOut,
+    inblock: u.fsRead,
+    oublock: u.fsWrite,
+    msgsnd: u.ipcSent,
+    msgrcv: u.ipcReceived,
+    nsignals: u.signalsCount,
     nvcsw: u.voluntaryContextSwitches,
     nivcsw: u.involuntaryContextSwitches,
+  };
+}
+
+/**
+ * kombu `Connection.info()` without the password (celery/worker/consumer/connection.py
+ * `Connection.info`, 5.7.0), from the broker URL and the settings Celery reads for it.
+ */
+function brokerInfo(s: Settings): Record<string, unknown> {
+  let u: URL | null = null;
+  try {
+    u = new URL(s.broker);
+  } catch {
+    u = null;
+  }
+  const scheme = u ? u.protocol.replace(/:$/, "") : "";
+  const amqp = scheme.startsWith("amqp");
+  const defaultPort = amqp ? (scheme === "amqps" ? 5671 : 5672) : 6379;
+  const vhost = u ? decodeURIComponent(u.pathname.slice(1)) : "";
+  return {
+    hostname: u?.hostname || "localhost",
+    userid: u?.username ? decodeURIComponent(u.username) : amqp ? "guest" : null,
+    virtual_host: amqp ? vhost || "/" : vhost || null,
+    port: u?.port ? Number(u.port) : defaultPort,
+    insist: false,
+    ssl: scheme === "amqps" || scheme === "rediss" || s.brokerUseSsl !== null,
+    transport: scheme,
+    connect_timeout: s.brokerConnectionTimeout,
+    transport_options: givenTransportOptions(s),
+    login_method: amqp ? "PLAIN" : null,
+    uri_prefix: null,
+    heartbeat: s.brokerHeartbeat,
+    failover_strategy: "round-robin",
+    alternates: [],
+    credential_provider: null,
   };
 }

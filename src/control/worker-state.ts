@@ -1,8 +1,27 @@
 import type { TaskEventSource } from "../events/task-events.js";
+import { formatPythonIsoformat } from "../protocol/datetime.js";
 import { setOwn } from "../protocol/guards.js";
 import type { RequestInfo, ScheduledInfo } from "./host.js";
 import { RevokedSet } from "./revoked.js";
 import { RevokedStamps } from "./revoked-stamps.js";
+
+/**
+ * `Request.eta.isoformat()` (celery/worker/control.py `_iter_schedule_requests`, 5.7.0): the
+ * header's datetime as Python parsed it, aware (a naive one is UTC, `maybe_make_aware`), written
+ * back by `datetime.isoformat()`: 6 fraction digits or none, the offset as `+HH:MM`.
+ */
+export function pythonEtaIsoformat(header: unknown, eta: Date | null): string | null {
+  const m =
+    typeof header === "string"
+      ? /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$/.exec(header)
+      : null;
+  if (m?.[1]) {
+    const micro = (m[2] ?? "").slice(0, 6).padEnd(6, "0");
+    const offset = m[3] === undefined || m[3] === "Z" || m[3] === "-00:00" ? "+00:00" : m[3];
+    return `${m[1]}${/^0+$/.test(micro) ? "" : `.${micro}`}${offset}`;
+  }
+  return eta === null ? null : formatPythonIsoformat(eta, true);
+}
 
 /** A request as the worker tracks it for inspect and events. */
 export interface TrackedRequest extends TaskEventSource {
@@ -57,23 +76,27 @@ export class WorkerState {
     return !this.revoked.has(id);
   }
 
-  /** The handler starts; `abort` is what `terminate` fires. The request, or null when untracked. */
+  /**
+   * The handler starts; `abort` is what `terminate` fires. Counted in `total` and `processed`
+   * now, as celery/worker/state.py `task_accepted` counts a request when the pool accepts it.
+   * The request, or null when untracked.
+   */
   start(id: string, abort: AbortController): TrackedRequest | null {
     const e = this.entries.get(id);
     if (!e) return null;
+    this.processedCount += 1;
+    this.totals.set(e.request.name, (this.totals.get(e.request.name) ?? 0) + 1);
     e.state = "active";
     e.timeStart = Date.now() / 1000;
     e.abort = abort;
     return e.request;
   }
 
-  /** The run is over: counted in `total` and `processed`. The request, or null when untracked. */
+  /** The run is over. The request, or null when untracked. */
   finish(id: string): TrackedRequest | null {
     const e = this.entries.get(id);
     if (!e) return null;
     this.entries.delete(id);
-    this.processedCount += 1;
-    this.totals.set(e.request.name, (this.totals.get(e.request.name) ?? 0) + 1);
     return e.request;
   }
 
@@ -130,11 +153,9 @@ export class WorkerState {
     return [...this.entries.values()]
       .filter((e) => e.state === "scheduled")
       .map((e) => ({
-        eta:
-          typeof e.request.headers.eta === "string"
-            ? e.request.headers.eta
-            : (e.request.eta?.toISOString() ?? null),
-        priority: e.request.deliveryInfo.priority,
+        eta: pythonEtaIsoformat(e.request.headers.eta, e.request.eta),
+        // strategy.py puts every ETA request on the timer with priority=6; that is what is listed.
+        priority: 6,
         request: this.info(e),
       }));
   }

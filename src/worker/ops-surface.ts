@@ -31,6 +31,8 @@ export interface OpsSurfaceParts {
   setConcurrency(n: number): void;
   /** The process pool, once started (stats). */
   processPool(): { pids: number[]; maxTasksPerChild: number | null } | null;
+  /** The prefetch count in effect (stats). */
+  prefetchCount?(): number;
 }
 
 /** States 5.7's `_revoke` may overwrite with REVOKED (celery/worker/control.py). */
@@ -44,10 +46,20 @@ export function workerOpsSurface(p: OpsSurfaceParts): WorkerOpsWorker {
       return p.concurrency();
     },
     processPool: () => p.processPool(),
+    ...(p.prefetchCount ? { prefetchCount: p.prefetchCount } : {}),
     taskNames: () => p.registry.names(),
+    // The Task attributes `registered` may print (celery/worker/control.py, `getattr(task, item)`):
+    // `serializer` falls back to task_serializer as Celery's Task does; `typing` is false, since a
+    // TS task has no Python signature to check arguments against.
     taskAttributes: (name) => {
       const task = p.registry.get(name);
-      return task ? p.overrides.attributes(task) : {};
+      if (!task) return {};
+      return {
+        name: task.name,
+        ...p.overrides.attributes(task),
+        serializer: task.options.serializer ?? p.settings.taskSerializer,
+        typing: false,
+      };
     },
     // celery/worker/control.py rate_limit: set the task's rate, then `consumer.reset_rate_limits()`.
     setRateLimit: (name, rate) => {

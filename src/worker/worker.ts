@@ -185,6 +185,7 @@ export class Worker {
           cancelQueue: (name) => void this.cancelQueue(name).catch(() => undefined),
           setConcurrency: (n) => this.setConcurrency(n),
           processPool: () => this.pools.processPool,
+          prefetchCount: () => this.prefetch(),
           shutdown: () => void this.close(),
         }),
       ) ?? null;
