@@ -138,7 +138,8 @@ describe("Python celery inspect|control CLI -> TS worker (RabbitMQ)", () => {
       Record<string, unknown>
     >;
     expect(stats[hostname]?.pid).toBe(process.pid);
-    expect(stats[hostname]?.broker).toEqual({ transport: "amqp" });
+    // kombu Connection.info() without the password (celery/worker/consumer/connection.py).
+    expect(stats[hostname]?.broker).toMatchObject({ transport: "amqp", userid: "guest", virtual_host: "/" });
   });
 
   it("control revoke: the id is listed as revoked and a message with it never runs", async () => {
