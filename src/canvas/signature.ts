@@ -138,7 +138,7 @@ export class Signature<R = unknown> {
   /**
    * celery/canvas.py `Signature._merge`: partial args are PREPENDED to the
    * stored args and kwargs merged, unless immutable; options merge except
-   * `group_id`/`stamped_headers` already set.
+   * `group_id`/`stamped_headers` and the stamps it names, already set.
    */
   merge(
     args: readonly unknown[] = [],
@@ -148,9 +148,11 @@ export class Signature<R = unknown> {
     let merged = this.options;
     if (options !== null) {
       merged = { ...this.options };
+      const stamped = this.options.stamped_headers;
+      const stampNames = Array.isArray(stamped) ? stamped : [];
       for (const [k, v] of Object.entries(options)) {
         if (v === undefined) continue;
-        if (IMMUTABLE_OPTIONS.has(k) && k in this.options) continue;
+        if ((IMMUTABLE_OPTIONS.has(k) || stampNames.includes(k)) && k in this.options) continue;
         merged[k] = v;
       }
     }

@@ -175,3 +175,17 @@ describe("stamped TS workflows on the wire", () => {
     ]);
   });
 });
+
+describe("stamps are immutable options in a merge (Signature._merge)", () => {
+  it("merging options into a stamped signature keeps its stamps, as Python's _merge does", async () => {
+    const incoming = { priority: 9, tenant: "other", queue: "q", stamped_headers: ["x"] };
+    const py = await pythonJson<Record<string, unknown>>(`
+import json
+from celery import signature
+s = signature("a"); s.stamp(priority="stamped", tenant="t1")
+print(json.dumps(s._merge((), {}, ${JSON.stringify(incoming)})[2]))
+`);
+    const ts = signature("a").stamp({ priority: "stamped", tenant: "t1" }).merge([], {}, incoming).options;
+    expect(normal(ts)).toEqual(normal(py));
+  });
+});

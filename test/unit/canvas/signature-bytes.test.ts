@@ -116,3 +116,18 @@ describe("bytes inside a forwarded signature", () => {
     expect(tasks[1]?.kwargs?.u).toBeInstanceOf(PyUUID);
   });
 });
+
+describe("stamps in a merge", () => {
+  it("a stamp's value is immutable in Signature._merge, like group_id and stamped_headers", () => {
+    const sig = signature("a").stamp({ priority: "stamped", tenant: "t1" });
+    const { options } = sig.merge(
+      [],
+      {},
+      { priority: 9, tenant: "other", queue: "q", stamped_headers: ["x"] },
+    );
+    expect(options).toMatchObject({ priority: "stamped", tenant: "t1", queue: "q" });
+    expect([...(options.stamped_headers as string[])].sort()).toEqual(["priority", "tenant"]);
+    // An option that is not a stamp merges as before.
+    expect(signature("b").merge([], {}, { priority: 9 }).options.priority).toBe(9);
+  });
+});
