@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { ConfigError } from "../errors.js";
 import { isRecord } from "../protocol/guards.js";
+import { pyRepr } from "../protocol/py-repr.js";
 import { parseResultTuple, type ResultNode } from "../protocol/result-meta.js";
-import { saferepr } from "../protocol/saferepr.js";
 import type { ResultKeys } from "../transports/redis/keys.js";
 import type { ChordErrorInfo, ChordJoin, ChordJoiner, ChordPart } from "./backend.js";
 import type { MetaCodec } from "./meta-codec.js";
@@ -88,7 +88,11 @@ export function chordError(message: string): ChordErrorInfo {
   return { exc_type: "ChordError", exc_message: [message], exc_module: "celery.exceptions" };
 }
 
-/** Python's `repr(exc)` for a stored exception dict: `ValueError('bad value', 7)`. */
+/**
+ * Python's `repr(exc)` of a stored exception dict once `exception_to_python` rebuilt it:
+ * `ValueError('bad value', 7)` (the builtin repr of each arg, not saferepr: a str holding `'`
+ * is double-quoted, as `_unpack_chord_result`'s `{retval!r}` shows it).
+ */
 export function excDictRepr(value: unknown): string {
   if (value !== null && typeof value === "object" && "exc_type" in value) {
     const v = value as { exc_type: unknown; exc_message?: unknown };
@@ -97,9 +101,9 @@ export function excDictRepr(value: unknown): string {
       : v.exc_message === undefined
         ? []
         : [v.exc_message];
-    return `${String(v.exc_type)}(${args.map((a) => saferepr(a, { maxlen: null })).join(", ")})`;
+    return `${String(v.exc_type)}(${args.map((a) => pyRepr(a)).join(", ")})`;
   }
-  return saferepr(value, { maxlen: null });
+  return pyRepr(value);
 }
 
 const PROPAGATE = new Set(["FAILURE", "REVOKED"]);

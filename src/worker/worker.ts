@@ -12,7 +12,7 @@ import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
 import { type BodyDecoder, kombuBodyDecoder, kombuBodyEncoder, kombuResultEncoder } from "./body-codec.js";
 import { registerBuiltinTasks } from "./builtin-tasks.js";
-import { workerCanvas } from "./canvas-host.js";
+import { runWorkerContinuations, workerCanvas } from "./canvas-host.js";
 import { registerChordUnlock } from "./chord-unlock.js";
 import { errbackCaller } from "./errbacks.js";
 import { Terminated } from "./errors.js";
@@ -450,17 +450,24 @@ export class Worker {
       task.options.ignoreResult,
       this.deps.settings.compat,
     );
-    const stored =
-      !ignore || this.deps.settings.taskStoreErrorsEvenIfIgnored
-        ? this.runner.store(
-            requestResultMeta("REVOKED", TaskRevokedErrorInfo(reason), null, request, {
-              hostname: this.hostname,
-              resultExtended: this.deps.settings.resultExtended,
-              compat: this.deps.settings.compat,
-            }),
-            replyDestination(request),
-          )
-        : Promise.resolve();
+    const exc = TaskRevokedErrorInfo(reason);
+    const store = async () => {
+      if (ignore && !this.deps.settings.taskStoreErrorsEvenIfIgnored) return;
+      await this.runner.store(
+        requestResultMeta("REVOKED", exc, null, request, {
+          hostname: this.hostname,
+          resultExtended: this.deps.settings.resultExtended,
+          compat: this.deps.settings.compat,
+        }),
+        replyDestination(request),
+      );
+    };
+    // Backend.mark_as_revoked: the REVOKED meta, then a chord header member's part is returned
+    // (the chord fails with `Dependency <id> raised TaskRevokedError(...)`, not left waiting).
+    const canvas = this.runner.deps.canvas;
+    const stored = canvas
+      ? runWorkerContinuations(canvas, request, { kind: "revoked", exc }, store)
+      : store();
     // _announce_revoked: mark_as_revoked, acknowledge, task_revoked; the ack is deferred with
     // call_soon (celery/worker/consumer/consumer.py on_task_received), so it goes out after the
     // receivers of task_revoked returned.

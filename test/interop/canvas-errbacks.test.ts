@@ -317,6 +317,27 @@ def run():
 `,
   ],
   [
+    "chord .j entries on error: the first failed member in header order is reported with its repr",
+    `
+def run():
+    header = (peer.identity.si(1), peer.fail.s({"k": [1, 2.5]}, None, "\u00e9\\n'q'", 2**70), peer.fail.s("later"))
+    res = chord(header, peer.identity.s()).delay()
+    until(res.ready, bool, 20)
+    return {"body": meta(res.id), "members": [meta(m.id)["status"] for m in res.parent.results]}
+`,
+  ],
+  [
+    "chord .j entries on error: an expired (revoked) header member",
+    `
+from datetime import datetime, timedelta, timezone
+def run():
+    past = datetime.now(timezone.utc) - timedelta(seconds=30)
+    res = chord((peer.identity.si(1).set(expires=past), peer.identity.si(2)), peer.identity.s()).delay()
+    until(res.ready, bool, 20)
+    return {"body": meta(res.id)}
+`,
+  ],
+  [
     "mixed: a group failing on both workers calls each failed task's new-style errback once",
     `
 def run():
