@@ -92,6 +92,10 @@ def make_app(always_eager, propagates):
     def ignore():
         raise Ignore()
 
+    @app.task(shared=False, name="e.echo")
+    def echo(value):
+        return "ran"
+
     @app.task(shared=False, bind=True, name="e.record")
     def record(self, *args):
         calls.append([list(args), self.request.parent_id])
@@ -156,6 +160,13 @@ def main():
     calls.clear()
     r = t["e.fail"].apply_async(link_error=t["e.record"].s())
     cases["link_error"] = outcome(r, extra={"calls": [[[a == r.id for a in c[0]], c[1] == r.id] for c in calls]})
+    # apply_async under task_always_eager sends the args through the serializer; apply does not.
+    try:
+        t["e.echo"].delay(object())
+        delay_raises = None
+    except Exception as exc:  # noqa: BLE001
+        delay_raises = type(exc).__name__
+    cases["serializer_round_trip"] = {"delay_raises": delay_raises, "apply": t["e.echo"].apply((object(),)).result}
     r = chain(t["e.add"].s(2, 3), t["e.double"].s(), t["e.add"].s(10)).apply_async()
     cases["chain"] = outcome(r, extra={"parent": r.parent.get()})
     r = group(t["e.add"].s(1, 1), t["e.add"].s(2, 2)).apply_async()

@@ -34,6 +34,8 @@ export interface TaskSignature<Args extends unknown[], Result> {
 }
 
 export interface SignatureSender {
+  /** Under `taskAlwaysEager`, `delay`/`applyAsync` go through `applySignature` (in-process for a task the app registers). */
+  readonly settings?: { readonly taskAlwaysEager?: boolean };
   sendTask<R>(
     name: string,
     args?: readonly unknown[] | null,
@@ -80,13 +82,20 @@ export function taskSignature<Args extends unknown[], Result>(
   name: string,
   defaults: SendTaskOptions,
 ): TaskSignature<Args, Result> {
+  // Celery's Signature.apply_async: under task_always_eager a registered task runs in-process.
+  const send = (args: readonly unknown[], kwargs: Record<string, unknown>, options: SendTaskOptions) =>
+    sender.settings?.taskAlwaysEager === true
+      ? (sender.applySignature(boundSignature(sender, name, [], false, options), args, kwargs, {}) as Promise<
+          AsyncResult<Result>
+        >)
+      : sender.sendTask<Result>(name, args, kwargs, options);
   return {
     name,
-    delay: (...args: Args) => sender.sendTask<Result>(name, args, {}, defaults),
+    delay: (...args: Args) => send(args, {}, defaults),
     applyAsync: (args, kwargs, options) => {
       const merged = { ...defaults, ...(options ?? {}) };
       checkSendOptions(name, args, kwargs, merged);
-      return sender.sendTask<Result>(name, args ?? [], kwargs ?? {}, merged);
+      return send(args ?? [], kwargs ?? {}, merged);
     },
     s: (...args) => boundSignature<Result>(sender, name, args, false, defaults),
     si: (...args) => boundSignature<Result>(sender, name, args, true, defaults),

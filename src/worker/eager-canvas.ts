@@ -3,6 +3,7 @@ import { Chain, Chord, Group, type Signature } from "../canvas/signature.js";
 import { applyAsync, type CanvasApp } from "../client/canvas-apply.js";
 import { type AnyResult, GroupResult } from "../client/result.js";
 import { NotRegisteredError } from "../errors.js";
+import { roundTripArgs } from "./eager-args.js";
 import { applyTaskEagerly, type EagerHost, eagerOptions } from "./eager-task.js";
 import type { TaskRegistry } from "./task-registry.js";
 
@@ -80,9 +81,20 @@ export function applyThroughApp(
   kwargs: Record<string, unknown>,
   options: Record<string, unknown>,
 ): Promise<AnyResult> {
-  const isTask = !(sig instanceof Chain || sig instanceof Group || sig instanceof Chord);
-  if (host.settings.taskAlwaysEager && (!isTask || host.registry.has(sig.task))) {
+  if (!host.settings.taskAlwaysEager) return applyAsync(host, sig, args, kwargs, options);
+  if (sig instanceof Chain || sig instanceof Group || sig instanceof Chord) {
     return applyEagerly(host, sig, args, kwargs, options);
   }
-  return applyAsync(host, sig, args, kwargs, options);
+  const task = host.registry.get(sig.task);
+  if (!task) return applyAsync(host, sig, args, kwargs, options);
+  // Signature.apply_async -> Task.apply_async: the args go through the task serializer first.
+  const merged = sig.merge(args, kwargs, options);
+  const serializer = typeof merged.options.serializer === "string" ? merged.options.serializer : null;
+  const sent = roundTripArgs(
+    merged.args,
+    merged.kwargs,
+    serializer ?? host.settings.taskSerializer,
+    host.settings.compat,
+  );
+  return applyTaskEagerly(host, task, sent.args, sent.kwargs, eagerOptions(merged.options));
 }

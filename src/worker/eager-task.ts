@@ -54,7 +54,11 @@ export interface EagerApplyOptions {
 
 /** What an eager run needs from the app (the `Celery` facade satisfies it). */
 export interface EagerHost {
-  readonly settings: { readonly taskEagerPropagates: boolean; readonly compat: CompatProfile };
+  readonly settings: {
+    readonly taskEagerPropagates: boolean;
+    readonly taskSerializer: string;
+    readonly compat: CompatProfile;
+  };
   /** `sig.apply_async(args, kwargs, **options)` through the app, for link callbacks. */
   applySignature(
     sig: Signature,

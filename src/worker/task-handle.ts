@@ -4,6 +4,7 @@ import type { EagerResult } from "../client/eager-result.js";
 import type { AsyncResult } from "../client/result.js";
 import { checkSendOptions } from "../client/send-options.js";
 import { boundSignature, type SignatureSender, type TaskSignature } from "../client/signature.js";
+import { roundTripArgs } from "./eager-args.js";
 import { applyTaskEagerly, type EagerApplyOptions, type EagerHost } from "./eager-task.js";
 import type { TaskDefinition } from "./task-registry.js";
 
@@ -42,7 +43,7 @@ export function taskHandle<Args extends unknown[], Result>(
   const name = definition.name;
   const apply = (args?: Args, kwargs?: Record<string, unknown>, options?: EagerApplyOptions) =>
     applyTaskEagerly<Result>(app, definition, args ?? [], kwargs ?? {}, options ?? {});
-  const applyAsync = (
+  const applyAsync = async (
     args?: Args,
     kwargs?: Record<string, unknown>,
     options?: SendTaskOptions,
@@ -56,7 +57,9 @@ export function taskHandle<Args extends unknown[], Result>(
       if (options?.linkError !== undefined) eager.linkError = options.linkError;
       if (options?.headers !== undefined) eager.headers = options.headers;
       if (options?.priority !== undefined) eager.priority = options.priority;
-      return apply(args, kwargs, eager);
+      const serializer = options?.serializer ?? app.settings.taskSerializer;
+      const sent = roundTripArgs(args ?? [], kwargs ?? {}, serializer, app.settings.compat);
+      return applyTaskEagerly<Result>(app, definition, sent.args, sent.kwargs, eager);
     }
     return app.sendTask<Result>(name, args ?? [], kwargs ?? {}, options);
   };

@@ -5,7 +5,8 @@
  * through Celeriac's `handle.apply()` / `taskAlwaysEager` / `taskEagerPropagates` (a broker URL
  * nothing listens on: any connection attempt would fail), then compares outcome by outcome:
  * result class, state, value, exception type, what each run saw (retries, args, is_eager), what
- * `apply()` threw, the callbacks' and errbacks' arguments and parent ids, and workflow results.
+ * `apply()` threw, the callbacks' and errbacks' arguments and parent ids, workflow results, and
+ * the serializer round trip `apply_async` makes under `task_always_eager` (and `apply` does not).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
@@ -105,11 +106,26 @@ function makeApp(settings: CeleryOptions) {
   const ignore = app.task("e.ignore", () => {
     throw new Ignore();
   });
+  const echo = app.task("e.echo", (_ctx, _value: unknown) => "ran");
   const record = app.task("e.record", (ctx, ...args: unknown[]) => {
     calls.push([args, ctx.parentId]);
     return args;
   });
-  const t = { add, double, total, nothing, fail, flaky, always, retryExc, auto, reject, ignore, record };
+  const t = {
+    add,
+    double,
+    total,
+    nothing,
+    fail,
+    flaky,
+    always,
+    retryExc,
+    auto,
+    reject,
+    ignore,
+    echo,
+    record,
+  };
   return { app, runs, calls, t };
 }
 
@@ -152,6 +168,11 @@ describe("eager mode matches Celery 5.7's Task.apply / task_always_eager", () =>
     ts.link_error = outcome(errbacked, null, {
       calls: calls.map(([args, parent]) => [args.map((a) => a === errbacked.id), parent === errbacked.id]),
     });
+    const unsendable = () => 0; // a value the task serializer cannot carry, as Python's object()
+    ts.serializer_round_trip = {
+      delay_raises: excType(await thrownBy(() => t.echo.delay(unsendable))),
+      apply: (await t.echo.apply([unsendable])).result,
+    };
     const chained = await chain(t.add.s(2, 3), t.double.s(), t.add.s(10)).applyAsync();
     ts.chain = outcome(chained, null, { parent: await chained.parent?.get() });
     const grouped = await group(t.add.s(1, 1), t.add.s(2, 2)).applyAsync();
@@ -163,6 +184,7 @@ describe("eager mode matches Celery 5.7's Task.apply / task_always_eager", () =>
     expect(python.retry_then_ok?.result).toBe(12);
     expect(python.retry_propagates?.thrown).toBe("Retry");
     expect(python.link?.calls).toEqual([[[3, "tail"], true]]);
-    expect(Object.keys(python)).toHaveLength(19);
+    expect(python.serializer_round_trip).toEqual({ delay_raises: "EncodeError", apply: "ran" });
+    expect(Object.keys(python)).toHaveLength(20);
   });
 });

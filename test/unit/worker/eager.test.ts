@@ -236,4 +236,29 @@ describe("handle.apply(): a TS task run in-process (Task.apply)", () => {
     const result = await replaced.apply();
     expect([result.status, result.result]).toEqual(["SUCCESS", 6]);
   });
+
+  it("under taskAlwaysEager, delay() sends the args through the task serializer first; apply() does not", async () => {
+    const app = eagerApp({ taskAlwaysEager: true });
+    const seen: unknown[] = [];
+    const echo = app.task("t.echo", (_ctx, value: unknown) => {
+      seen.push(value);
+      return value;
+    });
+    const fn = () => 1;
+    // Task.apply_async under task_always_eager dumps/loads the args: a function cannot be sent.
+    await expect(echo.delay(fn)).rejects.toMatchObject({ name: "EncodeError" });
+    expect((await echo.apply([fn])).result).toBe(fn);
+    // What a worker would decode: a Set is not JSON, an undefined member becomes null.
+    await echo.delay([1, undefined, "x"]);
+    expect(seen.at(-1)).toEqual([1, null, "x"]);
+  });
+
+  it("app.signature(name) of a task this app registers also runs in-process under taskAlwaysEager", async () => {
+    const app = eagerApp({ taskAlwaysEager: true });
+    app.task("t.add", (_ctx, a: number, b: number) => a + b);
+    const add = app.signature<[number, number], number>("t.add");
+    const result = await add.delay(4, 5);
+    expect(result).toBeInstanceOf(EagerResult);
+    expect(await result.get()).toBe(9);
+  });
 });
