@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { WireBudget } from "../serialization/index.js";
+import { jsonDumps, type WireBudget } from "../serialization/index.js";
 import type { AmqpConsumer } from "../transports/amqp/consumer.js";
 import {
   type Declarations,
@@ -78,7 +78,8 @@ export function amqpReplySender(transport: Pick<AmqpTransport, "declareRaw" | "p
       bindings: [],
     });
     await transport.publish({
-      body: Buffer.from(JSON.stringify(reply), "utf8"),
+      // kombu's json.dumps (a reply may hold Infinity, e.g. `conf`'s result_backend_max_retries).
+      body: Buffer.from(jsonDumps(reply), "utf8"),
       contentType: "application/json",
       contentEncoding: "utf-8",
       headers: { ticket, clock },

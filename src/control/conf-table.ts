@@ -1,5 +1,6 @@
 import { DEFAULT_BROKER_TRANSPORT_OPTIONS, type Settings } from "../config.js";
 import { isRecord } from "../protocol/guards.js";
+import { CELERY_CONF_DEFAULTS } from "./celery-conf-defaults.js";
 
 /**
  * The worker's configuration as Celery's `conf` / `report` replies show it
@@ -93,4 +94,19 @@ export function confChanges(settings: Settings): [string, unknown][] {
   }
   rows.push(["worker_disable_prefetch", false]);
   return rows;
+}
+
+/**
+ * The `conf` reply (celery/worker/control.py `conf`, 5.7.0). `withDefaults`: Celery 5.7's whole
+ * table for an app given no settings (captured from Celery, src/control/celery-conf-defaults.ts),
+ * with this worker's broker and backend URLs and the settings it was given in their places.
+ */
+export function confTable(settings: Settings, withDefaults: boolean): Record<string, unknown> {
+  const changes = confChanges(settings);
+  if (!withDefaults) return Object.fromEntries(changes);
+  const table: Record<string, unknown> = { ...CELERY_CONF_DEFAULTS };
+  table.broker_url = maskedBrokerUri(settings.broker);
+  table.result_backend = settings.backend === null ? null : sanitizedUrl(settings.backend);
+  for (const [key, value] of changes) if (key !== "deprecated_settings") table[key] = value;
+  return table;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { bindExpiring, type ExpiringBinding, keepBinding, unbind } from "../events/redis-binding.js";
-import type { WireBudget } from "../serialization/index.js";
+import { jsonDumps, type WireBudget } from "../serialization/index.js";
 import { ensureConnecting } from "../transports/redis/connection.js";
 import { type BodyEncoding, buildEnvelope, decodeEnvelope } from "../transports/redis/envelope.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
@@ -46,7 +46,8 @@ function jsonMessage(
   return JSON.stringify(
     buildEnvelope(
       {
-        body: Buffer.from(JSON.stringify(body), "utf8"),
+        // kombu's json.dumps (a reply may hold Infinity, e.g. `conf`'s result_backend_max_retries).
+        body: Buffer.from(jsonDumps(body), "utf8"),
         contentType: "application/json",
         contentEncoding: "utf-8",
         headers,

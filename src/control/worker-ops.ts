@@ -5,7 +5,7 @@ import { Heart } from "../events/heartbeat.js";
 import { brokerEventSink } from "../events/sink.js";
 import { type TaskEventSource, taskEventFields } from "../events/task-events.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
-import { confChanges, givenTransportOptions } from "./conf-table.js";
+import { confTable, givenTransportOptions } from "./conf-table.js";
 import type { RequestInfo, ScheduledInfo, TaskInfo, WorkerControlHost } from "./host.js";
 import { mingle } from "./mingle.js";
 import type { RunningNode } from "./redis-mailbox.js";
@@ -279,8 +279,8 @@ export class WorkerOps implements WorkerControlHost {
   }
 
   /** `conf` (celery/worker/control.py, 5.7.0): the settings this worker was given, censored. */
-  conf(): Record<string, unknown> {
-    return Object.fromEntries(confChanges(this.options.settings));
+  conf(withDefaults: boolean): Record<string, unknown> {
+    return confTable(this.options.settings, withDefaults);
   }
 
   report(): string {

@@ -253,7 +253,7 @@ emit({
 
   it("conf (with_defaults=False) and report: the settings given, censored, in Celery's layout", async () => {
     const r = await askBoth<Record<string, Record<string, unknown>>>(`
-emit({"conf": by_host(i.conf()), "report": by_host(i.report())})
+emit({"conf": by_host(i.conf()), "conf_defaults": by_host(i.conf(with_defaults=True)), "report": by_host(i.report())})
 `);
     const conf = pair(r.conf as Record<string, unknown>) as {
       py: Record<string, unknown>;
@@ -264,6 +264,16 @@ emit({"conf": by_host(i.conf()), "report": by_host(i.report())})
     expect([...(include as string[])].sort()).toEqual(["celery.app.builtins", "interop_app"]);
     expect(Object.keys(conf.ts)).toEqual(Object.keys(pyConf));
     expect(conf.ts).toEqual(pyConf);
+    // with_defaults=True: Celery's whole table, same keys in the same order, same values but
+    // `include` again.
+    const full = pair(r.conf_defaults as Record<string, unknown>) as {
+      py: Record<string, unknown>;
+      ts: Record<string, unknown>;
+    };
+    expect(Object.keys(full.ts)).toEqual(Object.keys(full.py));
+    expect(full.ts.include).toEqual([]);
+    expect({ ...full.ts, include: "<modules>" }).toEqual({ ...full.py, include: "<modules>" });
+    expect(full.ts.result_backend_max_retries).toBe("inf");
     const report = pair(r.report as Record<string, unknown>) as { py: { ok: string }; ts: { ok: string } };
     const lines = (text: string) => text.split("\n");
     const pyLines = lines(report.py.ok);
