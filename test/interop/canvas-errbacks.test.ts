@@ -317,6 +317,42 @@ def run():
 `,
   ],
   [
+    "chord with a header chain failing at its end, then with that chain as the body: new-style errback",
+    `
+def run():
+    seen = []
+    for header_fails in (True, False):
+        child = chain(peer.identity.si(42), peer.fail.s())
+        c = chord((child,), peer.identity.s()) if header_fails else chord((peer.identity.si(42),), child)
+        c.link_error(peer.errback_new_style.s())
+        bid = c.body.freeze().id
+        seen.append({"out": outcome(c.delay()), "count": count(bid)})
+    return seen
+`,
+  ],
+  [
+    "chord whose body is a group where several fail: a mutable errback once per failed member",
+    `
+def run():
+    fails = [peer.fail.s() for _ in range(3)]
+    ids = [f.freeze().id for f in fails]
+    c = chord((peer.identity.si(42),), group(peer.identity.si(1), *fails))
+    c.link_error(peer.errback_new_style.s())
+    return {"out": outcome(c.delay()), "counts": [count(i) for i in ids]}
+`,
+  ],
+  [
+    "chord whose header group has several failures: the body's immutable errback runs once",
+    `
+def run():
+    key = str(uuid.uuid4())
+    c = chord((group(peer.identity.si(42), *(peer.fail.s() for _ in range(3))),), peer.identity.s())
+    c.link_error(peer.redis_count.si(redis_key=key))
+    out = outcome(c.delay())
+    return {"out": out, "count": count(key)}
+`,
+  ],
+  [
     "chord .j entries on error: the first failed member in header order is reported with its repr",
     `
 def run():
