@@ -1,4 +1,5 @@
 import { pathToFileURL } from "node:url";
+import type { UpdateStateOptions } from "./context.js";
 import { PythonError, Retry, type RetryOptions } from "./errors.js";
 
 /**
@@ -32,6 +33,84 @@ export interface ModuleReply {
   retry?: RetryOptions;
 }
 
+/**
+ * `ctx.updateState()` on the far side: the backend connection lives in the
+ * worker's main thread, so the write is a message there (`state`) and back
+ * (`state-done`, with the error text when the store failed).
+ */
+export interface StateMessage {
+  type: "state";
+  seq: number;
+  state: string;
+  meta: unknown;
+  options?: UpdateStateOptions | undefined;
+}
+
+export interface StateAck {
+  type: "state-done";
+  seq: number;
+  error?: string;
+}
+
+export function isStateMessage(msg: unknown): msg is StateMessage {
+  return typeof msg === "object" && msg !== null && (msg as { type?: unknown }).type === "state";
+}
+
+export function isStateAck(msg: unknown): msg is StateAck {
+  return typeof msg === "object" && msg !== null && (msg as { type?: unknown }).type === "state-done";
+}
+
+/** The far side's end: sends a state write and resolves when the worker acknowledges it. */
+export interface StateChannel {
+  updateState(state: string, meta: unknown, options?: UpdateStateOptions): Promise<void>;
+  onAck(ack: StateAck): void;
+}
+
+export function stateChannel(send: (msg: StateMessage) => void): StateChannel {
+  const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  let seq = 0;
+  return {
+    updateState: (state, meta, options) =>
+      new Promise<void>((resolve, reject) => {
+        const id = ++seq;
+        waiting.set(id, { resolve, reject });
+        try {
+          send({ type: "state", seq: id, state, meta, options });
+        } catch (err) {
+          waiting.delete(id);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      }),
+    onAck: (ack) => {
+      const waiter = waiting.get(ack.seq);
+      waiting.delete(ack.seq);
+      if (ack.error === undefined) waiter?.resolve();
+      else waiter?.reject(new Error(ack.error));
+    },
+  };
+}
+
+/** What the worker does for a pool job's requests while it runs (`ctx.updateState`). */
+export interface ModuleJobHooks {
+  updateState?(state: string, meta: unknown, options?: UpdateStateOptions): Promise<void>;
+}
+
+/** The worker's end: stores a state a pool job sent and acknowledges it. */
+export function answerStateMessage(
+  msg: StateMessage,
+  updateState: ((state: string, meta: unknown, options?: UpdateStateOptions) => Promise<void>) | undefined,
+  reply: (ack: StateAck) => void,
+): void {
+  const stored = updateState
+    ? updateState(msg.state, msg.meta, msg.options)
+    : Promise.reject(new Error("ctx.updateState(): this pool job has no state writer"));
+  stored.then(
+    () => reply({ type: "state-done", seq: msg.seq }),
+    (err: unknown) =>
+      reply({ type: "state-done", seq: msg.seq, error: err instanceof Error ? err.message : String(err) }),
+  );
+}
+
 /** `ctx.retry()` on the far side throws this marker; the worker turns it into `Retry`. */
 class RemoteRetry {
   constructor(readonly options: RetryOptions) {}
@@ -42,7 +121,11 @@ class RemoteRetry {
  * from plain data (`signal` = the far side's abort signal, `retry()` = the
  * marker above), and describes the outcome as plain data.
  */
-export async function runModuleJob(job: ModuleJob, signal: AbortSignal): Promise<ModuleReply> {
+export async function runModuleJob(
+  job: ModuleJob,
+  signal: AbortSignal,
+  updateState?: StateChannel["updateState"],
+): Promise<ModuleReply> {
   const url = job.module.startsWith("file:") ? job.module : pathToFileURL(job.module).href;
   const mod = (await import(url)) as Record<string, unknown>;
   const handler = mod[job.exportName];
@@ -58,13 +141,9 @@ export async function runModuleJob(job: ModuleJob, signal: AbortSignal): Promise
     retry(options: RetryOptions = {}): never {
       throw new RemoteRetry(options);
     },
-    updateState(): Promise<void> {
-      // The backend connection lives in the worker's main thread; nothing carries a state write back yet.
-      return Promise.reject(
-        new Error(
-          "ctx.updateState() is not available in threadedTask/processTask handlers: call it from an in-process task",
-        ),
-      );
+    updateState(state: string, meta?: unknown, options?: UpdateStateOptions): Promise<void> {
+      if (!updateState) return Promise.reject(new Error("ctx.updateState(): no channel to the worker"));
+      return updateState(state, meta === undefined ? null : meta, options);
     },
   };
   try {

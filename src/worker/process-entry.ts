@@ -1,4 +1,11 @@
-import { errorReply, type ModuleJob, type ModuleReply, runModuleJob } from "./module-job.js";
+import {
+  errorReply,
+  isStateAck,
+  type ModuleJob,
+  type ModuleReply,
+  runModuleJob,
+  stateChannel,
+} from "./module-job.js";
 import { type ChildLimits, type ChildReply, EX_RECYCLE } from "./process-pool.js";
 
 /**
@@ -13,6 +20,7 @@ import { type ChildLimits, type ChildReply, EX_RECYCLE } from "./process-pool.js
 const limits = JSON.parse(process.argv[2] ?? "{}") as ChildLimits;
 let controller = new AbortController();
 let completed = 0;
+const states = stateChannel((msg) => process.send?.(msg));
 
 /** The warning when this child's peak RSS is over the limit after a task, or null. */
 function memoryExceeded(): string | null {
@@ -43,13 +51,19 @@ function finish(reply: ModuleReply): void {
 }
 
 process.on("message", (msg: { type: string; job?: ModuleJob }) => {
+  if (isStateAck(msg)) {
+    states.onAck(msg);
+    return;
+  }
   if (msg.type === "abort") {
     controller.abort(Object.assign(new Error("SoftTimeLimitExceeded()"), { name: "AbortError" }));
     return;
   }
   if (msg.type === "run" && msg.job) {
     controller = new AbortController();
-    runModuleJob(msg.job, controller.signal).then(finish, (err: unknown) => finish(errorReply(err)));
+    runModuleJob(msg.job, controller.signal, states.updateState).then(finish, (err: unknown) =>
+      finish(errorReply(err)),
+    );
   }
 });
 

@@ -4,7 +4,15 @@ import { constants } from "node:os";
 import { pathToFileURL } from "node:url";
 import type { Logger } from "../logging.js";
 import { WorkerLostError } from "./errors.js";
-import { type ModuleJob, type ModuleReply, settleReply } from "./module-job.js";
+import {
+  answerStateMessage,
+  isStateMessage,
+  type ModuleJob,
+  type ModuleJobHooks,
+  type ModuleReply,
+  type StateMessage,
+  settleReply,
+} from "./module-job.js";
 
 /**
  * A pool of child processes for `processTask` handlers and `pool: "process"`
@@ -70,6 +78,7 @@ interface Child {
 
 interface Pending {
   job: ModuleJob;
+  hooks: ModuleJobHooks;
   /** billiard's job number (`Job: N` in WorkerLostError). */
   number: number;
   resolve(value: unknown): void;
@@ -136,10 +145,10 @@ export class ProcessPool {
     return this.children.flatMap((c) => (c.proc.pid === undefined ? [] : [c.proc.pid]));
   }
 
-  run(job: ModuleJob): { result: Promise<unknown>; control: ProcessRun } {
+  run(job: ModuleJob, hooks: ModuleJobHooks = {}): { result: Promise<unknown>; control: ProcessRun } {
     let pending!: Pending;
     const result = new Promise<unknown>((resolve, reject) => {
-      pending = { job, number: this.jobs++, resolve, reject, done: false };
+      pending = { job, hooks, number: this.jobs++, resolve, reject, done: false };
     });
     const control: ProcessRun = {
       abort: () => {
@@ -188,7 +197,12 @@ export class ProcessPool {
     });
     const child: Child = { proc, job: null, retiring: false };
     this.children.push(child);
-    proc.on("message", (reply: ChildReply) => this.onReply(child, reply));
+    proc.on("message", (reply: ChildReply | StateMessage) => {
+      if (!isStateMessage(reply)) return this.onReply(child, reply);
+      answerStateMessage(reply, child.job?.hooks.updateState, (ack) => {
+        if (proc.connected) proc.send(ack);
+      });
+    });
     // "close" comes after the IPC channel is drained: a reply sent just before exiting is seen first.
     proc.on("close", (code, signal) => this.onExit(child, code, signal));
     proc.on("error", (err) => this.options.logger.error({ err }, `pool child ${proc.pid}: ${err.message}`));

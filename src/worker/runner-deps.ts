@@ -4,7 +4,7 @@ import type { RunOutcome } from "../control/worker-ops.js";
 import type { Logger } from "../logging.js";
 import type { OutgoingMessage } from "../transports/transport.js";
 import type { WorkerCanvas } from "./canvas-host.js";
-import type { ModuleJob } from "./module-job.js";
+import type { ModuleJob, ModuleJobHooks } from "./module-job.js";
 import type { WorkerRequest } from "./request.js";
 import type { ResultEncoder } from "./result-value.js";
 import type { RunHooks } from "./task-hooks.js";
@@ -44,5 +44,8 @@ export type RunnerOutcome = RunOutcome | { kind: "terminated"; signum: number };
 
 /** Where a module handler runs: the thread pool or the process pool (same shape). */
 export interface ModulePool {
-  run(job: ModuleJob): { result: Promise<unknown>; control: { abort(): void; terminate(): void } };
+  run(
+    job: ModuleJob,
+    hooks?: ModuleJobHooks,
+  ): { result: Promise<unknown>; control: { abort(): void; terminate(): void } };
 }

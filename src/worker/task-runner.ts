@@ -287,12 +287,18 @@ export class TaskRunner implements RecorderHost {
         limits,
       );
     }
-    const { result, control } = this.deps.modulePool(handler).run({
-      module: handler.module,
-      exportName: handler.exportName,
-      args,
-      context: this.plainContext(request, hard, soft),
-    });
+    const { result, control } = this.deps.modulePool(handler).run(
+      {
+        module: handler.module,
+        exportName: handler.exportName,
+        args,
+        context: this.plainContext(request, hard, soft),
+      },
+      {
+        updateState: (state, meta, options) =>
+          updateTaskState(this.updateStateDeps(), request, state, meta, options),
+      },
+    );
     // revoke(terminate=True) ends the run where it runs (Celery's pool kills the child); anything else aborts ctx.signal.
     controller.signal.addEventListener(
       "abort",

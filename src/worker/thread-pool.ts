@@ -1,6 +1,14 @@
 import { Worker as Thread } from "node:worker_threads";
 import { WorkerLostError } from "./errors.js";
-import { type ModuleJob, type ModuleReply, settleReply } from "./module-job.js";
+import {
+  answerStateMessage,
+  isStateMessage,
+  type ModuleJob,
+  type ModuleJobHooks,
+  type ModuleReply,
+  type StateMessage,
+  settleReply,
+} from "./module-job.js";
 
 /**
  * A `worker_threads` pool for CPU-bound handlers (the TS counterpart of
@@ -33,6 +41,7 @@ interface Slot {
 
 interface Pending {
   job: ThreadJob;
+  hooks: ModuleJobHooks;
   resolve(value: unknown): void;
   reject(error: unknown): void;
   slot?: Slot;
@@ -122,7 +131,7 @@ export class ThreadPool {
     private readonly execArgv: string[] = process.execArgv,
   ) {}
 
-  run(job: ThreadJob): { result: Promise<unknown>; control: ThreadRun } {
+  run(job: ThreadJob, hooks: ModuleJobHooks = {}): { result: Promise<unknown>; control: ThreadRun } {
     let pending!: Pending;
     const control: ThreadRun = {
       abort: () => pending.slot?.thread.postMessage({ type: "abort" }),
@@ -137,7 +146,7 @@ export class ThreadPool {
       },
     };
     const result = new Promise<unknown>((resolve, reject) => {
-      pending = { job, resolve, reject, token: control };
+      pending = { job, hooks, resolve, reject, token: control };
     });
     this.queue.push(pending);
     this.pump();
@@ -191,7 +200,11 @@ export class ThreadPool {
       slot.busy = false;
       this.pump();
     };
-    const onMessage = (reply: ThreadReply) => {
+    const onMessage = (reply: ThreadReply | StateMessage) => {
+      if (isStateMessage(reply)) {
+        answerStateMessage(reply, pending.hooks.updateState, (ack) => slot.thread.postMessage(ack));
+        return;
+      }
       cleanup();
       const settled = settleReply(reply);
       if (settled.ok) pending.resolve(settled.value);

@@ -10,6 +10,7 @@ import { chain, group, s } from "../../src/canvas/index.js";
 import { applyAsync } from "../../src/client/canvas-apply.js";
 import type { TaskContext } from "../../src/worker/context.js";
 import { Ignore, Reject } from "../../src/worker/errors.js";
+import { processTask, threadedTask } from "../../src/worker/task-registry.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
 import { allocateRedisDb, uniqueQueue } from "../support/services.js";
@@ -24,6 +25,8 @@ let app: Celery;
 const pyQ = uniqueQueue("reqpy");
 const tsQ = uniqueQueue("reqts");
 const PY_HOST = "reqpy@localhost";
+const CPU_TASKS = new URL("../support/ts-worker/cpu-tasks.ts", import.meta.url);
+const PROCESS_TASKS = new URL("../support/ts-worker/process-tasks.ts", import.meta.url);
 const TS_HOST = "reqts@localhost";
 
 /** The TS twin of request_tasks._request_view: Celery's request field names, ctx's values. */
@@ -132,7 +135,17 @@ beforeAll(async () => {
   stack.task("req.spawn_chain", (_ctx, queue: string) =>
     applyAsync(app, chain(s("req.describe", 1).set({ queue }), s("req.describe").set({ queue }))),
   );
-  tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: TS_HOST });
+  // The same update_state from a pool thread and a pool child process.
+  stack.task("req.progress_other_thread", threadedTask(CPU_TASKS, "progressOther"));
+  stack.task("req.progress_other_process", processTask(PROCESS_TASKS, "progressOther"));
+  tsWorker = stack.worker({
+    queues: [tsQ],
+    concurrency: 4,
+    hostname: TS_HOST,
+    threads: 1,
+    threadExecArgv: ["--import", "tsx"],
+    processes: 1,
+  });
   await tsWorker.start();
   app = new Celery({ broker, backend });
 }, 90_000);
@@ -256,6 +269,35 @@ result = {"ok": ok, "meta": json.loads(app.backend.get(app.backend.get_key_for_t
     expect(out.py.meta.status).toBe("PROGRESS");
     const pair = samePair(out);
     expect(pair.ts).toEqual(pair.py);
+  });
+});
+
+describe("ctx.updateState from threadedTask / processTask handlers", () => {
+  it("a pool thread and a pool child write the same meta as the in-process handler and Python", async () => {
+    const out = await pythonJson<Record<string, Record<string, unknown>>>(
+      `
+import json
+from interop_app import app, emit
+out = {}
+for side, name, queue in (("py", "req.progress_other", ${JSON.stringify(pyQ)}),
+                          ("thread", "req.progress_other_thread", ${JSON.stringify(tsQ)}),
+                          ("process", "req.progress_other_process", ${JSON.stringify(tsQ)})):
+    other = "other-" + side + "-" + queue
+    app.send_task(name, (other,), queue=queue).get(timeout=30)
+    meta = json.loads(app.backend.get(app.backend.get_key_for_task(other)))
+    meta.pop("name")
+    out[side] = meta
+emit(out)
+`,
+      { brokerUrl: broker, backendUrl: backend },
+    );
+    // Each side wrote its own "other-<side>-<queue>" id.
+    const sameIds = (side: string) =>
+      JSON.parse(JSON.stringify(out[side]).replaceAll(`other-${side}-`, "other-"));
+    const py = comparable(sameIds("py"), pyQ, PY_HOST) as Record<string, unknown>;
+    expect(py.status).toBe("PROGRESS");
+    expect(py.result).toEqual({ for: "other-<queue>" });
+    for (const side of ["thread", "process"]) expect(comparable(sameIds(side), tsQ, TS_HOST)).toEqual(py);
   });
 });
 

@@ -84,3 +84,12 @@ export function throwValueError(_ctx: unknown, ...args: unknown[]): never {
 export function exitThread(_ctx: unknown, code: number) {
   process.exit(code);
 }
+
+/** `ctx.updateState` from a pool thread: writes PROGRESS for `otherId` (test/interop/task-request-redis.test.ts). */
+export async function progressOther(
+  ctx: { updateState(state: string, meta: unknown, options?: { taskId?: string }): Promise<void> },
+  otherId: string,
+) {
+  await ctx.updateState("PROGRESS", { for: otherId }, { taskId: otherId });
+  return "ok";
+}

@@ -111,3 +111,12 @@ export async function napAfterPid(_ctx: unknown, pidFile: string, ms: number) {
   await new Promise((resolve) => setTimeout(resolve, ms));
   return { pid: process.pid };
 }
+
+/** `ctx.updateState` from a pool child: writes PROGRESS for `otherId` (test/interop/task-request-redis.test.ts). */
+export async function progressOther(
+  ctx: { updateState(state: string, meta: unknown, options?: { taskId?: string }): Promise<void> },
+  otherId: string,
+) {
+  await ctx.updateState("PROGRESS", { for: otherId }, { taskId: otherId });
+  return "ok";
+}
