@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { checkValueDepth, DEFAULT_WIRE_BUDGET } from "../../serialization/index.js";
 import type { ConsumeOptions, Consumer, Delivery, QueueSpec } from "../transport.js";
+import { AckBatch } from "./ack-batch.js";
 import type { AmqpConnection, SetupHook } from "./connection.js";
 import { UNDECODABLE_HEADERS } from "./frame-guard.js";
 import { fromMessageProperties, headersOf } from "./message.js";
@@ -14,6 +15,8 @@ import { fromMessageProperties, headersOf } from "./message.js";
  *   RabbitMQ) so `setPrefetch()` applies at once; quorum queues refuse a
  *   global QoS, so a consumer with a quorum queue uses per-consumer QoS
  *   (celery/worker/consumer/tasks.py `qos_global` with quorum detection);
+ * - the acks of one turn are coalesced ({@link AckBatch}: `multiple=true` over the oldest
+ *   outstanding tags when they are all acked, single acks otherwise);
  * - acks and rejects go to the channel that delivered the message; if that
  *   channel is gone RabbitMQ has already requeued the message, so settling it
  *   is a no-op (the redelivery is handled again, at-least-once);
@@ -48,6 +51,7 @@ export class AmqpConsumer implements Consumer {
   private readonly hook: SetupHook;
   private readonly globalQos: boolean;
   private stopFatal: () => void = () => {};
+  private readonly ackBatches = new WeakMap<Channel, AckBatch>();
 
   constructor(
     private readonly deps: AmqpConsumerDeps,
@@ -120,6 +124,9 @@ export class AmqpConsumer implements Consumer {
       return;
     }
     this.unsettled += 1;
+    const tag = msg.fields.deliveryTag;
+    const acks = this.acksOf(channel);
+    acks.delivered(tag);
     let settled = false;
     const settle = (how: (ch: Channel) => void): Promise<void> => {
       if (settled) return Promise.resolve();
@@ -140,7 +147,10 @@ export class AmqpConsumer implements Consumer {
     if (refusal !== null) {
       // Settled here, before anyone walks the headers: rejected without requeue (dead-lettered
       // if the queue has a DLX), so it is not redelivered first after every reconnect.
-      settle((ch) => ch.reject(msg, false));
+      settle((ch) => {
+        acks.settledOtherwise(tag);
+        ch.reject(msg, false);
+      });
       this.report(
         new Error(
           `rejected message ${msg.fields.deliveryTag} from queue ${queue.name} (delivery tag, no requeue): ${refusal}`,
@@ -163,10 +173,23 @@ export class AmqpConsumer implements Consumer {
         deliveryTag: `${this.channelGeneration}:${msg.fields.deliveryTag}`,
         queue: queue.name,
       },
-      ack: () => settle((ch) => ch.ack(msg)),
-      reject: (requeue) => settle((ch) => ch.reject(msg, requeue)),
+      ack: () => settle(() => acks.ack(tag)),
+      reject: (requeue) =>
+        settle((ch) => {
+          acks.settledOtherwise(tag);
+          ch.reject(msg, requeue);
+        }),
     };
     this.options.onMessage(delivery);
+  }
+
+  private acksOf(channel: Channel): AckBatch {
+    let acks = this.ackBatches.get(channel);
+    if (acks === undefined) {
+      acks = new AckBatch(channel, (err) => this.report(err));
+      this.ackBatches.set(channel, acks);
+    }
+    return acks;
   }
 
   /** Why a delivery's headers cannot be handed over, or null. */
@@ -194,6 +217,7 @@ export class AmqpConsumer implements Consumer {
   }
 
   private onChannelClosed(channel: Channel): void {
+    this.ackBatches.get(channel)?.discard();
     if (this.channel !== channel) return;
     this.channel = null;
     this.tags.clear();
@@ -232,6 +256,7 @@ export class AmqpConsumer implements Consumer {
     if (!this.cancelled || this.unsettled > 0 || this.channel === null) return;
     const channel = this.channel;
     this.channel = null;
+    this.ackBatches.get(channel)?.flush();
     channel.close().catch(() => {});
   }
 
@@ -240,6 +265,9 @@ export class AmqpConsumer implements Consumer {
     await this.cancel();
     const channel = this.channel;
     this.channel = null;
-    if (channel) await channel.close().catch(() => {});
+    if (channel) {
+      this.ackBatches.get(channel)?.flush();
+      await channel.close().catch(() => {});
+    }
   }
 }
