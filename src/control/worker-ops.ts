@@ -13,7 +13,7 @@ import { bugreport } from "./report.js";
 import type { RevokedSet } from "./revoked.js";
 import type { RevokedStamps } from "./revoked-stamps.js";
 import { type OpsTransport, startWorkerPidbox } from "./worker-pidbox.js";
-import { type TrackedRequest, WorkerState } from "./worker-state.js";
+import { type RunAbort, type TrackedRequest, WorkerState } from "./worker-state.js";
 
 export type { TrackedRequest } from "./worker-state.js";
 
@@ -170,7 +170,7 @@ export class WorkerOps implements WorkerControlHost {
   }
 
   /** Just before the handler runs; `abort` is what `terminate` fires. */
-  started(id: string, abort: AbortController): void {
+  started(id: string, abort: RunAbort): void {
     const request = this.state.start(id, abort);
     if (request) this.events.send("task-started", taskEventFields.started(request));
   }

@@ -34,11 +34,16 @@ export interface TrackedRequest extends TaskEventSource {
   stamps?: Record<string, unknown>;
 }
 
+/** What `revoke(terminate=True)` fires for a running request (the worker ends the run with it). */
+export interface RunAbort {
+  abort(reason?: unknown): void;
+}
+
 interface Entry {
   request: TrackedRequest;
   state: "reserved" | "scheduled" | "active";
   timeStart: number | null;
-  abort: AbortController | null;
+  abort: RunAbort | null;
 }
 
 /**
@@ -81,7 +86,7 @@ export class WorkerState {
    * now, as celery/worker/state.py `task_accepted` counts a request when the pool accepts it.
    * The request, or null when untracked.
    */
-  start(id: string, abort: AbortController): TrackedRequest | null {
+  start(id: string, abort: RunAbort): TrackedRequest | null {
     const e = this.entries.get(id);
     if (!e) return null;
     this.processedCount += 1;

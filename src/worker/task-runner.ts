@@ -29,14 +29,24 @@ import { type UpdateStateDeps, updateTaskState } from "./update-state.js";
 export type { ModulePool, RunnerDeps, RunnerOutcome } from "./runner-deps.js";
 export { replyDestination } from "./task-outcome.js";
 
-/** Resolves when `signal` aborts with a {@link Terminated} reason (remote terminate); `dispose` stops listening. */
-function terminatedBy(signal: AbortSignal): { promise: Promise<Terminated>; dispose(): void } {
+/**
+ * Resolves when `signal` aborts with a {@link Terminated} reason (remote terminate); `forward`
+ * runs first on an abort that comes while listening; `dispose` stops listening.
+ */
+function terminatedBy(
+  signal: AbortSignal,
+  forward: () => void,
+): { promise: Promise<Terminated>; dispose(): void } {
   let onAbort = () => {};
   const promise = new Promise<Terminated>((resolve) => {
-    onAbort = () => {
+    const check = () => {
       if (signal.reason instanceof Terminated) resolve(signal.reason);
     };
-    if (signal.aborted) onAbort();
+    onAbort = () => {
+      forward();
+      check();
+    };
+    if (signal.aborted) check();
     else signal.addEventListener("abort", onAbort, { once: true });
   });
   return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
@@ -225,10 +235,10 @@ export class TaskRunner implements RecorderHost {
     const [hardHeader, softHeader] = request.timeLimit;
     const hard = hardHeader ?? task.options.timeLimit;
     const soft = softHeader ?? task.options.softTimeLimit;
+    // ctx.signal's own controller (a time limit aborts it, not the run's signal); one listener
+    // on the run's signal both forwards its abort and notices a remote terminate.
     const controller = new AbortController();
-    const onShutdown = () => controller.abort(signalOnShutdown.reason);
-    signalOnShutdown.addEventListener("abort", onShutdown, { once: true });
-    const terminated = terminatedBy(signalOnShutdown);
+    const terminated = terminatedBy(signalOnShutdown, () => controller.abort(signalOnShutdown.reason));
     try {
       const raced = await Promise.race([
         this.execute(request, task, controller, soft, hard),
@@ -239,7 +249,6 @@ export class TaskRunner implements RecorderHost {
       return reason instanceof Terminated ? { kind: "terminated", reason } : raced;
     } finally {
       terminated.dispose();
-      signalOnShutdown.removeEventListener("abort", onShutdown);
     }
   }
 

@@ -81,6 +81,8 @@ export class Worker {
   private readonly etaTimers = new Map<EtaTimer, Held>();
   private readonly buckets = new Map<string, RateLimitedQueue<Held>>();
   private readonly shutdown = new AbortController();
+  /** The own signal of every run in progress (aborted together by a cold shutdown). */
+  private readonly runSignals = new Set<AbortController>();
   private readonly pools: WorkerPools;
   private readonly poolOptions: WorkerOptions;
   private state: "new" | "running" | "closing" | "closed" = "new";
@@ -106,9 +108,17 @@ export class Worker {
   ) {
     checkWorkerOptions(options);
     const s = deps.settings;
-    // Every running task links its own AbortController to this one signal: with concurrency > 10
-    // Node would warn about a listener leak that is not one (each run removes its listener).
+    // Other parts of the worker listen on this signal too: more than 10 is not a leak.
     setMaxListeners(0, this.shutdown.signal);
+    // One listener for every run (not one per task on this shared signal): a cold shutdown
+    // aborts each running task's own signal.
+    this.shutdown.signal.addEventListener(
+      "abort",
+      () => {
+        for (const run of this.runSignals) run.abort(this.shutdown.signal.reason);
+      },
+      { once: true },
+    );
     this.hostname = options.hostname ?? `celery@${osHostname()}`;
     this.logger = deps.logger ?? createLogger();
     this.events = new WorkerEvents((event, err) =>
@@ -517,16 +527,11 @@ export class Worker {
       const id = held.request.id;
       // The run's own signal: aborted by a cold shutdown, or with Terminated by remote
       // `revoke(terminate=True)` through the controller WorkerOps holds while it runs.
+      // One controller per run: the shutdown listener above reaches it through `runSignals`, and
+      // terminate is a plain function, not a second controller with a listener.
       const runSignal = new AbortController();
-      const onShutdown = () => runSignal.abort(this.shutdown.signal.reason);
-      this.shutdown.signal.addEventListener("abort", onShutdown, { once: true });
-      const terminate = new AbortController();
-      terminate.signal.addEventListener(
-        "abort",
-        () => runSignal.abort(new Terminated(signumOf(terminate.signal.reason))),
-        { once: true },
-      );
-      this.ops?.started(id, terminate);
+      this.runSignals.add(runSignal);
+      this.ops?.started(id, { abort: (reason) => runSignal.abort(new Terminated(signumOf(reason))) });
       this.startedAt.set(id, performance.now());
       this.events.emit("task-started", { id, name: held.request.name });
       const run = this.runner
@@ -537,7 +542,7 @@ export class Worker {
           void held.delivery.ack().catch(() => undefined);
         })
         .finally(() => {
-          this.shutdown.signal.removeEventListener("abort", onShutdown);
+          this.runSignals.delete(runSignal);
           this.ops?.released(id);
           this.startedAt.delete(id);
           this.running--;
