@@ -2,6 +2,7 @@ import { applySignature, resultTuple } from "../canvas/apply.js";
 import { CHUNKS_TASK, chunks, MAP_TASK, STARMAP_TASK } from "../canvas/maps.js";
 import { ACCUMULATE_TASK } from "../canvas/replace.js";
 import { Signature } from "../canvas/signature.js";
+import { addTrail } from "../client/current-task.js";
 import { NotRegisteredError } from "../errors.js";
 import { isRecord } from "../protocol/guards.js";
 import type { SignatureDict } from "../protocol/task-message.js";
@@ -164,7 +165,9 @@ function registerMapBuiltins(registry: BuiltinRegistry, host: BuiltinHost): void
           root_id: ctx.rootId ?? ctx.id,
         },
       );
-      // The GroupResult it returns is stored as `GroupResult.as_tuple()` (Backend.prepare_value).
+      // Sent from inside this task, the group joins its children (`parent.add_trail(result)`);
+      // the GroupResult it returns is stored as `GroupResult.as_tuple()` (Backend.prepare_value).
+      addTrail(resultTuple(node));
       return resultTuple(node);
     });
   }
