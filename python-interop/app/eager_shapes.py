@@ -92,6 +92,10 @@ def make_app(always_eager, propagates):
     def ignore():
         raise Ignore()
 
+    @app.task(shared=False, name="e.on_err")
+    def on_err(request, exc, traceback):
+        calls.append([request.id, type(exc).__name__, isinstance(traceback, str)])
+
     @app.task(shared=False, name="e.echo")
     def echo(value):
         return "ran"
@@ -160,6 +164,9 @@ def main():
     calls.clear()
     r = t["e.fail"].apply_async(link_error=t["e.record"].s())
     cases["link_error"] = outcome(r, extra={"calls": [[[a == r.id for a in c[0]], c[1] == r.id] for c in calls]})
+    calls.clear()
+    r = t["e.fail"].apply_async(link_error=t["e.on_err"].s())
+    cases["link_error_request"] = {"calls": [[c[0] == r.id, c[1], c[2]] for c in calls]}
     # apply_async under task_always_eager sends the args through the serializer; apply does not.
     try:
         t["e.echo"].delay(object())

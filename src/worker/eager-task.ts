@@ -10,10 +10,11 @@ import type { SignatureDict } from "../protocol/task-message.js";
 import { autoretryOptions } from "./backoff.js";
 import { handlerArgs } from "./call-args.js";
 import type { TaskContext } from "./context.js";
+import { type ErrbackRequest, takesRequest } from "./errbacks.js";
 import { Ignore, PythonError, Reject, Retry, type RetryOptions } from "./errors.js";
 import { tracebackOf } from "./exc-info.js";
 import { retryDecision } from "./retry-decision.js";
-import type { TaskDefinition, TaskHandler } from "./task-registry.js";
+import type { TaskDefinition, TaskHandler, TaskRegistry } from "./task-registry.js";
 
 /**
  * A TS task run in this process (celery/app/task.py `Task.apply` with celery/app/trace.py
@@ -32,8 +33,9 @@ import type { TaskDefinition, TaskHandler } from "./task-registry.js";
  * - `ctx.replace(sig)` runs `sig` in-process and the task returns its value (`Task.on_replace`
  *   for an eager request: `sig.apply().get()`); `ctx.addToChord` fails: no chord;
  * - `link` callbacks get the return value and are applied through the app (in-process under
- *   `taskAlwaysEager`, else sent, as Celery's `apply_async`); `linkError` errbacks run in-process
- *   with the task id (Celery's `group(errbacks).apply((task_id,))` for eager requests);
+ *   `taskAlwaysEager`, else sent, as Celery's `apply_async`); `linkError` errbacks run in-process:
+ *   a registered one taking the request form with `(request, exc, traceback)`, the others with the
+ *   task id (Celery's `group(errbacks).apply((task_id,))` for eager requests);
  * - a task applied from inside another eager task gets that task's id as parent and its root.
  */
 export interface EagerApplyOptions {
@@ -54,6 +56,8 @@ export interface EagerApplyOptions {
 
 /** What an eager run needs from the app (the `Celery` facade satisfies it). */
 export interface EagerHost {
+  /** The app's tasks: new-style errbacks registered here are called in-process. */
+  readonly registry: TaskRegistry;
   readonly settings: {
     readonly taskEagerPropagates: boolean;
     readonly taskSerializer: string;
@@ -241,7 +245,21 @@ async function attemptOnce(
     let error = thrown;
     const auto = error instanceof Retry ? null : autoretryOptions(error, task, retries, host.settings.compat);
     if (auto) error = eagerRetry(request, task, auto);
-    return onError(host, task, id, rootId, error, propagate, options);
+    const failed: ErrbackRequest = {
+      id,
+      task: task.name,
+      args,
+      kwargs,
+      rootId,
+      parentId: ctx.parentId,
+      groupId: null,
+      groupIndex: null,
+      chord: null,
+      chain: null,
+      callbacks: sigList(options.link).map((s) => s.toDict()),
+      errbacks: sigList(options.linkError).map((s) => s.toDict()),
+    };
+    return onError(host, task, failed, error, propagate, options);
   }
   // celery/app/trace.py _dispatch_callbacks_and_chain: callbacks get the value, parent = this task.
   await running.run({ id, rootId }, () => applyCallbacks(host, sigList(options.link), value));
@@ -268,12 +286,12 @@ function eagerRetry(
 async function onError(
   host: EagerHost,
   task: TaskDefinition,
-  id: string,
-  rootId: string,
+  failed: ErrbackRequest,
   error: unknown,
   propagate: boolean,
   options: EagerApplyOptions,
 ): Promise<Attempt> {
+  const { id, rootId } = failed as { id: string; rootId: string };
   if (error instanceof Reject) return done(id, error, "REJECTED", task);
   if (error instanceof Ignore) return done(id, error, "IGNORED", task);
   if (propagate) throw error;
@@ -282,15 +300,38 @@ async function onError(
     // A Retry not made by ctx.retry() has no signature to re-run: the run ends in RETRY.
     return next ? { kind: "retry", ...next } : done(id, error, "RETRY", task);
   }
-  const errbacks = sigList(options.linkError);
-  if (errbacks.length > 0) {
-    // celery/backends/base.py _call_task_errbacks, eager request: group(errbacks).apply((task_id,)).
-    // Still inside the failed task (Celery's task stack), so it is the errbacks' parent.
-    await running.run({ id, rootId }, () =>
-      host.applySignatureEagerly(new Group(errbacks), [id], {}, { parent_id: id, root_id: rootId }),
-    );
+  const traceback = tracebackOf(error);
+  // Still inside the failed task (Celery's task stack), so it is the errbacks' parent.
+  await running.run({ id, rootId }, () => callErrbacks(host, failed, error, traceback, options));
+  return { kind: "done", result: new EagerResult(id, error, "FAILURE", traceback, task.name) };
+}
+
+/**
+ * celery/backends/base.py `_call_task_errbacks` for an eager request: an errback registered here
+ * that takes the request form (src/worker/errbacks.ts `takesRequest`) is called with
+ * `(request, exc, traceback)`, an error it throws ignored (Celery logs it); the others run as
+ * `group(errbacks).apply((task_id,))`.
+ */
+async function callErrbacks(
+  host: EagerHost,
+  failed: ErrbackRequest,
+  error: unknown,
+  traceback: string,
+  options: EagerApplyOptions,
+): Promise<void> {
+  const oldStyle: Signature[] = [];
+  for (const errback of sigList(options.linkError)) {
+    const definition = host.registry.get(errback.task);
+    if (definition === undefined || !takesRequest(definition, errback)) {
+      oldStyle.push(errback);
+      continue;
+    }
+    const call = errback.merge([failed, error, traceback]);
+    await applyTaskEagerly(host, definition, call.args, call.kwargs, { throw: false });
   }
-  return { kind: "done", result: new EagerResult(id, error, "FAILURE", tracebackOf(error), task.name) };
+  if (oldStyle.length > 0) {
+    await host.applySignatureEagerly(new Group(oldStyle), [failed.id], {}, {});
+  }
 }
 
 function done(id: string, error: unknown, state: string, task: TaskDefinition): Attempt {

@@ -106,6 +106,10 @@ function makeApp(settings: CeleryOptions) {
   const ignore = app.task("e.ignore", () => {
     throw new Ignore();
   });
+  // Three parameters after ctx: Celery's arity rule makes it a new-style errback.
+  const onErr = app.task("e.on_err", (_ctx, request: { id: string }, exc: unknown, traceback: unknown) => {
+    calls.push([[request.id, excType(exc), typeof traceback === "string"], null]);
+  });
   const echo = app.task("e.echo", (_ctx, _value: unknown) => "ran");
   const record = app.task("e.record", (ctx, ...args: unknown[]) => {
     calls.push([args, ctx.parentId]);
@@ -123,6 +127,7 @@ function makeApp(settings: CeleryOptions) {
     auto,
     reject,
     ignore,
+    onErr,
     echo,
     record,
   };
@@ -168,6 +173,15 @@ describe("eager mode matches Celery 5.7's Task.apply / task_always_eager", () =>
     ts.link_error = outcome(errbacked, null, {
       calls: calls.map(([args, parent]) => [args.map((a) => a === errbacked.id), parent === errbacked.id]),
     });
+    calls.length = 0;
+    const errRequest = await t.fail.applyAsync([], {}, { linkError: t.onErr.s() });
+    ts.link_error_request = {
+      calls: calls.map(([[failedId, type, hasTraceback]]) => [
+        failedId === errRequest.id,
+        type,
+        hasTraceback,
+      ]),
+    };
     const unsendable = () => 0; // a value the task serializer cannot carry, as Python's object()
     ts.serializer_round_trip = {
       delay_raises: excType(await thrownBy(() => t.echo.delay(unsendable))),
@@ -185,6 +199,7 @@ describe("eager mode matches Celery 5.7's Task.apply / task_always_eager", () =>
     expect(python.retry_propagates?.thrown).toBe("Retry");
     expect(python.link?.calls).toEqual([[[3, "tail"], true]]);
     expect(python.serializer_round_trip).toEqual({ delay_raises: "EncodeError", apply: "ran" });
-    expect(Object.keys(python)).toHaveLength(20);
+    expect(python.link_error_request).toEqual({ calls: [[true, "ValueError", true]] });
+    expect(Object.keys(python)).toHaveLength(21);
   });
 });
