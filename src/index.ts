@@ -106,6 +106,14 @@ export {
   WorkerState,
 } from "./events/index.js";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./logging.js";
+export {
+  celeriacMetrics,
+  type MetricsServer,
+  serveMetrics,
+  WorkerMetrics,
+  type WorkerMetricsOptions,
+  type WorkerMetricsSource,
+} from "./metrics.js";
 export type { SignatureDict } from "./protocol/task-message.js";
 export type { TaskContext, UpdateStateOptions } from "./worker/context.js";
 export type { EagerApplyOptions } from "./worker/eager-task.js";

@@ -1,10 +1,17 @@
 import { createServer, type Server } from "node:http";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Counter, Histogram, Registry } from "prom-client";
+import { loadDependency } from "./optional-deps.js";
+import type { Worker } from "./worker/worker.js";
 
 /**
- * The calls a worker makes so its metrics can be counted. Task names are
- * label values; runtimes are seconds (Celery's `runtime`).
+ * Prometheus metrics of TS workers (prom-client, an optional peer dependency loaded on first
+ * use). `celeriacMetrics(registry)` registers them in the caller's registry and
+ * `metrics.observe(worker)` counts a worker from its typed events (`worker.on(...)`), the same
+ * points where Celery's worker sends its `task-*` events, whether or not `-E` is on; the broker
+ * reconnect counter follows the worker's `broker-back` event.
  */
+
+/** The calls that count a worker's work. Task names are label values; runtimes are seconds. */
 export interface WorkerMetricsHooks {
   /** A task message was accepted (Celery's `task-received`). */
   onReceived(name: string): void;
@@ -27,15 +34,22 @@ export interface WorkerMetricsSource {
   eventsDropped(): number;
 }
 
+export interface WorkerMetricsOptions {
+  /** Register here (default: a registry of its own, never prom-client's global one). */
+  registry?: Registry;
+  /** A `hostname` label on every metric; only applied to a registry of the metrics' own. */
+  hostname?: string;
+}
+
 /** Seconds; Celery tasks range from sub-millisecond to minutes. */
 const RUNTIME_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /**
- * Prometheus metrics of one worker, in its own registry (never prom-client's
- * global one, so two workers in a process do not collide).
+ * The celeriac_* metrics, registered once in one registry; any number of workers may be
+ * observed into them (their counts add up, the gauges sum over them).
  */
 export class WorkerMetrics implements WorkerMetricsHooks {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly received: Counter<"task">;
   private readonly succeeded: Counter<"task">;
   private readonly failed: Counter<"task">;
@@ -43,11 +57,19 @@ export class WorkerMetrics implements WorkerMetricsHooks {
   private readonly revoked: Counter<"task">;
   private readonly runtime: Histogram<"task">;
   private readonly reconnects: Counter;
-  private source: WorkerMetricsSource | null = null;
+  private readonly sources = new Set<WorkerMetricsSource>();
 
-  constructor(labels: { hostname?: string } = {}) {
-    if (labels.hostname) this.registry.setDefaultLabels({ hostname: labels.hostname });
+  constructor(options: WorkerMetricsOptions = {}) {
+    const { Counter, Gauge, Histogram, Registry } = loadDependency<typeof import("prom-client")>(
+      "prom-client",
+      "Celeriac's Prometheus metrics",
+    );
+    this.registry = options.registry ?? new Registry();
+    if (options.hostname && options.registry === undefined)
+      this.registry.setDefaultLabels({ hostname: options.hostname });
     const registers = [this.registry];
+    const sum = (read: (s: WorkerMetricsSource) => number) =>
+      [...this.sources].reduce((total, source) => total + read(source), 0);
     const byTask = (name: string, help: string) =>
       new Counter({ name, help, labelNames: ["task"] as const, registers });
     this.received = byTask("celeriac_tasks_received_total", "Task messages received, by task name.");
@@ -70,13 +92,12 @@ export class WorkerMetrics implements WorkerMetricsHooks {
       help: "Broker connections re-established after a loss.",
       registers,
     });
-    const self = this;
     new Gauge({
       name: "celeriac_tasks_active",
       help: "Tasks running now.",
       registers,
       collect() {
-        this.set(self.source?.active() ?? 0);
+        this.set(sum((s) => s.active()));
       },
     });
     new Gauge({
@@ -84,7 +105,7 @@ export class WorkerMetrics implements WorkerMetricsHooks {
       help: "Tasks received and waiting to run (reserved and ETA-scheduled).",
       registers,
       collect() {
-        this.set(self.source?.prefetched() ?? 0);
+        this.set(sum((s) => s.prefetched()));
       },
     });
     let droppedSeen = 0;
@@ -93,16 +114,70 @@ export class WorkerMetrics implements WorkerMetricsHooks {
       help: "Worker events dropped (slow or unreachable broker, full buffer).",
       registers,
       collect() {
-        const now = self.source?.eventsDropped() ?? 0;
+        const now = sum((s) => s.eventsDropped());
         if (now > droppedSeen) this.inc(now - droppedSeen);
         droppedSeen = Math.max(droppedSeen, now);
       },
     });
   }
 
-  /** Where the gauges read their values at scrape time. */
-  attach(source: WorkerMetricsSource): void {
-    this.source = source;
+  /** Where the gauges read their values at scrape time (summed over every attached source). */
+  attach(source: WorkerMetricsSource): () => void {
+    this.sources.add(source);
+    return () => this.sources.delete(source);
+  }
+
+  /**
+   * Counts `worker` from its events. The gauges come from `source` when given (the CLI passes
+   * the worker's own request tracking), else from the events: started and not finished is
+   * active, received and not started is prefetched. Returns a function that stops observing.
+   */
+  observe(worker: Worker, source?: WorkerMetricsSource): () => void {
+    const received = new Set<string>();
+    const running = new Set<string>();
+    const done = (id: string) => {
+      received.delete(id);
+      running.delete(id);
+    };
+    const listeners = {
+      "task-received": (t: { id: string; name: string }) => {
+        received.add(t.id);
+        this.onReceived(t.name);
+      },
+      "task-started": (t: { id: string }) => {
+        received.delete(t.id);
+        running.add(t.id);
+      },
+      "task-succeeded": (t: { id: string; name: string; runtime: number }) => {
+        done(t.id);
+        this.onSucceeded(t.name, t.runtime);
+      },
+      "task-failed": (t: { id: string; name: string; runtime: number }) => {
+        done(t.id);
+        this.onFailed(t.name, t.runtime);
+      },
+      "task-retried": (t: { id: string; name: string }) => {
+        done(t.id);
+        this.onRetried(t.name);
+      },
+      "task-revoked": (t: { id: string; name: string }) => {
+        done(t.id);
+        this.onRevoked(t.name);
+      },
+      "broker-back": () => this.onBrokerReconnect(),
+    } as const;
+    for (const [event, listener] of Object.entries(listeners)) {
+      worker.on(event as "task-received", listener as (t: { id: string; name: string }) => void);
+    }
+    const detach = this.attach(
+      source ?? { active: () => running.size, prefetched: () => received.size, eventsDropped: () => 0 },
+    );
+    return () => {
+      detach();
+      for (const [event, listener] of Object.entries(listeners)) {
+        worker.off(event as "task-received", listener as (t: { id: string; name: string }) => void);
+      }
+    };
   }
 
   onReceived(name: string): void {
@@ -135,6 +210,16 @@ export class WorkerMetrics implements WorkerMetricsHooks {
 export interface MetricsServer {
   readonly port: number;
   close(): Promise<void>;
+}
+
+/**
+ * Celeriac's worker metrics (`celeriac_tasks_*_total`, `celeriac_task_runtime_seconds`,
+ * `celeriac_tasks_active`, `celeriac_tasks_prefetched`, `celeriac_broker_reconnects_total`,
+ * `celeriac_events_dropped_total`) registered in `registry` (yours, e.g. prom-client's global
+ * `register`; default a new one); then `observe(worker)` for each worker. Needs prom-client.
+ */
+export function celeriacMetrics(registry?: Registry): WorkerMetrics {
+  return new WorkerMetrics(registry === undefined ? {} : { registry });
 }
 
 /** Serves `GET /metrics` (and `/`) on `port` (0 = any free port) until closed. */

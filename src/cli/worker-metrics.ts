@@ -3,21 +3,16 @@ import type { WorkerMetrics } from "../metrics.js";
 import type { Worker } from "../worker/worker.js";
 
 /**
- * Counts a TS worker's tasks from its typed events (`worker.on("task-succeeded", ...)`): the
- * same points where Celery's worker sends its task events, so the counters agree with `task-*`
- * events whether or not `-E` is on. The gauges read the worker's request tracking at scrape time.
+ * Counts a TS worker's tasks from its typed events (`WorkerMetrics.observe`); the CLI's gauges
+ * read the worker's own request tracking (WorkerOps) at scrape time, which also knows the
+ * ETA-scheduled requests and the events the dispatcher dropped.
  */
 export function observeWorkerMetrics(
   worker: Worker,
   metrics: WorkerMetrics,
   ops: () => WorkerOps | null,
 ): void {
-  worker.on("task-received", (t) => metrics.onReceived(t.name));
-  worker.on("task-succeeded", (t) => metrics.onSucceeded(t.name, t.runtime));
-  worker.on("task-failed", (t) => metrics.onFailed(t.name, t.runtime));
-  worker.on("task-retried", (t) => metrics.onRetried(t.name));
-  worker.on("task-revoked", (t) => metrics.onRevoked(t.name));
-  metrics.attach({
+  metrics.observe(worker, {
     active: () => ops()?.active(false).length ?? 0,
     prefetched: () => {
       const o = ops();

@@ -84,6 +84,11 @@ export interface ConsumeOptions {
    * status 1 here. Without it the consumer keeps retrying at the longest delay.
    */
   onFatal?(err: Error): void;
+  /**
+   * Called once the broker connection is back after a loss (the consumer consumes again;
+   * kombu's `Connection.ensure_connection` returning after `on_connection_error` calls).
+   */
+  onReconnected?(): void;
 }
 
 export interface Consumer {

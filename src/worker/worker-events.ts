@@ -81,6 +81,10 @@ export interface WorkerEventMap {
   ];
   /** The consumer hit an error it recovered from. */
   "consumer-error": [Error];
+  /** The broker connection was lost; the consumer retries (once per loss, before `broker-back`). */
+  "broker-lost": [Error];
+  /** Consuming again after a loss; `downtime` in seconds since `broker-lost`. */
+  "broker-back": [{ downtime: number }];
   /** The broker is gone for good; the worker stops with exit status 1. */
   "fatal-error": [Error];
 }

@@ -73,6 +73,8 @@ export class Worker {
   private limit: number;
   readonly prefetchMultiplier: number;
   private readonly logger: Logger;
+  /** When the broker connection was lost (ms), null while connected (for `broker-back`). */
+  private brokerLostAt: number | null = null;
   private readonly decodeBody: BodyDecoder;
   private readonly runner: TaskRunner;
   private running = 0;
@@ -138,6 +140,16 @@ export class Worker {
             if (err instanceof ConnectionLostError) this.logger.error(`consumer: ${err.message}`);
             else this.logger.error({ err }, `consumer: ${err.message}`);
             this.events.emit("consumer-error", err);
+            if (err instanceof ConnectionLostError && this.brokerLostAt === null) {
+              this.brokerLostAt = Date.now();
+              this.events.emit("broker-lost", err);
+            }
+          },
+          onReconnected: () => {
+            const downtime = this.brokerLostAt === null ? 0 : (Date.now() - this.brokerLostAt) / 1000;
+            this.brokerLostAt = null;
+            this.logger.info(`consumer: connected to the broker again after ${downtime.toFixed(2)}s`);
+            this.events.emit("broker-back", { downtime });
           },
           onFatal: (err) => this.fatal(err),
         }),

@@ -2,7 +2,7 @@ import { closeSync, openSync } from "node:fs";
 import type { WorkerOps } from "../../control/worker-ops.js";
 import { createLogger, type LogLevel } from "../../logging.js";
 import type { MetricsServer } from "../../metrics.js";
-import { isMissingPackage } from "../../optional-deps.js";
+import { loadDependency, MissingDependencyError } from "../../optional-deps.js";
 import { createWorker, workerOpsFactory } from "../../worker/app-hooks.js";
 import type { WorkerOptions } from "../../worker/worker.js";
 import { loadAppModule, requiredAppSource } from "../app.js";
@@ -143,14 +143,16 @@ function poolOption(raw: string | undefined): WorkerOptions["pool"] {
  * dependency, so a worker without metrics starts without it.
  */
 async function loadMetrics(): Promise<typeof import("../../metrics.js")> {
+  const module = await import("../../metrics.js");
   try {
-    return await import("../../metrics.js");
+    loadDependency("prom-client", "--metrics-port");
   } catch (err) {
-    if (!isMissingPackage(err, "prom-client")) throw err;
+    if (!(err instanceof MissingDependencyError)) throw err;
     throw usageError(
       "--metrics-port needs the npm package prom-client (an optional peer dependency of celeriac); run `npm install prom-client`",
     );
   }
+  return module;
 }
 
 /**

@@ -43,6 +43,8 @@ function isQuorum(queue: QueueSpec): boolean {
 export class AmqpConsumer implements Consumer {
   private channel: Channel | null = null;
   private channelGeneration = -1;
+  /** The connection generation of the last successful open (null before the first). */
+  private openedGeneration: number | null = null;
   private opening: Promise<void> | null = null;
   private readonly tags = new Map<string, QueueSpec>();
   private prefetch: number;
@@ -94,6 +96,8 @@ export class AmqpConsumer implements Consumer {
     if (this.channel !== null && this.channelGeneration === generation) return Promise.resolve();
     const run = async () => {
       if (this.cancelled || (this.channel !== null && this.channelGeneration === generation)) return;
+      // A new connection generation after a first one: the broker connection came back.
+      const reconnected = this.openedGeneration !== null && this.openedGeneration !== generation;
       const channel = await this.deps.connection.openChannel(model, false);
       channel.on("close", () => this.onChannelClosed(channel));
       await channel.prefetch(this.prefetch, this.globalQos);
@@ -102,6 +106,8 @@ export class AmqpConsumer implements Consumer {
       this.channel = channel;
       this.channelGeneration = generation;
       for (const queue of this.options.queues) await this.consumeQueue(channel, queue);
+      this.openedGeneration = generation;
+      if (reconnected) this.options.onReconnected?.();
     };
     this.opening = (this.opening ?? Promise.resolve()).then(run, run).finally(() => {
       this.opening = null;

@@ -97,6 +97,9 @@ export class RedisConsumer implements Consumer {
   private blmove = true;
   /** Which queue's bucket-0 list the next idle wait watches (round-robin). */
   private doorbell = 0;
+  /** The connection was lost and is not back yet (for onReconnected). */
+  private lost = false;
+  private unlisten: () => void = () => {};
 
   constructor(private readonly options: RedisConsumeOptions) {
     this.qos = new RedisQoS(options.client, {
@@ -118,6 +121,18 @@ export class RedisConsumer implements Consumer {
   }
 
   start(): void {
+    // ioredis reconnects the blocking connection by itself and re-sends the BLMOVE in flight, so
+    // a short outage may never fail a take: its close/ready events are the loss and the return.
+    const client = this.options.blockingClient;
+    const onClose = () =>
+      this.markLost(new ConnectionLostError(`Connection to ${this.where()} lost; reconnecting`));
+    const onReady = () => this.markBack();
+    client.on("close", onClose);
+    client.on("ready", onReady);
+    this.unlisten = () => {
+      client.off("close", onClose);
+      client.off("ready", onReady);
+    };
     this.loopDone = this.loop();
     const interval = (this.options.restoreInterval ?? 10) * 1000;
     void this.sweep();
@@ -127,6 +142,7 @@ export class RedisConsumer implements Consumer {
 
   async cancel(): Promise<void> {
     this.cancelled = true;
+    this.unlisten();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     this.wake?.();
@@ -136,6 +152,23 @@ export class RedisConsumer implements Consumer {
   setPrefetch(prefetch: number): void {
     this.prefetch = prefetch;
     this.wake?.();
+  }
+
+  private where(): string {
+    return this.options.brokerUrl ?? "the Redis broker";
+  }
+
+  /** The first sign of a loss is reported (onError); later ones wait for markBack. */
+  private markLost(err: Error): void {
+    if (this.cancelled || this.lost) return;
+    this.lost = true;
+    this.options.onError?.(err);
+  }
+
+  private markBack(): void {
+    if (this.cancelled || !this.lost) return;
+    this.lost = false;
+    this.options.onReconnected?.();
   }
 
   private async sweep(): Promise<void> {
@@ -171,6 +204,7 @@ export class RedisConsumer implements Consumer {
       try {
         const taken = await this.take();
         schedule.succeeded();
+        this.markBack();
         if (taken.length > 0) {
           this.track(this.handleTaken(taken));
           continue;
@@ -179,7 +213,7 @@ export class RedisConsumer implements Consumer {
       } catch (err) {
         if (this.cancelled) break;
         const delay = schedule.next();
-        const where = this.options.brokerUrl ?? "the Redis broker";
+        const where = this.where();
         if (delay === null && this.options.onFatal) {
           this.options.onFatal(brokerGoneError(where, schedule, err));
           break;
@@ -187,12 +221,13 @@ export class RedisConsumer implements Consumer {
         const wait = delay ?? this.options.reconnect?.backoff.maxMs ?? 30_000;
         const max = schedule.maxRetries ?? "Inf";
         const reason = err instanceof Error ? err.message : String(err);
-        this.options.onError?.(
-          new ConnectionLostError(
-            `Cannot connect to ${where}: ${reason}. Trying again in ${(wait / 1000).toFixed(2)}s (${schedule.attempts}/${max})`,
-            { cause: err },
-          ),
+        const lostError = new ConnectionLostError(
+          `Cannot connect to ${where}: ${reason}. Trying again in ${(wait / 1000).toFixed(2)}s (${schedule.attempts}/${max})`,
+          { cause: err },
         );
+        // Every failed attempt is logged (Celery's CONNECTION_ERROR line per retry).
+        if (this.lost) this.options.onError?.(lostError);
+        else this.markLost(lostError);
         ensureConnecting(this.options.blockingClient);
         await this.pause(wait);
       }
