@@ -17,6 +17,7 @@ import { resolveSettings } from "./config-checks.js";
 import { Control } from "./control/control.js";
 import { ConfigError } from "./errors.js";
 import { AppEvents } from "./events/app-events.js";
+import { checkLogger, type Logger } from "./logging.js";
 import { asyncResultTuple } from "./protocol/result-meta.js";
 import { startPublishSpan } from "./tracing.js";
 import { checkBrokerSettings, createBrokerTransport, isAmqpBrokerUrl } from "./transports/factory.js";
@@ -56,8 +57,18 @@ export class Celery {
   private backendInstance: ResultBackend | null = null;
   private closed = false;
 
+  /** The logger given as `new Celery({ logger })`; workers and beat of this app log through it. */
+  readonly logger: Logger | undefined;
+
   constructor(options: CeleryOptions = {}) {
-    this.settings = resolveSettings(options);
+    const isObject = options !== null && typeof options === "object";
+    // `logger` is not a Celery setting: taken out before the settings are checked.
+    this.settings = resolveSettings(
+      isObject
+        ? (Object.fromEntries(Object.entries(options).filter(([k]) => k !== "logger")) as CeleryOptions)
+        : options,
+    );
+    this.logger = isObject && options.logger !== undefined ? checkLogger(options.logger) : undefined;
     const s = this.settings;
     // URLs are checked now so a bad one fails at construction, before anything is sent.
     checkBrokerSettings(s);

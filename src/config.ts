@@ -1,4 +1,5 @@
 import type { CeleryMinor, CompatProfile } from "./compat.js";
+import type { Logger } from "./logging.js";
 
 /**
  * Every Celeriac setting, named as Celery names it (celery/app/defaults.py)
@@ -177,6 +178,12 @@ export interface BeatScheduleSetting {
  * point in time is a `Date`.
  */
 export interface CeleryOptions {
+  /**
+   * Where this app's workers and beat log (a pino logger, or anything with pino's
+   * `info(fields, message)` shape); default Celery-like text lines on stderr (`createLogger()`).
+   * `app.worker({ logger })` overrides it for one worker.
+   */
+  logger?: Logger;
   /**
    * Broker URL. On RabbitMQ a failover list, as kombu takes it: `amqp://a;amqp://b` or
    * `["amqp://a", "amqp://b"]` (tried in `brokerFailoverStrategy` order); kept as the

@@ -105,7 +105,15 @@ export {
   TaskState,
   WorkerState,
 } from "./events/index.js";
-export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./logging.js";
+export {
+  checkLogger,
+  createLogger,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogMethod,
+  TASK_LOG_FIELDS,
+} from "./logging.js";
 export {
   celeriacMetrics,
   type MetricsServer,

@@ -1,5 +1,6 @@
 import { openSync, writeSync } from "node:fs";
-import { type DestinationStream, type Logger, pino } from "pino";
+import { type DestinationStream, type Logger as PinoLogger, pino } from "pino";
+import { ConfigError } from "./errors.js";
 import { redactUrl } from "./redact.js";
 
 /**
@@ -15,7 +16,10 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" |
 export interface LoggerOptions {
   /** Minimum level, default `"info"` (or `CELERIAC_LOG_LEVEL`). */
   level?: LogLevel;
-  /** `"text"` (Celery-like lines, default) or `"json"` (one pino object per line). */
+  /**
+   * `"text"` (Celery-like lines, default) or `"json"` (one pino object per line, with the
+   * structured fields of {@link TASK_LOG_FIELDS}); default `CELERIAC_LOG_FORMAT`.
+   */
   format?: "text" | "json";
   /** Where lines go; default stderr (where Celery's worker logs too), or `file`. */
   destination?: { write(line: string): unknown };
@@ -28,7 +32,47 @@ export interface LoggerOptions {
   processName?: string;
 }
 
-export type { Logger };
+/** One log call: pino's `(fields, message)` or `(message)`. */
+export interface LogMethod {
+  (fields: object, message?: string): void;
+  (message: string): void;
+}
+
+/**
+ * What Celeriac logs through: a pino logger (what {@link createLogger} returns) or anything
+ * with pino's call shape (`logger.info({ task_id }, "message")`), passed as
+ * `new Celery({ logger })` or `app.worker({ logger })`.
+ */
+export interface Logger {
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+  fatal: LogMethod;
+}
+
+const LOGGER_METHODS = ["debug", "info", "warn", "error", "fatal"] as const;
+
+/** A given logger, checked for pino's methods (a ConfigError naming `logger` otherwise). */
+export function checkLogger(logger: unknown): Logger {
+  const missing = LOGGER_METHODS.filter(
+    (m) => typeof (logger as Record<string, unknown> | null)?.[m] !== "function",
+  );
+  if (missing.length > 0) {
+    throw new ConfigError(
+      "logger",
+      `logger must have pino's methods ${LOGGER_METHODS.join(", ")} (a pino logger works); missing: ${missing.join(", ")}`,
+    );
+  }
+  return logger as Logger;
+}
+
+/**
+ * Fields task log records carry (the JSON format keeps them; text lines, which are Celery's
+ * exact wording, leave them out): `task_id`, `task_name`, `state` (SUCCESS, FAILURE, RETRY,
+ * REVOKED), `runtime` (seconds), `retries`, and the worker `hostname`.
+ */
+export const TASK_LOG_FIELDS = ["task_id", "task_name", "state", "runtime", "retries", "hostname"] as const;
 
 /** Secret-looking keys, at the top level and one level down, masked in every line. */
 const REDACT_PATHS = ["password", "pass", "secret", "token", "*.password", "*.secret", "*.token", "*.pass"];
@@ -51,7 +95,7 @@ function asctime(ms: number): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`;
 }
 
-const RESERVED = new Set(["level", "time", "msg", "pid", "hostname", "name"]);
+const RESERVED = new Set<string>(["level", "time", "msg", "pid", "name", ...TASK_LOG_FIELDS]);
 
 /** Turns pino's JSON lines into Celery-style text lines (extra fields appended as `key=value`). */
 function textDestination(out: { write(line: string): unknown }, processName: string): DestinationStream {
@@ -101,13 +145,14 @@ function fileDestination(path: string): { write(line: string): unknown } {
   return out;
 }
 
-export function createLogger(options: LoggerOptions = {}): Logger {
+export function createLogger(options: LoggerOptions = {}): PinoLogger {
   const level = options.level ?? (process.env.CELERIAC_LOG_LEVEL as LogLevel | undefined) ?? "info";
+  const format = options.format ?? (process.env.CELERIAC_LOG_FORMAT === "json" ? "json" : "text");
   const file = options.file ?? (process.env.CELERIAC_LOG_FILE || undefined);
   const out = options.destination ?? (file !== undefined ? fileDestination(file) : process.stderr);
   const redactingOut: DestinationStream = { write: (line: string) => out.write(redactUrl(line)) };
   const destination =
-    options.format === "json" ? redactingOut : textDestination(out, options.processName ?? "MainProcess");
+    format === "json" ? redactingOut : textDestination(out, options.processName ?? "MainProcess");
   return pino(
     {
       level,

@@ -48,7 +48,7 @@ export function createTaskRegistry(s: Settings): TaskRegistry {
  */
 export function workerOpsFactory(host: WorkerHost, options: WorkerOptions): WorkerDeps["ops"] {
   const transport = host.transport;
-  const logger = host.logger ?? createLogger();
+  const logger = options.logger ?? host.logger ?? createLogger();
   if (!(transport instanceof RedisTransport) && !(transport instanceof AmqpTransport)) {
     logger.info("events and remote control need a Redis or AMQP broker transport: worker runs without them");
     return undefined;
@@ -86,7 +86,7 @@ export function createWorker(
       backend: host.backend,
       publish: (message: OutgoingMessage) => host.transport.publish(message),
       ...(router ? { resolveQueue: (name: string) => router.queue(name) } : {}),
-      ...(host.logger ? { logger: host.logger } : {}),
+      ...((options.logger ?? host.logger) ? { logger: options.logger ?? host.logger } : {}),
       ...(ops ? { ops } : {}),
       ...extra,
     },

@@ -27,6 +27,24 @@ import type { SettleDecision } from "./settlement.js";
 import type { RunSignal } from "./task-hooks.js";
 import type { TaskDefinition } from "./task-registry.js";
 
+/** The structured fields of a task log record (src/logging.ts TASK_LOG_FIELDS). */
+function logFields(
+  request: WorkerRequest,
+  hostname: string,
+  state: string,
+  runtime?: number,
+): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    task_id: request.id,
+    task_name: request.name,
+    state,
+    retries: request.retries,
+    hostname,
+  };
+  if (runtime !== undefined) fields.runtime = runtime;
+  return fields;
+}
+
 /** What one run decided: how its message is settled, and the event to report once it is. */
 export interface Recorded {
   decision: SettleDecision;
@@ -89,7 +107,10 @@ export class OutcomeRecorder {
     if (outcome.kind === "terminated") {
       // celery/worker/request.py on_failure(Terminated): _announce_revoked("terminated", ...),
       // mark_as_revoked(store_result=store_errors); no task-failed event.
-      logger.error(`Task ${label} terminated: ${outcome.reason.message}`);
+      logger.error(
+        logFields(request, this.host.deps.hostname, "REVOKED", plan.runtime),
+        `Task ${label} terminated: ${outcome.reason.message}`,
+      );
       if (plan.storeErrors) {
         await this.host.store(
           requestResultMeta(
@@ -113,7 +134,10 @@ export class OutcomeRecorder {
     if (outcome.kind === "ok") return this.success(request, task, outcome.value, plan);
     if (outcome.kind === "timeout") {
       const exc = new TimeLimitExceeded(outcome.seconds);
-      logger.error(`Hard time limit (${outcome.seconds}s) exceeded for ${label}`);
+      logger.error(
+        logFields(request, this.host.deps.hostname, "FAILURE", plan.runtime),
+        `Hard time limit (${outcome.seconds}s) exceeded for ${label}`,
+      );
       const failure = { kind: "failure" as const, exc: excInfoOf(exc), traceback: null, error: exc };
       await this.finish(request, failure, plan.storeErrors, () =>
         requestResultMeta("FAILURE", failure.exc, null, request, this.host.metaContext()),
@@ -160,7 +184,10 @@ export class OutcomeRecorder {
     }
     // Rstr = saferepr(R, resultrepr_maxsize): the log line and the task-succeeded event.
     const repr = saferepr(value, { maxlen: 1024 });
-    this.host.deps.logger.info(`Task ${plan.label} succeeded in ${plan.runtime.toFixed(6)}s: ${repr}`);
+    this.host.deps.logger.info(
+      logFields(request, this.host.deps.hostname, "SUCCESS", plan.runtime),
+      `Task ${plan.label} succeeded in ${plan.runtime.toFixed(6)}s: ${repr}`,
+    );
     return {
       decision: "ack",
       report: { kind: "succeeded", resultRepr: repr, runtime: plan.runtime },
@@ -257,7 +284,10 @@ export class OutcomeRecorder {
     const exc = retry.exc;
     const reason = exc === undefined ? retry.message : excRepr(exc);
     const when = retry.when instanceof Date ? retry.when.toISOString() : `${retry.when}s`;
-    this.host.deps.logger.info(`Task ${plan.label} retry: Retry in ${when}: ${reason}`);
+    this.host.deps.logger.info(
+      logFields(request, this.host.deps.hostname, "RETRY", plan.runtime),
+      `Task ${plan.label} retry: Retry in ${when}: ${reason}`,
+    );
     if (plan.storeErrors) {
       const result = exc === undefined ? null : this.excInfo(exc);
       await this.host.store(
@@ -308,7 +338,10 @@ export class OutcomeRecorder {
       };
     }
     logger.error(
-      { err: error instanceof Error ? error : undefined },
+      {
+        ...logFields(request, this.host.deps.hostname, "FAILURE", plan.runtime),
+        err: error instanceof Error ? error : undefined,
+      },
       `Task ${plan.label} raised unexpected: ${excRepr(error)}`,
     );
     // A lost child left no traceback: Request.on_failure stores WorkerLostError with traceback None.

@@ -3,7 +3,7 @@ import type { Settings } from "../config.js";
 import { describe, isBool, number, oneOf, rejectUnknownKeys, text } from "../config-checks.js";
 import type { WorkerOps, WorkerOpsWorker } from "../control/worker-ops.js";
 import { ConfigError } from "../errors.js";
-import type { Logger } from "../logging.js";
+import { checkLogger, type Logger } from "../logging.js";
 import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
 import type { BodyDecoder } from "./body-codec.js";
 import type { TaskRegistry } from "./task-registry.js";
@@ -55,6 +55,8 @@ export interface WorkerOptions {
    * application (the `celeriac worker` CLI handles them itself).
    */
   handleSignals?: boolean;
+  /** Where this worker logs (pino, or pino's call shape); default the app's `logger`, else stderr text. */
+  logger?: Logger;
 }
 
 export interface WorkerDeps {
@@ -96,6 +98,7 @@ export const WORKER_OPTION_KEYS = [
   "withoutMingle",
   "statedb",
   "handleSignals",
+  "logger",
 ] as const satisfies readonly (keyof WorkerOptions)[];
 // ...and every WorkerOptions key is listed (a compile-time check).
 void (true satisfies [Exclude<keyof WorkerOptions, (typeof WORKER_OPTION_KEYS)[number]>] extends [never]
@@ -159,6 +162,7 @@ const WORKER_OPTION_CHECKS: Record<(typeof WORKER_OPTION_KEYS)[number], Check> =
   withoutMingle: isBool,
   statedb: text({ nonEmpty: true }),
   handleSignals: isBool,
+  logger: (_option, value) => void checkLogger(value),
 };
 
 /**

@@ -59,6 +59,11 @@ const PUBLIC_VALUES = [
   "Terminated",
   "WorkerLostError",
   "createLogger",
+  "checkLogger",
+  "TASK_LOG_FIELDS",
+  "celeriacMetrics",
+  "serveMetrics",
+  "WorkerMetrics",
   // control and events
   "Control",
   "Inspect",

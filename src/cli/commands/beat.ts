@@ -7,7 +7,7 @@ import { BEAT_OPTIONS, beatOptions } from "../beat-options.js";
 import type { CliContext, Command } from "../context.js";
 import { EX_OK } from "../errors.js";
 import { withPidfile } from "../pidfile.js";
-import { closeQuietly, remoteCommandError } from "./shared.js";
+import { closeQuietly, LOG_FORMAT_OPTION, logFormat, remoteCommandError } from "./shared.js";
 import { logLevel } from "./worker.js";
 
 const spec: CommandSpec = {
@@ -27,6 +27,7 @@ const spec: CommandSpec = {
       metavar: "FILE",
       help: "Write beat's pid here; refuse to start if a running process holds it.",
     },
+    "log-format": LOG_FORMAT_OPTION,
   },
 };
 
@@ -53,7 +54,9 @@ async function runBeat(ctx: CliContext): Promise<number> {
   const source = requiredAppSource(ctx.positionals, v, ctx.env);
   const level = logLevel(stringOption(v, "loglevel"));
   ctx.env.CELERIAC_LOG_LEVEL = level;
-  const log = createLogger({ level });
+  const format = logFormat(stringOption(v, "log-format"));
+  ctx.env.CELERIAC_LOG_FORMAT = format;
+  const log = createLogger({ level, format });
   const app = await loadAppModule(source, ctx.env, ctx.tsx);
   let beat: Beat;
   try {

@@ -4,7 +4,7 @@ import { redactUrl } from "../../redact.js";
 import { appSource, openApp } from "../app.js";
 import type { OptionSpecs } from "../args.js";
 import type { CliContext } from "../context.js";
-import { CliError, EX_UNAVAILABLE } from "../errors.js";
+import { CliError, EX_UNAVAILABLE, usageError } from "../errors.js";
 
 /** `-t`, `-d`, `-j` of inspect/control/status (celery/bin/control.py "Remote Control Options"). */
 export const REMOTE_OPTIONS: OptionSpecs = {
@@ -96,4 +96,17 @@ export async function checkBroker(app: Celery, command: string): Promise<void> {
       : err;
     throw remoteCommandError(command, reason);
   }
+}
+
+/** `--log-format` of worker and beat. */
+export const LOG_FORMAT_OPTION: OptionSpecs[string] = {
+  type: "string",
+  metavar: "FORMAT",
+  help: "text (Celery's log lines, default) or json (one JSON object per line, structured task fields).",
+};
+
+/** `--log-format`: text or json, else a usage error naming both. */
+export function logFormat(raw: string | undefined): "text" | "json" {
+  if (raw === undefined || raw === "text" || raw === "json") return raw ?? "text";
+  throw usageError(`Invalid value for '--log-format': '${raw}' is not one of text, json.`);
 }

@@ -13,7 +13,7 @@ import { CliError, EX_OK, usageError } from "../errors.js";
 import { expandNodename } from "../nodename.js";
 import { withPidfile } from "../pidfile.js";
 import { observeWorkerMetrics } from "../worker-metrics.js";
-import { closeQuietly, remoteCommandError } from "./shared.js";
+import { closeQuietly, LOG_FORMAT_OPTION, logFormat, remoteCommandError } from "./shared.js";
 
 /** Celery's `-l` names (celery/bin/base.py `LogLevel`) to pino levels. */
 const LOG_LEVELS: Record<string, LogLevel> = {
@@ -84,6 +84,7 @@ const spec: CommandSpec = {
       metavar: "LEVEL",
       help: "DEBUG, INFO, WARNING, ERROR, CRITICAL or FATAL.",
     },
+    "log-format": LOG_FORMAT_OPTION,
     "task-events": {
       type: "boolean",
       short: "E",
@@ -183,8 +184,9 @@ async function runWorker(ctx: CliContext): Promise<number> {
   const v = ctx.values;
   const source = requiredAppSource(ctx.positionals, v, ctx.env);
   const level = logLevel(stringOption(v, "loglevel"));
-  // The worker's logger reads its level and file from here (src/logging.ts).
+  // The worker's logger reads its level, format and file from here (src/logging.ts).
   ctx.env.CELERIAC_LOG_LEVEL = level;
+  ctx.env.CELERIAC_LOG_FORMAT = logFormat(stringOption(v, "log-format"));
   const logfile = stringOption(v, "logfile");
   if (logfile !== undefined) {
     try {
@@ -231,7 +233,7 @@ async function runWorker(ctx: CliContext): Promise<number> {
   const baseOps = metrics === null ? undefined : workerOpsFactory(app, options);
   const worker = createWorker(app, options, baseOps ? { ops: (w) => (ops = baseOps(w)) } : {});
   if (metrics !== null) observeWorkerMetrics(worker, metrics, () => ops);
-  const log = createLogger({ level });
+  const log = createLogger({ level, format: logFormat(stringOption(v, "log-format")) });
   if (metricsModule !== null && metrics !== null && metricsPort !== undefined) {
     try {
       server = await metricsModule.serveMetrics(
