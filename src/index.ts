@@ -114,14 +114,6 @@ export {
   type LogMethod,
   TASK_LOG_FIELDS,
 } from "./logging.js";
-export {
-  celeriacMetrics,
-  type MetricsServer,
-  serveMetrics,
-  WorkerMetrics,
-  type WorkerMetricsOptions,
-  type WorkerMetricsSource,
-} from "./metrics.js";
 export type { SignatureDict } from "./protocol/task-message.js";
 export type { TaskContext, UpdateStateOptions } from "./worker/context.js";
 export type { EagerApplyOptions } from "./worker/eager-task.js";

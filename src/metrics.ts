@@ -4,8 +4,9 @@ import { loadDependency } from "./optional-deps.js";
 import type { Worker } from "./worker/worker.js";
 
 /**
- * Prometheus metrics of TS workers (prom-client, an optional peer dependency loaded on first
- * use). `celeriacMetrics(registry)` registers them in the caller's registry and
+ * Prometheus metrics of TS workers, from `celeriac/metrics` (prom-client, an optional peer
+ * dependency, loaded on first use; its types only reach code that imports this entry point).
+ * `celeriacMetrics(registry)` registers them in the caller's registry and
  * `metrics.observe(worker)` counts a worker from its typed events (`worker.on(...)`), the same
  * points where Celery's worker sends its `task-*` events, whether or not `-E` is on; the broker
  * reconnect counter follows the worker's `broker-back` event.

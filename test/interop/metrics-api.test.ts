@@ -7,7 +7,7 @@
 import { Counter, Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import { celeriacMetrics } from "../../src/index.js";
+import { celeriacMetrics } from "../../src/metrics.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { pythonJson } from "../support/celery.js";
 import { waitUntil } from "../support/process.js";

@@ -61,9 +61,6 @@ const PUBLIC_VALUES = [
   "createLogger",
   "checkLogger",
   "TASK_LOG_FIELDS",
-  "celeriacMetrics",
-  "serveMetrics",
-  "WorkerMetrics",
   // control and events
   "Control",
   "Inspect",
