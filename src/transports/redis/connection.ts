@@ -228,7 +228,7 @@ export function disconnectClient(client: Redis): void {
 
 /**
  * Makes sure a lazily-created or given-up client is connecting again before a command; throws
- * {@link ClientClosedError} for a client closed through {@link closeClient}/{@link disconnectClient}.
+ * {@link ClientClosedError} for a client closed through `closeClient`/`disconnectClient`.
  */
 export function ensureConnecting(client: Redis): void {
   if (closedClients.has(client)) {
