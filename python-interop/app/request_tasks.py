@@ -125,3 +125,10 @@ def spawn_chain(queue):
     return chain(
         app.signature("req.describe", (1,), queue=queue), app.signature("req.describe", queue=queue)
     ).apply_async()
+
+
+@app.task(name="req.grow", bind=True)
+def grow(self, queue):
+    """A chord header member that adds req.describe(9) to its chord (Task.add_to_chord)."""
+    self.add_to_chord(app.signature("req.describe", (9,), queue=queue))
+    return "grown"

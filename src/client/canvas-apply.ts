@@ -120,7 +120,7 @@ export async function applyAsync(
  * a group adds its GroupResult, a chord its header's, a chain the plain
  * result `send_task` returned for its first step (no parent).
  */
-function trailTuple(node: ResultNode): unknown[] {
+export function trailTuple(node: ResultNode): unknown[] {
   let first = node;
   while (first.parent) first = first.parent;
   return first.kind === "task" ? [[first.id, null], null] : resultTuple({ ...first, parent: null });

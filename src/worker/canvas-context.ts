@@ -3,7 +3,8 @@ import { applySignature } from "../canvas/apply.js";
 import type { SignatureLike } from "../canvas/options.js";
 import { chordMemberSignature, replacementSignature } from "../canvas/replace.js";
 import { Signature } from "../canvas/signature.js";
-import { resultOf } from "../client/canvas-apply.js";
+import { resultOf, trailTuple } from "../client/canvas-apply.js";
+import { addTrail } from "../client/current-task.js";
 import type { AnyResult } from "../client/result.js";
 import type { WorkerCanvas } from "./canvas-host.js";
 import { PythonError, Replace } from "./errors.js";
@@ -96,5 +97,8 @@ export async function addToChord(
     throw new PythonError("NotImplementedError", ["Backend does not support add_to_chord"]);
   await joiner.addToChord(request.groupId);
   if (lazy) return sig;
-  return resultOf(await applySignature(publisher, sig, [], {}, sentFromTask(request)), backend);
+  const node = await applySignature(publisher, sig, [], {}, sentFromTask(request));
+  // `sig.delay()` from inside the task: send_task's add_trail puts it in this task's children.
+  addTrail(trailTuple(node));
+  return resultOf(node, backend);
 }

@@ -135,6 +135,10 @@ beforeAll(async () => {
   stack.task("req.spawn_chain", (_ctx, queue: string) =>
     applyAsync(app, chain(s("req.describe", 1).set({ queue }), s("req.describe").set({ queue }))),
   );
+  stack.task("req.grow", async (ctx, queue: string) => {
+    await ctx.addToChord(s("req.describe", 9).set({ queue }));
+    return "grown";
+  });
   // The same update_state from a pool thread and a pool child process.
   stack.task("req.progress_other_thread", threadedTask(CPU_TASKS, "progressOther"));
   stack.task("req.progress_other_process", processTask(PROCESS_TASKS, "progressOther"));
@@ -434,4 +438,21 @@ result = {"id": r.id, "returned": returned, "meta": meta, "views": views}
       expect(pair.ts).toEqual(pair.py);
     });
   }
+
+  it("req.grow: a task added to its chord (add_to_chord) joins the children and gets this task as parent", async () => {
+    const out = await bothSides<Record<string, unknown>>(`
+c = chord([app.signature("req.grow", (Q,), queue=Q)], app.signature("req.describe", queue=Q)).apply_async()
+body = c.get(timeout=20)
+grow_id = c.parent.results[0].id
+meta = json.loads(app.backend.get(app.backend.get_key_for_task(grow_id)))
+meta["date_done"] = meta["date_done"] is not None
+# The added task takes the adder's group_index: the join's order of the two is arrival order.
+result = {"grow_id": grow_id, "meta": meta, "header_results": sorted(body["args"][0], key=lambda v: isinstance(v, dict))}
+`);
+    const added = (out.py.header_results as unknown[])[1] as Record<string, unknown>;
+    expect(added.parent_id).toBe(out.py.grow_id);
+    expect((out.py.meta as Record<string, unknown>).children).toHaveLength(1);
+    const pair = samePair(out);
+    expect(pair.ts).toEqual(pair.py);
+  });
 });
