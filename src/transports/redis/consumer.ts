@@ -95,6 +95,10 @@ export class RedisConsumer implements Consumer {
   private readonly handling = new Set<Promise<void>>();
   /** BLMOVE known (Redis >= 6.2); false after an "unknown command" reply. */
   private blmove = true;
+  /** When a take last found work (performance.now()); drives the idle poll interval. */
+  private lastTakeAt = Number.NEGATIVE_INFINITY;
+  /** Each bucket list key of the consumed queues -> its queue. */
+  private readonly queueOfKey = new Map<string, string>();
   /** Which queue's bucket-0 list the next idle wait watches (round-robin). */
   private doorbell = 0;
   /** The connection was lost and is not back yet (for onReconnected). */
@@ -114,6 +118,10 @@ export class RedisConsumer implements Consumer {
     this.prefetch = options.prefetch;
     this.steps = options.prioritySteps ?? [...DEFAULT_PRIORITY_STEPS];
     this.sep = options.sep ?? DEFAULT_SEP;
+    // Built once: with many queues a per-message search over queues x priority steps costs.
+    for (const q of options.queues) {
+      for (const p of this.steps) this.queueOfKey.set(options.keys.queueKey(q.name, p), q.name);
+    }
   }
 
   get ackEmulation(): RedisQoS {
@@ -206,6 +214,7 @@ export class RedisConsumer implements Consumer {
         schedule.succeeded();
         this.markBack();
         if (taken.length > 0) {
+          this.lastTakeAt = performance.now();
           this.track(this.handleTaken(taken));
           continue;
         }
@@ -262,8 +271,13 @@ export class RedisConsumer implements Consumer {
   private async waitForMessage(): Promise<void> {
     const keysWatched = this.queueOrder.length * this.steps.length;
     const brpopTimeout = this.options.brpopTimeout ?? 1;
-    // Lists other than the one watched are seen at the next take: poll them often when there are any.
-    const timeout = keysWatched === 1 && brpopTimeout > 0 ? brpopTimeout : Math.min(brpopTimeout || 1, 0.25);
+    // Lists other than the one watched are seen at the next take: poll them often when there are
+    // any (every 0.25 s), and every 0.05 s for a few seconds after a take found work, so a burst
+    // on another queue or priority bucket is picked up within ~50 ms without a busy loop.
+    const recentlyBusy = performance.now() - this.lastTakeAt < RECENT_ACTIVITY_MS;
+    const idlePoll = recentlyBusy ? BUSY_POLL_S : IDLE_POLL_S;
+    const timeout =
+      keysWatched === 1 && brpopTimeout > 0 ? brpopTimeout : Math.min(brpopTimeout || 1, idlePoll);
     if (!this.blmove) {
       await this.pause(timeout * 1000);
       return;
@@ -386,13 +400,11 @@ export class RedisConsumer implements Consumer {
   }
 
   private queueFromKey(key: string): string {
+    const known = this.queueOfKey.get(key);
+    if (known !== undefined) return known;
     // kombu: dest.rsplit(sep, 1)[0] — strips the priority suffix.
     const at = key.lastIndexOf(this.sep);
-    const stripped = at === -1 ? key : key.slice(0, at);
-    const match = this.queueOrder.find((q) =>
-      this.steps.some((p) => this.options.keys.queueKey(q.name, p) === key),
-    );
-    return match?.name ?? stripped;
+    return at === -1 ? key : key.slice(0, at);
   }
 
   /** kombu round_robin_cycle.rotate: the queue that just delivered goes to the back. */
@@ -417,6 +429,11 @@ export class RedisConsumer implements Consumer {
     });
   }
 }
+
+/** Idle poll of the lists not watched by the blocking wait (seconds), and after recent work. */
+const IDLE_POLL_S = 0.25;
+const BUSY_POLL_S = 0.05;
+const RECENT_ACTIVITY_MS = 5000;
 
 export async function consumeRedis(options: RedisConsumeOptions): Promise<RedisConsumer> {
   const consumer = new RedisConsumer(options);
