@@ -65,6 +65,9 @@ describe("ConfigError masks the password of a bad broker/backend URL", () => {
       (p: string) => `redis://:${p}@host:bad/0`,
       (p: string) => `redis://u:${p}@host/bad`,
       (p: string) => `amqp://u:${p}@host:0x//`,
+      (p: string) => `amqp://u:${p};amqp://u:${p}@host:0x//`,
+      (p: string) => `amqp://h1;amqp://u:${p}@h2:0x//`,
+      (p: string) => `amqp://u:${p}@h1;;pyamqp://h2//`,
       (p: string) => `:${p}@host`,
       (p: string) => `redis:/:${p}@host`,
     );

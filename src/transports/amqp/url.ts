@@ -215,6 +215,16 @@ export function parseAmqpUrl(option: string, url: string, options: AmqpUrlOption
 }
 
 /**
+ * A ";" separates failover URLs only where a broker URL starts after it (perhaps after empty
+ * parts: `a;;b`, `a;`), the URL being one of kombu's transport schemes. A ";" anywhere else,
+ * say in a password (`u:p;;x@h`, `u:p;abc://x@h`), which kombu would split too, leaves the URL
+ * whole, so it fails as one URL, masked, instead of showing the password's first half as a
+ * part of its own.
+ */
+const FAILOVER_SEPARATOR =
+  /;(?=;*(?:(?:py)?amqps?|rediss?|sentinel|sqs|memory|filesystem|qpid|mongodb|zookeeper|consul|etcd|confluentkafka|azureservicebus|azurestoragequeues|gcpubsub):\/\/|;*$)/i;
+
+/**
  * A broker URL that may be a failover list, as kombu's `Connection` takes it
  * (kombu/connection.py `Connection.__init__`, 5.7.0): `amqp://a;amqp://b`
  * (what a list of URLs becomes in the settings), each part a full URL of its
@@ -224,9 +234,7 @@ export function parseAmqpUrl(option: string, url: string, options: AmqpUrlOption
  * position, credentials masked.
  */
 export function parseAmqpUrls(option: string, url: string, options: AmqpUrlOptions = {}): AmqpEndpoint[] {
-  // A ";" separates URLs only before another scheme (or an empty part): a ";" in a password
-  // (which kombu would split too) then fails as one URL, masked, instead of leaking half of it.
-  const parts = url.split(/;(?=[a-z][a-z0-9+.-]*:\/\/|;|$)/i);
+  const parts = url.split(FAILOVER_SEPARATOR);
   if (parts.length === 1) return [parseAmqpUrl(option, url, options)];
   return parts.map((part, i) => {
     if (part.trim() === "") {
@@ -238,6 +246,14 @@ export function parseAmqpUrls(option: string, url: string, options: AmqpUrlOptio
     try {
       return parseAmqpUrl(option, part, options);
     } catch (err) {
+      if (err instanceof ConfigError && !part.includes("@")) {
+        // No "@": if this part is the front half of a password that held ";scheme://", its text
+        // is the secret itself, so it is not shown.
+        throw new ConfigError(
+          option,
+          `${option}: part ${i + 1} of the failover list is not a valid URL (its text is not shown: a ";" in a password must be written %3B); use ${ACCEPTED_FORMS}`,
+        );
+      }
       if (err instanceof ConfigError) {
         throw new ConfigError(option, `${option}: part ${i + 1} of the failover list: ${err.message}`);
       }
