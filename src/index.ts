@@ -117,6 +117,7 @@ export {
 export type { SignatureDict } from "./protocol/task-message.js";
 export type { TaskContext, UpdateStateOptions } from "./worker/context.js";
 export type { EagerApplyOptions } from "./worker/eager-task.js";
+export type { ErrbackRequest } from "./worker/errbacks.js";
 export {
   Ignore,
   MaxRetriesExceededError,

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import { chain, chord, group, s, si } from "../../src/canvas/index.js";
 import { applyAsync } from "../../src/client/canvas-apply.js";
-import type { ErrbackRequest } from "../../src/worker/errbacks.js";
+import type { ErrbackRequest } from "../../src/index.js";
 import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
