@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { bindExpiring, type ExpiringBinding, keepBinding, unbind } from "../events/redis-binding.js";
 import { jsonDumps, type WireBudget } from "../serialization/index.js";
+import { bindExpiring, type ExpiringBinding, keepBinding, unbind } from "../transports/redis/binding.js";
 import { ensureConnecting } from "../transports/redis/connection.js";
 import { type BodyEncoding, buildEnvelope, decodeEnvelope } from "../transports/redis/envelope.js";
 import type { RedisKeys } from "../transports/redis/keys.js";

@@ -3,6 +3,7 @@ import type { Settings } from "../config.js";
 import { wireBudget } from "../serialization/index.js";
 import { AmqpTransport } from "../transports/amqp/transport.js";
 import type { RedisKeys } from "../transports/redis/keys.js";
+import type { BrokerEvents } from "../transports/transport.js";
 import { amqpReplySender, listenAmqpPidbox } from "./amqp-mailbox.js";
 import type { WorkerControlHost } from "./host.js";
 import { mailboxNames } from "./mailbox.js";
@@ -16,6 +17,7 @@ export type OpsTransport =
       readonly keys: RedisKeys;
       readonly client: Redis;
       newClient(name: string): Redis;
+      events(): BrokerEvents;
     }
   | AmqpTransport;
 

@@ -1,4 +1,6 @@
 /** Celery events: dispatch (worker and producer side), receive, and the cluster `State`. */
+
+export type { RunningReceiver } from "./app-events.js";
 export { LamportClock } from "./clock.js";
 export { type DispatcherOptions, EventDispatcher, type EventSink } from "./dispatcher.js";
 export {
@@ -16,11 +18,6 @@ export {
 export { Heart, type HeartStats } from "./heartbeat.js";
 export { eventJson, PyFloat, pyFloat } from "./json.js";
 export { type EventHandlers, EventProcessor, type EventProcessorOptions } from "./receiver.js";
-export {
-  type RedisEventReceiverOptions,
-  type RunningReceiver,
-  startRedisEventReceiver,
-} from "./redis-receiver.js";
-export { type RedisEventSinkOptions, redisEventSink } from "./redis-sink.js";
+export { brokerEventSink } from "./sink.js";
 export { State, type StateOptions, TaskState, WorkerState } from "./state.js";
 export { taskEventFields } from "./task-events.js";

@@ -1,27 +1,34 @@
-import type { Redis } from "ioredis";
 import type { Settings } from "../config.js";
-import { AmqpTransport } from "../transports/amqp/transport.js";
-import type { RedisKeys } from "../transports/redis/keys.js";
-import { amqpEventSink } from "./amqp-sink.js";
+import { ConfigError } from "../errors.js";
+import type { BrokerEvents } from "../transports/transport.js";
 import type { EventSink } from "./dispatcher.js";
-import { redisEventSink } from "./redis-sink.js";
+import type { EventBody } from "./event.js";
+import { eventJson } from "./json.js";
 
-/** The broker events go out on: kombu's Redis transport (its keys and command connection) or RabbitMQ. */
-export type EventTransport = AmqpTransport | { readonly keys: RedisKeys; readonly client: Redis };
+/** A broker that may carry events (`Transport.events`; absent on a transport without them). */
+export interface EventBroker {
+  events?(): BrokerEvents;
+}
+
+/** The broker's events, or a ConfigError saying this broker has none. */
+export function brokerEvents(transport: EventBroker): BrokerEvents {
+  const events = transport.events?.();
+  if (!events) throw new ConfigError("broker", "events need a redis:// or amqp:// broker transport");
+  return events;
+}
 
 /**
  * Where an event dispatcher publishes on this broker (celery/events/dispatcher.py
- * `EventDispatcher.publish` on the `event_exchange`, 5.7.0): the one place that picks the
- * Redis or the AMQP event sink, for the app's dispatcher and the worker's.
+ * `EventDispatcher.publish` on the `event_exchange`, 5.7.0), for the app's dispatcher and the
+ * worker's: the body is kombu's JSON of the event (or the `task.multi` list); the transport wraps it
+ * as its broker does.
  */
-export function brokerEventSink(transport: EventTransport, settings: Settings): EventSink {
-  if (transport instanceof AmqpTransport) {
-    return amqpEventSink({ transport, exchange: settings.eventExchange });
-  }
-  return redisEventSink({
-    client: transport.client,
-    keys: transport.keys,
-    exchange: settings.eventExchange,
-    bodyEncoding: settings.brokerTransportOptions.bodyEncoding,
-  });
+export function brokerEventSink(transport: EventBroker, settings: Settings): EventSink {
+  const events = brokerEvents(transport);
+  const exchange = settings.eventExchange;
+  return {
+    publish(routingKey: string, body: EventBody | EventBody[], headers: { hostname: string }) {
+      return events.publish(exchange, routingKey, Buffer.from(eventJson(body), "utf8"), headers);
+    },
+  };
 }

@@ -9,6 +9,7 @@
  * what kombu's `Message` carries. Envelope formats (kombu's Redis JSON
  * envelope, AMQP properties) are the transport's business.
  */
+import type { WireBudget } from "../serialization/index.js";
 
 /** What a producer hands to a transport: the serialized task (or event, or reply) plus routing. */
 export interface OutgoingMessage {
@@ -98,6 +99,54 @@ export interface Consumer {
   setPrefetch(prefetch: number): void;
 }
 
+/** One message off Celery's event exchange, before the JSON decode (which is the events layer's). */
+export interface RawEvent {
+  body: Uint8Array;
+  contentType: string;
+  contentEncoding: string;
+}
+
+/** Where a receiver listens: Celery's `event_*` settings as celery/events/receiver.py `EventReceiver` reads them. */
+export interface EventStreamOptions {
+  /** `event_exchange` (celeryev). */
+  exchange: string;
+  /** `event_queue_prefix` (celeryev). */
+  queuePrefix: string;
+  /** `event_queue_expires` seconds. */
+  queueExpires: number;
+  /** `event_queue_ttl` seconds (AMQP `x-message-ttl`). */
+  queueTtl: number;
+  /** `event_queue_exclusive` (AMQP): true from Celery 5.7. */
+  exclusive: boolean;
+  /** kombu 5.7 binding deadlines (Redis). */
+  bindingDeadlines: boolean;
+  /** The wire-input budget each message is read within. */
+  budget: WireBudget;
+  onMessage(event: RawEvent): void;
+  /** Called once listening (Celery's receiver broadcasts `heartbeat` to wake workers). */
+  onReady?(): void | Promise<void>;
+  onError?(err: unknown): void;
+}
+
+export interface EventStream {
+  /** The receiver's own queue (`celeryev.<uuid>`). */
+  readonly queue: string;
+  close(): Promise<void>;
+}
+
+/** Events as this broker carries them (celery/events/dispatcher.py `EventDispatcher`, receiver.py `EventReceiver`). */
+export interface BrokerEvents {
+  /** Publishes one serialized (JSON) event body on `exchange` with its routing key (`worker.heartbeat`, `task.multi`). */
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Uint8Array,
+    headers: { hostname: string },
+  ): Promise<void>;
+  /** Starts a receiver bound with `#` to the event exchange. */
+  listen(options: EventStreamOptions): Promise<EventStream>;
+}
+
 export interface Transport {
   /** kombu's `Transport.driver_type` ("redis", "amqp"): what `inspect stats` reports as the broker. */
   readonly driverType: string;
@@ -109,5 +158,7 @@ export interface Transport {
   consume(options: ConsumeOptions): Promise<Consumer>;
   purge(queue: string): Promise<number>;
   size(queue: string): Promise<number>;
+  /** The event sink and stream on this broker; a transport without events (a test double) leaves it out. */
+  events?(): BrokerEvents;
   close(): Promise<void>;
 }

@@ -7,8 +7,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import { EventProcessor } from "../../src/events/receiver.js";
-import { type RunningReceiver, startRedisEventReceiver } from "../../src/events/redis-receiver.js";
+import type { RunningReceiver } from "../../src/events/app-events.js";
 import { State } from "../../src/events/state.js";
 import { type CeleryWorker, startCeleryWorker } from "../support/celery.js";
 import { allocateRedisDb, uniqueQueue } from "../support/services.js";
@@ -108,7 +107,6 @@ describe("TS app.control -> Python worker (Redis)", () => {
 
 describe("TS events State <- Python worker (Redis)", () => {
   let receiver: RunningReceiver | null = null;
-  const subscriber = () => app.redisTransport.newClient("test-events");
 
   afterAll(async () => {
     await receiver?.close();
@@ -116,17 +114,10 @@ describe("TS events State <- Python worker (Redis)", () => {
 
   it("follows heartbeats, task events and the worker going offline", async () => {
     const state = new State();
-    const processor = new EventProcessor({ handlers: { "*": (e) => state.event(e) } });
-    receiver = await startRedisEventReceiver({
-      subscriber: subscriber(),
-      client: app.redisTransport.client,
-      keys: app.redisTransport.keys,
-      processor,
-      bindingDeadlines: true,
-      onReady: async () => {
-        await app.control.heartbeat();
-      },
-    });
+    receiver = await app.events.receiver(
+      { "*": (e) => state.event(e) },
+      { wakeup: () => app.control.heartbeat() },
+    );
     const w = await until("a heartbeat from the Python worker", async () =>
       state.workers.get(worker.hostname),
     );

@@ -10,7 +10,7 @@ import { Celery } from "../../src/app.js";
 import { compatProfile } from "../../src/compat.js";
 import { EventDispatcher } from "../../src/events/dispatcher.js";
 import { Heart } from "../../src/events/heartbeat.js";
-import { redisEventSink } from "../../src/events/redis-sink.js";
+import { brokerEventSink } from "../../src/events/sink.js";
 import { taskEventFields } from "../../src/events/task-events.js";
 import { runPython } from "../support/celery.js";
 import { allocateRedisDb } from "../support/services.js";
@@ -62,7 +62,7 @@ print(json.dumps(snap), flush=True)
 
 describe("Python EventReceiver + State <- TS events (Redis)", () => {
   it("tracks the TS worker (online, heartbeats, offline) and its task", async () => {
-    const sink = redisEventSink({ client: app.redisTransport.client, keys: app.redisTransport.keys });
+    const sink = brokerEventSink(app.transport, app.settings);
     const d = new EventDispatcher({ hostname, sink, compat: compatProfile("5.7"), bufferGroups: ["task"] });
     let processed = 0;
     const heart = new Heart(d, { active: () => 0, processed: () => processed }, 0.5);

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import type { RunningReceiver } from "../../src/events/redis-receiver.js";
+import type { RunningReceiver } from "../../src/events/app-events.js";
 import { State } from "../../src/events/state.js";
 import { Terminated } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";

@@ -2,6 +2,7 @@ import type { Channel, ChannelModel } from "amqplib";
 import { CeleryError, ConnectionLostError } from "../../errors.js";
 import { type ReconnectPolicy, withDeadline } from "../retry-policy.js";
 import type {
+  BrokerEvents,
   ConsumeOptions,
   Consumer,
   OutgoingMessage,
@@ -11,6 +12,7 @@ import type {
 } from "../transport.js";
 import { AmqpConnection, type FailoverStrategy } from "./connection.js";
 import { AmqpConsumer } from "./consumer.js";
+import { amqpEvents } from "./events.js";
 import {
   DELAYED_PUBLISH_EXCHANGE,
   delayedDeliveryBindings,
@@ -417,6 +419,10 @@ export class AmqpTransport implements Transport {
   /** Deletes a queue (tests, `celery purge`-like tools). */
   async deleteQueue(queue: string): Promise<number> {
     return this.queueOp(async (ch) => (await ch.deleteQueue(queue)).messageCount);
+  }
+
+  events(): BrokerEvents {
+    return amqpEvents(this);
   }
 
   async close(): Promise<void> {

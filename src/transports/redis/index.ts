@@ -3,6 +3,7 @@ import type { BrokerTransportOptions, RetryPolicy } from "../../config.js";
 import type { WireBudget } from "../../serialization/index.js";
 import type { ReconnectPolicy } from "../retry-policy.js";
 import type {
+  BrokerEvents,
   ConsumeOptions,
   Consumer,
   OutgoingMessage,
@@ -20,6 +21,7 @@ import {
   withRetry,
 } from "./connection.js";
 import { consumeRedis } from "./consumer.js";
+import { redisEvents } from "./events.js";
 import { RedisKeys } from "./keys.js";
 import { RedisPublisher } from "./publisher.js";
 import type { QosKeys } from "./qos.js";
@@ -202,6 +204,10 @@ export class RedisTransport implements Transport {
       const replies = (await p.exec()) ?? [];
       return replies.reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
     });
+  }
+
+  events(): BrokerEvents {
+    return redisEvents(this, this.options.transportOptions.bodyEncoding);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { RedisKeys } from "../transports/redis/keys.js";
+import type { RedisKeys } from "./keys.js";
 
 /**
  * kombu 5.7 bookkeeping for queues declared with `x-expires` (the pidbox
