@@ -213,7 +213,7 @@ export class AmqpMailboxClient {
     this.collecting = collecting;
     try {
       await t.publish({
-        body: Buffer.from(JSON.stringify(request), "utf8"),
+        body: Buffer.from(jsonDumps(request), "utf8"),
         contentType: "application/json",
         contentEncoding: "utf-8",
         headers: { clock: this.options.clockForward(), expires: timeout ? Date.now() / 1000 + timeout : 0 },
