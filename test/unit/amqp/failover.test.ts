@@ -100,3 +100,27 @@ describe("failover order (kombu ensure_connection)", () => {
     expect(tried).toEqual(new Set(ports));
   });
 });
+
+describe("no node of the list answers", () => {
+  it("sendTask rejects with one ConnectionLostError naming every node, passwords masked, after bounded retries", async () => {
+    const ports = [await freePort(), await freePort()];
+    const app = new Celery({
+      broker: ports.map((p) => `amqp://user:s3cret@127.0.0.1:${p}//`),
+      brokerConnectionMaxRetries: 2,
+      brokerConnectionTimeout: 1,
+      taskPublishRetryPolicy: { maxRetries: 0 },
+    });
+    try {
+      const err = await app.sendTask("t", []).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConnectionLostError);
+      const message = (err as Error).message;
+      for (const port of ports) expect(message).toContain(`127.0.0.1:${port}`);
+      expect(message).not.toContain("s3cret");
+    } finally {
+      await app.close();
+    }
+  }, 30_000);
+});
