@@ -318,6 +318,7 @@ export const TRANSPORT_OPTION_CHECKS: Record<keyof BrokerTransportOptions, Check
   unackedRestoreThrottle: number({ min: 1, integer: true }),
   queueOrderStrategy: oneOf(["round_robin", "priority", "sorted"]),
   brpopTimeout: number({ min: 0 }),
+  waitForReplicas: number({ min: 0, integer: true }),
   masterName: text({ nonEmpty: true, nullable: true }),
   sentinelKwargs: checkSentinelKwargs,
 };

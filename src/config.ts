@@ -72,6 +72,13 @@ export interface BrokerTransportOptions {
   queueOrderStrategy?: "round_robin" | "priority" | "sorted";
   /** Seconds one BRPOP blocks (default 1). */
   brpopTimeout?: number;
+  /**
+   * Celeriac only, not a kombu option: after each publish, Redis `WAIT`s (up to 1 s) until this
+   * many replicas hold it, else the publish is retried (at-least-once: it may then be there
+   * twice). With Sentinel, a failover then cannot lose a publish Redis acknowledged (replication
+   * is asynchronous). Default 0: kombu's behaviour.
+   */
+  waitForReplicas?: number;
   /** With a `sentinel://` broker: the monitored master's name (kombu `master_name`; required there). */
   masterName?: string | null;
   /** With a `sentinel://` broker: how to log in to the Sentinels themselves (kombu `sentinel_kwargs`). */
@@ -416,6 +423,7 @@ export const DEFAULT_BROKER_TRANSPORT_OPTIONS: Required2<BrokerTransportOptions>
   unackedRestoreThrottle: 10,
   queueOrderStrategy: "round_robin",
   brpopTimeout: 1,
+  waitForReplicas: 0,
   masterName: null,
   sentinelKwargs: null,
 };

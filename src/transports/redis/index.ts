@@ -108,6 +108,7 @@ export class RedisTransport implements Transport {
         permanentBindings: this.options.permanentBindings,
         retryPolicy: this.options.publishRetryPolicy,
         bodyEncoding: this.options.transportOptions.bodyEncoding,
+        waitForReplicas: this.options.transportOptions.waitForReplicas ?? 0,
         ...(this.options.exchangeTypes ? { exchangeTypes: this.options.exchangeTypes } : {}),
       });
     }

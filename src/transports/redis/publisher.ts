@@ -1,6 +1,6 @@
 import type { ChainableCommander, Redis } from "ioredis";
 import type { RetryPolicy } from "../../config.js";
-import { CeleryError } from "../../errors.js";
+import { CeleryError, ConnectionLostError } from "../../errors.js";
 import type { OutgoingMessage, QueueSpec } from "../transport.js";
 import { ensureConnecting, withRetry } from "./connection.js";
 import { type BodyEncoding, buildEnvelope, messagePriority } from "./envelope.js";
@@ -37,7 +37,12 @@ export interface RedisPublisherOptions {
   bodyEncoding?: BodyEncoding;
   /** Exchange types this process knows (kombu keeps them in process state); unknown ones are direct. */
   exchangeTypes?: ReadonlyMap<string, "direct" | "topic" | "fanout">;
+  /** `waitForReplicas` (Celeriac only): `WAIT` for this many replicas after each write (0: never). */
+  waitForReplicas?: number;
 }
+
+/** How long one write waits for its replicas before it counts as failed (and is retried). */
+const WAIT_FOR_REPLICAS_MS = 1000;
 
 type Op =
   | { kind: "push"; key: string; value: string }
@@ -285,8 +290,19 @@ export class RedisPublisher {
       if (this.options.permanentBindings && expires === undefined) pipeline.sadd(permanentKey, member);
     }
     flushRun();
+    const replicas = this.options.waitForReplicas ?? 0;
+    if (replicas > 0) pipeline.call("wait", String(replicas), String(WAIT_FOR_REPLICAS_MS));
     const replies = await pipeline.exec();
     const failed = replies?.find(([err]) => err);
     if (failed?.[0]) throw failed[0];
+    if (replicas > 0) {
+      // Redis WAIT: how many replicas acknowledged every write of this connection so far.
+      const acked = Number(replies?.[replies.length - 1]?.[1]);
+      if (!(acked >= replicas)) {
+        throw new ConnectionLostError(
+          `publish: ${acked} of ${replicas} replica(s) (waitForReplicas) acknowledged the write within ${WAIT_FOR_REPLICAS_MS} ms`,
+        );
+      }
+    }
   }
 }
