@@ -34,7 +34,20 @@ function tsApp(extra: ConstructorParameters<typeof Celery>[0] = {}): Celery {
   const app = new Celery({
     broker: url,
     backend: url,
-    brokerTransportOptions: { masterName: set.masterName },
+    // A message a worker took just before the kill, whose reply the kill swallowed, is in the new
+    // master's `unacked` (when the take was replicated): restored after the visibility timeout, as
+    // kombu restores it. 10 s and a sweep every 2 s bring it back within the test.
+    brokerTransportOptions: {
+      masterName: set.masterName,
+      visibilityTimeout: 10,
+      unackedRestoreInterval: 2,
+      unackedRestoreThrottle: 1,
+      unackedMutexExpire: 5,
+      // A publish the old master acknowledged but had not copied yet would be lost at the kill
+      // (replication is asynchronous): WAIT for one replica first. Without it (kombu's behaviour)
+      // 10 000-task runs lost 1 task each (the publishes in flight at the kill).
+      waitForReplicas: 1,
+    },
     resultBackendTransportOptions: { masterName: set.masterName },
     taskDefaultQueue: queue,
     brokerConnectionMaxRetries: 1000,
@@ -46,7 +59,8 @@ function tsApp(extra: ConstructorParameters<typeof Celery>[0] = {}): Celery {
 
 beforeAll(async () => {
   process.env.CELERIAC_LOG_LEVEL = "warn";
-  set = await startRedisSentinel({ password: PASSWORD });
+  // Two replicas: the promoted one still has a replica to WAIT for (waitForReplicas below).
+  set = await startRedisSentinel({ password: PASSWORD, replicas: 2 });
   recordUrl = (await allocateRedisDb()).url;
   recorder = new Redis(recordUrl);
   const workerApp = tsApp({ taskAcksLate: true });
@@ -66,7 +80,7 @@ beforeAll(async () => {
     concurrency: 8,
     readyTimeoutMs: 60_000,
     config: {
-      broker_transport_options: { master_name: set.masterName },
+      broker_transport_options: { master_name: set.masterName, visibility_timeout: 10 },
       result_backend_transport_options: { master_name: set.masterName },
       task_acks_late: true,
     },
@@ -114,7 +128,7 @@ describe("Redis Sentinel: the master killed under load", () => {
       },
     });
     console.log(describeFigures("Redis Sentinel (master SIGKILLed)", figures));
-    expect(await set.currentMaster()).toBe(`127.0.0.1:${set.replica.port}`);
+    expect(set.replicas.map((r) => `127.0.0.1:${r.port}`)).toContain(await set.currentMaster());
     // Both workers took part.
     const tsRuns = Number(await recorder.get(`${runsKey}:ts`));
     console.log(

@@ -25,6 +25,8 @@ export interface RedisSentinelOptions {
   downAfterMs?: number;
   /** Boot timeout for the whole set-up; default 30 s. */
   timeoutMs?: number;
+  /** Replicas of the master (default 1); with 2, the promoted one still has a replica. */
+  replicas?: number;
 }
 
 export interface RedisSentinelSet {
@@ -32,6 +34,8 @@ export interface RedisSentinelSet {
   readonly password: string | undefined;
   readonly master: RedisServer;
   readonly replica: RedisServer;
+  /** Every replica (`replica` is the first). */
+  readonly replicas: readonly RedisServer[];
   /** The Sentinels' TCP ports. */
   readonly sentinelPorts: readonly number[];
   /** kombu's form: `sentinel://:pw@127.0.0.1:P1/<db>;sentinel://127.0.0.1:P2/<db>;...`. */
@@ -103,10 +107,14 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
   try {
     const master = await startRedis();
     started.servers.push(master);
-    const replica = await startRedis({ extraArgs: ["--replicaof", "127.0.0.1", String(master.port)] });
-    started.servers.push(replica);
+    const replicas: RedisServer[] = [];
+    for (let i = 0; i < (options.replicas ?? 1); i++) {
+      replicas.push(await startRedis({ extraArgs: ["--replicaof", "127.0.0.1", String(master.port)] }));
+    }
+    started.servers.push(...replicas);
+    const replica = replicas[0] as RedisServer;
     if (password !== undefined) {
-      for (const server of [master, replica]) {
+      for (const server of [master, ...replicas]) {
         const client = new Redis(server.port ?? 0, "127.0.0.1", { maxRetriesPerRequest: 1 });
         try {
           await client.config("SET", "masterauth", password);
@@ -159,7 +167,8 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       async () => {
         for (const port of sentinelPorts) {
           const state = await masterState(port).catch(() => new Map<string, string>());
-          if (state.get("num-slaves") !== "1" || state.get("num-other-sentinels") !== "2") return false;
+          if (state.get("num-slaves") !== String(replicas.length) || state.get("num-other-sentinels") !== "2")
+            return false;
         }
         return true;
       },
@@ -177,6 +186,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       password,
       master,
       replica,
+      replicas,
       sentinelPorts,
       url(db = 0) {
         const auth = password === undefined ? "" : `:${encodeURIComponent(password)}@`;
