@@ -48,6 +48,8 @@ export interface FailoverFigures {
   recoverMs: number;
   drainMs: number;
   notSucceeded: string[];
+  /** Ids of the tasks that never ran. */
+  missingIds: string[];
   countdownLateMs: number[];
   countdownMissing: number;
 }
@@ -140,7 +142,9 @@ export async function runFailoverLoad(o: FailoverLoadOptions): Promise<FailoverF
     await new Promise((r) => setTimeout(r, 500));
   }
   const drainMs = Date.now() - drainStart;
-  const ran = new Set(tags.filter((t) => !t.startsWith("c"))).size;
+  const ranTags = new Set(tags.filter((t) => !t.startsWith("c")));
+  const ran = ranTags.size;
+  const missingIds = ids.filter((_, i) => !ranTags.has(String(i)));
   const countdownRan = new Set(tags.filter((t) => t.startsWith("c"))).size;
   const read = await pythonReads(ids, countdownIds, o.python);
   const countdownLateMs = read.done.flatMap((d, k) =>
@@ -158,6 +162,7 @@ export async function runFailoverLoad(o: FailoverLoadOptions): Promise<FailoverF
     recoverMs,
     drainMs,
     notSucceeded: read.notSucceeded,
+    missingIds,
     countdownLateMs,
     countdownMissing: o.countdownTasks - countdownRan,
   };
