@@ -45,8 +45,7 @@ function tsApp(extra: ConstructorParameters<typeof Celery>[0] = {}): Celery {
       unackedRestoreThrottle: 1,
       unackedMutexExpire: 5,
       // A publish the old master acknowledged but had not copied yet would be lost at the kill
-      // (replication is asynchronous): WAIT for one replica first. Without it (kombu's behaviour)
-      // 10 000-task runs lost 1 task each (the publishes in flight at the kill).
+      // (replication is asynchronous): WAIT for one replica first (kombu does not).
       waitForReplicas: 1,
     },
     resultBackendTransportOptions: { masterName: set.masterName },
