@@ -123,20 +123,23 @@ emit([r.get(timeout=60) for r in rs])
     if (!stopped) throw new Error("no node 0");
     const stopAt = Date.now();
     await cluster.stop(0);
-    await waitUntil(
-      "the TS worker on another node",
-      async () => transport.connection.isOpen && transport.endpoint.port !== stopped.port,
-      { timeoutMs: 60_000, intervalMs: 50 },
-    );
-    const recoverMs = Date.now() - stopAt;
-    console.log(
-      `[failover list] TS worker reconnected to the next node ${recoverMs} ms after its node stopped`,
-    );
-    expect([cluster.nodes[1]?.port, cluster.nodes[2]?.port]).toContain(transport.endpoint.port);
-    // Python (kombu) walks the same list: dead, stopped, then a live node.
-    expect(await send(20)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 20) * 2));
-    expect(errors.some((e) => /lost; reconnecting to/.test(e))).toBe(true);
-    await cluster.start(0);
+    try {
+      await waitUntil(
+        "the TS worker on another node",
+        async () => transport.connection.isOpen && transport.endpoint.port !== stopped.port,
+        { timeoutMs: 60_000, intervalMs: 50 },
+      );
+      const recoverMs = Date.now() - stopAt;
+      console.log(
+        `[failover list] TS worker reconnected to the next node ${recoverMs} ms after its node stopped`,
+      );
+      expect([cluster.nodes[1]?.port, cluster.nodes[2]?.port]).toContain(transport.endpoint.port);
+      // Python (kombu) walks the same list: dead, stopped, then a live node.
+      expect(await send(20)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 20) * 2));
+    } finally {
+      // The later tests need all three nodes.
+      await cluster.start(0);
+    }
   }, 180_000);
 });
 
