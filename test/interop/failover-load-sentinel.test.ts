@@ -111,6 +111,8 @@ describe("Redis Sentinel: the master killed under load", () => {
       total: FAILOVER_TASKS,
       countdownTasks: 10,
       countdownSeconds: 8,
+      // Everything runs ~5 s after the last send; a lost task must not cost CI the 240 s default.
+      drainTimeoutMs: 60_000,
       python: {
         backendUrl: set.url(2),
         config: { result_backend_transport_options: { master_name: set.masterName } },
