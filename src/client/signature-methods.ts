@@ -59,23 +59,26 @@ export type EagerAppliedResult<S> = S extends OneTask
         : EagerResult<R>
       : EagerResult<ResultTypeOf<S>> | GroupResult<unknown>;
 
+/** How an app starts a signature: sent (`apply_async`) or run in this process (`apply`). */
+export interface SignatureAppliers {
+  /** `sig.apply_async(args, kwargs, **options)` through this app (in-process under `taskAlwaysEager`). */
+  applySignature(
+    sig: Signature,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options: Record<string, unknown>,
+  ): Promise<AnyResult>;
+  /** `sig.apply(args, kwargs, **options)`: runs it in this process with this app's tasks. */
+  applySignatureEagerly(
+    sig: Signature,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options: Record<string, unknown>,
+  ): Promise<AnyResult>;
+}
+
 declare module "../canvas/signature.js" {
-  interface SignatureApp {
-    /** `sig.apply_async(args, kwargs, **options)` through this app (in-process under `taskAlwaysEager`). */
-    applySignature(
-      sig: Signature,
-      args: readonly unknown[],
-      kwargs: Record<string, unknown>,
-      options: Record<string, unknown>,
-    ): Promise<AnyResult>;
-    /** `sig.apply(args, kwargs, **options)`: runs it in this process with this app's tasks. */
-    applySignatureEagerly(
-      sig: Signature,
-      args: readonly unknown[],
-      kwargs: Record<string, unknown>,
-      options: Record<string, unknown>,
-    ): Promise<AnyResult>;
-  }
+  interface SignatureApp extends SignatureAppliers {}
   interface Signature<R> {
     /**
      * Sends this signature or workflow (`Signature.apply_async`): partial `args` are prepended

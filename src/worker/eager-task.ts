@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import type { SignatureLike } from "../canvas/options.js";
 import { Group, Signature } from "../canvas/signature.js";
 import { EagerResult } from "../client/eager-result.js";
-import type { AnyResult } from "../client/result.js";
+import type { SignatureAppliers } from "../client/signature-methods.js";
 import type { CompatProfile } from "../compat.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { autoretryOptions } from "./backoff.js";
@@ -54,29 +54,18 @@ export interface EagerApplyOptions {
   routingKey?: string;
 }
 
-/** What an eager run needs from the app (the `Celery` facade satisfies it). */
-export interface EagerHost {
-  /** The app's tasks: new-style errbacks registered here are called in-process. */
+/**
+ * What an eager run needs from the app (the `Celery` facade satisfies it): its tasks (new-style
+ * errbacks registered here are called in-process) and how it starts link callbacks (sent) and
+ * errbacks (in this process).
+ */
+export interface EagerHost extends SignatureAppliers {
   readonly registry: TaskRegistry;
   readonly settings: {
     readonly taskEagerPropagates: boolean;
     readonly taskSerializer: string;
     readonly compat: CompatProfile;
   };
-  /** `sig.apply_async(args, kwargs, **options)` through the app, for link callbacks. */
-  applySignature(
-    sig: Signature,
-    args: readonly unknown[],
-    kwargs: Record<string, unknown>,
-    options: Record<string, unknown>,
-  ): Promise<AnyResult>;
-  /** `sig.apply(...)` in this process, for errbacks. */
-  applySignatureEagerly(
-    sig: Signature,
-    args: readonly unknown[],
-    kwargs: Record<string, unknown>,
-    options: Record<string, unknown>,
-  ): Promise<AnyResult>;
 }
 
 /** What `ctx.replace(sig)` throws in an eager run: the tracer runs `sig` and returns its value. */
