@@ -9,7 +9,8 @@
  *   behaviour   src/client/ worker/ beat/ events/ control/      what Celery does, in TS
  *   canvas      src/canvas/                     signatures, chain, group, chord: data + what runs next
  *   io          src/backends/ transports/       one folder per broker/backend (ioredis, amqplib)
- *   settings    src/config.ts, config-checks.ts, logging.ts, tracing.ts   settings types, checks, the
+ *   settings    src/config.ts, config-values.ts, config-defaults.ts, config-checks.ts,
+ *               option-checks.ts, logging.ts, tracing.ts   settings types, defaults and checks, the
  *               logger, OpenTelemetry spans
  *   pure        src/protocol/ serialization/    build/parse messages, codecs; no I/O
  *   base        src/errors.ts, compat.ts, optional-deps.ts, redact.ts   the error tree, Celery minor
@@ -55,6 +56,9 @@ const ROOT_FILE_LAYER = {
   "metrics.ts": "app",
   "config.ts": "settings",
   "config-checks.ts": "settings",
+  "config-defaults.ts": "settings",
+  "config-values.ts": "settings",
+  "option-checks.ts": "settings",
   "logging.ts": "settings",
   "tracing.ts": "settings",
   "errors.ts": "base",

@@ -1,115 +1,38 @@
-import { closest } from "fastest-levenshtein";
 import { CELERY_MINORS, compatProfile } from "./compat.js";
+import type { CeleryOptions, Settings } from "./config.js";
 import {
-  type BrokerTransportOptions,
-  type CeleryOptions,
-  COMPRESSIONS,
   DEFAULT_BROKER_TRANSPORT_OPTIONS,
   DEFAULT_BROKER_URL,
   DEFAULT_PUBLISH_RETRY_POLICY,
   KNOWN_OPTIONS,
-  type RetryPolicy,
   SCALAR_DEFAULTS,
+} from "./config-defaults.js";
+import {
+  type BrokerTransportOptions,
+  COMPRESSIONS,
+  type RetryPolicy,
   SERIALIZERS,
-  type Settings,
   type TaskRoutes,
   type TlsSettings,
-} from "./config.js";
+} from "./config-values.js";
 import { ConfigError } from "./errors.js";
+import {
+  type Check,
+  checkObject,
+  describe,
+  isBool,
+  listOf,
+  number,
+  oneOf,
+  rejectUnknownKeys,
+  text,
+} from "./option-checks.js";
 
 /**
- * The validators behind `resolveSettings` (src/config.ts): one small check per
- * setting, each throwing a {@link ConfigError} that names the option and the
- * values it accepts. Kept apart from the settings' types and defaults so each
- * file reads on its own.
+ * The validators behind `resolveSettings`: one check per setting (built from option-checks.ts),
+ * each throwing a {@link ConfigError} that names the option and the values it accepts. The
+ * settings' types are in config.ts and config-values.ts, their defaults in config-defaults.ts.
  */
-
-type Check = (option: string, value: unknown) => void;
-
-export function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null || typeof value !== "object") return String(value);
-  return Array.isArray(value) ? "an array" : "an object";
-}
-
-/**
- * Rejects keys outside `known`, naming each unknown one with the closest valid
- * name (`app.worker({ concurency: 4 })`: "did you mean concurrency?"), so a typo
- * is an error instead of a default silently taken. `what` names the object
- * ("setting", "worker option", ...).
- */
-export function rejectUnknownKeys(what: string, value: object, known: readonly string[]): void {
-  const unknown = Object.keys(value).filter((key) => !known.includes(key));
-  const [first] = unknown;
-  if (first === undefined) return;
-  const named = unknown.map(
-    (key) => `${JSON.stringify(key)} (did you mean ${JSON.stringify(closest(key, [...known]))}?)`,
-  );
-  throw new ConfigError(
-    first,
-    `unknown ${what}${unknown.length > 1 ? "s" : ""} ${named.join(", ")}; accepted: ${known.join(", ")}`,
-  );
-}
-
-export function oneOf(values: readonly (string | number)[]): Check {
-  return (option, value) => {
-    if (!(values as readonly unknown[]).includes(value)) {
-      throw new ConfigError(
-        option,
-        `${option} must be one of ${values.map((v) => JSON.stringify(v)).join(", ")} (got ${describe(value)})`,
-      );
-    }
-  };
-}
-
-export const isBool: Check = (option, value) => {
-  if (typeof value !== "boolean")
-    throw new ConfigError(option, `${option} must be true or false (got ${describe(value)})`);
-};
-
-export function number(opts: { min?: number; integer?: boolean; nullable?: boolean }): Check {
-  return (option, value) => {
-    if (value === null && opts.nullable) return;
-    const ok =
-      typeof value === "number" &&
-      Number.isFinite(value) &&
-      (opts.min === undefined || value >= opts.min) &&
-      (!opts.integer || Number.isInteger(value));
-    if (!ok) {
-      const kind = opts.integer ? "an integer" : "a number";
-      const range = opts.min !== undefined ? ` >= ${opts.min}` : "";
-      throw new ConfigError(
-        option,
-        `${option} must be ${kind}${range}${opts.nullable ? " or null" : ""} (got ${describe(value)})`,
-      );
-    }
-  };
-}
-
-export function text(opts: { nonEmpty?: boolean; nullable?: boolean } = {}): Check {
-  return (option, value) => {
-    if (value === null && opts.nullable) return;
-    if (typeof value !== "string" || (opts.nonEmpty && value.length === 0)) {
-      throw new ConfigError(
-        option,
-        `${option} must be a ${opts.nonEmpty ? "non-empty " : ""}string${opts.nullable ? " or null" : ""} (got ${describe(value)})`,
-      );
-    }
-  };
-}
-
-export function listOf(values: readonly string[], nullable = false): Check {
-  return (option, value) => {
-    if (value === null && nullable) return;
-    if (!Array.isArray(value) || value.some((v) => !values.includes(v))) {
-      throw new ConfigError(
-        option,
-        `${option} must be a list of ${values.map((v) => JSON.stringify(v)).join(", ")} (got ${JSON.stringify(value)})`,
-      );
-    }
-  };
-}
-
 const nullableCompression: Check = (option, value) => {
   if (value === null) return;
   oneOf(COMPRESSIONS)(option, value);
@@ -346,32 +269,6 @@ const TLS_KEYS = [
   "key",
   "servername",
 ];
-
-export function checkObject<T extends object>(
-  option: string,
-  value: unknown,
-  checks: Record<string, Check>,
-  defaults: T,
-): T {
-  if (value === undefined) return { ...defaults };
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError(option, `${option} must be an object with keys ${Object.keys(checks).join(", ")}`);
-  }
-  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
-  for (const [key, v] of Object.entries(value)) {
-    const check = checks[key];
-    if (!check) {
-      throw new ConfigError(
-        `${option}.${key}`,
-        `unknown option ${option}.${key}; accepted: ${Object.keys(checks).join(", ")}`,
-      );
-    }
-    if (v === undefined) continue;
-    check(`${option}.${key}`, v);
-    out[key] = v;
-  }
-  return out as T;
-}
 
 export function checkTls(option: string, value: unknown): TlsSettings | null {
   if (value === undefined || value === false || value === null) return null;

@@ -1,180 +1,26 @@
 import type { CeleryMinor, CompatProfile } from "./compat.js";
+import type {
+  BeatScheduleSetting,
+  BrokerTransportOptions,
+  CompressionName,
+  DatabaseTableSettings,
+  QueueSetting,
+  Resolved,
+  ResultBackendTransportOptions,
+  RetryPolicy,
+  SerializerName,
+  TaskRoutes,
+  TlsSettings,
+} from "./config-values.js";
 import type { Logger } from "./logging.js";
 
 /**
- * Every Celeriac setting, named as Celery names it (celery/app/defaults.py)
- * in camelCase, with Celery's defaults. `resolveSettings` (config-checks.ts) validates the user's
- * object once, up front, so a typo or a bad value is a {@link ConfigError}
- * naming the option and the values it accepts, before any connection opens.
+ * Every Celeriac setting, named as Celery names it (celery/app/defaults.py, 5.7.0) in camelCase,
+ * with Celery's defaults (config-defaults.ts). `resolveSettings` (config-checks.ts) validates the
+ * user's object once, up front, so a typo or a bad value is a {@link ConfigError} naming the option
+ * and the values it accepts, before any connection opens. The nested option objects are in
+ * config-values.ts.
  */
-
-export const SERIALIZERS = ["json", "msgpack", "yaml"] as const;
-export type SerializerName = (typeof SERIALIZERS)[number];
-
-/** kombu/compression.py aliases (name or MIME type both accepted, as kombu's `get_encoder` does). */
-export const COMPRESSIONS = [
-  "zlib",
-  "gzip",
-  "bzip2",
-  "bzip",
-  "lzma",
-  "xz",
-  "brotli",
-  "zstd",
-  "zstandard",
-  "application/x-gzip",
-  "application/x-bz2",
-  "application/x-lzma",
-  "application/x-brotli",
-  "application/zstd",
-] as const;
-export type CompressionName = (typeof COMPRESSIONS)[number];
-
-/** Celery's `ssl_cert_reqs` values (`ssl.CERT_*` names and the lower-case forms the URL takes). */
-export type CertReqs = "required" | "optional" | "none";
-
-/** TLS settings as Celery's `broker_use_ssl` / `redis_backend_use_ssl` dicts, plus in-memory PEM. */
-export interface TlsSettings {
-  sslCertReqs?: CertReqs;
-  /** Paths, as Celery takes them. */
-  sslCaCerts?: string;
-  sslCertfile?: string;
-  sslKeyfile?: string;
-  /** PEM contents instead of paths. */
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  /** SNI / certificate host name override. */
-  servername?: string;
-}
-
-/** kombu Redis transport options (kombu/transport/redis.py `Channel.from_transport_options`). */
-export interface BrokerTransportOptions {
-  globalKeyprefix?: string;
-  /** Seconds an unacked message stays with its consumer before it is redelivered (default 3600). */
-  visibilityTimeout?: number;
-  prioritySteps?: number[];
-  sep?: string;
-  fanoutPrefix?: boolean | string;
-  fanoutPatterns?: boolean;
-  bodyEncoding?: "base64" | "utf-8";
-  unackedKey?: string;
-  unackedIndexKey?: string;
-  unackedMutexKey?: string;
-  /** Seconds the restore mutex is held at most (default 300). */
-  unackedMutexExpire?: number;
-  /** Messages restored per sweep (a count), null = all. */
-  unackedRestoreLimit?: number | null;
-  /** Seconds between visibility sweeps (default 10). */
-  unackedRestoreInterval?: number;
-  /** A count: the full sweep runs every `unackedRestoreThrottle` intervals (default 10). */
-  unackedRestoreThrottle?: number;
-  queueOrderStrategy?: "round_robin" | "priority" | "sorted";
-  /** Seconds one BRPOP blocks (default 1). */
-  brpopTimeout?: number;
-  /**
-   * Celeriac only, not a kombu option: after each publish, Redis `WAIT`s (up to 1 s) until this
-   * many replicas hold it, else the publish is retried (at-least-once: it may then be there
-   * twice). With Sentinel, a failover then cannot lose a publish Redis acknowledged (replication
-   * is asynchronous). Default 0: kombu's behaviour.
-   */
-  waitForReplicas?: number;
-  /** With a `sentinel://` broker: the monitored master's name (kombu `master_name`; required there). */
-  masterName?: string | null;
-  /** With a `sentinel://` broker: how to log in to the Sentinels themselves (kombu `sentinel_kwargs`). */
-  sentinelKwargs?: SentinelKwargs | null;
-}
-
-/**
- * Credentials for the Sentinel processes (redis-py `Sentinel(sentinel_kwargs=...)`). The URL's
- * password is the master's; Sentinels are reached without one unless given here.
- */
-export interface SentinelKwargs {
-  username?: string;
-  password?: string;
-}
-
-/** Celery keeps the backend's options apart from the broker's (`result_backend_transport_options`). */
-export interface ResultBackendTransportOptions {
-  globalKeyprefix?: string;
-  /** With a `sentinel://` backend: the master's name (Celery `SentinelBackend` `master_name`). */
-  masterName?: string | null;
-  /** With a `sentinel://` backend: Sentinel credentials (Celery `sentinel_kwargs`). */
-  sentinelKwargs?: SentinelKwargs | null;
-}
-
-/** Celery's `task_publish_retry_policy` (kombu `Connection.ensure` arguments). */
-export interface RetryPolicy {
-  /** A count. */
-  maxRetries?: number;
-  /** Seconds before the first retry. */
-  intervalStart?: number;
-  /** Seconds added to the delay after each retry. */
-  intervalStep?: number;
-  /** Seconds: the longest delay. */
-  intervalMax?: number;
-}
-
-/** A route as Celery's `task_routes` values: a queue name or an options object. */
-export type RouteTarget =
-  | string
-  | {
-      queue?: string;
-      exchange?: string;
-      exchangeType?: "direct" | "topic" | "fanout";
-      routingKey?: string;
-      /** Celery's spelling, accepted too. */
-      routing_key?: string;
-      priority?: number;
-    };
-
-/**
- * Celery's `task_routes`: a map of exact names and glob patterns (`fnmatch`),
- * a list of such maps or `[pattern, route]` pairs (RegExp allowed), or router
- * functions `(name, args, kwargs, options) => RouteTarget | undefined`.
- */
-export type RouterFunction = (
-  name: string,
-  args: readonly unknown[],
-  kwargs: Record<string, unknown>,
-  options: Record<string, unknown>,
-) => RouteTarget | null | undefined;
-export type TaskRoutes =
-  | Record<string, RouteTarget>
-  | Array<Record<string, RouteTarget> | [string | RegExp, RouteTarget] | RouterFunction>;
-
-/** A queue declared in `task_queues` (kombu `Queue`). */
-export interface QueueSetting {
-  name: string;
-  exchange?: string;
-  exchangeType?: "direct" | "topic" | "fanout";
-  routingKey?: string;
-  durable?: boolean;
-  autoDelete?: boolean;
-  exclusive?: boolean;
-  queueArguments?: Record<string, unknown>;
-}
-
-/** `database_table_names` / `database_table_schemas`: one entry per SQLAlchemy model. */
-export interface DatabaseTableSettings {
-  task?: string;
-  group?: string;
-}
-
-/**
- * One `beatSchedule` entry, Celery's `beat_schedule` shape. Checked in full
- * when beat starts (src/beat/entry.ts `BeatScheduleEntry` has the precise
- * types: `schedule` is seconds or a `crontab()`/`interval()`/`solar()`
- * object, `options` are `sendTask` options).
- */
-export interface BeatScheduleSetting {
-  task: string;
-  schedule: number | object;
-  args?: unknown[];
-  kwargs?: Record<string, unknown>;
-  options?: object;
-  relative?: boolean;
-}
 
 /**
  * What `new Celery({...})` takes. Everything is optional except what you use.
@@ -368,11 +214,9 @@ export interface CeleryOptions {
   wireMaxDepth?: number;
 }
 
-type Required2<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
-
 /** Settings after defaults and validation; what every collaborator reads. */
 export interface Settings
-  extends Required2<
+  extends Resolved<
     Omit<
       CeleryOptions,
       | "broker"
@@ -392,9 +236,9 @@ export interface Settings
   readonly broker: string;
   readonly backend: string | null;
   readonly compat: CompatProfile;
-  readonly brokerTransportOptions: Required2<BrokerTransportOptions>;
-  readonly resultBackendTransportOptions: Required2<ResultBackendTransportOptions>;
-  readonly taskPublishRetryPolicy: Required2<RetryPolicy>;
+  readonly brokerTransportOptions: Resolved<BrokerTransportOptions>;
+  readonly resultBackendTransportOptions: Resolved<ResultBackendTransportOptions>;
+  readonly taskPublishRetryPolicy: Resolved<RetryPolicy>;
   readonly taskRoutes: TaskRoutes;
   readonly taskDefaultExchange: string;
   readonly taskDefaultRoutingKey: string;
@@ -405,135 +249,3 @@ export interface Settings
   /** The option names given to `new Celery(...)`, in order (Celery's `conf.changes`). */
   readonly given: readonly string[];
 }
-
-export const DEFAULT_BROKER_TRANSPORT_OPTIONS: Required2<BrokerTransportOptions> = {
-  globalKeyprefix: "",
-  visibilityTimeout: 3600,
-  prioritySteps: [0, 3, 6, 9],
-  sep: "\x06\x16",
-  fanoutPrefix: true,
-  fanoutPatterns: true,
-  bodyEncoding: "base64",
-  unackedKey: "unacked",
-  unackedIndexKey: "unacked_index",
-  unackedMutexKey: "unacked_mutex",
-  unackedMutexExpire: 300,
-  unackedRestoreLimit: null,
-  unackedRestoreInterval: 10,
-  unackedRestoreThrottle: 10,
-  queueOrderStrategy: "round_robin",
-  brpopTimeout: 1,
-  waitForReplicas: 0,
-  masterName: null,
-  sentinelKwargs: null,
-};
-
-/** celery/app/defaults.py `task_publish_retry_policy`. */
-export const DEFAULT_PUBLISH_RETRY_POLICY: Required2<RetryPolicy> = {
-  maxRetries: 3,
-  intervalStart: 0,
-  intervalStep: 0.2,
-  intervalMax: 0.2,
-};
-
-export const SCALAR_DEFAULTS = {
-  brokerConnectionRetry: true,
-  brokerConnectionRetryOnStartup: true,
-  brokerConnectionMaxRetries: 100,
-  brokerConnectionTimeout: 4,
-  brokerFailoverStrategy: "round-robin",
-  brokerHeartbeat: 120,
-  brokerPoolLimit: 10,
-  taskPublishRetry: true,
-  taskDefaultQueue: "celery",
-  taskDefaultExchangeType: "direct",
-  taskDefaultPriority: null,
-  taskQueues: [],
-  taskCreateMissingQueues: true,
-  taskSerializer: "json",
-  taskCompression: null,
-  acceptContent: ["json"],
-  taskIgnoreResult: false,
-  taskTimeLimit: null,
-  taskSoftTimeLimit: null,
-  taskAcksLate: false,
-  taskAcksOnFailureOrTimeout: true,
-  taskRejectOnWorkerLost: false,
-  taskTrackStarted: false,
-  taskAlwaysEager: false,
-  taskEagerPropagates: false,
-  taskStoreErrorsEvenIfIgnored: false,
-  taskSendSentEvent: false,
-  taskInheritParentPriority: false,
-  taskDefaultRateLimit: null,
-  taskQueueMaxPriority: null,
-  taskDefaultQueueType: "classic",
-  brokerNativeDelayedDeliveryQueueType: "quorum",
-  workerDetectQuorumQueues: true,
-  resultSerializer: "json",
-  resultAcceptContent: null,
-  resultCompression: null,
-  resultExpires: 86400,
-  resultFailureExpires: null,
-  resultChordExpires: null,
-  resultExtended: false,
-  resultChordRetryInterval: 1,
-  resultBackendAlwaysRetry: null,
-  resultBackendMaxRetries: null,
-  resultBackendBaseSleepBetweenRetriesMs: 10,
-  resultBackendMaxSleepBetweenRetriesMs: 10000,
-  databaseUrl: null,
-  databaseTableNames: null,
-  databaseTableSchemas: null,
-  redisSocketConnectTimeout: null,
-  workerConcurrency: null,
-  workerPrefetchMultiplier: 4,
-  workerSendTaskEvents: false,
-  workerDisableRateLimits: false,
-  workerEnableRemoteControl: true,
-  workerMaxTasksPerChild: null,
-  workerMaxMemoryPerChild: null,
-  workerLostWaitSeconds: 10,
-  workerCancelLongRunningTasksOnConnectionLoss: false,
-  eventSerializer: "json",
-  eventQueueExpires: 60,
-  eventQueueTtl: 5,
-  eventExchange: "celeryev",
-  eventQueuePrefix: "celeryev",
-  controlExchange: "celery",
-  timezone: null,
-  enableUtc: true,
-  beatSchedule: {} as Record<string, BeatScheduleSetting>,
-  beatScheduler: "celery.beat:PersistentScheduler",
-  beatScheduleFilename: "celerybeat-schedule",
-  beatMaxLoopInterval: 0,
-  beatSyncEvery: 0,
-  beatCronStartingDeadline: null,
-  redbeatRedisUrl: null,
-  redbeatKeyPrefix: "redbeat:",
-  redbeatLockKey: "",
-  redbeatLockTimeout: null,
-  wireMaxMessageSize: 16 * 1024 * 1024,
-  wireMaxDecompressedSize: 16 * 1024 * 1024,
-  wireMaxDepth: 512,
-} as const;
-
-const STRUCTURED_KEYS = [
-  "broker",
-  "backend",
-  "compat",
-  "brokerTransportOptions",
-  "resultBackendTransportOptions",
-  "taskPublishRetryPolicy",
-  "taskRoutes",
-  "taskDefaultExchange",
-  "taskDefaultRoutingKey",
-  "brokerUseSsl",
-  "redisBackendUseSsl",
-  "taskDefaultDeliveryMode",
-] as const;
-
-/** Every option name `new Celery()` accepts (used to reject typos). */
-export const KNOWN_OPTIONS: readonly string[] = [...STRUCTURED_KEYS, ...Object.keys(SCALAR_DEFAULTS)];
-
-export const DEFAULT_BROKER_URL = "redis://localhost:6379/0";

@@ -59,9 +59,9 @@ export type {
   WorkflowApplyOptions,
 } from "./client/signature-methods.js";
 export { CELERY_MINORS, type CeleryMinor } from "./compat.js";
+export type { CeleryOptions, Settings } from "./config.js";
 export type {
   BrokerTransportOptions,
-  CeleryOptions,
   CompressionName,
   QueueSetting,
   ResultBackendTransportOptions,
@@ -70,10 +70,9 @@ export type {
   RouteTarget,
   SentinelKwargs,
   SerializerName,
-  Settings,
   TaskRoutes,
   TlsSettings,
-} from "./config.js";
+} from "./config-values.js";
 export {
   Control,
   type DestinationOptions,

@@ -28,12 +28,12 @@ export { type ResolvedRoute, type RouteOptions, Router, routeGlobToRegExp } from
 export { checkSendOptions, SEND_OPTION_NAMES } from "./client/send-options.js";
 export { signatureDict, taskSignature } from "./client/signature.js";
 export { type CompatProfile, compatProfile, LATEST_COMPAT } from "./compat.js";
+export { resolveSettings } from "./config-checks.js";
 export {
   DEFAULT_BROKER_TRANSPORT_OPTIONS,
   DEFAULT_PUBLISH_RETRY_POLICY,
   KNOWN_OPTIONS,
-} from "./config.js";
-export { resolveSettings } from "./config-checks.js";
+} from "./config-defaults.js";
 export { READY_STATES } from "./protocol/states.js";
 export {
   createRedisClient,

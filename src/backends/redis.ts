@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { RetryPolicy } from "../config.js";
+import type { RetryPolicy } from "../config-values.js";
 import { DecodeError } from "../errors.js";
 import {
   ClientClosedError,

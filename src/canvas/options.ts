@@ -1,4 +1,4 @@
-import type { CompressionName, SerializerName } from "../config.js";
+import type { CompressionName, SerializerName } from "../config-values.js";
 import { ConfigError } from "../errors.js";
 import { describeValue, setOwn } from "../protocol/guards.js";
 import type { SignatureDict } from "../protocol/task-message.js";

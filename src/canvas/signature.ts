@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { rejectUnknownKeys } from "../config-checks.js";
 import { ConfigError } from "../errors.js";
+import { rejectUnknownKeys } from "../option-checks.js";
 import { isPlainObject, isRecord, setOwn } from "../protocol/guards.js";
 import { saferepr } from "../protocol/saferepr.js";
 import type { SignatureDict } from "../protocol/task-message.js";

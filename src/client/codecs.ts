@@ -1,4 +1,5 @@
-import type { CompressionName, SerializerName, Settings } from "../config.js";
+import type { Settings } from "../config.js";
+import type { CompressionName, SerializerName } from "../config-values.js";
 import { compress, serialize } from "../serialization/index.js";
 
 /**

@@ -1,6 +1,7 @@
 import type { PublishOptions } from "../canvas/options.js";
 import { type RouteLookup, routeSignatureDict } from "../canvas/routes.js";
-import type { CompressionName, SerializerName, Settings } from "../config.js";
+import type { Settings } from "../config.js";
+import type { CompressionName, SerializerName } from "../config-values.js";
 import { type BuildTaskInput, buildTaskMessage } from "../protocol/build.js";
 import type { SignatureDict, TaskMessage } from "../protocol/task-message.js";
 import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";

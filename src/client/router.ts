@@ -1,4 +1,5 @@
-import type { QueueSetting, RouteTarget, Settings, TaskRoutes } from "../config.js";
+import type { Settings } from "../config.js";
+import type { QueueSetting, RouteTarget, TaskRoutes } from "../config-values.js";
 import { ConfigError } from "../errors.js";
 import type { QueueSpec } from "../transports/transport.js";
 

@@ -1,8 +1,8 @@
 import { SEND_OPTION_NAMES, type SignatureLike } from "../canvas/options.js";
 import { plain } from "../canvas/signature.js";
-import { COMPRESSIONS, SERIALIZERS } from "../config.js";
-import { rejectUnknownKeys } from "../config-checks.js";
+import { COMPRESSIONS, SERIALIZERS } from "../config-values.js";
 import { ConfigError } from "../errors.js";
+import { rejectUnknownKeys } from "../option-checks.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 
 export { SEND_OPTION_NAMES } from "../canvas/options.js";

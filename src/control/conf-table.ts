@@ -1,4 +1,5 @@
-import { DEFAULT_BROKER_TRANSPORT_OPTIONS, type Settings } from "../config.js";
+import type { Settings } from "../config.js";
+import { DEFAULT_BROKER_TRANSPORT_OPTIONS } from "../config-defaults.js";
 import { isRecord } from "../protocol/guards.js";
 import { CELERY_CONF_DEFAULTS } from "./celery-conf-defaults.js";
 

@@ -1,6 +1,6 @@
-import { SERIALIZERS } from "../config.js";
-import { describe, isBool, number, oneOf, rejectUnknownKeys } from "../config-checks.js";
+import { SERIALIZERS } from "../config-values.js";
 import { ConfigError } from "../errors.js";
+import { describe, isBool, number, oneOf, rejectUnknownKeys } from "../option-checks.js";
 
 /**
  * `app.task(name, handler, options)` and `defineTaskBase(options)` checked as

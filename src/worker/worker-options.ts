@@ -1,9 +1,9 @@
 import type { ResultBackend } from "../backends/backend.js";
 import type { Settings } from "../config.js";
-import { describe, isBool, number, oneOf, rejectUnknownKeys, text } from "../config-checks.js";
 import type { WorkerOps, WorkerOpsWorker } from "../control/worker-ops.js";
 import { ConfigError } from "../errors.js";
 import { checkLogger, type Logger } from "../logging.js";
+import { describe, isBool, number, oneOf, rejectUnknownKeys, text } from "../option-checks.js";
 import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
 import type { BodyDecoder } from "./body-codec.js";
 import type { TaskRegistry } from "./task-registry.js";

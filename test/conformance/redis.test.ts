@@ -1,4 +1,4 @@
-import { DEFAULT_BROKER_TRANSPORT_OPTIONS } from "../../src/config.js";
+import { DEFAULT_BROKER_TRANSPORT_OPTIONS } from "../../src/config-defaults.js";
 import { RedisTransport } from "../../src/transports/redis/index.js";
 import { parseRedisUrl } from "../../src/transports/redis/url.js";
 import { allocateRedisDb } from "../support/services.js";

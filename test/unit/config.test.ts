@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { type CeleryOptions, KNOWN_OPTIONS } from "../../src/config.js";
+import type { CeleryOptions } from "../../src/config.js";
 import { resolveSettings } from "../../src/config-checks.js";
+import { KNOWN_OPTIONS } from "../../src/config-defaults.js";
 import { ConfigError } from "../../src/errors.js";
 
 function configError(options: unknown): ConfigError {

@@ -1,4 +1,4 @@
-import type { DatabaseTableSettings } from "../../config.js";
+import type { DatabaseTableSettings } from "../../config-values.js";
 import type { ResultBackend } from "../backend.js";
 import type { ContentCodec } from "./content.js";
 import { DjangoDbBackend } from "./django-db.js";

@@ -1,4 +1,4 @@
-import type { DatabaseTableSettings } from "../../config.js";
+import type { DatabaseTableSettings } from "../../config-values.js";
 import { DecodeError } from "../../errors.js";
 import { READY_STATES } from "../../protocol/states.js";
 import type {

@@ -1,4 +1,4 @@
-import type { RetryPolicy, TlsSettings } from "../../config.js";
+import type { RetryPolicy, TlsSettings } from "../../config-values.js";
 import { brokerReconnectPolicy } from "../retry-policy.js";
 import type { QueueSpec } from "../transport.js";
 import type { FailoverStrategy } from "./connection.js";

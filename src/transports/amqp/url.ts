@@ -1,4 +1,4 @@
-import type { CertReqs, TlsSettings } from "../../config.js";
+import type { CertReqs, TlsSettings } from "../../config-values.js";
 import { ConfigError } from "../../errors.js";
 import { quoteUrl } from "../../redact.js";
 import { parseCertReqs } from "../redis/url.js";

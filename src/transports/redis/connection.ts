@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis, RedisOptions } from "ioredis";
-import type { RetryPolicy, TlsSettings } from "../../config.js";
+import type { RetryPolicy, TlsSettings } from "../../config-values.js";
 import { ConfigError, ConnectionLostError } from "../../errors.js";
 import { loadDependency } from "../../optional-deps.js";
 import { describeEndpoint, type RedisEndpoint } from "./url.js";

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { BrokerTransportOptions, RetryPolicy } from "../../config.js";
+import type { BrokerTransportOptions, RetryPolicy } from "../../config-values.js";
 import type { WireBudget } from "../../serialization/index.js";
 import type { ReconnectPolicy } from "../retry-policy.js";
 import type {

@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from "ioredis";
-import type { RetryPolicy } from "../../config.js";
+import type { RetryPolicy } from "../../config-values.js";
 import { CeleryError, ConnectionLostError } from "../../errors.js";
 import type { OutgoingMessage, QueueSpec } from "../transport.js";
 import { ensureConnecting, withRetry } from "./connection.js";

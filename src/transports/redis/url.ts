@@ -1,4 +1,4 @@
-import type { CertReqs, SentinelKwargs, TlsSettings } from "../../config.js";
+import type { CertReqs, SentinelKwargs, TlsSettings } from "../../config-values.js";
 import { ConfigError } from "../../errors.js";
 import { quoteUrl } from "../../redact.js";
 

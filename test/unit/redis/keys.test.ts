@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_BROKER_TRANSPORT_OPTIONS } from "../../../src/config.js";
+import { DEFAULT_BROKER_TRANSPORT_OPTIONS } from "../../../src/config-defaults.js";
 import {
   DEFAULT_KEY_OPTIONS,
   RedisKeys,
