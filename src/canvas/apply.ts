@@ -1,11 +1,25 @@
 import { randomUUID } from "node:crypto";
 import { ConfigError } from "../errors.js";
+import { stringOrUndefined } from "../protocol/guards.js";
+import {
+  chordSizeOf,
+  freezeSignature,
+  type GroupNode,
+  type Options,
+  prepareChain,
+  type ResultNode,
+  resultTuple,
+  rootOf,
+  type TaskNode,
+  taskNode,
+  unrollGroup,
+} from "./freeze.js";
 import { Chunks, MapSignature } from "./maps.js";
 import { type PublishOptions, toPublishOptions } from "./options.js";
 import { Chain, Chord, Group, Signature } from "./signature.js";
 
 /**
- * Sending signatures, the way celery/canvas.py does it (protocol v2):
+ * Sending signatures, the way celery/canvas.py does it (5.7.0, protocol v2; freezing is freeze.ts):
  *
  * - task: `Signature.apply_async` (partial args prepended unless immutable);
  * - chain: `_chain.run` + `prepare_steps`: every step frozen (ids known up
@@ -40,202 +54,6 @@ export interface CanvasPublisher {
    */
   applyChord?(groupId: string, headerTuples: unknown[], body: Signature): Promise<void>;
 }
-
-/** A result tree node (celery/result.py `AsyncResult` / `GroupResult` with `parent`). */
-export type ResultNode = TaskNode | GroupNode;
-
-export interface TaskNode {
-  kind: "task";
-  id: string;
-  parent: ResultNode | null;
-}
-
-export interface GroupNode {
-  kind: "group";
-  id: string;
-  results: ResultNode[];
-  parent: ResultNode | null;
-}
-
-/** `AsyncResult.as_tuple()` / `GroupResult.as_tuple()`: `[[id, parent-tuple], null | [children]]`. */
-export function resultTuple(node: ResultNode): unknown[] {
-  const parent = node.parent ? resultTuple(node.parent) : null;
-  return node.kind === "task"
-    ? [[node.id, parent], null]
-    : [[node.id, parent], node.results.map(resultTuple)];
-}
-
-type Options = Record<string, unknown>;
-
-const taskNode = (id: string, parent: ResultNode | null = null): TaskNode => ({ kind: "task", id, parent });
-
-/** The root of a node's parent chain. */
-function rootOf(node: ResultNode): ResultNode {
-  let n = node;
-  while (n.parent) n = n.parent;
-  return n;
-}
-
-/** `chord._descend`: how many header completions a signature contributes to a chord. */
-export function chordSizeOf(sig: Signature): number {
-  if (sig instanceof Group) return sig.tasks.reduce((n, t) => n + chordSizeOf(t), 0);
-  if (sig instanceof Chain) {
-    for (let i = sig.tasks.length - 1; i >= 0; i--) {
-      const size = chordSizeOf(sig.tasks[i] as Signature);
-      if (size > 0) return size;
-    }
-    return 0;
-  }
-  if (sig instanceof Chord) return chordSizeOf(sig.body);
-  return 1;
-}
-
-/** Flattens nested groups (`group._freeze_unroll`), cloning every member. */
-function unrollGroup(g: Group): Signature[] {
-  const out: Signature[] = [];
-  for (const t of g.tasks) {
-    if (t instanceof Group) out.push(...unrollGroup(t));
-    else if (t instanceof Chain && t.tasks.length === 0) continue;
-    else out.push(t.clone());
-  }
-  return out;
-}
-
-/**
- * Freezes a signature of any kind (celery/canvas.py `*.freeze`), returning
- * its result node. Tasks: `Signature.freeze`. Groups: members get the group
- * id and their index. Chords: header frozen with `chord` = body, body frozen
- * with the given id. Chains: every step, last one carrying group/chord.
- */
-export function freezeSignature(
-  sig: Signature,
-  opts: {
-    id?: string;
-    groupId?: string;
-    chord?: Signature;
-    rootId?: string;
-    parentId?: string;
-    groupIndex?: number;
-  },
-  oid: string,
-): ResultNode {
-  if (sig instanceof Chain) {
-    const last = prepareChain(sig, [], {}, opts, oid, false).results[0] ?? taskNode(randomUUID());
-    // `prepare_steps` ends with `self.id = results[0].id`: a frozen chain carries its last step's id.
-    sig.options.task_id = last.id;
-    return last;
-  }
-  if (sig instanceof Group) {
-    const gid = typeof sig.options.task_id === "string" ? sig.options.task_id : randomUUID();
-    sig.options.task_id = gid;
-    if (opts.groupId) sig.options.group_id = opts.groupId;
-    if (opts.chord) sig.options.chord = opts.chord;
-    if (opts.groupIndex !== undefined) sig.options.group_index = opts.groupIndex;
-    // `group._freeze_group_tasks`: root_id/parent_id are `setdefault` (a None already there
-    // stays), and members get the group_id passed to the freeze, not the group's own id
-    // (`apply_async` gives them that when it sends them).
-    if (!("root_id" in sig.options)) sig.options.root_id = opts.rootId ?? null;
-    if (!("parent_id" in sig.options)) sig.options.parent_id = opts.parentId ?? null;
-    const rootId = str(sig.options.root_id);
-    const parentId = str(sig.options.parent_id);
-    const members = unrollGroup(sig);
-    sig.kwargs.tasks = members;
-    const results = members.map((m, i) =>
-      freezeSignature(m, { groupId: opts.groupId, chord: opts.chord, rootId, parentId, groupIndex: i }, oid),
-    );
-    return { kind: "group", id: gid, results, parent: null };
-  }
-  if (sig instanceof Chord) {
-    const headerRes = freezeSignature(
-      sig.header,
-      { rootId: opts.rootId, parentId: opts.parentId, chord: sig.body },
-      oid,
-    );
-    sig.options.task_id = headerRes.id;
-    const bodyRes = freezeSignature(sig.body, { ...opts, parentId: undefined }, oid);
-    rootOf(bodyRes).parent = headerRes;
-    return bodyRes;
-  }
-  return taskNode(sig.freeze({ ...opts, replyTo: oid }));
-}
-
-/** `_chain.prepare_steps`: frozen steps in REVERSE order (first task last) and their results. */
-function prepareChain(
-  c: Chain,
-  args: readonly unknown[],
-  kwargs: Options,
-  opts: {
-    id?: string;
-    groupId?: string;
-    chord?: Signature;
-    rootId?: string;
-    groupIndex?: number;
-    linkError?: unknown;
-  },
-  oid: string,
-  clone: boolean,
-): { tasks: Signature[]; results: ResultNode[] } {
-  // Splice nested chains and drop empty ones (prepare_steps' head normalization + in-loop splice).
-  const steps: Signature[] = [];
-  const splice = (list: Signature[]) => {
-    for (const t of list) {
-      if (t instanceof Chain) splice(t.tasks);
-      else steps.push(t);
-    }
-  };
-  splice(c.tasks);
-  const tasks: Signature[] = [];
-  const results: ResultNode[] = [];
-  let prevTask: Signature | null = null;
-  let prevRes: ResultNode | null = null;
-  for (let i = steps.length - 1; i >= 0; i--) {
-    const isFirst = i === 0;
-    const isLast = tasks.length === 0 && prevTask === null;
-    let task = steps[i] as Signature;
-    if (task instanceof Group && task.tasks.length === 0 && (i > 0 || prevTask)) continue;
-    if (clone) task = isFirst ? task.clone(args, kwargs) : task.clone();
-    else if (isFirst) task.args = [...args, ...task.args];
-    if (task instanceof Group && prevTask) {
-      // group(...) | s  ->  chord(group, s), the body keeping the id it was frozen with.
-      tasks.pop();
-      results.pop();
-      const body = prevTask;
-      task = new Chord(task, body, { task_id: body.id, ...(opts.rootId ? { root_id: opts.rootId } : {}) });
-      prevTask = tasks[tasks.length - 1] ?? null;
-      prevRes = results[results.length - 1] ?? null;
-      // The later steps were linked to the body's result; relink them to the chord's below.
-      let node: ResultNode | null = prevRes;
-      while (node?.parent && node.parent.id !== body.id) node = node.parent;
-      if (node?.parent) node.parent = null;
-      if (node) prevRes = node;
-    }
-    const res: ResultNode = isLast
-      ? freezeSignature(
-          task,
-          {
-            id: opts.id,
-            rootId: opts.rootId,
-            groupId: opts.groupId,
-            chord: opts.chord,
-            groupIndex: opts.groupIndex,
-          },
-          oid,
-        )
-      : freezeSignature(task, { rootId: opts.rootId }, oid);
-    if (prevRes && !prevRes.parent) prevRes.parent = res;
-    if (opts.linkError !== undefined) {
-      const list = Array.isArray(opts.linkError) ? opts.linkError : [opts.linkError];
-      for (const eb of list) task.linkError(eb as Signature);
-    }
-    tasks.push(task);
-    results.push(res);
-    prevTask = task;
-    prevRes = task instanceof Chord ? rootOf(res) : res;
-  }
-  return { tasks, results };
-}
-
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 /**
  * Applies any signature. `args`/`kwargs` are partial arguments (a parent's
@@ -312,10 +130,10 @@ async function applyChain(
     partial,
     kwargs,
     {
-      id: str(task_id),
-      groupId: str(group_id),
+      id: stringOrUndefined(task_id),
+      groupId: stringOrUndefined(group_id),
       chord: chord instanceof Signature ? chord : chord ? Signature.fromDict(chord as never) : undefined,
-      rootId: str(root_id),
+      rootId: stringOrUndefined(root_id),
       groupIndex: typeof group_index === "number" ? group_index : undefined,
       linkError: link_error,
     },
@@ -351,10 +169,10 @@ async function applyGroup(
   const options: Options = { ...g.options };
   for (const [k, v] of Object.entries(extra))
     if (v !== undefined && !(k === "group_id" && k in g.options)) options[k] = v;
-  const gid = str(options.task_id) ?? randomUUID();
+  const gid = stringOrUndefined(options.task_id) ?? randomUUID();
   delete options.task_id;
   options.group_id = gid;
-  const rootId = str(options.root_id);
+  const rootId = stringOrUndefined(options.root_id);
   const members = unrollGroup(g);
   const results: ResultNode[] = [];
   const frozen = members.map((m, index) => ({
@@ -394,7 +212,7 @@ async function applyChord(
     if (options[key] !== undefined && options[key] !== null) headerDelay[key] = options[key];
     delete options[key];
   }
-  const bodyTaskId = str(options.task_id);
+  const bodyTaskId = stringOrUndefined(options.task_id);
   delete options.task_id;
   const body = c.body.clone();
   const header = c.header.clone();
@@ -402,8 +220,10 @@ async function applyChord(
   // `group(tasks, task_id=self.options.get('task_id') or uuid())`.
   const listHeader = Object.keys(header.options).length === 0;
   const gid =
-    str(header.options.task_id) ?? (listHeader ? str(c.options.task_id) : undefined) ?? randomUUID();
-  const rootId = str(body.options.root_id);
+    stringOrUndefined(header.options.task_id) ??
+    (listHeader ? stringOrUndefined(c.options.task_id) : undefined) ??
+    randomUUID();
+  const rootId = stringOrUndefined(body.options.root_id);
   // _add_body_callbacks: link/link_error of the chord go to the body.
   const { link, link_error, ...rest } = options;
   for (const cb of link === undefined ? [] : Array.isArray(link) ? link : [link]) body.link(cb as Signature);

@@ -4,14 +4,7 @@
  * what a worker does after a task is src/worker/continuations.ts (docs/canvas.md).
  */
 
-export {
-  applySignature,
-  type CanvasPublisher,
-  chordSizeOf,
-  freezeSignature,
-  type ResultNode,
-  resultTuple,
-} from "./apply.js";
+export { applySignature, type CanvasPublisher } from "./apply.js";
 export {
   type ChainLink,
   type ContinuationOutcome,
@@ -20,6 +13,7 @@ export {
   planFailure,
   planSuccess,
 } from "./continuation.js";
+export { chordSizeOf, freezeSignature, type ResultNode, resultTuple } from "./freeze.js";
 export {
   CHUNKS_TASK,
   Chunks,

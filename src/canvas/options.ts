@@ -1,6 +1,6 @@
 import type { CompressionName, SerializerName } from "../config-values.js";
 import { ConfigError } from "../errors.js";
-import { describeValue, setOwn } from "../protocol/guards.js";
+import { describeValue, setOwn, stringOrUndefined } from "../protocol/guards.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import { SEND_OPTION_NAMES } from "./option-names.js";
 import { plain, type Signature } from "./signature.js";
@@ -90,7 +90,6 @@ export interface PublishOptions extends SendTaskOptions {
  * hold values we cannot reproduce (an `Exchange` object, say) and must not
  * break the send.
  */
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 
 function sigList(v: unknown): SignatureDict[] | undefined {
@@ -104,37 +103,37 @@ export function toPublishOptions(options: Record<string, unknown>): PublishOptio
   const set = <K extends keyof PublishOptions>(key: K, value: PublishOptions[K] | undefined) => {
     if (value !== undefined) o[key] = value;
   };
-  set("taskId", str(options.task_id));
+  set("taskId", stringOrUndefined(options.task_id));
   set("countdown", num(options.countdown));
   const eta = options.eta;
   if (eta instanceof Date) o.eta = eta;
-  else set("etaIso", str(eta));
+  else set("etaIso", stringOrUndefined(eta));
   const expires = options.expires;
   if (expires instanceof Date || typeof expires === "number") o.expires = expires;
-  else set("expiresIso", str(expires));
+  else set("expiresIso", stringOrUndefined(expires));
   set("priority", num(options.priority));
-  set("queue", str(options.queue));
-  set("exchange", str(options.exchange));
-  set("routingKey", str(options.routing_key));
+  set("queue", stringOrUndefined(options.queue));
+  set("exchange", stringOrUndefined(options.exchange));
+  set("routingKey", stringOrUndefined(options.routing_key));
   const headers = options.headers;
   if (headers !== null && typeof headers === "object" && !Array.isArray(headers)) {
     o.headers = headers as Record<string, unknown>;
   }
-  set("shadow", str(options.shadow));
+  set("shadow", stringOrUndefined(options.shadow));
   set("timeLimit", num(options.time_limit));
   set("softTimeLimit", num(options.soft_time_limit));
   if (typeof options.ignore_result === "boolean") o.ignoreResult = options.ignore_result;
-  const serializer = str(options.serializer);
+  const serializer = stringOrUndefined(options.serializer);
   if (serializer === "json" || serializer === "msgpack" || serializer === "yaml") o.serializer = serializer;
-  set("replyTo", str(options.reply_to));
+  set("replyTo", stringOrUndefined(options.reply_to));
   set("link", sigList(options.link));
   set("linkError", sigList(options.link_error));
-  set("parentId", str(options.parent_id));
-  set("rootId", str(options.root_id));
-  set("groupId", str(options.group_id));
+  set("parentId", stringOrUndefined(options.parent_id));
+  set("rootId", stringOrUndefined(options.root_id));
+  set("groupId", stringOrUndefined(options.group_id));
   set("groupIndex", num(options.group_index));
-  set("argsrepr", str(options.argsrepr));
-  set("kwargsrepr", str(options.kwargsrepr));
+  set("argsrepr", stringOrUndefined(options.argsrepr));
+  set("kwargsrepr", stringOrUndefined(options.kwargsrepr));
   if (Array.isArray(options.chain)) o.chain = options.chain.map(plain) as SignatureDict[];
   if (options.chord !== undefined && options.chord !== null) o.chord = plain(options.chord) as SignatureDict;
   const stamping = stampsOfOptions(options);
@@ -143,7 +142,7 @@ export function toPublishOptions(options: Record<string, unknown>): PublishOptio
     o.stamps = stamping.stamps;
   }
   set("replacedTaskNesting", num(options.replaced_task_nesting));
-  set("routeName", str(options.route_name));
+  set("routeName", stringOrUndefined(options.route_name));
   return o;
 }
 

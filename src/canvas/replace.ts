@@ -1,7 +1,7 @@
 import { CeleryError } from "../errors.js";
 import type { SignatureDict } from "../protocol/task-message.js";
-import { freezeSignature } from "./apply.js";
 import { pipe } from "./compose.js";
+import { freezeSignature } from "./freeze.js";
 import { Chain, Group, Signature } from "./signature.js";
 
 /**

@@ -1,5 +1,6 @@
 import { type ResultBackend, requireChordJoiner } from "../backends/backend.js";
-import { applySignature, type CanvasPublisher, type ResultNode, resultTuple } from "../canvas/apply.js";
+import { applySignature, type CanvasPublisher } from "../canvas/apply.js";
+import { type ResultNode, resultTuple } from "../canvas/freeze.js";
 import type { Chunks } from "../canvas/maps.js";
 import type { PublishOptions } from "../canvas/options.js";
 import { type Chain, type Chord, type Group, type Signature, snakeOption } from "../canvas/signature.js";

@@ -12,6 +12,11 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return proto === Object.prototype || proto === null;
 }
 
+/** The value when it is a string, else undefined (an option read from a decoded dict). */
+export function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
 /** A short, safe description of any value for error messages (no throwing getters, no cycles). */
 export function describeValue(value: unknown): string {
   if (value === null) return "null";

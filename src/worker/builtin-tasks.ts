@@ -1,4 +1,5 @@
-import { applySignature, resultTuple } from "../canvas/apply.js";
+import { applySignature } from "../canvas/apply.js";
+import { resultTuple } from "../canvas/freeze.js";
 import { CHUNKS_TASK, chunks, MAP_TASK, STARMAP_TASK } from "../canvas/maps.js";
 import { ACCUMULATE_TASK } from "../canvas/replace.js";
 import { Signature } from "../canvas/signature.js";

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ChordJoin, ChordPart, ResultMetaRecord } from "../backends/backend.js";
-import { applySignature, type CanvasPublisher, type ResultNode, resultTuple } from "../canvas/apply.js";
+import { applySignature, type CanvasPublisher } from "../canvas/apply.js";
 import {
   type ChainLink,
   type ContinuationOutcome,
@@ -9,6 +9,7 @@ import {
   planFailure,
   planSuccess,
 } from "../canvas/continuation.js";
+import { type ResultNode, resultTuple } from "../canvas/freeze.js";
 import { Chord, Group, Signature } from "../canvas/signature.js";
 import { excInfoToError, isExcInfo } from "../protocol/exceptions.js";
 import { logSafe } from "../protocol/py-repr.js";

@@ -4,13 +4,9 @@
  * against real Celery 5.7 workers in test/interop/canvas-*.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import {
-  applySignature,
-  type CanvasPublisher,
-  chordSizeOf,
-  type ResultNode,
-} from "../../../src/canvas/apply.js";
+import { applySignature, type CanvasPublisher } from "../../../src/canvas/apply.js";
 import { planErrbacks, planFailure, planSuccess } from "../../../src/canvas/continuation.js";
+import { chordSizeOf, type ResultNode } from "../../../src/canvas/freeze.js";
 import { chunks, xmap, xstarmap } from "../../../src/canvas/maps.js";
 import type { PublishOptions } from "../../../src/canvas/options.js";
 import { Chain, Chord, chain, chord, Group, group, Signature, s, si } from "../../../src/canvas/signature.js";
