@@ -1,0 +1,127 @@
+/**
+ * Producer figures: the built package's `sendTask` against the broker's raw rate for the same
+ * message (Redis: pipelined LPUSH of the same envelope; RabbitMQ: an amqplib confirm channel
+ * publishing the same body and properties), alternated in one process, median of the rounds; and
+ * Python Celery 5.7's `send_task` loop for reference.
+ */
+import { benchPythonEnv, median, runProcJson, runPython } from "./common.js";
+import type { BenchContext, FigureBody } from "./figure.js";
+
+interface Rounds {
+  celeriac: number[];
+  raw: number[];
+}
+
+function counts(ctx: BenchContext): { tasks: number; rounds: number; pythonTasks: number } {
+  return ctx.quick
+    ? { tasks: 200, rounds: 1, pythonTasks: 50 }
+    : { tasks: 20_000, rounds: 3, pythonTasks: 5_000 };
+}
+
+/** Python's `send_task` loop, timed inside Python after 200 warm-up sends. */
+async function pythonSendLoop(broker: string, backend: string, tasks: number): Promise<number> {
+  const rate = await runPython(
+    `
+import time
+from interop_app import app
+for i in range(200):
+    app.send_task("interop.add", (i, i), queue="bench-py")
+n = ${tasks}
+t0 = time.perf_counter()
+for i in range(n):
+    app.send_task("interop.add", (i, i), queue="bench-py")
+print(n / (time.perf_counter() - t0))
+`,
+    benchPythonEnv(broker, backend),
+  );
+  return Number(rate);
+}
+
+function body(
+  id: string,
+  title: string,
+  c: ReturnType<typeof counts>,
+  rounds: Rounds,
+  python: number,
+  raw: { name: string; note: string; target: number },
+): FigureBody {
+  const celeriac = median(rounds.celeriac);
+  const rawRate = median(rounds.raw);
+  return {
+    id,
+    title,
+    counts: c,
+    contenders: [
+      {
+        name: "Celeriac sendTask",
+        value: celeriac,
+        unit: "tasks/s",
+        note: `built package, ${c.tasks} sends issued at once, median of ${c.rounds}`,
+      },
+      { name: raw.name, value: rawRate, unit: "msgs/s", note: raw.note },
+      {
+        name: "Python send_task loop",
+        value: python,
+        unit: "tasks/s",
+        note: `Celery 5.7, ${c.pythonTasks} sends in a loop`,
+      },
+    ],
+    checks: [
+      {
+        label: `Celeriac / ${raw.name}`,
+        value: celeriac / rawRate,
+        format: "ratio",
+        target: `≥ ${raw.target * 100} %`,
+        met: celeriac / rawRate >= raw.target,
+      },
+      {
+        label: "Celeriac / Python",
+        value: celeriac / python,
+        format: "times",
+        target: "reported",
+        met: null,
+      },
+    ],
+    detail: { rounds },
+  };
+}
+
+export async function redisProducer(ctx: BenchContext): Promise<FigureBody> {
+  const c = counts(ctx);
+  const broker = ctx.servers.redisUrl(0);
+  const backend = ctx.servers.redisUrl(1);
+  ctx.log(`  Celeriac vs raw LPUSH: ${c.rounds} × ${c.tasks}`);
+  const rounds = await runProcJson<Rounds>("produce-redis.mjs", [
+    broker,
+    backend,
+    String(c.tasks),
+    String(c.rounds),
+  ]);
+  ctx.log(`  Python send_task loop: ${c.pythonTasks}`);
+  const python = await pythonSendLoop(broker, backend, c.pythonTasks);
+  return body("redis-producer", "Redis producer", c, rounds, python, {
+    name: "raw pipelined LPUSH",
+    note: "one ioredis pipeline of LPUSH of the envelope the package pushed",
+    target: 0.7,
+  });
+}
+
+export async function amqpProducer(ctx: BenchContext): Promise<FigureBody> {
+  const c = counts(ctx);
+  const broker = ctx.servers.amqpUrl;
+  const backend = ctx.servers.redisUrl(1);
+  ctx.log(`  Celeriac vs raw confirm publish: ${c.rounds} × ${c.tasks}`);
+  const rounds = await runProcJson<Rounds>("produce-amqp.mjs", [
+    broker,
+    backend,
+    String(c.tasks),
+    String(c.rounds),
+  ]);
+  ctx.log(`  Python send_task loop: ${c.pythonTasks}`);
+  const python = await pythonSendLoop(broker, backend, c.pythonTasks);
+  return body("amqp-producer", "RabbitMQ producer (publisher confirms on)", c, rounds, python, {
+    name: "raw amqplib confirm publish",
+    note: "ConfirmChannel.publish of the same body and properties, then waitForConfirms",
+    target: 0.9,
+  });
+}

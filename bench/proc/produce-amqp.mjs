@@ -1,0 +1,54 @@
+// AMQP producer figure, one process, plain node: the built package's `sendTask` with publisher
+// confirms (its default; N issued at once) alternated with a raw amqplib ConfirmChannel publishing
+// N copies of the very message the package published (body and properties read back with
+// basic.get), then waitForConfirms. Same exchange/queue shape: durable direct, persistent.
+//   node bench/proc/produce-amqp.mjs <broker url> <backend url> <tasks> <rounds>
+import { connect } from "amqplib";
+import { Celery } from "celeriac";
+
+const [broker = "", backend = "", tasksArg = "20000", roundsArg = "3"] = process.argv.slice(2);
+const tasks = Number(tasksArg);
+const rounds = Number(roundsArg);
+const app = new Celery({ broker, backend });
+
+async function celeriac(n) {
+  const sends = [];
+  for (let i = 0; i < n; i++) sends.push(app.sendTask("interop.add", [i, i], {}, { queue: "bench-ts" }));
+  await Promise.all(sends);
+}
+const connection = await connect(broker);
+const channel = await connection.createConfirmChannel();
+await celeriac(1);
+const sample = await channel.get("bench-ts", { noAck: true });
+if (!sample) throw new Error("no message in bench-ts to copy");
+const options = Object.fromEntries(Object.entries(sample.properties).filter(([, v]) => v !== undefined));
+await channel.assertExchange("bench-raw", "direct", { durable: true });
+await channel.assertQueue("bench-raw", { durable: true });
+await channel.bindQueue("bench-raw", "bench-raw", "bench-raw");
+async function raw(n) {
+  for (let i = 0; i < n; i++) channel.publish("bench-raw", "bench-raw", sample.content, options);
+  await channel.waitForConfirms();
+}
+async function timed(fn, n) {
+  const t0 = performance.now();
+  await fn(n);
+  return n / ((performance.now() - t0) / 1000);
+}
+for (let i = 0; i < 2; i++) {
+  await celeriac(Math.min(tasks, 5000));
+  await raw(Math.min(tasks, 5000));
+}
+await channel.purgeQueue("bench-ts");
+await channel.purgeQueue("bench-raw");
+const out = { celeriac: [], raw: [] };
+for (let r = 0; r < rounds; r++) {
+  out.celeriac.push(await timed(celeriac, tasks));
+  await channel.purgeQueue("bench-ts");
+  out.raw.push(await timed(raw, tasks));
+  await channel.purgeQueue("bench-raw");
+}
+await channel.deleteQueue("bench-ts");
+await channel.deleteQueue("bench-raw");
+await connection.close();
+await app.close();
+console.log(JSON.stringify(out));

@@ -1,0 +1,50 @@
+// Redis producer figure, one process, plain node: the built package's `sendTask` (N issued at
+// once, each resolved when Redis took its LPUSH) alternated with a raw ioredis pipeline of N
+// `LPUSH` of the very envelope bytes the package pushed (no message building at all).
+//   node bench/proc/produce-redis.mjs <broker url> <backend url> <tasks> <rounds>
+import { Celery } from "celeriac";
+import { Redis } from "ioredis";
+
+const [broker = "", backend = "", tasksArg = "20000", roundsArg = "3"] = process.argv.slice(2);
+const tasks = Number(tasksArg);
+const rounds = Number(roundsArg);
+const app = new Celery({ broker, backend });
+const redis = new Redis(broker);
+
+async function celeriac(n) {
+  const sends = [];
+  for (let i = 0; i < n; i++) sends.push(app.sendTask("interop.add", [i, i], {}, { queue: "bench-ts" }));
+  await Promise.all(sends);
+}
+const envelope = await (async () => {
+  await celeriac(1);
+  const [one] = await redis.lrange("bench-ts", 0, 0);
+  return one;
+})();
+async function raw(n) {
+  const pipe = redis.pipeline();
+  for (let i = 0; i < n; i++) pipe.lpush("bench-raw", envelope);
+  await pipe.exec();
+}
+async function timed(fn, n) {
+  const t0 = performance.now();
+  await fn(n);
+  return n / ((performance.now() - t0) / 1000);
+}
+// Warm-up (connections, JIT) outside the timing.
+for (let i = 0; i < 2; i++) {
+  await celeriac(Math.min(tasks, 5000));
+  await raw(Math.min(tasks, 5000));
+}
+await redis.del("bench-ts", "bench-raw");
+const out = { celeriac: [], raw: [] };
+for (let r = 0; r < rounds; r++) {
+  out.celeriac.push(await timed(celeriac, tasks));
+  if ((await redis.llen("bench-ts")) !== tasks) throw new Error("sendTask: wrong queue length");
+  out.raw.push(await timed(raw, tasks));
+  if ((await redis.llen("bench-raw")) !== tasks) throw new Error("raw LPUSH: wrong queue length");
+  await redis.del("bench-ts", "bench-raw");
+}
+await app.close();
+redis.disconnect();
+console.log(JSON.stringify(out));
