@@ -5,6 +5,7 @@
  */
 
 export { applySignature, type CanvasPublisher } from "./apply.js";
+export { chain, chord, group, type SignatureResult, s, si, signature, type TaskSig } from "./builders.js";
 export {
   type ChainLink,
   type ContinuationOutcome,
@@ -28,18 +29,10 @@ export { type PublishOptions, type SendTaskOptions, toPublishOptions } from "./o
 export {
   Chain,
   Chord,
-  chain,
-  chord,
   Group,
-  group,
   Signature,
   type SignatureApp,
-  type SignatureResult,
   type StampingVisitor,
   type SubtaskType,
-  s,
-  si,
-  signature,
-  type TaskSig,
 } from "./signature.js";
 export type { StampHeaders, VisitorStamps } from "./stamping.js";

@@ -1,5 +1,6 @@
+import type { TaskSig } from "../canvas/builders.js";
 import type { SendTaskOptions } from "../canvas/options.js";
-import { Signature, type SignatureApp, type TaskSig } from "../canvas/signature.js";
+import { Signature, type SignatureApp } from "../canvas/signature.js";
 import type { SignatureDict } from "../protocol/task-message.js";
 import type { AsyncResult } from "./result.js";
 import { checkSendOptions } from "./send-options.js";

@@ -7,12 +7,13 @@
  * Nothing is sent (Redis is only named as the backend Celery requires for chords); the runs end to end are canvas-replace.test.ts.
  */
 import { describe, expect, it } from "vitest";
+import { chain, group, s, si } from "../../src/canvas/builders.js";
 import {
   chordMemberSignature,
   type ReplacedRequest,
   replacementSignature,
 } from "../../src/canvas/replace.js";
-import { Chain, Chord, chain, Group, group, Signature, s, si } from "../../src/canvas/signature.js";
+import { Chain, Chord, Group, Signature } from "../../src/canvas/signature.js";
 import type { SignatureDict } from "../../src/protocol/task-message.js";
 import { pythonJson } from "../support/celery.js";
 import { allocateRedisDb } from "../support/services.js";

@@ -5,11 +5,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { applySignature, type CanvasPublisher } from "../../../src/canvas/apply.js";
+import { chain, chord, group, s, si } from "../../../src/canvas/builders.js";
 import { planErrbacks, planFailure, planSuccess } from "../../../src/canvas/continuation.js";
 import { chordSizeOf, type ResultNode } from "../../../src/canvas/freeze.js";
 import { chunks, xmap, xstarmap } from "../../../src/canvas/maps.js";
 import type { PublishOptions } from "../../../src/canvas/options.js";
-import { Chain, Chord, chain, chord, Group, group, Signature, s, si } from "../../../src/canvas/signature.js";
+import { Chain, Chord, Group, Signature } from "../../../src/canvas/signature.js";
 import { ConfigError } from "../../../src/errors.js";
 import type { SignatureDict } from "../../../src/protocol/task-message.js";
 

@@ -5,13 +5,14 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { chain, group, s } from "../../../src/canvas/builders.js";
 import { pipe } from "../../../src/canvas/compose.js";
 import {
   ImproperlyConfigured,
   type ReplacedRequest,
   replacementSignature,
 } from "../../../src/canvas/replace.js";
-import { Chain, Chord, chain, Group, group, Signature, s } from "../../../src/canvas/signature.js";
+import { Chain, Chord, Group, Signature } from "../../../src/canvas/signature.js";
 import { ConfigError } from "../../../src/errors.js";
 import { accumulate } from "../../../src/worker/builtin-tasks.js";
 

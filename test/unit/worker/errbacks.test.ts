@@ -4,7 +4,8 @@
  * less a mutable errback's stored args, more than one; or the `errbackArgs` task option.
  */
 import { describe, expect, it } from "vitest";
-import { Signature, s, si } from "../../../src/canvas/signature.js";
+import { s, si } from "../../../src/canvas/builders.js";
+import { Signature } from "../../../src/canvas/signature.js";
 import { ConfigError } from "../../../src/errors.js";
 import type { TaskContext } from "../../../src/worker/context.js";
 import { takesRequest } from "../../../src/worker/errbacks.js";

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { Celery } from "../../../src/app.js";
-import { signature } from "../../../src/canvas/signature.js";
+import { signature } from "../../../src/canvas/builders.js";
 import { ConfigError } from "../../../src/errors.js";
 import { defineTaskBase } from "../../../src/worker/task-registry.js";
 
