@@ -1,26 +1,16 @@
-import type { Redis } from "ioredis";
 import type { Settings } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { LamportClock } from "../events/clock.js";
 import { wireBudget } from "../serialization/index.js";
-import { AmqpTransport } from "../transports/amqp/transport.js";
-import type { RedisKeys } from "../transports/redis/keys.js";
-import { AmqpMailboxClient } from "./amqp-mailbox.js";
-import { type ControlReply, flattenReplies, mailboxNames } from "./mailbox.js";
-import { type BroadcastOptions, RedisMailboxClient } from "./redis-mailbox.js";
+import { type ControlReply, flattenReplies, type MailboxBroker, mailboxOptions } from "./mailbox.js";
+import { type BroadcastOptions, MailboxClient } from "./mailbox-client.js";
 
 /** What `Control` needs from the app (the `Celery` facade satisfies it). */
 export interface ControlAppLike {
   readonly settings: Settings;
   readonly oid: string;
-  /** The broker transport: an `AmqpTransport` makes `Control` use the AMQP mailbox. */
-  readonly transport?: unknown;
-  /** Used when the broker is not AMQP (the facade's getter throws on an AMQP broker). */
-  readonly redisTransport?: {
-    readonly keys: RedisKeys;
-    readonly client: Redis;
-    newClient(name: string): Redis;
-  };
+  /** The broker transport; its `mailbox()` carries the requests and replies. */
+  readonly transport: MailboxBroker;
 }
 
 export interface DestinationOptions {
@@ -45,43 +35,21 @@ export interface ReplyOptions extends DestinationOptions {
  */
 export class Control {
   readonly clock: LamportClock;
-  private readonly mailbox: RedisMailboxClient | AmqpMailboxClient;
-  private blockingClient: Redis | null = null;
+  private readonly mailbox: MailboxClient;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(app: ControlAppLike, clock: LamportClock = new LamportClock()) {
     this.clock = clock;
     const s = app.settings;
-    const transport = app.transport;
-    if (transport instanceof AmqpTransport) {
-      this.mailbox = new AmqpMailboxClient({
-        transport,
-        namespace: s.controlExchange,
-        exclusive: s.compat.exclusiveOpsQueues,
-        budget: wireBudget(s),
-        oid: app.oid,
-        clockForward: () => this.clock.forward(),
-        clockAdjust: (v) => this.clock.adjust(v),
-      });
-      return;
-    }
-    const redis = app.redisTransport;
-    if (!redis)
+    const mailbox = app.transport.mailbox?.(mailboxOptions(s));
+    if (!mailbox)
       throw new ConfigError("broker", "remote control needs a redis:// or amqp:// broker transport");
-    this.mailbox = new RedisMailboxClient({
-      client: redis.client,
-      keys: redis.keys,
-      names: mailboxNames(s.controlExchange),
-      bindingDeadlines: s.compat.permanentBindings,
-      bodyEncoding: s.brokerTransportOptions.bodyEncoding,
-      budget: wireBudget(s),
+    this.mailbox = new MailboxClient({
+      mailbox,
       oid: app.oid,
+      budget: wireBudget(s),
       clockForward: () => this.clock.forward(),
       clockAdjust: (v) => this.clock.adjust(v),
-      blocking: () => {
-        this.blockingClient ??= redis.newClient("celeriac-pidbox-reply");
-        return this.blockingClient;
-      },
     });
   }
 
@@ -191,13 +159,10 @@ export class Control {
     return this.broadcast("pool_shrink", { ...options, arguments: { n } });
   }
 
-  /** Closes the blocking reply connection (the app closes the rest). */
+  /** Closes the reply queue's connection or consumer (the app closes the rest). */
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
-    if (this.mailbox instanceof AmqpMailboxClient) await this.mailbox.close();
-    const c = this.blockingClient;
-    this.blockingClient = null;
-    if (c) c.disconnect();
+    await this.mailbox.close();
   }
 }
 

@@ -1,38 +1,33 @@
 import vm from "node:vm";
+import type { Settings } from "../config.js";
 import {
   AcceptPolicy,
   DEFAULT_WIRE_BUDGET,
   decodeMessageBody,
   type WireBudget,
+  wireBudget,
 } from "../serialization/index.js";
+import type { BrokerMailbox, MailboxOptions } from "../transports/transport.js";
 
 /**
- * kombu/pidbox.py `Mailbox` names and message shapes for Celery's control
- * mailbox (namespace `control_exchange`, default `celery`), kombu 5.7.0.
+ * kombu/pidbox.py `Mailbox` message shapes and addressing for Celery's control mailbox, kombu
+ * 5.7.0; the names and how a broker carries the bytes are the transport's (`Transport.mailbox`).
  */
-export interface MailboxNames {
-  /** `<ns>.pidbox`, fanout. */
-  exchange: string;
-  /** `reply.<ns>.pidbox`, direct. */
-  replyExchange: string;
-  /** `<hostname>.<ns>.pidbox`. */
-  nodeQueue(hostname: string): string;
-  /** `<oid>.reply.<ns>.pidbox`. */
-  replyQueue(oid: string): string;
+
+/** A broker that may carry the pidbox mailbox (`Transport.mailbox`; absent on a transport without one). */
+export interface MailboxBroker {
+  mailbox?(options: MailboxOptions): BrokerMailbox;
 }
 
-export function mailboxNames(namespace = "celery"): MailboxNames {
+/** The mailbox options Celery's `control_*` settings give (celery/app/control.py `Control.mailbox`, 5.7.0). */
+export function mailboxOptions(s: Settings): MailboxOptions {
   return {
-    exchange: `${namespace}.pidbox`,
-    replyExchange: `reply.${namespace}.pidbox`,
-    nodeQueue: (hostname) => `${hostname}.${namespace}.pidbox`,
-    replyQueue: (oid) => `${oid}.reply.${namespace}.pidbox`,
+    namespace: s.controlExchange,
+    exclusive: s.compat.exclusiveOpsQueues,
+    bindingDeadlines: s.compat.permanentBindings,
+    budget: wireBudget(s),
   };
 }
-
-/** Celery defaults `control_queue_expires` (10 s), kombu `REPLY_QUEUE_EXPIRES` (10 s). */
-export const CONTROL_QUEUE_EXPIRES = 10;
-export const REPLY_QUEUE_EXPIRES = 10;
 
 /** `Mailbox._publish` body; `ticket` and `reply_to` only when replies are wanted. */
 export interface ControlRequest {

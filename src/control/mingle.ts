@@ -9,7 +9,6 @@ export interface MingleOptions {
   oid: string;
   /** The broker, as `Control` takes it. */
   transport: ControlAppLike["transport"];
-  redisTransport?: ControlAppLike["redisTransport"];
   hostname: string;
   clock: LamportClock;
   revoked: RevokedSet;
@@ -27,7 +26,6 @@ export async function mingle(options: MingleOptions): Promise<void> {
       settings: s,
       oid: options.oid,
       transport: options.transport,
-      ...(options.redisTransport ? { redisTransport: options.redisTransport } : {}),
     },
     options.clock,
   );

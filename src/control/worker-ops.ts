@@ -2,17 +2,20 @@ import type { Settings } from "../config.js";
 import { LamportClock } from "../events/clock.js";
 import { EventDispatcher } from "../events/dispatcher.js";
 import { Heart } from "../events/heartbeat.js";
-import { brokerEventSink } from "../events/sink.js";
+import { brokerEventSink, type EventBroker } from "../events/sink.js";
 import { type TaskEventSource, taskEventFields } from "../events/task-events.js";
-import { AmqpTransport } from "../transports/amqp/transport.js";
 import { confTable, givenTransportOptions } from "./conf-table.js";
 import type { RequestInfo, ScheduledInfo, TaskInfo, WorkerControlHost } from "./host.js";
+import type { MailboxBroker } from "./mailbox.js";
 import { mingle } from "./mingle.js";
-import type { RunningNode } from "./redis-mailbox.js";
 import { bugreport } from "./report.js";
 import type { RevokedSet } from "./revoked.js";
 import type { RevokedStamps } from "./revoked-stamps.js";
-import { type OpsTransport, startWorkerPidbox } from "./worker-pidbox.js";
+import { type RunningNode, startWorkerPidbox } from "./worker-pidbox.js";
+
+/** What WorkerOps needs of the broker: events and the pidbox mailbox (`Transport.events`, `Transport.mailbox`). */
+export type OpsTransport = EventBroker & MailboxBroker;
+
 import { type RunAbort, type TrackedRequest, WorkerState } from "./worker-state.js";
 
 export type { TrackedRequest } from "./worker-state.js";
@@ -50,7 +53,7 @@ export interface WorkerOpsWorker {
 
 export interface WorkerOpsOptions {
   settings: Settings;
-  /** The broker: kombu's Redis transport, or RabbitMQ (`AmqpTransport`). */
+  /** The broker: its event sink carries the worker's events, its mailbox remote control and mingle. */
   transport: OpsTransport;
   worker: WorkerOpsWorker;
   /** `-E` / `worker_send_task_events`. */
@@ -125,7 +128,6 @@ export class WorkerOps implements WorkerControlHost {
         settings: s,
         oid: this.options.oid,
         transport: t,
-        ...(t instanceof AmqpTransport ? {} : { redisTransport: t }),
         hostname: this.hostname,
         clock: this.clock,
         revoked: this.state.revoked,

@@ -147,6 +147,74 @@ export interface BrokerEvents {
   listen(options: EventStreamOptions): Promise<EventStream>;
 }
 
+/** One pidbox message off the broker, before the JSON decode (which is the control layer's). */
+export interface MailboxMessage {
+  body: Uint8Array;
+  contentType: string;
+  contentEncoding: string;
+  headers: Record<string, unknown>;
+}
+
+/** Where the pidbox lives: Celery's `control_*` settings as kombu/pidbox.py `Mailbox` takes them. */
+export interface MailboxOptions {
+  /** `control_exchange` (celery): the `<ns>.pidbox` fanout and the `reply.<ns>.pidbox` direct exchange. */
+  namespace: string;
+  /** `control_queue_exclusive` (AMQP): true from Celery 5.7 (kombu `Mailbox(queue_exclusive=True)`). */
+  exclusive: boolean;
+  /** kombu 5.7 binding deadlines for the expiring pidbox queues (Redis). */
+  bindingDeadlines: boolean;
+  /** The wire-input budget each message is read within. */
+  budget: WireBudget;
+}
+
+/** A node listening on its mailbox queue (`Mailbox.Node.listen`). */
+export interface MailboxListener {
+  close(): Promise<void>;
+}
+
+/** A client's reply queue `<oid>.reply.<ns>.pidbox` (kombu `Mailbox.reply_queue`). */
+export interface ReplyInbox {
+  /** The `reply_to` a request carries to get its replies here (`{exchange, routing_key: oid}`). */
+  readonly replyTo: { exchange: string; routingKey: string };
+  /** Before publishing a request that wants replies: the reply queue exists and is bound. */
+  open(): Promise<void>;
+  /** The next message in the reply queue, or null when `timeoutSeconds` pass with none. */
+  next(timeoutSeconds: number): Promise<MailboxMessage | null>;
+  /** The broadcast is over: replies arriving from now on are dropped (kombu `after_reply_message_received`). */
+  done(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Celery's control mailbox as this broker carries it (kombu/pidbox.py `Mailbox`, 5.7.0), at the
+ * byte level: requests to the `<ns>.pidbox` fanout, each node on `<hostname>.<ns>.pidbox`,
+ * replies through the `reply.<ns>.pidbox` direct exchange. What a request or reply means
+ * (tickets, clocks, destinations) is the control layer's.
+ */
+export interface BrokerMailbox {
+  /** Publishes a request (JSON body) to the fanout, `delivery_mode` 2 (kombu `Mailbox._publish`). */
+  broadcast(body: Uint8Array, headers: Record<string, unknown>): Promise<void>;
+  /**
+   * Publishes a reply (JSON body) to a request's `reply_to`, `delivery_mode` 1
+   * (`Mailbox._publish_reply`); dropped when no queue is bound for it, as kombu's is.
+   */
+  reply(
+    to: { exchange: string; routingKey: string },
+    body: Uint8Array,
+    headers: Record<string, unknown>,
+  ): Promise<void>;
+  /**
+   * Joins as node `hostname` (kombu `Node.listen`): its queue bound to the fanout, every request
+   * handed to `onMessage` in arrival order; a message that is no readable envelope goes to `onError`.
+   */
+  listen(
+    hostname: string,
+    handlers: { onMessage(message: MailboxMessage): void; onError(err: unknown): void },
+  ): Promise<MailboxListener>;
+  /** The reply queue of client `oid` (opened by {@link ReplyInbox.open}). */
+  replies(oid: string): ReplyInbox;
+}
+
 export interface Transport {
   /** kombu's `Transport.driver_type` ("redis", "amqp"): what `inspect stats` reports as the broker. */
   readonly driverType: string;
@@ -160,5 +228,7 @@ export interface Transport {
   size(queue: string): Promise<number>;
   /** The event sink and stream on this broker; a transport without events (a test double) leaves it out. */
   events?(): BrokerEvents;
+  /** The pidbox mailbox on this broker (remote control, mingle); a transport without one leaves it out. */
+  mailbox?(options: MailboxOptions): BrokerMailbox;
   close(): Promise<void>;
 }

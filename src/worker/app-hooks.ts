@@ -3,8 +3,6 @@ import type { ResultBackend } from "../backends/backend.js";
 import type { Settings } from "../config.js";
 import { WorkerOps } from "../control/worker-ops.js";
 import { createLogger, type Logger } from "../logging.js";
-import { AmqpTransport } from "../transports/amqp/transport.js";
-import { RedisTransport } from "../transports/redis/index.js";
 import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
 import { TaskRegistry } from "./task-registry.js";
 import { Worker, type WorkerDeps, type WorkerOptions } from "./worker.js";
@@ -18,7 +16,7 @@ export interface WorkerHost {
   readonly settings: Settings;
   /** The app's registered tasks. */
   readonly registry: TaskRegistry;
-  readonly transport: Pick<Transport, "consume" | "publish">;
+  readonly transport: Pick<Transport, "consume" | "publish" | "events" | "mailbox">;
   readonly backend: ResultBackend | null;
   readonly logger?: Logger;
   /** The app's oid (mingle's reply queue); a fresh one when absent. */
@@ -44,13 +42,16 @@ export function createTaskRegistry(s: Settings): TaskRegistry {
 
 /**
  * Events, remote control and mingle (src/control/worker-ops.ts) for a worker
- * on a Redis or RabbitMQ broker; none on any other transport (tests' fakes).
+ * on a broker that carries events and the pidbox mailbox (Redis, RabbitMQ);
+ * none on any other transport (tests' fakes).
  */
 export function workerOpsFactory(host: WorkerHost, options: WorkerOptions): WorkerDeps["ops"] {
   const transport = host.transport;
   const logger = options.logger ?? host.logger ?? createLogger();
-  if (!(transport instanceof RedisTransport) && !(transport instanceof AmqpTransport)) {
-    logger.info("events and remote control need a Redis or AMQP broker transport: worker runs without them");
+  if (!transport.events || !transport.mailbox) {
+    logger.info(
+      "events and remote control need a broker transport with events and a pidbox mailbox (redis://, amqp://): worker runs without them",
+    );
     return undefined;
   }
   const oid = host.oid ?? randomUUID();

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import type { RequestInfo, WorkerControlHost } from "../../src/control/host.js";
-import { mailboxNames } from "../../src/control/mailbox.js";
+import { mailboxOptions } from "../../src/control/mailbox.js";
 import { PidboxNode } from "../../src/control/node.js";
-import { listenRedisPidbox, type RunningNode, redisReplySender } from "../../src/control/redis-mailbox.js";
 import { RevokedSet } from "../../src/control/revoked.js";
+import { listenPidbox, mailboxReplySender, type RunningNode } from "../../src/control/worker-pidbox.js";
 import { LamportClock } from "../../src/events/clock.js";
 import { pythonJson, runCeleryCli } from "../support/celery.js";
 import { allocateRedisDb } from "../support/services.js";
@@ -71,18 +71,11 @@ function celeryCli(args: string[]): Promise<{ code: number | null; out: string }
 beforeAll(async () => {
   broker = (await allocateRedisDb()).url;
   app = new Celery({ broker });
-  const keys = app.redisTransport.keys;
-  const options = {
-    client: app.redisTransport.client,
-    keys,
-    names: mailboxNames("celery"),
-    bindingDeadlines: true,
-  };
-  const pidbox = new PidboxNode({ host: makeHost(), sendReply: redisReplySender(options) });
-  node = await listenRedisPidbox(pidbox, {
-    ...options,
-    subscriber: app.redisTransport.newClient("test-pidbox"),
-  });
+  const options = mailboxOptions(app.settings);
+  const mailbox = app.transport.mailbox?.(options);
+  if (!mailbox) throw new Error("the Redis transport offers no pidbox mailbox");
+  const pidbox = new PidboxNode({ host: makeHost(), sendReply: mailboxReplySender(mailbox) });
+  node = await listenPidbox(pidbox, mailbox, { budget: options.budget });
 }, 60_000);
 
 afterAll(async () => {

@@ -1,4 +1,5 @@
 import { ConfigError } from "../../errors.js";
+import { CONTROL_QUEUE_EXPIRES, pidboxNames } from "../pidbox-names.js";
 import type { QueueSpec } from "../transport.js";
 
 /**
@@ -268,12 +269,12 @@ export interface PidboxOptions {
 
 /** `Mailbox._get_exchange`: `<ns>.pidbox`, fanout, durable=False. */
 export function pidboxExchange(namespace = "celery"): ExchangeDeclaration {
-  return { name: `${namespace}.pidbox`, type: "fanout", durable: false, autoDelete: false };
+  return { name: pidboxNames(namespace).exchange, type: "fanout", durable: false, autoDelete: false };
 }
 
 /** `Mailbox._get_reply_exchange`: `reply.<ns>.pidbox`, direct, durable=False. */
 export function pidboxReplyExchange(namespace = "celery"): ExchangeDeclaration {
-  return { name: `reply.${namespace}.pidbox`, type: "direct", durable: false, autoDelete: false };
+  return { name: pidboxNames(namespace).replyExchange, type: "direct", durable: false, autoDelete: false };
 }
 
 function pidboxQueue(name: string, options: PidboxOptions): QueueDeclaration {
@@ -285,7 +286,7 @@ function pidboxQueue(name: string, options: PidboxOptions): QueueDeclaration {
     exclusive,
     autoDelete: exclusive || !durable,
     arguments: rabbitmqQueueArguments(undefined, {
-      expires: options.queueExpires === undefined ? 10 : options.queueExpires,
+      expires: options.queueExpires === undefined ? CONTROL_QUEUE_EXPIRES : options.queueExpires,
       messageTtl: options.queueTtl === undefined ? 300 : options.queueTtl,
     }),
   };
@@ -294,7 +295,7 @@ function pidboxQueue(name: string, options: PidboxOptions): QueueDeclaration {
 /** A worker's mailbox `<hostname>.<ns>.pidbox`, bound with routing key "" (`Mailbox.get_queue`). */
 export function pidboxNodeDeclarations(hostname: string, options: PidboxOptions = {}): Declarations {
   const exchange = pidboxExchange(options.namespace);
-  const queue = pidboxQueue(`${hostname}.${options.namespace ?? "celery"}.pidbox`, options);
+  const queue = pidboxQueue(pidboxNames(options.namespace).nodeQueue(hostname), options);
   return {
     exchanges: [exchange],
     queues: [queue],
@@ -305,7 +306,7 @@ export function pidboxNodeDeclarations(hostname: string, options: PidboxOptions 
 /** A client's reply queue `<oid>.reply.<ns>.pidbox`, bound with routing key `<oid>` (`Mailbox.get_reply_queue`). */
 export function pidboxReplyDeclarations(oid: string, options: PidboxOptions = {}): Declarations {
   const exchange = pidboxReplyExchange(options.namespace);
-  const queue = pidboxQueue(`${oid}.${exchange.name}`, options);
+  const queue = pidboxQueue(pidboxNames(options.namespace).replyQueue(oid), options);
   return {
     exchanges: [exchange],
     queues: [queue],

@@ -3,8 +3,10 @@ import { CeleryError, ConnectionLostError } from "../../errors.js";
 import { type ReconnectPolicy, withDeadline } from "../retry-policy.js";
 import type {
   BrokerEvents,
+  BrokerMailbox,
   ConsumeOptions,
   Consumer,
+  MailboxOptions,
   OutgoingMessage,
   QueueSpec,
   Transport,
@@ -13,6 +15,7 @@ import type {
 import { AmqpConnection, type FailoverStrategy } from "./connection.js";
 import { AmqpConsumer } from "./consumer.js";
 import { amqpEvents } from "./events.js";
+import { amqpMailbox } from "./mailbox.js";
 import {
   DELAYED_PUBLISH_EXCHANGE,
   delayedDeliveryBindings,
@@ -423,6 +426,10 @@ export class AmqpTransport implements Transport {
 
   events(): BrokerEvents {
     return amqpEvents(this);
+  }
+
+  mailbox(options: MailboxOptions): BrokerMailbox {
+    return amqpMailbox(this, options);
   }
 
   async close(): Promise<void> {

@@ -4,8 +4,10 @@ import type { WireBudget } from "../../serialization/index.js";
 import type { ReconnectPolicy } from "../retry-policy.js";
 import type {
   BrokerEvents,
+  BrokerMailbox,
   ConsumeOptions,
   Consumer,
+  MailboxOptions,
   OutgoingMessage,
   QueueSpec,
   Transport,
@@ -23,6 +25,7 @@ import {
 import { consumeRedis } from "./consumer.js";
 import { redisEvents } from "./events.js";
 import { RedisKeys } from "./keys.js";
+import { redisMailbox } from "./mailbox.js";
 import { RedisPublisher } from "./publisher.js";
 import type { QosKeys } from "./qos.js";
 import { describeEndpoint, type RedisEndpoint } from "./url.js";
@@ -209,6 +212,10 @@ export class RedisTransport implements Transport {
 
   events(): BrokerEvents {
     return redisEvents(this, this.options.transportOptions.bodyEncoding);
+  }
+
+  mailbox(options: MailboxOptions): BrokerMailbox {
+    return redisMailbox(this, options, this.options.transportOptions.bodyEncoding);
   }
 
   async close(): Promise<void> {
