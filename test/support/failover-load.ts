@@ -36,9 +36,16 @@ export interface FailoverLoadOptions {
   python: CeleryEnvOptions;
   /** Longest wait for every task to have run, ms. */
   drainTimeoutMs?: number;
+  /**
+   * Stop waiting once no task has run for this long, ms (longer than the visibility timeout plus
+   * a restore sweep, so a restored message still counts); default: wait the whole drainTimeoutMs.
+   */
+  quietMs?: number;
 }
 
 export interface FailoverFigures {
+  /** The task ids sent, in order. */
+  ids: string[];
   sent: number;
   runs: number;
   ran: number;
@@ -136,9 +143,13 @@ export async function runFailoverLoad(o: FailoverLoadOptions): Promise<FailoverF
   const expected = o.total + o.countdownTasks;
   const drainDeadline = drainStart + (o.drainTimeoutMs ?? 240_000);
   let tags: string[] = [];
+  let lastChange = Date.now();
   for (;;) {
+    const before = tags.length;
     tags = await o.recorder.lrange(o.runsKey, 0, -1);
+    if (tags.length !== before) lastChange = Date.now();
     if (new Set(tags).size >= expected || Date.now() > drainDeadline) break;
+    if (o.quietMs !== undefined && Date.now() - lastChange > o.quietMs) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   const drainMs = Date.now() - drainStart;
@@ -153,6 +164,7 @@ export async function runFailoverLoad(o: FailoverLoadOptions): Promise<FailoverF
       : [Date.parse(d.endsWith("Z") || /[+-]\d\d:\d\d$/.test(d) ? d : `${d}Z`) - (etas[k] ?? 0)],
   );
   return {
+    ids,
     sent: o.total,
     runs: tags.length,
     ran,

@@ -27,6 +27,11 @@ export interface RedisSentinelOptions {
   timeoutMs?: number;
   /** Replicas of the master (default 1); with 2, the promoted one still has a replica. */
   replicas?: number;
+  /**
+   * Keep an append-only file on master and replicas (`<server.dir>/appendonlydir`), in RESP only
+   * and never rewritten, so a test can read back every write a killed master made (aof-trace.ts).
+   */
+  appendOnly?: boolean;
 }
 
 export interface RedisSentinelSet {
@@ -105,11 +110,18 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       ...started.sentinels.map((s) => `--- sentinel :${s.port} ---\n${tail(s.child?.output() ?? "", 3000)}`),
     ].join("\n");
   try {
-    const master = await startRedis();
+    const aof = options.appendOnly
+      ? ["--appendonly", "yes", "--appendfsync", "no", "--aof-use-rdb-preamble", "no"]
+      : [];
+    // No automatic rewrite: it would fold the writes into a new base and lose their order.
+    if (options.appendOnly) aof.push("--auto-aof-rewrite-percentage", "0");
+    const master = await startRedis({ extraArgs: aof });
     started.servers.push(master);
     const replicas: RedisServer[] = [];
     for (let i = 0; i < (options.replicas ?? 1); i++) {
-      replicas.push(await startRedis({ extraArgs: ["--replicaof", "127.0.0.1", String(master.port)] }));
+      replicas.push(
+        await startRedis({ extraArgs: [...aof, "--replicaof", "127.0.0.1", String(master.port)] }),
+      );
     }
     started.servers.push(...replicas);
     const replica = replicas[0] as RedisServer;
