@@ -251,6 +251,23 @@ def retry_once(self, countdown=0):
     return {"retries": self.request.retries}
 
 
+@app.task(name="interop.retry_delivery", bind=True)
+def retry_delivery(self, countdown):
+    """Retries itself once with `countdown`; the retried run returns how its message was
+    delivered (exchange, routing key: delay-prefixed when RabbitMQ's delay levels carried it),
+    its eta and when it ran (time.time())."""
+    if self.request.retries == 0:
+        raise self.retry(countdown=countdown, max_retries=1)
+    info = self.request.delivery_info or {}
+    return {
+        "retries": self.request.retries,
+        "exchange": info.get("exchange"),
+        "routing_key": info.get("routing_key"),
+        "eta": self.request.eta,
+        "ran_at": time.time(),
+    }
+
+
 @app.task(name="interop.unencodable")
 def unencodable(kind):
     """Returns what the result serializer cannot encode ("circular": a list containing itself,

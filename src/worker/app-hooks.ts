@@ -4,6 +4,9 @@ import type { Settings } from "../config.js";
 import { WorkerOps } from "../control/worker-ops.js";
 import { createLogger, type Logger } from "../logging.js";
 import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
+import type { Retry } from "./errors.js";
+import type { WorkerRequest } from "./request.js";
+import { delayedRetry, type RetryQueueTable } from "./retry-delay.js";
 import { TaskRegistry } from "./task-registry.js";
 import { Worker, type WorkerDeps, type WorkerOptions } from "./worker.js";
 
@@ -21,8 +24,11 @@ export interface WorkerHost {
   readonly logger?: Logger;
   /** The app's oid (mingle's reply queue); a fresh one when absent. */
   readonly oid?: string;
-  /** The app's queue table: worker queue names resolve through it (`app.amqp.queues`). */
-  readonly router?: { queue(name: string): QueueSpec };
+  /**
+   * The app's queue table and routes: worker queue names resolve through it (`app.amqp.queues`),
+   * and a retry finds the queue it is delayed for (src/worker/retry-delay.ts).
+   */
+  readonly router?: RetryQueueTable;
 }
 
 /** An app's task registry, with the task defaults its settings give (`task_acks_late`, ...). */
@@ -85,8 +91,15 @@ export function createWorker(
       registry: host.registry,
       transport: host.transport,
       backend: host.backend,
-      publish: (message: OutgoingMessage) => host.transport.publish(message),
-      ...(router ? { resolveQueue: (name: string) => router.queue(name) } : {}),
+      publish: (message: OutgoingMessage, declare?: readonly QueueSpec[]) =>
+        host.transport.publish(message, declare),
+      ...(router
+        ? {
+            resolveQueue: (name: string) => router.queue(name),
+            delayRetry: (message: OutgoingMessage, request: WorkerRequest, retry: Retry) =>
+              delayedRetry(message, request, retry, router, host.settings.broker),
+          }
+        : {}),
       ...((options.logger ?? host.logger) ? { logger: options.logger ?? host.logger } : {}),
       ...(ops ? { ops } : {}),
       ...extra,

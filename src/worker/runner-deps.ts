@@ -2,11 +2,13 @@ import type { ResultBackend } from "../backends/backend.js";
 import type { CompatProfile } from "../compat.js";
 import type { RunOutcome } from "../control/worker-ops.js";
 import type { Logger } from "../logging.js";
-import type { OutgoingMessage } from "../transports/transport.js";
+import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";
 import type { WorkerCanvas } from "./canvas-host.js";
+import type { Retry } from "./errors.js";
 import type { ModuleJob, ModuleJobHooks } from "./module-job.js";
 import type { WorkerRequest } from "./request.js";
 import type { ResultEncoder } from "./result-value.js";
+import type { DelayedRetry } from "./retry-delay.js";
 import type { RunHooks } from "./task-hooks.js";
 import type { ModuleHandler } from "./task-registry.js";
 
@@ -17,7 +19,9 @@ import type { ModuleHandler } from "./task-registry.js";
  */
 export interface RunnerDeps {
   backend: ResultBackend | null;
-  publish(message: OutgoingMessage): Promise<void>;
+  publish(message: OutgoingMessage, declare?: readonly QueueSpec[]): Promise<void>;
+  /** A retry the broker delays (RabbitMQ native delayed delivery, src/worker/retry-delay.ts); absent = none. */
+  delayRetry?(message: OutgoingMessage, request: WorkerRequest, retry: Retry): DelayedRetry | null;
   encodeBody(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
   logger: Logger;
   hostname: string;

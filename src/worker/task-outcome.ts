@@ -218,16 +218,16 @@ export class OutcomeRecorder {
     if (autoretry !== null) error = this.host.prepareRetry(request, task, autoretry);
     if (error instanceof Retry) {
       try {
-        await this.host.deps.publish(
-          buildRetryMessage({
-            request,
-            options: error.options,
-            when: error.when,
-            ignoreResult: plan.ignoreResult,
-            compat: this.host.deps.compat,
-            encodeBody: this.host.deps.encodeBody,
-          }),
-        );
+        const message = buildRetryMessage({
+          request,
+          options: error.options,
+          when: error.when,
+          ignoreResult: plan.ignoreResult,
+          compat: this.host.deps.compat,
+          encodeBody: this.host.deps.encodeBody,
+        });
+        const delayed = this.host.deps.delayRetry?.(message, request, error) ?? null;
+        await this.host.deps.publish(delayed?.message ?? message, delayed?.declare);
       } catch (publishError) {
         // Task.retry: a failed publish raises Reject(exc, requeue=False).
         error = new Reject(publishError, false);

@@ -6,6 +6,9 @@ import { checkLogger, type Logger } from "../logging.js";
 import { describe, isBool, number, oneOf, rejectUnknownKeys, text } from "../option-checks.js";
 import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
 import type { BodyDecoder } from "./body-codec.js";
+import type { Retry } from "./errors.js";
+import type { WorkerRequest } from "./request.js";
+import type { DelayedRetry } from "./retry-delay.js";
 import type { TaskRegistry } from "./task-registry.js";
 
 /** What `app.worker(options)` takes: Celery's worker flags under their setting names. */
@@ -65,7 +68,9 @@ export interface WorkerDeps {
   transport: Pick<Transport, "consume">;
   backend: ResultBackend | null;
   /** Publishes a task message (used for retries); usually `transport.publish`. */
-  publish(message: OutgoingMessage): Promise<void>;
+  publish(message: OutgoingMessage, declare?: readonly QueueSpec[]): Promise<void>;
+  /** A retry the broker delays (RabbitMQ native delayed delivery, src/worker/retry-delay.ts); absent = none. */
+  delayRetry?(message: OutgoingMessage, request: WorkerRequest, retry: Retry): DelayedRetry | null;
   logger?: Logger;
   /** Body decoder (decompress + accept check + deserialize); default kombu's codecs per `acceptContent`. */
   decodeBody?: BodyDecoder;

@@ -173,6 +173,7 @@ export class Worker {
     this.runner = new TaskRunner({
       backend: deps.backend,
       publish: deps.publish,
+      ...(deps.delayRetry ? { delayRetry: deps.delayRetry } : {}),
       encodeBody: deps.encodeBody ?? kombuBodyEncoder(s.taskSerializer, s.compat),
       encodeResult: kombuResultEncoder(s.resultSerializer, s.compat),
       logger: this.logger,

@@ -10,6 +10,9 @@
  * - A TS producer's countdown on the quorum queue sits in the delay queues (not in the task queue,
  *   not in a worker's memory) and a Python worker runs it at or after its ETA, delivered with
  *   kombu's delay routing key; a Python producer's countdown reaches a TS worker the same way.
+ * - A retry with a countdown (Task.retry -> send_task) goes through the delay levels on both
+ *   sides: a Python worker's retry and a TS worker's retry sit in a `celery_delayed_N` queue, not
+ *   in the task queue, and come back with the same delay routing key and exchange.
  * - A TS producer that sends before any worker exists declares the levels and the binding
  *   itself, so a Python worker started later still gets the task.
  * - `calculateRoutingKey` equals kombu's `calculate_routing_key` on generated delays and keys.
@@ -62,6 +65,17 @@ async function startTsWorker(vhost: string): Promise<Worker> {
     eta: ctx.eta?.toISOString() ?? null,
     routingKey: ctx.deliveryInfo.routingKey,
   }));
+  // What python-interop's interop.retry_delivery does: retry once with the countdown given.
+  app.task("ts.retry_delivery", (ctx, countdown: number) => {
+    if (ctx.retries === 0) ctx.retry({ countdown, maxRetries: 1 });
+    return {
+      retries: ctx.retries,
+      exchange: ctx.deliveryInfo.exchange,
+      routing_key: ctx.deliveryInfo.routingKey,
+      eta: ctx.eta?.toISOString() ?? null,
+      ran_at: Date.now() / 1000,
+    };
+  });
   const worker = app.worker({ concurrency: 2, hostname: `ts-${vhost}@localhost`, withoutMingle: true });
   worker.on("consumer-error", (err) => consumerErrors.push(`${vhost}: ${err.message}`));
   tsWorkers.push(worker);
@@ -235,6 +249,41 @@ emit({"id": r.id, "at": time.time()})
       `[native delay] Python producer -> TS worker: ran ${late} ms after its ETA, ${afterPublish} ms after publish + countdown`,
     );
     expect(late).toBeGreaterThanOrEqual(0);
+  }, 60_000);
+
+  it("a TS worker's retry with a countdown goes through the delay levels, as a Python worker's retry does", async () => {
+    // A TS producer to the Python worker (pyfirst), a Python producer to the TS worker (tsfirst).
+    const toPython = await newApp("pyfirst").sendTask("interop.retry_delivery", [4]);
+    const toTs = await pythonJson<{ id: string }>(
+      `
+from interop_app import app, emit
+emit({"id": app.send_task("ts.retry_delivery", [4]).id})
+`,
+      { brokerUrl: brokerUrl("tsfirst"), backendUrl: backend, defaultQueue: QUEUE, config: PY_CONFIG },
+    );
+    // After the first run each retry waits in a delay queue: the broker holds it, not a worker.
+    for (const vhost of ["pyfirst", "tsfirst"]) {
+      await waitUntil(
+        `the retry in a delay queue on ${vhost}`,
+        async () => {
+          const at = await whereMessagesAre(vhost);
+          return at.delayed === 1 && at.inQueue === 0;
+        },
+        { timeoutMs: 3500, intervalMs: 100 },
+      );
+    }
+    type Ran = { retries: number; exchange: string; routing_key: string; eta: string; ran_at: number };
+    const python = (await toPython.get({ timeoutMs: 30_000 })) as Ran;
+    const ts = (await newApp("tsfirst").asyncResult(toTs.id).get({ timeoutMs: 30_000 })) as Ran;
+    console.log(`[native delay] retried runs: Python ${JSON.stringify(python)}, TS ${JSON.stringify(ts)}`);
+    expect(python.retries).toBe(1);
+    expect(python.routing_key).toBe(calculateRoutingKey(4, QUEUE));
+    expect({ exchange: ts.exchange, routing_key: ts.routing_key, retries: ts.retries }).toEqual({
+      exchange: python.exchange,
+      routing_key: python.routing_key,
+      retries: python.retries,
+    });
+    for (const ran of [python, ts]) expect(ran.ran_at * 1000).toBeGreaterThanOrEqual(Date.parse(ran.eta));
   }, 60_000);
 
   it("a TS producer sending before any worker exists declares the levels itself; a later Python worker runs the task", async () => {
