@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DecodeError } from "../../errors.js";
+import { isRecord } from "../../protocol/guards.js";
 import {
   BudgetExceededError,
   checkMessageSize,
@@ -12,7 +13,7 @@ import type { OutgoingMessage } from "../transport.js";
 
 /**
  * kombu's Redis message envelope: one JSON object per list entry or PUBLISH
- * payload (shared/celery-wire-notes.md §4.1). Built as
+ * payload (docs/wire.md gives its fields). Built as
  * kombu/transport/virtual/base.py `Channel.prepare_message` and
  * `_inplace_augment_message` build it; read as `virtual.Message.__init__` does.
  *
@@ -45,10 +46,36 @@ function toBuffer(body: Uint8Array): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
-/** The priority kombu stores: `properties.priority or 0` (kombu `prepare_message` setdefault). */
-export function messagePriority(properties: Record<string, unknown>): number {
+/**
+ * The priority written into `properties.priority` (kombu/transport/virtual/base.py
+ * `Channel.prepare_message`, 5.7.0: `priority or default_priority`, 0), and the one a decoded
+ * envelope reports: the number as given, 0 when absent or not a finite number.
+ */
+export function storedPriority(properties: Record<string, unknown>): number {
   const p = properties.priority;
   return typeof p === "number" && Number.isFinite(p) ? p : 0;
+}
+
+/**
+ * kombu/transport/virtual/base.py `Channel._get_message_priority` (5.7.0), which picks the
+ * priority list a message is pushed to (`_put`) and restored to (`_do_restore_message`): `int(properties.priority)` clamped to 0-9, 0
+ * when absent or not a number (TypeError/ValueError/KeyError); Python's `int()` takes ints,
+ * floats (truncated), bools and decimal-integer strings. An infinite priority raises
+ * OverflowError in Python, which makes kombu drop the message: thrown here too.
+ */
+export function messagePriority(envelope: unknown): number {
+  const props = (envelope as { properties?: { priority?: unknown } } | null)?.properties;
+  const raw = typeof props === "object" && props !== null ? props.priority : undefined;
+  let n: number;
+  if (typeof raw === "number") n = raw;
+  else if (typeof raw === "bigint") n = raw > 9n ? 9 : raw < 0n ? 0 : Number(raw);
+  else if (typeof raw === "boolean") n = raw ? 1 : 0;
+  else if (typeof raw === "string" && /^\s*[+-]?\d+(?:_\d+)*\s*$/.test(raw))
+    n = Number(raw.replaceAll("_", ""));
+  else return 0;
+  if (Number.isNaN(n)) return 0;
+  if (!Number.isFinite(n)) throw new Error(`cannot convert float ${n} to integer`);
+  return Math.max(0, Math.min(9, Math.trunc(n)));
 }
 
 /** Builds the envelope object for a message published to `exchange` with `routingKey`. */
@@ -63,7 +90,7 @@ export function buildEnvelope(
     if (!TRANSPORT_PROPERTIES.has(key) && value !== undefined) properties[key] = value;
   }
   properties.delivery_info = { exchange: message.exchange, routing_key: message.routingKey };
-  properties.priority = messagePriority(message.properties);
+  properties.priority = storedPriority(message.properties);
   properties.body_encoding = bodyEncoding;
   properties.delivery_tag = options.deliveryTag ?? randomUUID();
   return {
@@ -103,10 +130,6 @@ export interface EnvelopeReadOptions {
   budget?: WireBudget;
   /** What the text is, for error messages ("Redis message", "event", ...). */
   what?: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 /**
@@ -172,7 +195,7 @@ export function decodeEnvelope(payload: string | Buffer, options: EnvelopeReadOp
     deliveryInfo: info,
     exchange: typeof info.exchange === "string" ? info.exchange : "",
     routingKey: typeof info.routing_key === "string" ? info.routing_key : "",
-    priority: messagePriority(properties),
+    priority: storedPriority(properties),
     redelivered: info.redelivered === true || headers.redelivered === true,
     deliveryTag: typeof tag === "string" || typeof tag === "number" ? String(tag) : null,
     raw,

@@ -1,7 +1,8 @@
+import { DEFAULT_BROKER_TRANSPORT_OPTIONS } from "../../config-defaults.js";
 /**
  * Every Redis key name, separator and channel name Celery and kombu use, in
- * one place (shared/celery-wire-notes.md §4 and §6.2). Nothing else in the
- * code base spells a key.
+ * one place (docs/wire.md, "Redis broker"). Nothing else in the code base spells a key; the
+ * defaults of the transport options that shape them are config-defaults.ts's.
  *
  * Broker keys: kombu/transport/redis.py (`Channel._q_for_pri`, `_queue_bind`,
  * `keyprefix_queue`, `keyprefix_fanout`, `QoS`, `GlobalKeyPrefixMixin`).
@@ -10,18 +11,15 @@
  */
 
 /** kombu `Channel.sep`: between routing key, pattern and queue in a binding, and before a priority bucket. */
-export const DEFAULT_SEP = "\x06\x16";
+export const DEFAULT_SEP = DEFAULT_BROKER_TRANSPORT_OPTIONS.sep;
 /** kombu `PRIORITY_STEPS`. */
-export const DEFAULT_PRIORITY_STEPS: readonly number[] = [0, 3, 6, 9];
+export const DEFAULT_PRIORITY_STEPS: readonly number[] = DEFAULT_BROKER_TRANSPORT_OPTIONS.prioritySteps;
 /** kombu `Channel.keyprefix_queue`: `_kombu.binding.%s`. */
 export const BINDING_PREFIX = "_kombu.binding.";
 /** kombu 5.7 `Channel.keyprefix_queue_permanent`. */
 export const BINDING_PERMANENT_PREFIX = "_kombu.binding_permanent.";
 /** kombu 5.7 ZSET of expiring binding tables. */
 export const BINDING_DEADLINES_KEY = "_kombu.binding_deadlines";
-export const DEFAULT_UNACKED_KEY = "unacked";
-export const DEFAULT_UNACKED_INDEX_KEY = "unacked_index";
-export const DEFAULT_UNACKED_MUTEX_KEY = "unacked_mutex";
 
 /** celery/backends/base.py `BaseKeyValueStoreBackend.task_keyprefix` etc. */
 export const TASK_META_PREFIX = "celery-task-meta-";
@@ -41,14 +39,14 @@ export interface KeyOptions {
 }
 
 export const DEFAULT_KEY_OPTIONS: KeyOptions = {
-  globalKeyprefix: "",
+  globalKeyprefix: DEFAULT_BROKER_TRANSPORT_OPTIONS.globalKeyprefix,
   sep: DEFAULT_SEP,
   prioritySteps: DEFAULT_PRIORITY_STEPS,
-  fanoutPrefix: true,
-  fanoutPatterns: true,
-  unackedKey: DEFAULT_UNACKED_KEY,
-  unackedIndexKey: DEFAULT_UNACKED_INDEX_KEY,
-  unackedMutexKey: DEFAULT_UNACKED_MUTEX_KEY,
+  fanoutPrefix: DEFAULT_BROKER_TRANSPORT_OPTIONS.fanoutPrefix,
+  fanoutPatterns: DEFAULT_BROKER_TRANSPORT_OPTIONS.fanoutPatterns,
+  unackedKey: DEFAULT_BROKER_TRANSPORT_OPTIONS.unackedKey,
+  unackedIndexKey: DEFAULT_BROKER_TRANSPORT_OPTIONS.unackedIndexKey,
+  unackedMutexKey: DEFAULT_BROKER_TRANSPORT_OPTIONS.unackedMutexKey,
 };
 
 /**

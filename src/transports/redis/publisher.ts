@@ -119,7 +119,7 @@ export class RedisPublisher {
     if (message.exchange === "") {
       // Anonymous exchange: the routing key is the queue (virtual `_lookup`).
       const value = JSON.stringify(envelope);
-      const key = this.keys.queueKey(message.routingKey, messagePriority(message.properties));
+      const key = this.keys.queueKey(message.routingKey, messagePriority(envelope));
       return this.enqueue([...binds, { kind: "push", key, value }]);
     }
     const type = this.options.exchangeTypes?.get(message.exchange) ?? "direct";
@@ -157,7 +157,7 @@ export class RedisPublisher {
         );
       }
       const value = JSON.stringify(envelope);
-      const priority = messagePriority(message.properties);
+      const priority = messagePriority(envelope);
       pushed = this.enqueue(
         queues.map((q) => ({ kind: "push" as const, key: this.keys.queueKey(q, priority), value })),
       );

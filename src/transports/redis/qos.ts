@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { DEFAULT_WIRE_BUDGET, type WireBudget } from "../../serialization/index.js";
 import { ensureConnecting } from "./connection.js";
-import { decodeUnackedEntry, encodeRestoredEnvelope } from "./envelope.js";
+import { decodeUnackedEntry, encodeRestoredEnvelope, messagePriority } from "./envelope.js";
 import { DEFAULT_SEP } from "./keys.js";
 
 /**
@@ -53,27 +53,6 @@ export interface QosOptions {
 /** kombu/transport/redis.py uses redis-py `Lock.release`'s compare-and-delete; this script does the same. */
 const RELEASE_IF_OWNER =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-
-/**
- * kombu virtual `Channel._get_message_priority`: `int(properties.priority)` clamped to 0-9, 0
- * when absent or not a number (TypeError/ValueError/KeyError); Python's `int()` takes ints,
- * floats (truncated), bools and decimal-integer strings. An infinite priority raises
- * OverflowError in Python, which makes kombu drop the message: thrown here too.
- */
-export function messagePriority(envelope: unknown): number {
-  const props = (envelope as { properties?: { priority?: unknown } } | null)?.properties;
-  const raw = typeof props === "object" && props !== null ? props.priority : undefined;
-  let n: number;
-  if (typeof raw === "number") n = raw;
-  else if (typeof raw === "bigint") n = raw > 9n ? 9 : raw < 0n ? 0 : Number(raw);
-  else if (typeof raw === "boolean") n = raw ? 1 : 0;
-  else if (typeof raw === "string" && /^\s*[+-]?\d+(?:_\d+)*\s*$/.test(raw))
-    n = Number(raw.replaceAll("_", ""));
-  else return 0;
-  if (Number.isNaN(n)) return 0;
-  if (!Number.isFinite(n)) throw new Error(`cannot convert float ${n} to integer`);
-  return Math.max(0, Math.min(9, Math.trunc(n)));
-}
 
 export class RedisQoS {
   private readonly keys: QosKeys;
