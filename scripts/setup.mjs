@@ -146,7 +146,7 @@ function ensureServers() {
   };
   // Tests start their own throwaway servers on free ports; the packaged services would only take
   // memory and the default ports. A policy-rc.d that exits 101 tells the maintainer scripts not
-  // to start them (harness notes §2), and is removed again if we created it.
+  // to start them (Debian's invoke-rc.d convention), and is removed again if we created it.
   const policy = "/usr/sbin/policy-rc.d";
   const ownPolicy = !existsSync(policy);
   if (ownPolicy) {

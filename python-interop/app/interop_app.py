@@ -55,7 +55,7 @@ def _config_from_env() -> dict:
     }
     broker_ca = os.environ.get("CELERIAC_BROKER_CA")
     if broker_ca:
-        # py-amqp and kombu want a dict here, not an SSLContext (harness notes §2).
+        # broker_use_ssl as a dict of ssl options (Celery's documented form), not an SSLContext.
         conf["broker_use_ssl"] = {"ca_certs": broker_ca, "cert_reqs": ssl.CERT_REQUIRED}
     backend_ca = os.environ.get("CELERIAC_BACKEND_CA")
     if backend_ca:

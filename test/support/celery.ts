@@ -2,7 +2,7 @@
  * Real Python Celery peers for interop tests: workers (`celery worker` from the pinned venv) and
  * producer/consumer snippets, all using python-interop/app/interop_app.py configured by env vars.
  *
- * Readiness is the worker's own `<hostname> ready.` log line on stderr (harness notes §3: it
+ * Readiness is the worker's own `<hostname> ready.` log line on stderr (it
  * fires within ms of the worker_ready signal and costs nothing). `--without-mingle
  * --without-gossip` cut ~1 s from each start. Start workers in `beforeAll` and reuse them across
  * a file; isolate tests with unique queue names.

@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** rabbitmqctl binds its own distribution listener in this range (harness notes §2). */
+/** rabbitmqctl binds its own Erlang distribution listener in this range (RabbitMQ's default `RABBITMQ_CTL_DIST_PORT_MIN`..`MAX`). */
 const RESERVED_PORTS = { min: 35672, max: 35682 };
 
 /**

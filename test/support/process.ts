@@ -2,8 +2,8 @@
  * Child-process plumbing shared by the server and worker helpers.
  *
  * Every server and worker the harness starts is a *direct child* of the test process and is
- * waited for through its `exit` event. PID 1 on the reference machine does not reap orphans
- * (harness notes §2), so daemonizing or polling pids would leave zombies that `kill -0` still
+ * waited for through its `exit` event. PID 1 on the reference machine does not reap orphans,
+ * so daemonizing or polling pids would leave zombies that `kill -0` still
  * reports as alive.
  */
 import { type ChildProcess, spawn } from "node:child_process";

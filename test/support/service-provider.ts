@@ -42,7 +42,7 @@ function dockerEndpoint(): { socketPath?: string; host?: string; port?: number }
   return socketPath ? { socketPath } : undefined;
 }
 
-/** GET /_ping against the engine with a short timeout (harness notes §4: the cheap pre-check). */
+/** GET /_ping against the engine with a short timeout (the cheap check before trying to start a container). */
 function dockerAnswers(): Promise<boolean> {
   const endpoint = dockerEndpoint();
   if (!endpoint) return Promise.resolve(false);
@@ -202,7 +202,7 @@ export class ServiceProvider {
     const fromEnv = process.env.CELERIAC_TEST_AMQP_URL;
     if (fromEnv && !tls) return { url: fromEnv, source: "env" };
     if (existsSync(join(RABBITMQ_BIN_DIR, "rabbitmq-server"))) {
-      // One node serves both: the amqps listener costs nothing at boot (harness notes §2).
+      // One node serves both: the amqps listener costs nothing at boot.
       const node = await this.localRabbit();
       if (tls) return { url: node.tlsUrl ?? "", source: "local", caPath: node.caPath };
       return { url: node.url, source: "local" };

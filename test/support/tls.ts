@@ -1,6 +1,6 @@
 /**
  * A throwaway test CA and a server certificate for localhost / 127.0.0.1, made with the openssl
- * CLI (harness notes §1). Used by the TLS Redis and the amqps RabbitMQ listener.
+ * CLI. Used by the TLS Redis and the amqps RabbitMQ listener.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * Throwaway RabbitMQ nodes for tests, exactly per harness notes §2.
+ * Throwaway RabbitMQ nodes for tests:
  *
  * - The real scripts in /usr/lib/rabbitmq/bin, never the /usr/sbin wrappers (they `su rabbitmq`).
  * - Every node gets its own name, data dir, HOME (Erlang cookie), AMQP port, dist port

@@ -1,7 +1,7 @@
 /**
  * Throwaway redis-server instances for tests: plain TCP, TLS (`--tls-port`) or a unix socket.
  *
- * Recipe and timings from harness notes §1: a direct child, not daemonized, no persistence,
+ * A direct child, not daemonized, no persistence,
  * first PONG after ~30 ms. A port picked by binding port 0 can be taken before redis binds it;
  * redis then exits with status 1 ("Address already in use") and we retry on a new port.
  */
@@ -106,7 +106,7 @@ class RedisServerImpl implements RedisServer {
     if (this.socketPath) {
       args.push("--port", "0", "--unixsocket", this.socketPath, "--unixsocketperm", "700");
     } else if (this.certs) {
-      // --tls-ca-cert-file is required even when client certs are not checked (harness notes §1).
+      // --tls-ca-cert-file is required even when client certs are not checked (redis-server refuses to start without it).
       args.push("--port", "0", "--tls-port", String(port));
       args.push("--tls-cert-file", this.certs.certPath, "--tls-key-file", this.certs.keyPath);
       args.push("--tls-ca-cert-file", this.certs.caPath);

@@ -14,7 +14,7 @@ import type { QueueSpec } from "../../../src/transports/transport.js";
 
 // Expected tables are what Celery 5.7 declared on RabbitMQ 3.10, as listed by
 // `rabbitmqctl list_queues name durable auto_delete exclusive arguments`
-// (shared/celery-wire-notes.md §0, §5, §6.6, §8). The interop test
+// (docs/wire.md, "Events and remote control"). The interop test
 // test/interop/amqp-topology.test.ts re-checks them against a live Celery.
 
 const celeryQueue: QueueSpec = {

@@ -9,7 +9,7 @@ const NOW = new Date("2024-01-02T03:04:05.678Z");
 const base = { id: ID, origin: "gen15108@vm", replyTo: REPLY_TO, now: NOW };
 
 describe("buildTaskMessage", () => {
-  it("reproduces the captured 5.6.3 priority-3 message (wire notes 1.5), key order included", () => {
+  it("reproduces the captured 5.6.3 priority-3 message, key order included", () => {
     const m = buildTaskMessage(
       "tasks.add",
       { ...base, args: [2, 3], kwargs: {}, priority: 3, ignoreResult: false },
@@ -157,7 +157,7 @@ describe("buildTaskMessage", () => {
       .argsrepr;
     const long56 = buildTaskMessage("t", { ...base, args: ["x".repeat(2000)] }, compatProfile("5.6")).headers
       .argsrepr;
-    // Captured lengths (wire notes 1.6): 1031 on 5.7.0, 1034 on 5.6.3.
+    // Captured lengths: 1031 on 5.7.0, 1034 on 5.6.3.
     expect([long.length, long.slice(-6)]).toEqual([1031, "...',)"]);
     expect([long56.length, long56.slice(-9)]).toEqual([1034, "...', ..."]);
   });

@@ -150,7 +150,7 @@ function buildInput(f: Fixture, compat: CompatProfile): { name: string; input: B
         ? signatureOf(body, { ...(body.options as Json), reply_to: app.thread_oid })
         : (recordedBody(f)[2].chord as SignatureDict);
     } else {
-      // Wire notes 2.2: the remaining steps, frozen (task_id + reply_to), in reverse order.
+      // celery/canvas.py _chain.run: the remaining steps, frozen (task_id + reply_to), in reverse order.
       input.chain = steps
         .slice(1)
         .reverse()
@@ -183,7 +183,7 @@ function buildInput(f: Fixture, compat: CompatProfile): { name: string; input: B
   }
   if (i.call === "retry") {
     // Task.retry(): same id, retries + 1, sent from inside the task (parent = itself), eta = now + countdown,
-    // and the request's origin carried as a leftover property (wire notes 9).
+    // and the request's origin carried as a leftover property.
     const retry = i.retry as Json;
     input.retries = 1;
     input.parentId = input.id ?? null;

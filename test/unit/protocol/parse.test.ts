@@ -8,7 +8,7 @@ import type { TaskMessage } from "../../../src/protocol/task-message.js";
 
 const ID = "94a75db6-58a0-4a39-b328-5bb7fb2afa15";
 
-/** The captured 5.6.3 message of wire notes 1.5, as the Redis transport decodes it. */
+/** A priority-3 task message captured from Celery 5.6.3, as the Redis transport decodes it. */
 function captured(): {
   headers: Record<string, unknown>;
   properties: Record<string, unknown>;

@@ -201,7 +201,7 @@ describe("STARTED result", () => {
 });
 
 describe("group meta and result tuples", () => {
-  it("builds the captured celery-taskset-meta value (wire notes 6.4)", () => {
+  it("builds the captured celery-taskset-meta value", () => {
     expect(JSON.stringify(buildGroupMeta("gid", ["tid1", "tid2"]))).toBe(
       JSON.stringify({
         result: [

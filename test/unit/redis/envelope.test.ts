@@ -64,7 +64,7 @@ describe("Redis envelope", () => {
     expect(tags.size).toBe(50);
   });
 
-  it("decodes the captured Celery 5.6.3 list entry (wire notes 1.5)", () => {
+  it("decodes the captured Celery 5.6.3 list entry", () => {
     const captured =
       '{"body": "W1syLCAzXSwge30sIHsiY2FsbGJhY2tzIjogbnVsbCwgImVycmJhY2tzIjogbnVsbCwgImNoYWluIjogbnVsbCwgImNob3JkIjogbnVsbH1d", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "tasks.add", "id": "94a75db6-58a0-4a39-b328-5bb7fb2afa15"}, "properties": {"correlation_id": "94a75db6-58a0-4a39-b328-5bb7fb2afa15", "reply_to": "295049f8-d077-34a1-8724-a1e932cdaec3", "delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "celery"}, "priority": 3, "body_encoding": "base64", "delivery_tag": "39abd73e-278e-43ff-a517-31541c7391d8"}}';
     const d = decodeEnvelope(captured);

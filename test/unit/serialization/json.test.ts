@@ -11,9 +11,9 @@ import {
 } from "../../../src/serialization/index.js";
 
 // Expected texts below are what Python's kombu.utils.json.dumps (kombu 5.7.0, CPython 3.11) printed
-// for the equivalent Python value, or the captured markers of wire notes §3.1.
+// for the equivalent Python value, or the markers captured from kombu/utils/json.py 5.7.0.
 
-describe("jsonDumps: kombu >= 5.3 type markers (wire notes §3.1)", () => {
+describe("jsonDumps: kombu >= 5.3 type markers (kombu/utils/json.py)", () => {
   const golden: Array<[string, unknown, string]> = [
     [
       "datetime (PyDateTime, verbatim)",

@@ -298,7 +298,7 @@ describe("real kombu 5.7.0 (python-interop/.venv-5.7)", () => {
       const { label, wire } = sent[i]!;
       if (got.redump === undefined || got.redump === null) return; // not JSON
       compared++;
-      // Python's isoformat() drops a zero fraction; we always write 6 digits (wire notes gotcha 3).
+      // Python's isoformat() drops a zero fraction; we always write 6 digits (Celery 5.3.0-5.3.4 on Python < 3.11 need the fraction: docs/wire.md).
       const ours = wire.replace(/\.000000\+00:00"/g, '+00:00"');
       if (got.redump !== ours) failures.push(`${label}:\n  ours   ${wire}\n  kombu  ${got.redump}`);
     });

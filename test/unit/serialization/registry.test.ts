@@ -97,7 +97,7 @@ describe("deserialize (kombu registry.loads)", () => {
     expect(run).toThrow("Refusing to deserialize untrusted content of type yaml (application/x-yaml)");
   });
 
-  it("refuses application/json; charset=utf-8 (wire notes gotcha 2)", () => {
+  it("refuses application/json; charset=utf-8 (Celery rejects it as disallowed content: docs/wire.md)", () => {
     expect(() => deserialize(utf8("[]"), "application/json; charset=utf-8", "utf-8", json)).toThrow(
       ContentDisallowedError,
     );
