@@ -140,8 +140,8 @@ export async function runProcJson<T>(
   return JSON.parse(out.trim().split("\n").pop() ?? "null") as T;
 }
 
-/** RSS in KiB of `pid` alone and of `pid` plus its children (prefork's pool processes). */
-export function rssKb(pid: number): { main: number; tree: number } {
+/** `pid` and its children (prefork's pool processes). */
+function treePids(pid: number): number[] {
   const pids = [pid];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -151,9 +151,14 @@ export function rssKb(pid: number): { main: number; tree: number } {
       if (ppid === pid) pids.push(Number(entry));
     } catch {}
   }
+  return pids;
+}
+
+/** RSS in KiB of `pid` alone and of `pid` plus its children. */
+export function rssKb(pid: number): { main: number; tree: number } {
   let main = 0;
   let tree = 0;
-  for (const p of pids) {
+  for (const p of treePids(pid)) {
     try {
       const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
       const kb = Number(m?.[1] ?? 0);
@@ -162,6 +167,23 @@ export function rssKb(pid: number): { main: number; tree: number } {
     } catch {}
   }
   return { main, tree };
+}
+
+/**
+ * CPU time (user + system, ms) used so far by `pid` and its live children: on a shared box the
+ * CPU a worker spends per task moves far less than its wall-clock rate.
+ */
+export function cpuMs(pid: number): number {
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  let ticks = 0;
+  for (const p of treePids(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime, stime (fields 14, 15)
+    } catch {}
+  }
+  return ticks * tick;
 }
 
 /** Samples the peak RSS of a process (and its children) every 100 ms until stopped. */

@@ -5,7 +5,7 @@
  * start-up and the polling here do not count. Peak RSS is sampled every 100 ms meanwhile.
  */
 import { Redis } from "ioredis";
-import { type Proc, runProcJson, sampleRss } from "./common.js";
+import { cpuMs, type Proc, runProcJson, sampleRss } from "./common.js";
 
 /** One stored SUCCESS meta: task id and date_done in ms (microseconds kept as the fraction). */
 export interface Done {
@@ -74,6 +74,11 @@ export interface DrainResult {
   seconds: number;
   peakRssMb: number;
   peakMainRssMb: number;
+  /**
+   * CPU ms of the worker's processes per task, from the first stored result to the last one seen
+   * (start-up excluded).
+   */
+  cpuMsPerTask: number;
   done: Done[];
 }
 
@@ -84,12 +89,18 @@ export interface DrainResult {
 export async function drain(start: () => Proc, backend: string, expected: number): Promise<DrainResult> {
   const proc = start();
   const stopSampling = sampleRss(proc.child.pid ?? 0);
+  const pid = proc.child.pid ?? 0;
   const redis = new Redis(backend);
+  let cpu = { from: 0, atStored: 0, to: 0, atEnd: 0 };
   try {
     const deadline = Date.now() + 600_000;
     for (;;) {
       const stored = await redis.dbsize();
-      if (stored >= expected) break;
+      if (stored > 0 && cpu.atStored === 0) cpu = { ...cpu, from: cpuMs(pid), atStored: stored };
+      if (stored >= expected) {
+        cpu = { ...cpu, to: cpuMs(pid), atEnd: stored };
+        break;
+      }
       if (proc.child.exitCode !== null || proc.child.signalCode !== null)
         throw new Error(`${proc.name} exited early (${stored}/${expected} results):\n${proc.stderr()}`);
       if (Date.now() > deadline) throw new Error(`${proc.name}: ${stored}/${expected} results after 600 s`);
@@ -106,5 +117,12 @@ export async function drain(start: () => Proc, backend: string, expected: number
   const first = done[0]?.at ?? 0;
   const last = done[done.length - 1]?.at ?? 0;
   const seconds = (last - first) / 1000;
-  return { rate: done.length / seconds, seconds, peakRssMb: rss.treeMb, peakMainRssMb: rss.mainMb, done };
+  return {
+    rate: done.length / seconds,
+    seconds,
+    peakRssMb: rss.treeMb,
+    peakMainRssMb: rss.mainMb,
+    cpuMsPerTask: (cpu.to - cpu.from) / Math.max(1, cpu.atEnd - cpu.atStored),
+    done,
+  };
 }

@@ -43,7 +43,7 @@ function body(
   c: ReturnType<typeof counts>,
   rounds: Rounds,
   python: number,
-  raw: { name: string; note: string; target: number },
+  raw: { name: string; note: string; target: number; issued: string },
 ): FigureBody {
   const celeriac = median(rounds.celeriac);
   const rawRate = median(rounds.raw);
@@ -56,7 +56,7 @@ function body(
         name: "Celeriac sendTask",
         value: celeriac,
         unit: "tasks/s",
-        note: `built package, ${c.tasks} sends issued at once, median of ${c.rounds}`,
+        note: `built package, ${c.tasks} sends ${raw.issued}, median of ${c.rounds}`,
       },
       { name: raw.name, value: rawRate, unit: "msgs/s", note: raw.note },
       {
@@ -103,6 +103,7 @@ export async function redisProducer(ctx: BenchContext): Promise<FigureBody> {
     name: "raw pipelined LPUSH",
     note: "one ioredis pipeline of LPUSH of the envelope the package pushed",
     target: 0.7,
+    issued: "issued at once",
   });
 }
 
@@ -121,7 +122,8 @@ export async function amqpProducer(ctx: BenchContext): Promise<FigureBody> {
   const python = await pythonSendLoop(broker, backend, c.pythonTasks);
   return body("amqp-producer", "RabbitMQ producer (publisher confirms on)", c, rounds, python, {
     name: "raw amqplib confirm publish",
-    note: "ConfirmChannel.publish of the same body and properties, then waitForConfirms",
+    note: "ConfirmChannel.publish of the same body and properties, waitForConfirms per 5 000",
     target: 0.9,
+    issued: "issued 5 000 at a time",
   });
 }

@@ -30,7 +30,9 @@ export async function redisWorker(ctx: BenchContext): Promise<FigureBody[]> {
     await flushDb(backend);
     await fill(broker, backend, ["bench"], tasks);
     const result = await drain(start, backend, tasks);
-    ctx.log(`    ${result.rate.toFixed(0)} tasks/s, peak RSS ${result.peakRssMb.toFixed(0)} MB`);
+    ctx.log(
+      `    ${result.rate.toFixed(0)} tasks/s, peak RSS ${result.peakRssMb.toFixed(0)} MB, ${result.cpuMsPerTask.toFixed(3)} CPU ms/task`,
+    );
     return result;
   };
   const queues = ["bench"];
@@ -50,6 +52,7 @@ export async function redisWorker(ctx: BenchContext): Promise<FigureBody[]> {
     unit: "tasks/s",
     note,
     peakRssMb: r.peakRssMb,
+    cpuMsPerTask: r.cpuMsPerTask,
   });
   const rate: FigureBody = {
     id: "redis-worker",
@@ -154,8 +157,20 @@ export async function amqpWorker(ctx: BenchContext): Promise<FigureBody> {
         unit: "msgs/s",
         note: `basic.qos ${DEFAULT_PREFETCH} (Celeriac's default), one basic.ack each, no task, no result`,
       },
-      { name: "Celeriac (defaults)", value: celeriac.rate, unit: "tasks/s", note: DEFAULT_NOTE },
-      { name: "Python prefork -c 2", value: prefork.rate, unit: "tasks/s", note: PREFORK_NOTE },
+      {
+        name: "Celeriac (defaults)",
+        value: celeriac.rate,
+        unit: "tasks/s",
+        note: DEFAULT_NOTE,
+        cpuMsPerTask: celeriac.cpuMsPerTask,
+      },
+      {
+        name: "Python prefork -c 2",
+        value: prefork.rate,
+        unit: "tasks/s",
+        note: PREFORK_NOTE,
+        cpuMsPerTask: prefork.cpuMsPerTask,
+      },
     ],
     checks: [
       {

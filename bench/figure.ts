@@ -13,6 +13,8 @@ export interface Contender {
   note?: string;
   /** Peak RSS (MB) of the contender's process tree, when it is a process of its own. */
   peakRssMb?: number;
+  /** CPU ms per task of the contender's processes (a worker): steadier than rates on a busy box. */
+  cpuMsPerTask?: number;
 }
 
 /** One target of issue 17 computed from this run. */
@@ -33,6 +35,8 @@ export interface LineChart {
   kind: "lines";
   xLabel: string;
   yLabel: string;
+  /** Log-scaled x axis (backlog sizes 10 k, 100 k, 1 M). */
+  logX?: boolean;
   series: { name: string; points: [number, number][] }[];
 }
 

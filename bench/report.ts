@@ -109,6 +109,7 @@ export function writeCharts(runs: readonly RunRecord[]): string[] {
           xLabel: chart.xLabel,
           yLabel: chart.yLabel,
           series: chart.series,
+          logX: chart.logX === true,
         });
       if (chart?.kind === "grouped")
         return groupedBars({
@@ -189,7 +190,9 @@ export function renderSection(runs: readonly RunRecord[]): string {
     for (const c of figure.contenders) {
       const cells = runs.map((r) => {
         const x = r.figures.find((f) => f.id === figure.id)?.contenders.find((y) => y.name === c.name);
-        return x ? `${fmt(x.value, x.value < 100 ? 2 : 0)} ${x.unit}` : "–";
+        if (!x) return "–";
+        const cpu = x.cpuMsPerTask === undefined ? "" : `, ${fmt(x.cpuMsPerTask, 3)} CPU ms/task`;
+        return `${fmt(x.value, x.value < 100 ? 2 : 0)} ${x.unit}${cpu}`;
       });
       out.push(`| ${c.name} | ${cells.join(" | ")} | ${c.note ?? ""} |`);
     }
@@ -209,14 +212,17 @@ export function renderSection(runs: readonly RunRecord[]): string {
   return out.join("\n");
 }
 
-export function updateResults(section: string): void {
-  const text = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "# Benchmark results\n";
+/** `text` with the generated block replaced (or appended when it has none); the rest kept byte for byte. */
+export function withSection(text: string, section: string): string {
   const block = `${START}\n${section}\n${END}`;
   const at = text.indexOf(START);
   const end = text.indexOf(END);
-  const next =
-    at !== -1 && end > at
-      ? `${text.slice(0, at)}${block}${text.slice(end + END.length)}`
-      : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(RESULTS, next);
+  return at !== -1 && end > at
+    ? `${text.slice(0, at)}${block}${text.slice(end + END.length)}`
+    : `${text.trimEnd()}\n\n${block}\n`;
+}
+
+export function updateResults(section: string): void {
+  const text = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "# Benchmark results\n";
+  writeFileSync(RESULTS, withSection(text, section));
 }

@@ -24,6 +24,7 @@ import { ROOT } from "./common.js";
 import { amqpProducer, redisProducer } from "./fig-producers.js";
 import { manyQueues } from "./fig-queues.js";
 import { roundTrip } from "./fig-roundtrip.js";
+import { scaleCurve } from "./fig-scale.js";
 import { amqpWorker, redisWorker } from "./fig-workers.js";
 import { type BenchContext, type Figure, type FigureFn, fmt, formatCheck } from "./figure.js";
 import {
@@ -45,6 +46,8 @@ const FIGURES: [string, FigureFn][] = [
   ["roundtrip", roundTrip],
   ["queues-200", manyQueues],
 ];
+/** `--scale` only: minutes of filling and draining 1 M tasks. */
+const SCALE_FIGURE: [string, FigureFn] = ["scale", scaleCurve];
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -67,7 +70,7 @@ function printFigure(f: Figure): void {
   );
   for (const c of f.contenders)
     console.log(
-      `  ${c.name.padEnd(36)} ${fmt(c.value, c.value < 100 ? 2 : 0).padStart(10)} ${c.unit}${c.peakRssMb ? `   peak RSS ${fmt(c.peakRssMb)} MB` : ""}`,
+      `  ${c.name.padEnd(36)} ${fmt(c.value, c.value < 100 ? 2 : 0).padStart(10)} ${c.unit}${c.peakRssMb ? `   peak RSS ${fmt(c.peakRssMb)} MB` : ""}${c.cpuMsPerTask ? `   ${fmt(c.cpuMsPerTask, 3)} CPU ms/task` : ""}`,
     );
   for (const c of f.checks)
     console.log(
@@ -94,7 +97,9 @@ async function main(): Promise<number> {
   };
   const figures: Figure[] = [];
   const failures: { id: string; error: string }[] = [];
-  const selected = FIGURES.filter(([id]) => only === null || only.includes(id));
+  const selected = [...FIGURES, ...(scale ? [SCALE_FIGURE] : [])].filter(
+    ([id]) => only === null || only.includes(id),
+  );
   try {
     for (const [id, fn] of selected) {
       log(`== ${id}`);
