@@ -6,6 +6,7 @@ import { loadDependency } from "../../optional-deps.js";
 import { brokerReconnectPolicy, type ReconnectPolicy, RetrySchedule, sleepRef } from "../retry-policy.js";
 import { guardHeaderFrames } from "./frame-guard.js";
 import { type AmqpEndpoint, describeAmqpEndpoint, describeAmqpEndpoints } from "./url.js";
+import { coalesceSocketWrites } from "./write-coalescing.js";
 
 /**
  * One AMQP connection that heals itself (kombu `Connection.ensure_connection`
@@ -120,6 +121,7 @@ export async function openAmqpConnection(
   try {
     const model = await Promise.race([attempt, timeout]);
     guardHeaderFrames(model); // an undecodable headers table costs one message, not the connection
+    coalesceSocketWrites(model); // one socket write per turn, not one per frame
     model.on("error", () => {}); // real handling is in AmqpConnection; never let it throw
     return model;
   } catch (err) {
