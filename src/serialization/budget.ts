@@ -120,12 +120,43 @@ export function checkJsonDepth(text: string, maxDepth: number, what = "JSON"): v
   }
 }
 
+/** Nesting the allocation-free pre-check of {@link checkValueDepth} walks by recursion (stack-safe). */
+const SHALLOW_MAX_DEPTH = 32;
+/** Containers it visits before leaving the value to the full walk (a shared node counts per path). */
+const SHALLOW_MAX_NODES = 2048;
+let shallowNodesLeft = 0;
+
+/**
+ * True when every container in `node` sits at most `levels` deep (`node` itself is level 1);
+ * false when deeper, or when unsure (a Map or Set, too many nodes): the full walk then decides.
+ */
+function isShallow(node: object, levels: number): boolean {
+  if (levels === 0 || --shallowNodesLeft < 0) return false;
+  if (ArrayBuffer.isView(node)) return true;
+  if (node instanceof Map || node instanceof Set) return false;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const child: unknown = node[i];
+      if (typeof child === "object" && child !== null && !isShallow(child, levels - 1)) return false;
+    }
+    return true;
+  }
+  for (const key in node) {
+    const child: unknown = (node as Record<string, unknown>)[key];
+    if (typeof child === "object" && child !== null && !isShallow(child, levels - 1)) return false;
+  }
+  return true;
+}
+
 /**
  * Throws when a decoded value (an AMQP headers table, an envelope) nests containers deeper than
  * `maxDepth`. Iterative, so the check itself cannot overflow the stack.
  */
 export function checkValueDepth(value: unknown, maxDepth: number, what = "value"): void {
   if (typeof value !== "object" || value === null) return;
+  // The common case (a Celery headers table nests 2-3 levels) answered without allocating.
+  shallowNodesLeft = SHALLOW_MAX_NODES;
+  if (isShallow(value, Math.min(maxDepth, SHALLOW_MAX_DEPTH))) return;
   const stack: Array<[unknown, number]> = [[value, 1]];
   const seen = new Set<object>(); // a cycle (or a shared node) is walked once, at its first depth
   while (stack.length > 0) {

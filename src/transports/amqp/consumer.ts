@@ -1,10 +1,10 @@
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { checkValueDepth, DEFAULT_WIRE_BUDGET } from "../../serialization/index.js";
-import type { ConsumeOptions, Consumer, Delivery, QueueSpec } from "../transport.js";
+import type { ConsumeOptions, Consumer, QueueSpec } from "../transport.js";
 import { AckBatch } from "./ack-batch.js";
 import type { AmqpConnection, SetupHook } from "./connection.js";
+import { AmqpDelivery, type DeliveryOwner } from "./delivery.js";
 import { UNDECODABLE_HEADERS } from "./frame-guard.js";
-import { fromMessageProperties, headersOf } from "./message.js";
 
 /**
  * A basic.consume on every queue of one `consume()` call, on a channel of its
@@ -40,7 +40,7 @@ function isQuorum(queue: QueueSpec): boolean {
   return queue.arguments?.["x-queue-type"] === "quorum";
 }
 
-export class AmqpConsumer implements Consumer {
+export class AmqpConsumer implements Consumer, DeliveryOwner {
   private channel: Channel | null = null;
   private channelGeneration = -1;
   /** The connection generation of the last successful open (null before the first). */
@@ -130,33 +130,13 @@ export class AmqpConsumer implements Consumer {
       return;
     }
     this.unsettled += 1;
-    const tag = msg.fields.deliveryTag;
     const acks = this.acksOf(channel);
-    acks.delivered(tag);
-    let settled = false;
-    const settle = (how: (ch: Channel) => void): Promise<void> => {
-      if (settled) return Promise.resolve();
-      settled = true;
-      this.unsettled -= 1;
-      if (this.channel === channel) {
-        try {
-          how(channel);
-        } catch (err) {
-          // Channel closed under us: the broker requeued the message already.
-          this.report(err as Error);
-        }
-      }
-      this.maybeCloseAfterCancel();
-      return Promise.resolve();
-    };
+    acks.delivered(msg.fields.deliveryTag);
     const refusal = this.refusal(msg);
     if (refusal !== null) {
       // Settled here, before anyone walks the headers: rejected without requeue (dead-lettered
       // if the queue has a DLX), so it is not redelivered first after every reconnect.
-      settle((ch) => {
-        acks.settledOtherwise(tag);
-        ch.reject(msg, false);
-      });
+      this.settle(channel, acks, msg, false);
       this.report(
         new Error(
           `rejected message ${msg.fields.deliveryTag} from queue ${queue.name} (delivery tag, no requeue): ${refusal}`,
@@ -164,29 +144,27 @@ export class AmqpConsumer implements Consumer {
       );
       return;
     }
-    const properties = fromMessageProperties(msg);
-    const delivery: Delivery = {
-      body: msg.content,
-      contentType: msg.properties.contentType ?? "",
-      contentEncoding: msg.properties.contentEncoding ?? "",
-      headers: headersOf(msg),
-      properties,
-      deliveryInfo: {
-        exchange: msg.fields.exchange,
-        routingKey: msg.fields.routingKey,
-        priority: typeof msg.properties.priority === "number" ? msg.properties.priority : 0,
-        redelivered: msg.fields.redelivered,
-        deliveryTag: `${this.channelGeneration}:${msg.fields.deliveryTag}`,
-        queue: queue.name,
-      },
-      ack: () => settle(() => acks.ack(tag)),
-      reject: (requeue) =>
-        settle((ch) => {
+    this.options.onMessage(new AmqpDelivery(this, channel, acks, msg, queue.name, this.channelGeneration));
+  }
+
+  /** {@link DeliveryOwner.settle}: the ack of the turn (AckBatch) or a reject, written at once. */
+  settle(channel: Channel, acks: AckBatch, msg: ConsumeMessage, requeue: boolean | null): void {
+    this.unsettled -= 1;
+    if (this.channel === channel) {
+      const tag = msg.fields.deliveryTag;
+      try {
+        if (requeue === null) {
+          acks.ack(tag);
+        } else {
           acks.settledOtherwise(tag);
-          ch.reject(msg, requeue);
-        }),
-    };
-    this.options.onMessage(delivery);
+          channel.reject(msg, requeue);
+        }
+      } catch (err) {
+        // Channel closed under us: the broker requeued the message already.
+        this.report(err as Error);
+      }
+    }
+    this.maybeCloseAfterCancel();
   }
 
   private acksOf(channel: Channel): AckBatch {

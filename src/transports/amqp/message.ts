@@ -78,7 +78,9 @@ export function toPublishOptions(message: OutgoingMessage): Options.Publish {
 export function fromMessageProperties(message: Message): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const props = message.properties as unknown as Record<string, unknown>;
-  for (const [option, name] of Object.entries(OPTION_TO_PROPERTY)) {
+  // for-in over a constant object walks V8's enum cache: no per-delivery `Object.entries` array.
+  for (const option in OPTION_TO_PROPERTY) {
+    const name = OPTION_TO_PROPERTY[option] as PropertyName;
     const value = props[option];
     if (value !== undefined && value !== null) out[name] = value;
   }

@@ -16,6 +16,7 @@ import {
   BudgetExceededError,
   checkJsonDepth,
   checkMsgpackDepth,
+  checkValueDepth,
   compress,
   DEFAULT_WIRE_BUDGET,
   decodeMessageBody,
@@ -141,6 +142,45 @@ describe("msgpack depth", () => {
         const depth = depthOf(value);
         if (depth > limit) expect(() => checkMsgpackDepth(bytes, limit)).toThrow(BudgetExceededError);
         else expect(() => checkMsgpackDepth(bytes, limit)).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("decoded-value depth (an AMQP headers table: checkValueDepth)", () => {
+  const chain = (n: number): unknown => {
+    let value: unknown = "leaf";
+    for (let i = 0; i < n; i++) value = i % 2 === 0 ? [value] : { k: value };
+    return value;
+  };
+
+  it("accepts exactly the limit, refuses one more, on both sides of the 32-level shallow pre-check", () => {
+    for (const limit of [3, 31, 32, 33, 40, 512]) {
+      expect(() => checkValueDepth(chain(limit), limit)).not.toThrow();
+      expectBudget(() => checkValueDepth(chain(limit + 1), limit), "maxDepth");
+    }
+    expectBudget(() => checkValueDepth(chain(100_000), 512, "headers table"), "maxDepth");
+  });
+
+  it("a wide shared node, a cycle, Maps, Sets and Buffers are walked without blowing up", () => {
+    const shared = { a: [1, 2, 3] };
+    const wide = { list: Array.from({ length: 5000 }, () => shared) };
+    expect(() => checkValueDepth(wide, 4)).not.toThrow();
+    expectBudget(() => checkValueDepth(wide, 3), "maxDepth");
+    const loop: Record<string, unknown> = { x: 1 };
+    loop.self = loop;
+    expect(() => checkValueDepth(loop, 2)).not.toThrow();
+    expect(() => checkValueDepth(new Map([["k", new Set([[1]])]]), 3)).not.toThrow();
+    expectBudget(() => checkValueDepth(new Map([["k", new Set([[1]])]]), 2), "maxDepth");
+    expect(() => checkValueDepth({ body: Buffer.alloc(64) }, 1)).not.toThrow();
+  });
+
+  it("agrees with the real depth of any value (property)", () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 40 }), fc.integer({ min: 1, max: 42 }), (value, limit) => {
+        if (depthOf(value) > limit) expect(() => checkValueDepth(value, limit)).toThrow(BudgetExceededError);
+        else expect(() => checkValueDepth(value, limit)).not.toThrow();
       }),
       { numRuns: 300 },
     );
