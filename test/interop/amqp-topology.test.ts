@@ -14,6 +14,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AmqpDeclarationError } from "../../src/transports/amqp/declare.js";
 import { createAmqpTransport } from "../../src/transports/amqp/index.js";
 import {
   eventReceiverDeclarations,
@@ -21,7 +22,7 @@ import {
   pidboxReplyDeclarations,
   rpcReplyQueue,
 } from "../../src/transports/amqp/topology.js";
-import { AmqpDeclarationError, type AmqpTransport } from "../../src/transports/amqp/transport.js";
+import type { AmqpTransport } from "../../src/transports/amqp/transport.js";
 import { runPython } from "../support/celery.js";
 import { makeTempDir } from "../support/ports.js";
 import { type RabbitMqServer, startRabbitMq } from "../support/servers/rabbitmq.js";

@@ -13,16 +13,12 @@ export {
   openAmqpConnection,
 } from "./connection.js";
 export { AmqpConsumer } from "./consumer.js";
+export { AmqpDeclarationError, applyDeclarations, pyAmqpTypedArguments } from "./declare.js";
 export { fromMessageProperties, headersOf, toPublishOptions } from "./message.js";
 export * from "./native-delayed-delivery.js";
 export { AmqpPublisher, BrokerNackError } from "./publisher.js";
 export * from "./topology.js";
-export {
-  AmqpDeclarationError,
-  AmqpTransport,
-  type AmqpTransportOptions,
-  applyDeclarations,
-} from "./transport.js";
+export { AmqpTransport, type AmqpTransportOptions } from "./transport.js";
 export {
   AMQP_SCHEMES,
   type AmqpEndpoint,

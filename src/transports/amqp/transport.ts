@@ -14,6 +14,7 @@ import type {
 } from "../transport.js";
 import { AmqpConnection, type FailoverStrategy } from "./connection.js";
 import { AmqpConsumer } from "./consumer.js";
+import { applyDeclarations } from "./declare.js";
 import { amqpEvents } from "./events.js";
 import { amqpMailbox } from "./mailbox.js";
 import {
@@ -77,82 +78,11 @@ export interface AmqpTransportOptions {
   detectQuorumQueues?: boolean;
 }
 
-/** RabbitMQ refused a declaration (406 PRECONDITION_FAILED: someone declared it differently). */
-export class AmqpDeclarationError extends CeleryError {
-  constructor(what: string, cause: unknown) {
-    super("ERR_DECLARE", `RabbitMQ refused to declare ${what}: ${(cause as Error).message}`, { cause });
-  }
-}
-
 /** Celery's task_publish_retry_policy bound: 4 attempts x (broker_connection_timeout 4 s + 0.5 s) + 0.4 s. */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 18_400;
 
 function declarationKey(kind: string, name: string, extra = ""): string {
   return `${kind}\u0000${name}\u0000${extra}`;
-}
-
-/**
- * x-arguments typed as py-amqp writes them (amqp/serialization.py
- * `_write_item`): an int is `I` (signedint) when it fits 32 bits, else `L`.
- * amqplib would pick the smallest type (`b`, `s`); RabbitMQ accepts either,
- * but `rabbitmqctl list_queues` then shows a different type than Celery's.
- */
-export function pyAmqpTypedArguments(args: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(args)) {
-    if (typeof value === "number" && Number.isInteger(value)) {
-      out[key] = { "!": value >= -0x80000000 && value < 0x80000000 ? "int" : "long", value };
-    } else {
-      out[key] = value;
-    }
-  }
-  return out;
-}
-
-/** Applies declarations in kombu's order on one channel. */
-export async function applyDeclarations(channel: Channel, declarations: Declarations): Promise<void> {
-  for (const ex of declarations.exchanges) {
-    if (ex.name === "") continue; // the default exchange exists and cannot be declared
-    try {
-      await channel.assertExchange(ex.name, ex.type, {
-        durable: ex.durable,
-        autoDelete: ex.autoDelete,
-        internal: false,
-      });
-    } catch (err) {
-      throw new AmqpDeclarationError(`exchange ${JSON.stringify(ex.name)} (${ex.type})`, err);
-    }
-  }
-  for (const q of declarations.queues) {
-    try {
-      await channel.assertQueue(q.name, {
-        durable: q.durable,
-        exclusive: q.exclusive,
-        autoDelete: q.autoDelete,
-        arguments: pyAmqpTypedArguments(q.arguments),
-      });
-    } catch (err) {
-      throw new AmqpDeclarationError(`queue ${JSON.stringify(q.name)}`, err);
-    }
-  }
-  for (const b of declarations.bindings) {
-    if (b.exchange === "") continue;
-    try {
-      await channel.bindQueue(b.queue, b.exchange, b.routingKey);
-    } catch (err) {
-      throw new AmqpDeclarationError(`binding ${b.exchange} -> ${b.queue} (${b.routingKey})`, err);
-    }
-  }
-  for (const b of declarations.exchangeBindings ?? []) {
-    try {
-      await channel.bindExchange(b.destination, b.source, b.routingKey);
-    } catch (err) {
-      throw new AmqpDeclarationError(
-        `exchange binding ${b.source} -> ${b.destination} (${b.routingKey})`,
-        err,
-      );
-    }
-  }
 }
 
 export class AmqpTransport implements Transport {
@@ -281,9 +211,9 @@ export class AmqpTransport implements Transport {
     }
   }
 
-  /** Publishes one message; `declare` declares those queues first (once per connection), as kombu's `declare=`. */
   /**
-   * Declares (once per connection) then publishes. Bounded: rejects with
+   * Publishes one message; `declare` declares those queues first (once per connection), as
+   * kombu's `declare=`. Bounded: rejects with
    * ConnectionLostError after `publishTimeoutMs` when the broker does not
    * take it (kombu's `Producer.publish` under `retry_policy` gives up too).
    */
