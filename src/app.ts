@@ -21,7 +21,6 @@ import { checkLogger, type Logger } from "./logging.js";
 import { asyncResultTuple } from "./protocol/result-meta.js";
 import { startPublishSpan } from "./tracing.js";
 import { checkBrokerSettings, createBrokerTransport, isAmqpBrokerUrl } from "./transports/factory.js";
-import { RedisTransport } from "./transports/redis/index.js";
 import type { Transport } from "./transports/transport.js";
 import { createTaskRegistry, createWorker } from "./worker/app-hooks.js";
 import { applyEagerly, applyThroughApp } from "./worker/eager-canvas.js";
@@ -91,15 +90,6 @@ export class Celery {
       appQueues: this.router.appQueues(),
     });
     return this.transportInstance;
-  }
-
-  /** The Redis transport; a ConfigError naming `broker` when the broker is AMQP. */
-  get redisTransport(): RedisTransport {
-    const transport = this.transport;
-    if (!(transport instanceof RedisTransport)) {
-      throw new ConfigError("broker", "this feature needs a redis:// broker (the app's broker is AMQP)");
-    }
-    return transport;
   }
 
   /** The result backend (backends/factory.ts picks it from the URL), or null when no `backend` is configured (Celery's DisabledBackend). */

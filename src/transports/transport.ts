@@ -228,6 +228,12 @@ export interface Transport {
   size(queue: string): Promise<number>;
   /** The event sink and stream on this broker; a transport without events (a test double) leaves it out. */
   events?(): BrokerEvents;
+  /**
+   * Fails fast when the broker cannot be reached (a round trip with the connection's bounded
+   * retries; a ConnectionLostError naming the broker, credentials masked). Left out by a broker
+   * whose connection already fails fast on first use (RabbitMQ).
+   */
+  ping?(): Promise<void>;
   /** The pidbox mailbox on this broker (remote control, mingle); a transport without one leaves it out. */
   mailbox?(options: MailboxOptions): BrokerMailbox;
   close(): Promise<void>;

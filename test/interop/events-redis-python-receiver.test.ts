@@ -13,6 +13,7 @@ import { Heart } from "../../src/events/heartbeat.js";
 import { brokerEventSink } from "../../src/events/sink.js";
 import { taskEventFields } from "../../src/events/task-events.js";
 import { runPython } from "../support/celery.js";
+import { redisBrokerOf } from "../support/redis-broker.js";
 import { allocateRedisDb } from "../support/services.js";
 
 let broker: string;
@@ -71,7 +72,7 @@ describe("Python EventReceiver + State <- TS events (Redis)", () => {
       brokerUrl: broker,
     });
     // Wait for the Python receiver to subscribe (its PSUBSCRIBE shows in PUBSUB NUMPAT).
-    for (let i = 0; i < 200 && Number(await app.redisTransport.client.pubsub("NUMPAT")) < 1; i++) {
+    for (let i = 0; i < 200 && Number(await redisBrokerOf(app).client.pubsub("NUMPAT")) < 1; i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     heart.start();

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import { ConnectionLostError, TimeoutError } from "../../src/errors.js";
 import { waitUntil } from "../support/process.js";
+import { redisBrokerOf } from "../support/redis-broker.js";
 import { type RedisServer, startRedis } from "../support/servers/redis.js";
 import { uniqueQueue } from "../support/services.js";
 
@@ -95,7 +96,7 @@ describe("app.close() on Redis", () => {
   it("after close(), commands on its connections reject instead of reconnecting", async () => {
     const app = new Celery({ broker: server.dbUrl(0), backend: server.dbUrl(1) });
     const result = await app.sendTask("proj.tasks.add", [1, 2], {}, { queue: uniqueQueue("close") });
-    const transport = app.redisTransport;
+    const transport = redisBrokerOf(app);
     await app.close();
     const err = await transport.size("anything").then(
       () => null,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { pythonJson, runCeleryCli } from "../support/celery.js";
+import { redisBrokerOf } from "../support/redis-broker.js";
 import { allocateRedisDb, uniqueQueue } from "../support/services.js";
 
 let broker: string;
@@ -96,7 +97,7 @@ describe("celery control add_consumer / cancel_consumer -> TS worker (Redis)", (
     // The worker is alive and consuming: a task to its remaining queue, sent after, completes.
     const served = await pySend(homeQueue, true);
     expect(served.result).toBe(5);
-    expect(await app.redisTransport.client.llen(addedQueue)).toBe(1);
+    expect(await redisBrokerOf(app).client.llen(addedQueue)).toBe(1);
     expect(ran).not.toContain(left.id);
     expect(ran).toContain(served.id);
   }, 60_000);

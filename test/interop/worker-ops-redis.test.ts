@@ -10,6 +10,7 @@ import {
   startCeleryWorker,
 } from "../support/celery.js";
 import { OpsTasks } from "../support/ops-tasks.js";
+import { redisBrokerOf } from "../support/redis-broker.js";
 import { allocateRedisDb, uniqueName, uniqueQueue } from "../support/services.js";
 
 let broker: string;
@@ -81,7 +82,7 @@ print(json.dumps({"add": task(state.tasks[ADD]), "fail": task(state.tasks[FAIL])
 
 describe("Python EventReceiver + State <- a running TS worker (Redis)", () => {
   it("tracks the TS worker and its tasks: received, started, succeeded, failed", async () => {
-    const client = app.redisTransport.client;
+    const client = redisBrokerOf(app).client;
     const before = Number(await client.pubsub("NUMPAT"));
     const addId = uniqueName("add");
     const failId = uniqueName("fail");

@@ -84,17 +84,14 @@ export async function closeQuietly(app: Celery): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Fails fast when the broker cannot be reached (a `PING` with the app's bounded retries). */
+/** Fails fast when the broker cannot be reached (`Transport.ping`, with the app's bounded retries). */
 export async function checkBroker(app: Celery, command: string): Promise<void> {
-  if (app.brokerIsAmqp) return;
+  const transport = app.transport;
+  if (!transport.ping) return;
   try {
-    await app.redisTransport.client.ping();
+    await transport.ping();
   } catch (err) {
-    // ioredis reports the last retry ("max retries per request"); name the broker instead.
-    const reason = /max retries/i.test(err instanceof Error ? err.message : "")
-      ? new ConnectionLostError(`${redactUrl(app.settings.broker)} is unreachable`)
-      : err;
-    throw remoteCommandError(command, reason);
+    throw remoteCommandError(command, err);
   }
 }
 

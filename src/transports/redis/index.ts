@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { BrokerTransportOptions, RetryPolicy } from "../../config-values.js";
+import { ConnectionLostError } from "../../errors.js";
 import type { WireBudget } from "../../serialization/index.js";
 import type { ReconnectPolicy } from "../retry-policy.js";
 import type {
@@ -212,6 +213,16 @@ export class RedisTransport implements Transport {
 
   events(): BrokerEvents {
     return redisEvents(this, this.options.transportOptions.bodyEncoding);
+  }
+
+  /** PING; ioredis reports the last retry ("max retries per request"), so the broker is named instead. */
+  async ping(): Promise<void> {
+    try {
+      await this.client.ping();
+    } catch (err) {
+      if (!/max retries/i.test(err instanceof Error ? err.message : "")) throw err;
+      throw new ConnectionLostError(`${describeEndpoint(this.endpoint)} is unreachable`, { cause: err });
+    }
   }
 
   mailbox(options: MailboxOptions): BrokerMailbox {
