@@ -9,7 +9,7 @@ import {
   type RedisConnectionOptions,
 } from "../transports/redis/connection.js";
 import type { ResultKeys } from "../transports/redis/keys.js";
-import type { RedisEndpoint } from "../transports/redis/url.js";
+import { describeEndpoint, type RedisEndpoint } from "../transports/redis/url.js";
 import type { ResultMetaRecord, WaitOptions } from "./backend.js";
 
 /**
@@ -70,9 +70,20 @@ export class RedisResultConsumer {
       );
       // Every (re)connect: re-subscribe whatever is outstanding, then re-read it.
       sub.on("ready", () => void this.resync());
+      // What made ioredis give up (no Sentinel answered, no such master, refused...), for the error.
+      let lastError: Error | undefined;
+      sub.on("error", (err: Error) => {
+        lastError = err;
+      });
       sub.on("end", () => {
-        if (!this.closed)
-          this.failAll(new ConnectionLostError("result backend subscriber connection was given up"));
+        if (this.closed) return;
+        const reason = lastError ? `: ${lastError.message}` : "";
+        this.failAll(
+          new ConnectionLostError(
+            `result backend subscriber: cannot reach Redis at ${describeEndpoint(this.options.endpoint)}${reason}; connection given up`,
+            { cause: lastError },
+          ),
+        );
       });
       this.subscriber = sub;
     }

@@ -47,6 +47,21 @@ afterAll(async () => {
   await set?.dispose();
 });
 
+/** What the result backend gives when it cannot reach the master: waiting for a result (the pub/sub subscriber) and reading a meta (GET, under the retry policy). */
+async function backendErrors(app: Celery): Promise<unknown[]> {
+  const failed = (p: Promise<unknown>) =>
+    p.then(
+      () => new Error("expected a rejection"),
+      (e: unknown) => e,
+    );
+  const backend = app.backend;
+  if (backend === null) throw new Error("the app has no result backend");
+  return [
+    await failed(app.asyncResult("no-such-task").get({ timeoutMs: 20_000 })),
+    await failed(backend.getMeta("no-such-task")),
+  ];
+}
+
 describe("Redis Sentinel: TS and Python Celery 5.7 through sentinel:// URLs", () => {
   it("a TS producer sends to a Python worker; TS reads the results", async () => {
     const queue = uniqueQueue("sentinel-py");
@@ -63,7 +78,7 @@ describe("Redis Sentinel: TS and Python Celery 5.7 through sentinel:// URLs", ()
       const results = await Promise.all(
         [1, 2, 3].map((i) => app.sendTask<number>("interop.add", [i, 100], null, { queue })),
       );
-      const values = await Promise.all(results.map((r) => r.get({ timeout: 30 })));
+      const values = await Promise.all(results.map((r) => r.get({ timeoutMs: 30_000 })));
       expect(values).toEqual([101, 102, 103]);
       // The Python worker really went through the Sentinels to the password-protected master.
       expect(worker.logs()).toMatch(/sentinel:\/\//);
@@ -132,6 +147,28 @@ emit(app.control.ping(destination=[${JSON.stringify(hostname)}], timeout=5))
       expect(message).toContain(`master "${set.masterName}"`);
       expect(message).toMatch(/after 2 attempt/);
       expect(message).not.toContain(PASSWORD);
+      // The result backend (its own resultBackendTransportOptions) says the same, both ways in.
+      for (const backendErr of await backendErrors(app)) {
+        expect(backendErr).toBeInstanceOf(ConnectionLostError);
+        const text = (backendErr as Error).message;
+        expect(text.replace(/:\*+@/, ":**@")).toContain(`sentinel://:**@127.0.0.1:${deadPorts[0]};`);
+        expect(text).toContain(`master "${set.masterName}"`);
+        expect(text).toMatch(/unreachable/);
+        expect(text).not.toContain(PASSWORD);
+      }
+      // A worker started on it fails to start with the same error, after the bounded retries.
+      const worker = app.worker({ queues: [uniqueQueue("sentinel-dead")], withoutMingle: true });
+      const startErr = await worker.start().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      await worker.close({ timeoutMs: 2000 }).catch(() => {});
+      expect(startErr).toBeInstanceOf(ConnectionLostError);
+      expect((startErr as Error).message.replace(/:\*+@/, ":**@")).toContain(
+        `sentinel://:**@127.0.0.1:${deadPorts[0]};`,
+      );
+      expect((startErr as Error).message).toMatch(/after 2 attempt/);
+      expect((startErr as Error).message).not.toContain(PASSWORD);
     } finally {
       await app.close();
     }
@@ -155,7 +192,16 @@ emit(app.control.ping(destination=[${JSON.stringify(hostname)}], timeout=5))
       expect(message).toContain(`master "no-such-master"`);
       expect(message).toContain(`127.0.0.1:${set.sentinelPorts[0]}`);
       expect(message).toContain("No such master with that name");
+      expect(message).toMatch(/after 2 attempt/);
       expect(message).not.toContain(PASSWORD);
+      for (const backendErr of await backendErrors(app)) {
+        expect(backendErr).toBeInstanceOf(ConnectionLostError);
+        const text = (backendErr as Error).message;
+        expect(text).toContain(`127.0.0.1:${set.sentinelPorts[0]}`);
+        expect(text).toContain(`master "no-such-master"`);
+        expect(text).toContain("No such master with that name");
+        expect(text).not.toContain(PASSWORD);
+      }
     } finally {
       await app.close();
     }

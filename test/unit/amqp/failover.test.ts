@@ -123,4 +123,28 @@ describe("no node of the list answers", () => {
       await app.close();
     }
   }, 30_000);
+
+  it("a worker does not start: one ConnectionLostError naming every node and the retry bound, passwords masked", async () => {
+    const ports = [await freePort(), await freePort()];
+    const app = new Celery({
+      broker: `amqp://user:s3cret@127.0.0.1:${ports[0]}//;amqp://user:s3cret@127.0.0.1:${ports[1]}//`,
+      brokerConnectionMaxRetries: 2,
+      brokerConnectionTimeout: 1,
+    });
+    const worker = app.worker({ withoutMingle: true });
+    try {
+      const err = await worker.start().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConnectionLostError);
+      const message = (err as Error).message;
+      for (const port of ports) expect(message).toContain(`127.0.0.1:${port}`);
+      expect(message).toContain("broker_connection_max_retries=2");
+      expect(message).not.toContain("s3cret");
+    } finally {
+      await worker.close({ timeoutMs: 2000 }).catch(() => {});
+      await app.close();
+    }
+  }, 30_000);
 });
