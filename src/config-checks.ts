@@ -7,14 +7,7 @@ import {
   KNOWN_OPTIONS,
   SCALAR_DEFAULTS,
 } from "./config-defaults.js";
-import {
-  type BrokerTransportOptions,
-  COMPRESSIONS,
-  type RetryPolicy,
-  SERIALIZERS,
-  type TaskRoutes,
-  type TlsSettings,
-} from "./config-values.js";
+import type { BrokerTransportOptions, RetryPolicy, TaskRoutes, TlsSettings } from "./config-values.js";
 import { ConfigError } from "./errors.js";
 import {
   type Check,
@@ -27,6 +20,7 @@ import {
   rejectUnknownKeys,
   text,
 } from "./option-checks.js";
+import { COMPRESSION_NAMES, SERIALIZER_NAMES } from "./serialization/index.js";
 
 /**
  * The validators behind `resolveSettings`: one check per setting (built from option-checks.ts),
@@ -35,7 +29,7 @@ import {
  */
 const nullableCompression: Check = (option, value) => {
   if (value === null) return;
-  oneOf(COMPRESSIONS)(option, value);
+  oneOf(COMPRESSION_NAMES)(option, value);
 };
 
 const exchangeTypes = ["direct", "topic", "fanout"] as const;
@@ -101,9 +95,9 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
     }
   },
   taskCreateMissingQueues: isBool,
-  taskSerializer: oneOf(SERIALIZERS),
+  taskSerializer: oneOf(SERIALIZER_NAMES),
   taskCompression: nullableCompression,
-  acceptContent: listOf(SERIALIZERS),
+  acceptContent: listOf(SERIALIZER_NAMES),
   taskIgnoreResult: isBool,
   taskTimeLimit: number({ min: 0, nullable: true }),
   taskSoftTimeLimit: number({ min: 0, nullable: true }),
@@ -128,8 +122,8 @@ export const SCALAR_CHECKS: Record<keyof typeof SCALAR_DEFAULTS, Check> = {
       `${option} must be null, a number, or "N/s", "N/m", "N/h" (got ${describe(value)})`,
     );
   },
-  resultSerializer: oneOf(SERIALIZERS),
-  resultAcceptContent: listOf(SERIALIZERS, true),
+  resultSerializer: oneOf(SERIALIZER_NAMES),
+  resultAcceptContent: listOf(SERIALIZER_NAMES, true),
   resultCompression: nullableCompression,
   resultExpires: number({ min: 0, nullable: true }),
   resultFailureExpires: number({ min: 0, nullable: true }),

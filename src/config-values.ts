@@ -5,28 +5,6 @@
  * them (celery/app/defaults.py, 5.7.0) in camelCase.
  */
 
-export const SERIALIZERS = ["json", "msgpack", "yaml"] as const;
-export type SerializerName = (typeof SERIALIZERS)[number];
-
-/** kombu/compression.py aliases (name or MIME type both accepted, as kombu's `get_encoder` does). */
-export const COMPRESSIONS = [
-  "zlib",
-  "gzip",
-  "bzip2",
-  "bzip",
-  "lzma",
-  "xz",
-  "brotli",
-  "zstd",
-  "zstandard",
-  "application/x-gzip",
-  "application/x-bz2",
-  "application/x-lzma",
-  "application/x-brotli",
-  "application/zstd",
-] as const;
-export type CompressionName = (typeof COMPRESSIONS)[number];
-
 /** Celery's `ssl_cert_reqs` values (`ssl.CERT_*` names and the lower-case forms the URL takes). */
 export type CertReqs = "required" | "optional" | "none";
 

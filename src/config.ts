@@ -2,17 +2,16 @@ import type { CeleryMinor, CompatProfile } from "./compat.js";
 import type {
   BeatScheduleSetting,
   BrokerTransportOptions,
-  CompressionName,
   DatabaseTableSettings,
   QueueSetting,
   Resolved,
   ResultBackendTransportOptions,
   RetryPolicy,
-  SerializerName,
   TaskRoutes,
   TlsSettings,
 } from "./config-values.js";
 import type { Logger } from "./logging.js";
+import type { CompressionName, SerializerName } from "./serialization/index.js";
 
 /**
  * Every Celeriac setting, named as Celery names it (celery/app/defaults.py, 5.7.0) in camelCase,

@@ -62,14 +62,12 @@ export { CELERY_MINORS, type CeleryMinor } from "./compat.js";
 export type { CeleryOptions, Settings } from "./config.js";
 export type {
   BrokerTransportOptions,
-  CompressionName,
   QueueSetting,
   ResultBackendTransportOptions,
   RetryPolicy,
   RouterFunction,
   RouteTarget,
   SentinelKwargs,
-  SerializerName,
   TaskRoutes,
   TlsSettings,
 } from "./config-values.js";
@@ -114,6 +112,7 @@ export {
   TASK_LOG_FIELDS,
 } from "./logging.js";
 export type { SignatureDict } from "./protocol/task-message.js";
+export type { CompressionName, SerializerName } from "./serialization/index.js";
 export type { TaskContext, UpdateStateOptions } from "./worker/context.js";
 export type { EagerApplyOptions } from "./worker/eager-task.js";
 export type { ErrbackRequest } from "./worker/errbacks.js";

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { ConfigError } from "../errors.js";
 import { isRecord } from "../protocol/guards.js";
 import { pyRepr } from "../protocol/py-repr.js";
-import { parseResultTuple, type ResultNode } from "../protocol/result-meta.js";
+import { parseResultTuple, type ResultTupleNode } from "../protocol/result-meta.js";
 import type { ResultKeys } from "../transports/redis/keys.js";
 import type { ChordErrorInfo, ChordJoin, ChordJoiner, ChordPart } from "./backend.js";
 import type { MetaCodec } from "./meta-codec.js";
@@ -227,7 +227,7 @@ export class RedisChord implements ChordJoiner {
    * `GroupResult.restore(gid)`: the header the producer saved because one of its members is
    * itself a group (`RedisBackend.apply_chord`); null when none was saved.
    */
-  private async savedHeader(gid: string): Promise<ResultNode[] | null> {
+  private async savedHeader(gid: string): Promise<ResultTupleNode[] | null> {
     const raw = await this.client.getBuffer(this.backend.keys.groupMeta(gid));
     if (raw === null) return null;
     const meta = this.backend.codec.decode(raw);
@@ -240,9 +240,10 @@ export class RedisChord implements ChordJoiner {
    * saved (a group member gives the list of its members' values), so nesting survives the join.
    * A failed member raises there, which Celery turns into `ChordError('Join error: ...')`.
    */
-  private async joinSaved(nodes: readonly ResultNode[]): Promise<Settled> {
+  private async joinSaved(nodes: readonly ResultTupleNode[]): Promise<Settled> {
     const ids: string[] = [];
-    const collect = (n: ResultNode) => (n.children === null ? ids.push(n.id) : n.children.forEach(collect));
+    const collect = (n: ResultTupleNode) =>
+      n.children === null ? ids.push(n.id) : n.children.forEach(collect);
     nodes.forEach(collect);
     const raw =
       ids.length === 0
@@ -258,7 +259,7 @@ export class RedisChord implements ChordJoiner {
       if (meta !== undefined && PROPAGATE.has(String(meta.status)))
         return { error: chordError(`Join error: ${excDictRepr(meta.result)}`) };
     }
-    const value = (n: ResultNode): unknown =>
+    const value = (n: ResultTupleNode): unknown =>
       n.children === null ? (metas.get(n.id)?.result ?? null) : n.children.map(value);
     return { results: nodes.map(value) };
   }

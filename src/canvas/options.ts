@@ -1,7 +1,7 @@
-import type { CompressionName, SerializerName } from "../config-values.js";
 import { ConfigError } from "../errors.js";
 import { describeValue, setOwn, stringOrUndefined } from "../protocol/guards.js";
 import type { SignatureDict } from "../protocol/task-message.js";
+import type { CompressionName, SerializerName } from "../serialization/index.js";
 import { SEND_OPTION_NAMES } from "./option-names.js";
 import { plain, type Signature } from "./signature.js";
 

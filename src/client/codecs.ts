@@ -1,18 +1,17 @@
 import type { Settings } from "../config.js";
-import type { CompressionName, SerializerName } from "../config-values.js";
-import { compress, serialize } from "../serialization/index.js";
+import {
+  type CompressionName,
+  compress,
+  type SerializedBody,
+  type SerializerName,
+  serialize,
+} from "../serialization/index.js";
 
 /**
  * The seam between the producer and `serialization/`: task bodies
  * (serializer + optional compression, kombu `Producer._prepare`). Result
  * metas have theirs in backends/meta-codec.ts (`resultCodec`).
  */
-export interface SerializedBody {
-  body: Uint8Array;
-  contentType: string;
-  contentEncoding: string;
-}
-
 export function serializeBody(
   value: unknown,
   serializer: SerializerName,

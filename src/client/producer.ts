@@ -1,9 +1,9 @@
 import type { PublishOptions } from "../canvas/options.js";
 import { type RouteLookup, routeSignatureDict } from "../canvas/routes.js";
 import type { Settings } from "../config.js";
-import type { CompressionName, SerializerName } from "../config-values.js";
 import { type BuildTaskInput, buildTaskMessage } from "../protocol/build.js";
 import type { SignatureDict, TaskMessage } from "../protocol/task-message.js";
+import type { CompressionName, SerializerName } from "../serialization/index.js";
 import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";
 import { compressBody, serializeBody } from "./codecs.js";
 import { currentWorkerTask } from "./current-task.js";
@@ -111,7 +111,7 @@ export function prepareTaskMessage(
   const serializer: SerializerName = options.serializer ?? settings.taskSerializer;
   const serialized = serializeBody(taskMessage.body, serializer, settings);
   const headers: Record<string, unknown> = taskMessage.headers;
-  let body = serialized.body;
+  let body: Uint8Array = serialized.body;
   const compression: CompressionName | null = options.compression ?? settings.taskCompression;
   if (compression) {
     const compressed = compressBody(body, compression);

@@ -1,9 +1,9 @@
 import { SEND_OPTION_NAMES, type SignatureLike } from "../canvas/options.js";
 import { plain } from "../canvas/signature.js";
-import { COMPRESSIONS, SERIALIZERS } from "../config-values.js";
 import { ConfigError } from "../errors.js";
 import { rejectUnknownKeys } from "../option-checks.js";
 import type { SignatureDict } from "../protocol/task-message.js";
+import { COMPRESSION_NAMES, SERIALIZER_NAMES } from "../serialization/index.js";
 
 export { SEND_OPTION_NAMES } from "../canvas/options.js";
 
@@ -90,11 +90,15 @@ export function checkSendOptions(name: unknown, args: unknown, kwargs: unknown, 
   num("softTimeLimit", 0);
   if (o.ignoreResult !== undefined && typeof o.ignoreResult !== "boolean")
     fail("ignoreResult", "true or false", o.ignoreResult);
-  if (o.serializer !== undefined && !(SERIALIZERS as readonly unknown[]).includes(o.serializer)) {
-    fail("serializer", `one of ${SERIALIZERS.map((s) => JSON.stringify(s)).join(", ")}`, o.serializer);
+  if (o.serializer !== undefined && !(SERIALIZER_NAMES as readonly unknown[]).includes(o.serializer)) {
+    fail("serializer", `one of ${SERIALIZER_NAMES.map((s) => JSON.stringify(s)).join(", ")}`, o.serializer);
   }
-  if (o.compression !== undefined && !(COMPRESSIONS as readonly unknown[]).includes(o.compression)) {
-    fail("compression", `one of ${COMPRESSIONS.map((s) => JSON.stringify(s)).join(", ")}`, o.compression);
+  if (o.compression !== undefined && !(COMPRESSION_NAMES as readonly unknown[]).includes(o.compression)) {
+    fail(
+      "compression",
+      `one of ${COMPRESSION_NAMES.map((s) => JSON.stringify(s)).join(", ")}`,
+      o.compression,
+    );
   }
   str("replyTo");
   signatureList("link", o.link as SignatureDict | undefined);

@@ -16,7 +16,7 @@ import { type RunningNode, startWorkerPidbox } from "./worker-pidbox.js";
 /** What WorkerOps needs of the broker: events and the pidbox mailbox (`Transport.events`, `Transport.mailbox`). */
 export type OpsTransport = EventBroker & MailboxBroker;
 
-import { type RunAbort, type TrackedRequest, WorkerState } from "./worker-state.js";
+import { type RunAbort, type TrackedRequest, WorkerBookkeeping } from "./worker-state.js";
 
 export type { TrackedRequest } from "./worker-state.js";
 
@@ -72,7 +72,7 @@ export interface WorkerOpsOptions {
 /**
  * Events, remote control and mingle for one TS worker: the worker calls
  * `received / scheduled / started / finished / revokedRun`; WorkerOps pairs
- * each with Celery's worker state ({@link WorkerState}: requests, totals,
+ * each with Celery's worker state ({@link WorkerBookkeeping}: requests, totals,
  * revoked ids) and its task event (dispatcher + heartbeat), starts the pidbox
  * node (worker-pidbox.ts) and mingle (mingle.ts), and answers pidbox commands
  * (it is the {@link WorkerControlHost}).
@@ -81,7 +81,7 @@ export class WorkerOps implements WorkerControlHost {
   readonly hostname: string;
   readonly clock = new LamportClock();
   readonly events: EventDispatcher;
-  private readonly state: WorkerState;
+  private readonly state: WorkerBookkeeping;
   private readonly heart: Heart;
   private node: RunningNode | null = null;
   private readonly startedAt = Date.now();
@@ -90,7 +90,7 @@ export class WorkerOps implements WorkerControlHost {
   constructor(private readonly options: WorkerOpsOptions) {
     const s = options.settings;
     this.hostname = options.worker.hostname;
-    this.state = new WorkerState(this.hostname);
+    this.state = new WorkerBookkeeping(this.hostname);
     this.log = options.log ?? { info() {}, warn() {}, error() {} };
     const sendTaskEvents = options.sendTaskEvents ?? s.workerSendTaskEvents;
     this.events = new EventDispatcher({

@@ -52,7 +52,7 @@ interface Entry {
  * from and what the heartbeat counts. It sends nothing; WorkerOps pairs each
  * change with its task event.
  */
-export class WorkerState {
+export class WorkerBookkeeping {
   readonly revoked = new RevokedSet();
   readonly revokedStamps = new RevokedStamps();
   private readonly entries = new Map<string, Entry>();

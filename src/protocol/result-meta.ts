@@ -20,10 +20,10 @@ import { EXCEPTION_STATES, READY_STATES, type TaskStateName } from "./states.js"
 export type ResultTuple = [[string, ResultTuple | null], ResultTuple[] | null];
 
 /** A decoded result tuple. `children !== null` means a GroupResult. */
-export interface ResultNode {
+export interface ResultTupleNode {
   id: string;
-  parent: ResultNode | null;
-  children: ResultNode[] | null;
+  parent: ResultTupleNode | null;
+  children: ResultTupleNode[] | null;
 }
 
 /** `AsyncResult(id, parent).as_tuple()`. */
@@ -41,7 +41,7 @@ export function groupResultTuple(
 }
 
 /** Mirrors celery/result.py `result_from_tuple` (which also accepts a bare id as the first element). */
-export function parseResultTuple(value: unknown, path = "result tuple"): ResultNode {
+export function parseResultTuple(value: unknown, path = "result tuple"): ResultTupleNode {
   if (!Array.isArray(value) || value.length !== 2) {
     throw new ProtocolError(`${path} must be [[id, parent], children], got ${describeValue(value)}`);
   }
@@ -54,7 +54,7 @@ export function parseResultTuple(value: unknown, path = "result tuple"): ResultN
   }
   if (typeof id !== "string")
     throw new ProtocolError(`${path} id must be a string, got ${describeValue(id)}`);
-  let children: ResultNode[] | null = null;
+  let children: ResultTupleNode[] | null = null;
   if (nodes !== null && nodes !== undefined) {
     if (!Array.isArray(nodes)) throw new ProtocolError(`${path}[1] must be a list of result tuples or null`);
     children = nodes.map((n, i) => parseResultTuple(n, `${path}[1][${i}]`));
@@ -67,7 +67,7 @@ export function parseResultTuple(value: unknown, path = "result tuple"): ResultN
 }
 
 /** The inverse of {@link parseResultTuple}. */
-export function resultNodeToTuple(node: ResultNode): ResultTuple {
+export function resultNodeToTuple(node: ResultTupleNode): ResultTuple {
   return [
     [node.id, node.parent ? resultNodeToTuple(node.parent) : null],
     node.children?.map(resultNodeToTuple) ?? null,
@@ -181,7 +181,7 @@ export interface ParsedResultMeta {
   /** `result` when it is an exception triple (FAILURE/RETRY/REVOKED), else null. */
   exception: ExcInfo | null;
   traceback: string | null;
-  children: ResultNode[] | null;
+  children: ResultTupleNode[] | null;
   dateDone: Date | null;
   groupId: string | null;
   parentId: string | null;
@@ -300,8 +300,8 @@ export function buildGroupMeta(groupId: string, children: readonly (string | Res
 
 export interface GroupMeta {
   groupId: string;
-  parent: ResultNode | null;
-  children: ResultNode[];
+  parent: ResultTupleNode | null;
+  children: ResultTupleNode[];
 }
 
 export function parseGroupMeta(raw: unknown): GroupMeta {

@@ -33,6 +33,25 @@ export type CompressionMime =
   | "application/x-brotli"
   | "application/zstd";
 
+/** kombu/compression.py aliases (name or MIME type both accepted, as kombu's `get_encoder` does). */
+export const COMPRESSION_NAMES = [
+  "zlib",
+  "gzip",
+  "bzip2",
+  "bzip",
+  "lzma",
+  "xz",
+  "brotli",
+  "zstd",
+  "zstandard",
+  "application/x-gzip",
+  "application/x-bz2",
+  "application/x-lzma",
+  "application/x-brotli",
+  "application/zstd",
+] as const;
+export type CompressionName = (typeof COMPRESSION_NAMES)[number];
+
 /** kombu's `_aliases`: every accepted name, MIME types included (they map to themselves). */
 export const COMPRESSION_ALIASES: Readonly<Record<string, CompressionMime>> = Object.freeze({
   zlib: "application/x-gzip",
@@ -49,7 +68,7 @@ export const COMPRESSION_ALIASES: Readonly<Record<string, CompressionMime>> = Ob
   "application/x-lzma": "application/x-lzma",
   "application/x-brotli": "application/x-brotli",
   "application/zstd": "application/zstd",
-});
+} satisfies Record<CompressionName, CompressionMime>);
 
 /** A codec this Node cannot run (zstd before Node 22.15). Not a bad message, not a bad setting. */
 export class CodecUnavailableError extends CeleryError {

@@ -15,8 +15,10 @@ export {
 } from "./budget.js";
 export {
   COMPRESSION_ALIASES,
+  COMPRESSION_NAMES,
   CodecUnavailableError,
   type CompressionMime,
+  type CompressionName,
   compress,
   compressionMime,
   decompress,

@@ -15,8 +15,9 @@ import { jsonDumps, jsonLoads } from "./json.js";
 import { msgpackDumps, msgpackLoads } from "./msgpack.js";
 import { yamlDumps, yamlLoads } from "./yaml.js";
 
-export type SerializerName = "json" | "msgpack" | "yaml";
-export const SERIALIZER_NAMES: readonly SerializerName[] = ["json", "msgpack", "yaml"];
+/** The serializers Celery knows by name (kombu `registry`), pickle aside. */
+export const SERIALIZER_NAMES = ["json", "msgpack", "yaml"] as const;
+export type SerializerName = (typeof SERIALIZER_NAMES)[number];
 
 export const PICKLE_CONTENT_TYPE = "application/x-python-serialize";
 

@@ -1,6 +1,6 @@
-import { SERIALIZERS } from "../config-values.js";
 import { ConfigError } from "../errors.js";
 import { describe, isBool, number, oneOf, rejectUnknownKeys } from "../option-checks.js";
+import { SERIALIZER_NAMES } from "../serialization/index.js";
 
 /**
  * `app.task(name, handler, options)` and `defineTaskBase(options)` checked as
@@ -89,7 +89,7 @@ const CHECKS: Partial<Record<(typeof TASK_OPTION_KEYS)[number], Check>> = {
   retryBackoff: backoff,
   retryBackoffMax: number({ min: 0 }),
   retryJitter: isBool,
-  serializer: oneOf(SERIALIZERS),
+  serializer: oneOf(SERIALIZER_NAMES),
   params,
   errbackArgs: oneOf(["request", "id"]),
   base,

@@ -1,4 +1,4 @@
-import type { ResultNode } from "../../protocol/result-meta.js";
+import type { ResultTupleNode } from "../../protocol/result-meta.js";
 import { READY_STATES } from "../../protocol/states.js";
 import type { ChordErrorInfo, ResultMetaRecord } from "../backend.js";
 import type { MetaCodec } from "../meta-codec.js";
@@ -15,13 +15,13 @@ export interface ContentCodec {
   dumps(value: unknown): { contentType: string; contentEncoding: string; body: Uint8Array };
 }
 
-function leafIds(node: ResultNode, out: string[]): void {
+function leafIds(node: ResultTupleNode, out: string[]): void {
   if (node.children === null) out.push(node.id);
   else for (const c of node.children) leafIds(c, out);
 }
 
 /** Every task id under the tuples, in order. */
-export function tupleTaskIds(nodes: readonly ResultNode[]): string[] {
+export function tupleTaskIds(nodes: readonly ResultTupleNode[]): string[] {
   const out: string[] = [];
   for (const n of nodes) leafIds(n, out);
   return out;
@@ -37,7 +37,7 @@ export function tupleTaskIds(nodes: readonly ResultNode[]): string[] {
  * so on these backends the plain repr is what is stored.
  */
 export function joinResults(
-  nodes: readonly ResultNode[],
+  nodes: readonly ResultTupleNode[],
   metas: ReadonlyMap<string, ResultMetaRecord>,
 ): { results: unknown[] } | { error: ChordErrorInfo } | null {
   const ids = tupleTaskIds(nodes);
@@ -51,7 +51,7 @@ export function joinResults(
       return { error: chordError(excDictRepr(meta.result)) };
     }
   }
-  const value = (node: ResultNode): unknown =>
+  const value = (node: ResultTupleNode): unknown =>
     node.children === null ? (metas.get(node.id) as ResultMetaRecord).result : node.children.map(value);
   return { results: nodes.map(value) };
 }

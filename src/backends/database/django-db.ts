@@ -10,7 +10,7 @@ import type {
   WaitOptions,
 } from "../backend.js";
 import { type ContentCodec, joinResults, pythonJsonDumps, tupleTaskIds } from "./content.js";
-import { PgDatabase, type RetryPolicy } from "./pg.js";
+import { type DatabaseRetryPolicy, PgDatabase } from "./pg.js";
 import { pollUntilReady } from "./polling.js";
 import type { DatabaseTarget } from "./url.js";
 
@@ -42,7 +42,7 @@ export interface DjangoDbBackendOptions {
   /** `result_extended`. */
   resultExtended: boolean;
   /** Retries of operations that lost the server (`result_backend_always_retry`, ...). */
-  retry?: RetryPolicy;
+  retry?: DatabaseRetryPolicy;
   /** Poll interval of `AsyncResult.get` (Celery's default 0.5 s). */
   pollIntervalMs?: number;
 }

@@ -2,7 +2,7 @@ import type { DatabaseTableSettings } from "../../config-values.js";
 import type { ResultBackend } from "../backend.js";
 import type { ContentCodec } from "./content.js";
 import { DjangoDbBackend } from "./django-db.js";
-import { NO_RETRY, type RetryPolicy } from "./pg.js";
+import { type DatabaseRetryPolicy, NO_RETRY } from "./pg.js";
 import { SqlAlchemyBackend } from "./sqlalchemy.js";
 import { databaseTarget } from "./url.js";
 
@@ -26,7 +26,7 @@ export interface DatabaseBackendSettings {
  * unless the settings say otherwise; django-celery-results keeps Celery's defaults (no retry unless
  * `result_backend_always_retry`, then `result_backend_max_retries`, unlimited by default).
  */
-function retryPolicy(s: DatabaseBackendSettings, kind: "django-db" | "sqlalchemy"): RetryPolicy {
+function retryPolicy(s: DatabaseBackendSettings, kind: "django-db" | "sqlalchemy"): DatabaseRetryPolicy {
   const always = s.resultBackendAlwaysRetry ?? kind === "sqlalchemy";
   if (!always) return NO_RETRY;
   return {

@@ -44,15 +44,15 @@ function isConnectionFailure(err: { code?: unknown }): boolean {
  * server was unreachable: up to `maxRetries` more tries, sleeping
  * `get_exponential_backoff_interval(base, retries, max, full_jitter=True)` ms in between.
  */
-export interface RetryPolicy {
+export interface DatabaseRetryPolicy {
   maxRetries: number;
   baseSleepMs: number;
   maxSleepMs: number;
 }
 
-export const NO_RETRY: RetryPolicy = { maxRetries: 0, baseSleepMs: 0, maxSleepMs: 0 };
+export const NO_RETRY: DatabaseRetryPolicy = { maxRetries: 0, baseSleepMs: 0, maxSleepMs: 0 };
 
-function backoffMs(policy: RetryPolicy, retries: number): number {
+function backoffMs(policy: DatabaseRetryPolicy, retries: number): number {
   const ceiling = Math.min(policy.maxSleepMs, policy.baseSleepMs * 2 ** retries);
   return Math.floor(Math.random() * (ceiling + 1));
 }
@@ -70,7 +70,7 @@ export class PgDatabase {
   constructor(
     readonly target: DatabaseTarget,
     private readonly hint: MissingTableHint,
-    private readonly retry: RetryPolicy = NO_RETRY,
+    private readonly retry: DatabaseRetryPolicy = NO_RETRY,
     private readonly poolSize = 4,
   ) {}
 

@@ -10,7 +10,7 @@ import type {
   WaitOptions,
 } from "../backend.js";
 import type { MetaCodec } from "../meta-codec.js";
-import { PgDatabase, type RetryPolicy, type TxQuery } from "./pg.js";
+import { type DatabaseRetryPolicy, PgDatabase, type TxQuery } from "./pg.js";
 import { pollUntilReady } from "./polling.js";
 import type { DatabaseTarget } from "./url.js";
 
@@ -44,7 +44,7 @@ export interface SqlAlchemyBackendOptions {
   tableSchemas: DatabaseTableSettings;
   pollIntervalMs?: number;
   /** Retries of operations that lost the server (Celery's DatabaseBackend: 3 by default). */
-  retry?: RetryPolicy;
+  retry?: DatabaseRetryPolicy;
   /** `database_create_tables_at_setup` (default true). */
   createTables?: boolean;
 }

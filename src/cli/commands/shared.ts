@@ -25,7 +25,7 @@ export const REMOTE_OPTIONS: OptionSpecs = {
 };
 
 /** Network errors that mean "the broker is not there" (kombu's OperationalError). */
-export function isConnectionError(err: unknown): boolean {
+export function brokerUnreachable(err: unknown): boolean {
   if (err instanceof ConnectionLostError) return true;
   const code = (err as { code?: unknown } | null)?.code;
   if (
@@ -52,7 +52,7 @@ function reasonOf(err: unknown): string {
  */
 export function remoteCommandError(command: string, err: unknown): CliError {
   if (err instanceof CliError) return err;
-  if (isConnectionError(err)) {
+  if (brokerUnreachable(err)) {
     return new CliError(
       `Could not connect to the message broker. Please make sure your broker (e.g., RabbitMQ or Redis) is running and the connection settings are correct. Reason: ${reasonOf(err)}`,
       EX_UNAVAILABLE,

@@ -14,7 +14,7 @@ export {
 } from "./connection.js";
 export { AmqpConsumer } from "./consumer.js";
 export { AmqpDeclarationError, applyDeclarations, pyAmqpTypedArguments } from "./declare.js";
-export { fromMessageProperties, headersOf, toPublishOptions } from "./message.js";
+export { amqpPublishOptions, fromMessageProperties, headersOf } from "./message.js";
 export * from "./native-delayed-delivery.js";
 export { AmqpPublisher, BrokerNackError } from "./publisher.js";
 export * from "./topology.js";

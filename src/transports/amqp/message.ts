@@ -49,7 +49,7 @@ function safeHeaderValue(value: unknown): unknown {
 }
 
 /** The amqplib publish options for a kombu-shaped message. */
-export function toPublishOptions(message: OutgoingMessage): Options.Publish {
+export function amqpPublishOptions(message: OutgoingMessage): Options.Publish {
   const options: Options.Publish = {
     contentType: message.contentType,
     contentEncoding: message.contentEncoding,

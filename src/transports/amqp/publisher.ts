@@ -2,7 +2,7 @@ import type { ConfirmChannel } from "amqplib";
 import { CeleryError, ConnectionLostError } from "../../errors.js";
 import type { OutgoingMessage } from "../transport.js";
 import type { AmqpConnection } from "./connection.js";
-import { toPublishOptions } from "./message.js";
+import { amqpPublishOptions } from "./message.js";
 
 /**
  * Publishing on one ConfirmChannel (kombu `Producer.publish` with
@@ -143,7 +143,7 @@ export class AmqpPublisher {
         m.exchange,
         m.routingKey,
         Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
-        toPublishOptions(m),
+        amqpPublishOptions(m),
         (err: unknown) => this.onConfirm(entry, fromChannel, err),
       );
     } catch (err) {

@@ -173,7 +173,7 @@ const FIXED: Record<SerializerName, unknown[]> = {
   ],
 };
 
-const SERIALIZERS: SerializerName[] = ["json", "msgpack", "yaml"];
+const SERIALIZER_NAMES: SerializerName[] = ["json", "msgpack", "yaml"];
 const NODE_COMPRESSIONS = ["zlib", "bzip2", "lzma", "brotli", ...(zstdAvailable() ? ["zstd"] : [])];
 
 interface PythonReply {
@@ -236,7 +236,7 @@ beforeAll(() => {
   pythonCompressions = runPython({ decode: [], encode: [] }).compressions;
   const decode: unknown[] = [];
   const encode: unknown[] = [];
-  for (const serializer of SERIALIZERS) {
+  for (const serializer of SERIALIZER_NAMES) {
     const samples = [
       ...FIXED[serializer],
       ...fc.sample(ARBITRARIES[serializer], { numRuns: 25, seed: 20_240_102 }),
@@ -308,7 +308,7 @@ describe("real kombu 5.7.0 (python-interop/.venv-5.7)", () => {
 
   it("(b) Celeriac decodes every body kombu serialized and compressed, to the same value", () => {
     const sets = reply.encoded;
-    expect(sets.length).toBe(SERIALIZERS.length * sharedCompressions().length);
+    expect(sets.length).toBe(SERIALIZER_NAMES.length * sharedCompressions().length);
     const failures: string[] = [];
     for (const set of sets) {
       for (const c of set.cases) {
