@@ -1,9 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import { createRedBeatStore, type RedBeatStore } from "../backends/redbeat-store.js";
 import type { Settings } from "../config.js";
 import type { Logger } from "../logging.js";
-import { createRedisClient } from "../transports/redis/connection.js";
-import { parseRedisUrl } from "../transports/redis/url.js";
 import type { BeatEntry } from "./entry.js";
 import {
   decodeEntry,
@@ -37,33 +35,6 @@ import { toInstant, wallOf } from "./zoned.js";
  * and waits to acquire the lock again.
  */
 
-/** redbeat/schedulers.py `LUA_EXTEND_TO_SCRIPT`: set the TTL to ARGV[2] ms if we still own the lock. */
-const LUA_EXTEND_TO = `
-local token = redis.call('get', KEYS[1])
-if not token or token ~= ARGV[1] then
-    return 0
-end
-local expiration = redis.call('pttl', KEYS[1])
-if not expiration then
-    expiration = 0
-end
-if expiration < 0 then
-    return 0
-end
-redis.call('pexpire', KEYS[1], ARGV[2])
-return 1
-`;
-
-/** redis-py `Lock.LUA_RELEASE_SCRIPT`. */
-const LUA_RELEASE = `
-local token = redis.call('get', KEYS[1])
-if not token or token ~= ARGV[1] then
-    return 0
-end
-redis.call('del', KEYS[1])
-return 1
-`;
-
 export interface RedBeatOptions {
   settings: Settings;
   configured: readonly BeatEntry[];
@@ -75,8 +46,8 @@ export interface RedBeatOptions {
   /** `beat_max_loop_interval`; 0 = 300 s. */
   maxInterval?: number;
   now?: () => number;
-  /** An open client (tests); default one from `redbeatRedisUrl`, else the broker URL. */
-  redis?: Redis;
+  /** An open store (tests); default one on `redbeatRedisUrl`, else the broker URL. */
+  store?: RedBeatStore;
 }
 
 export class RedBeatScheduler implements BeatScheduler {
@@ -86,7 +57,7 @@ export class RedBeatScheduler implements BeatScheduler {
   readonly scheduleKey: string;
   readonly staticsKey: string;
   readonly lockKey: string | null;
-  private readonly redis: Redis;
+  private readonly store: RedBeatStore;
   private readonly url: string;
   private readonly token = randomUUID().replace(/-/g, "");
   private held = false;
@@ -105,7 +76,7 @@ export class RedBeatScheduler implements BeatScheduler {
     this.lockKey = lock === null ? null : lock.startsWith(this.keyPrefix) ? lock : this.keyPrefix + lock;
     this.lockTimeout = s.redbeatLockTimeout || this.maxInterval * 5;
     this.url = s.redbeatRedisUrl ?? s.broker;
-    this.redis = o.redis ?? createRedisClient(parseRedisUrl("redbeatRedisUrl", this.url, s.brokerUseSsl));
+    this.store = o.store ?? createRedBeatStore(this.url, s.brokerUseSsl);
     this.now = o.now ?? Date.now;
   }
 
@@ -133,25 +104,23 @@ export class RedBeatScheduler implements BeatScheduler {
   /** `setup_schedule`: drop statics no longer configured, store the configured ones keeping their run times. */
   async setup(): Promise<void> {
     const names = new Set(this.o.configured.map((e) => e.name));
-    const previous = await this.redis.smembers(this.staticsKey);
+    const previous = await this.store.statics(this.staticsKey);
     for (const name of previous.filter((n) => !names.has(n))) {
       this.o.log.debug(`beat: Removing old static schedule entry '${name}'.`);
-      await this.redis
-        .multi()
-        .zrem(this.scheduleKey, this.key(name))
-        .del(this.key(name))
-        .srem(this.staticsKey, name)
-        .exec();
+      await this.store.removeStatic(
+        { schedule: this.scheduleKey, statics: this.staticsKey, entry: this.key(name) },
+        name,
+      );
     }
     const now = this.now();
     for (const configured of [...(this.o.defaults ?? []), ...this.o.configured]) {
       const key = this.key(configured.name);
-      const [definition, meta] = await this.redis.hmget(key, "definition", "meta");
+      const { definition, meta } = await this.store.readEntry(key);
       // A new entry starts counting now (ScheduleEntry.__init__'s default_now()); a stored one keeps its last run.
       let lastRunAt: number | null = now;
       if (definition) {
         try {
-          lastRunAt = decodeEntry(definition, meta ?? null).entry.lastRunAt;
+          lastRunAt = decodeEntry(definition, meta).entry.lastRunAt;
         } catch (err) {
           this.o.log.warn(
             `beat: Stored entry ${key} cannot be read (${(err as Error).message}); replacing it`,
@@ -159,15 +128,17 @@ export class RedBeatScheduler implements BeatScheduler {
         }
       }
       const entry = { ...configured, lastRunAt };
-      await this.redis
-        .multi()
-        .hset(key, "definition", encodeDefinition(entry, true, this.o.ctx.zone))
-        .hsetnx(key, "meta", encodeMeta(lastRunAt, this.o.ctx.zone))
-        .zadd(this.scheduleKey, this.score(entry, now), key)
-        .exec();
+      await this.store.storeEntry(
+        { schedule: this.scheduleKey, entry: key },
+        {
+          definition: encodeDefinition(entry, true, this.o.ctx.zone),
+          meta: encodeMeta(lastRunAt, this.o.ctx.zone),
+          score: this.score(entry, now),
+        },
+      );
       this.o.log.debug(`beat: Stored entry: ${configured.name}`);
     }
-    if (names.size > 0) await this.redis.sadd(this.staticsKey, ...names);
+    if (names.size > 0) await this.store.addStatics(this.staticsKey, [...names]);
   }
 
   /** Takes or keeps the lock; false when another beat holds it (or ours was lost). */
@@ -175,15 +146,13 @@ export class RedBeatScheduler implements BeatScheduler {
     if (this.lockKey === null) return true;
     const ttlMs = Math.trunc(this.lockTimeout * 1000);
     if (this.held) {
-      const extended = await this.redis.eval(LUA_EXTEND_TO, 1, this.lockKey, this.token, ttlMs);
-      if (extended === 1) return true;
+      if (await this.store.extendLock(this.lockKey, this.token, ttlMs)) return true;
       this.held = false;
       this.o.log.error(
         `beat: Lost the RedBeat lock ${this.lockKey} (expired or taken by another beat); sending nothing until it is acquired again`,
       );
     }
-    const acquired = await this.redis.set(this.lockKey, this.token, "PX", ttlMs, "NX");
-    if (acquired === "OK") {
+    if (await this.store.acquireLock(this.lockKey, this.token, ttlMs)) {
       this.held = true;
       this.waitingLogged = false;
       this.o.log.info("beat: Acquired lock");
@@ -215,10 +184,11 @@ export class RedBeatScheduler implements BeatScheduler {
   /** `RedBeatScheduler.tick` after the lock: the due entries plus a peek at the next one. */
   private async sendDue(): Promise<number> {
     const maxDueAt = Math.floor(this.now() / 1000);
-    const [due, next] = await Promise.all([
-      this.redis.zrangebyscore(this.scheduleKey, 0, maxDueAt),
-      this.redis.zrangebyscore(this.scheduleKey, `(${maxDueAt}`, maxDueAt + this.maxInterval, "LIMIT", 0, 1),
-    ]);
+    const { due, next } = await this.store.dueAndNext(
+      this.scheduleKey,
+      maxDueAt,
+      maxDueAt + this.maxInterval,
+    );
     const remaining: number[] = [];
     for (const key of [...due, ...next]) {
       const entry = await this.load(key);
@@ -230,14 +200,14 @@ export class RedBeatScheduler implements BeatScheduler {
   }
 
   private async load(key: string): Promise<RedBeatEntry | null> {
-    const [definition, meta] = await this.redis.hmget(key, "definition", "meta");
+    const { definition, meta } = await this.store.readEntry(key);
     if (!definition) {
       this.o.log.warn(`beat: Failed to load ${key}, removing`);
-      await this.redis.zrem(this.scheduleKey, key);
+      await this.store.unschedule(this.scheduleKey, key);
       return null;
     }
     try {
-      const { entry, ignoredOptions } = decodeEntry(definition, meta ?? null);
+      const { entry, ignoredOptions } = decodeEntry(definition, meta);
       if (ignoredOptions.length > 0 && !this.badKeys.has(`${key}:options`)) {
         this.badKeys.add(`${key}:options`);
         this.o.log.warn(`beat: ${key}: options ${ignoredOptions.join(", ")} are not sent by Celeriac`);
@@ -267,11 +237,11 @@ export class RedBeatScheduler implements BeatScheduler {
     this.o.log.info(`Scheduler: Sending due task ${entry.name} (${entry.task})`);
     // _next_instance: meta and score first, so neither beat sends this run again.
     const reserved = { ...entry, lastRunAt: now, totalRunCount: entry.totalRunCount + 1 };
-    await this.redis
-      .multi()
-      .hset(key, "meta", encodeMeta(now, this.o.ctx.zone, reserved.totalRunCount))
-      .zadd(this.scheduleKey, this.score(reserved, this.now()), key)
-      .exec();
+    await this.store.reserve(
+      { schedule: this.scheduleKey, entry: key },
+      encodeMeta(now, this.o.ctx.zone, reserved.totalRunCount),
+      this.score(reserved, this.now()),
+    );
     try {
       const id = await this.o.send(reserved);
       this.o.log.debug(`Scheduler: ${entry.task} sent. id->${id}`);
@@ -288,11 +258,11 @@ export class RedBeatScheduler implements BeatScheduler {
     try {
       if (this.held && this.lockKey) {
         this.o.log.info("beat: Releasing lock");
-        await this.redis.eval(LUA_RELEASE, 1, this.lockKey, this.token);
+        await this.store.releaseLock(this.lockKey, this.token);
         this.held = false;
       }
     } finally {
-      if (!this.o.redis) await this.redis.quit().catch(() => this.redis.disconnect());
+      if (!this.o.store) await this.store.close();
     }
   }
 }
