@@ -5,7 +5,7 @@
  * Python Celery 5.7's `send_task` loop for reference.
  */
 import { benchPythonEnv, median, runProcJson, runPython } from "./common.js";
-import type { BenchContext, FigureBody } from "./figure.js";
+import { type BenchContext, type FigureBody, fmt } from "./figure.js";
 
 interface Rounds {
   celeriac: number[];
@@ -50,20 +50,21 @@ function body(
   return {
     id,
     title,
+    short: title.replace(/ \(.*\)$/, ""),
     counts: c,
     contenders: [
       {
         name: "Celeriac sendTask",
         value: celeriac,
         unit: "tasks/s",
-        note: `built package, ${c.tasks} sends ${raw.issued}, median of ${c.rounds}`,
+        note: `built package, ${fmt(c.tasks)} sends ${raw.issued}, median of ${c.rounds}`,
       },
       { name: raw.name, value: rawRate, unit: "msgs/s", note: raw.note },
       {
         name: "Python send_task loop",
         value: python,
         unit: "tasks/s",
-        note: `Celery 5.7, ${c.pythonTasks} sends in a loop`,
+        note: `Celery 5.7, ${fmt(c.pythonTasks)} sends in a loop`,
       },
     ],
     checks: [
@@ -120,7 +121,7 @@ export async function amqpProducer(ctx: BenchContext): Promise<FigureBody> {
   ]);
   ctx.log(`  Python send_task loop: ${c.pythonTasks}`);
   const python = await pythonSendLoop(broker, backend, c.pythonTasks);
-  return body("amqp-producer", "RabbitMQ producer (publisher confirms on)", c, rounds, python, {
+  return body("amqp-producer", "AMQP producer (publisher confirms on)", c, rounds, python, {
     name: "raw amqplib confirm publish",
     note: "ConfirmChannel.publish of the same body and properties, waitForConfirms per 5 000",
     target: 0.9,

@@ -7,7 +7,7 @@
  */
 import { startCeleriacWorker, startCeleryWorker } from "./common.js";
 import { type Done, drain, fill, flushDb } from "./drain.js";
-import type { BenchContext, FigureBody } from "./figure.js";
+import { type BenchContext, type FigureBody, fmt } from "./figure.js";
 
 const QUEUES = 200;
 const QUARTERS = [25, 50, 75];
@@ -68,11 +68,18 @@ export async function manyQueues(ctx: BenchContext): Promise<FigureBody[]> {
   );
   const celeriacFair = fairness(many.done, QUEUES, perQueue);
   const pythonFair = fairness(python.done, QUEUES, pythonPerQueue);
+  // 0 % and 100 % are true by definition (nothing / everything consumed): they anchor the chart.
+  const curve = (qs: readonly Quarter[], key: "minPct" | "maxPct"): [number, number][] => [
+    [0, 0],
+    ...qs.map((q): [number, number] => [q.donePct, q[key]]),
+    [100, 100],
+  ];
   const worst = (qs: readonly Quarter[]) => Math.max(...qs.map((q) => q.spread));
   const ratio = many.rate / one.rate;
   const rate: FigureBody = {
     id: "queues-200",
-    title: `200 queues consumed at once (Redis), ${tasks} tasks`,
+    short: "200 queues",
+    title: `200 queues consumed at once (Redis), ${fmt(tasks)} tasks`,
     counts: { queues: QUEUES, tasks, pythonTasks: QUEUES * pythonPerQueue },
     contenders: [
       { name: "Celeriac, one queue", value: one.rate, unit: "tasks/s", note: `${tasks} tasks in one queue` },
@@ -101,6 +108,7 @@ export async function manyQueues(ctx: BenchContext): Promise<FigureBody[]> {
   };
   const fair: FigureBody = {
     id: "queues-200-fairness",
+    short: "200 queues, fairness",
     title: "200 queues: share of each queue consumed over time",
     counts: { queues: QUEUES, tasks, pythonTasks: QUEUES * pythonPerQueue },
     contenders: [
@@ -142,13 +150,13 @@ export async function manyQueues(ctx: BenchContext): Promise<FigureBody[]> {
       xLabel: "% of all tasks done",
       yLabel: "% of a queue consumed",
       series: [
-        { name: "Celeriac: least consumed queue", points: celeriacFair.map((q) => [q.donePct, q.minPct]) },
-        { name: "Celeriac: most consumed queue", points: celeriacFair.map((q) => [q.donePct, q.maxPct]) },
+        { name: "Celeriac: least consumed queue", points: curve(celeriacFair, "minPct") },
+        { name: "Celeriac: most consumed queue", points: curve(celeriacFair, "maxPct") },
         {
           name: "Python prefork: least consumed queue",
-          points: pythonFair.map((q) => [q.donePct, q.minPct]),
+          points: curve(pythonFair, "minPct"),
         },
-        { name: "Python prefork: most consumed queue", points: pythonFair.map((q) => [q.donePct, q.maxPct]) },
+        { name: "Python prefork: most consumed queue", points: curve(pythonFair, "maxPct") },
       ],
     },
     detail: { celeriac: celeriacFair, python: pythonFair },

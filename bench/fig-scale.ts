@@ -34,6 +34,7 @@ export async function scaleCurve(ctx: BenchContext): Promise<FigureBody[]> {
   return [
     {
       id: "scale-rate",
+      short: "Scale",
       title: "Celeriac worker rate by backlog size (Redis)",
       counts,
       contenders: points.map((p) => ({ name: name(p.tasks), value: p.rate, unit: "tasks/s" })),
@@ -56,6 +57,7 @@ export async function scaleCurve(ctx: BenchContext): Promise<FigureBody[]> {
     },
     {
       id: "scale-rss",
+      short: "Scale, memory",
       title: "Celeriac worker peak RSS by backlog size (Redis)",
       counts,
       contenders: points.map((p) => ({ name: name(p.tasks), value: p.peakRssMb, unit: "MB" })),

@@ -7,7 +7,7 @@
  */
 import { runProcJson, startCeleriacWorker, startCeleryNodeWorker, startCeleryWorker } from "./common.js";
 import { type DrainResult, drain, fill, flushDb } from "./drain.js";
-import type { BenchContext, Contender, FigureBody } from "./figure.js";
+import { type BenchContext, type Contender, type FigureBody, fmt } from "./figure.js";
 
 /** Celeriac's defaults: concurrency 16 × prefetch multiplier 4. */
 const DEFAULT_PREFETCH = 64;
@@ -56,7 +56,8 @@ export async function redisWorker(ctx: BenchContext): Promise<FigureBody[]> {
   });
   const rate: FigureBody = {
     id: "redis-worker",
-    title: `Redis worker: ${tasks} tasks drained, results stored`,
+    short: "Redis worker",
+    title: `Redis worker: ${fmt(tasks)} tasks drained, results stored`,
     counts: { tasks },
     contenders: [
       bar("Celeriac (defaults)", celeriac, DEFAULT_NOTE),
@@ -96,7 +97,8 @@ export async function redisWorker(ctx: BenchContext): Promise<FigureBody[]> {
   });
   const rss: FigureBody = {
     id: "worker-rss",
-    title: `Worker peak RSS draining ${tasks} tasks (Redis)`,
+    short: "Worker memory",
+    title: `Worker peak RSS draining ${fmt(tasks)} tasks (Redis)`,
     counts: { tasks },
     contenders: [
       rssBar("Celeriac (defaults)", celeriac.peakRssMb, DEFAULT_NOTE),
@@ -148,7 +150,8 @@ export async function amqpWorker(ctx: BenchContext): Promise<FigureBody> {
   );
   return {
     id: "amqp-worker",
-    title: `RabbitMQ worker: ${tasks} tasks drained, results stored in Redis`,
+    short: "AMQP worker",
+    title: `RabbitMQ worker: ${fmt(tasks)} tasks drained, results stored in Redis`,
     counts: { tasks, rawPrefetch: DEFAULT_PREFETCH },
     contenders: [
       {

@@ -52,6 +52,8 @@ export interface FigureBody {
   /** File-name safe id: "redis-producer". */
   id: string;
   title: string;
+  /** The row name in the target table: "Redis producer". */
+  short: string;
   contenders: Contender[];
   checks: Check[];
   /** The counts used (tasks, rounds, ...), printed with the figure. */

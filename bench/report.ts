@@ -178,7 +178,7 @@ export function renderSection(runs: readonly RunRecord[]): string {
             : mets.every((m) => m === false)
               ? "**not met**"
               : `met in ${mets.filter((m) => m === true).length} of ${runs.length}`;
-      out.push(`| ${figure.title}: ${check.label} | ${check.target} | ${cells.join(" | ")} | ${overall} |`);
+      out.push(`| ${figure.short}: ${check.label} | ${check.target} | ${cells.join(" | ")} | ${overall} |`);
     }
   }
   for (const figure of newest.figures) {

@@ -6,12 +6,15 @@
  */
 
 const PALETTE = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#c53030", "#718096"];
-const FONT = 'font-family="DejaVu Sans, Arial, sans-serif" font-size="12"';
+const FAMILY = 'font-family="DejaVu Sans, Arial, sans-serif"';
+const FONT = `${FAMILY} font-size="12"`;
+const TITLE_FONT = `${FAMILY} font-size="14" font-weight="bold"`;
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 function label(n: number): string {
   if (!Number.isFinite(n)) return "n/a";
+  if (n === 0) return "0";
   if (Math.abs(n) >= 100) return Math.round(n).toLocaleString("en-US").replace(/,/g, " ");
   return n.toFixed(Math.abs(n) >= 10 ? 1 : 2);
 }
@@ -50,9 +53,7 @@ export function groupedBars(opts: {
   const legendY = top + opts.groups.length * groupH + 26;
   const height = legendY + opts.series.length * 16 + 8;
   const width = labelW + plotW + 90;
-  const parts: string[] = [
-    `<text x="10" y="20" ${FONT} font-size="14" font-weight="bold">${esc(opts.title)}</text>`,
-  ];
+  const parts: string[] = [`<text x="10" y="20" ${TITLE_FONT}>${esc(opts.title)}</text>`];
   for (let t = 0; t <= 4; t++) {
     const x = labelW + (plotW * t) / 4;
     parts.push(`<line x1="${x}" y1="${top - 4}" x2="${x}" y2="${legendY - 22}" stroke="#e2e8f0"/>`);
@@ -75,7 +76,7 @@ export function groupedBars(opts: {
       parts.push(
         `<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${PALETTE[i % PALETTE.length]}"/>`,
       );
-      parts.push(`<text x="${labelW + w + 4}" y="${y + barH - 4}" ${FONT}>${label(v)}</text>`);
+      parts.push(`<text x="${(labelW + w + 4).toFixed(1)}" y="${y + barH - 4}" ${FONT}>${label(v)}</text>`);
     });
   });
   if (opts.series.length > 1)
@@ -86,7 +87,7 @@ export function groupedBars(opts: {
         legendY + 12,
       ),
     );
-  return wrap(width, height, parts);
+  return wrap(opts.title, width, height, parts);
 }
 
 /** Lines with dots over a linear x axis (or log10 when `logX`). */
@@ -110,7 +111,7 @@ export function lines(opts: {
   const px = (x: number) => left + (xMax === xMin ? plotW / 2 : ((tx(x) - xMin) / (xMax - xMin)) * plotW);
   const py = (y: number) => top + plotH - (plotH * y) / yMax;
   const parts: string[] = [
-    `<text x="10" y="20" ${FONT} font-size="14" font-weight="bold">${esc(opts.title)}</text>`,
+    `<text x="10" y="20" ${TITLE_FONT}>${esc(opts.title)}</text>`,
     `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#4a5568"/>`,
     `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#4a5568"/>`,
   ];
@@ -122,7 +123,9 @@ export function lines(opts: {
     );
   }
   for (const x of [...new Set(all.map(([x]) => x))])
-    parts.push(`<text x="${px(x)}" y="${top + plotH + 16}" ${FONT} text-anchor="middle">${label(x)}</text>`);
+    parts.push(
+      `<text x="${px(x).toFixed(1)}" y="${top + plotH + 16}" ${FONT} text-anchor="middle">${label(x)}</text>`,
+    );
   parts.push(
     `<text x="${left + plotW / 2}" y="${top + plotH + 34}" ${FONT} text-anchor="middle">${esc(opts.xLabel)}</text>`,
   );
@@ -144,9 +147,10 @@ export function lines(opts: {
       legendY,
     ),
   );
-  return wrap(left + plotW + 30, legendY + opts.series.length * 16 + 8, parts);
+  return wrap(opts.title, left + plotW + 30, legendY + opts.series.length * 16 + 8, parts);
 }
 
-function wrap(width: number, height: number, parts: readonly string[]): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
+function wrap(title: string, width: number, height: number, parts: readonly string[]): string {
+  const head = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`;
+  return `${head}\n<title>${esc(title)}</title>\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
 }

@@ -48,6 +48,7 @@ function figure(id: string, value: number, met: boolean): Figure {
   return {
     id,
     title: `Figure ${id}`,
+    short: `Fig ${id}`,
     contenders: [{ name: "Celeriac | x", value, unit: "tasks/s", note: "defaults" }],
     checks: [{ label: "ratio", value: value / 100, format: "ratio", target: "≥ 70 %", met }],
     counts: { tasks: 10_000 },
@@ -85,7 +86,7 @@ describe("the generated RESULTS.md section", () => {
       run("2026-12-06T14:50:00.000Z", 60, false),
     ]);
     expect(text).toContain(
-      "| Figure redis-producer: ratio | ≥ 70 % | 80 % met | 60 % **not met** | met in 1 of 2 |",
+      "| Fig redis-producer: ratio | ≥ 70 % | 80 % met | 60 % **not met** | met in 1 of 2 |",
     );
     expect(text).toContain("![redis-producer](charts/redis-producer.svg)");
     expect(text).toContain("| Celeriac | x | 80.00 tasks/s | 60.00 tasks/s | defaults |");
