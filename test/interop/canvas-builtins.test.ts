@@ -13,12 +13,13 @@ import { chunks, s, xmap, xstarmap } from "../../src/canvas/index.js";
 import { applyAsync } from "../../src/client/canvas-apply.js";
 import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
-import { allocateRedisDb, uniqueQueue } from "../support/services.js";
+import { pythonJson } from "../support/celery.js";
+import { uniqueQueue } from "../support/services.js";
+import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
-let pyWorker: CeleryWorker;
+let pair: WorkerPair;
 let app: Celery;
 let tsWorker: Worker;
 let redis: Redis;
@@ -28,31 +29,34 @@ const capQ = uniqueQueue("bicap");
 const TS_HOST = "builtins-ts@localhost";
 
 beforeAll(async () => {
-  broker = (await allocateRedisDb()).url;
-  backend = (await allocateRedisDb()).url;
-  pyWorker = await startCeleryWorker({
-    brokerUrl: broker,
-    backendUrl: backend,
-    queues: [pyQ],
-    defaultQueue: pyQ,
-    extraArgs: ["-I", "canvas_peer"],
+  pair = await startWorkerPair({
+    pyQ,
+    tsQ,
+    python: { extraArgs: ["-I", "canvas_peer"] },
+    ts: async (urls) => {
+      app = new Celery({ ...urls, taskDefaultQueue: tsQ, resultExtended: true });
+      app.task("peer.identity", (_ctx, x: unknown) => x);
+      app.task("peer.add", (_ctx, x: number, y: number) => x + y);
+      app.task("peer.fail", (_ctx, ...args: unknown[]) => {
+        throw new PythonError("ExpectedException", ["Task expected to fail", ...args], "canvas_peer");
+      });
+      tsWorker = app.worker({ queues: [tsQ], concurrency: 4, hostname: TS_HOST });
+      await tsWorker.start();
+      return {
+        close: async () => {
+          await tsWorker?.close({ timeout: 5000 });
+          await app?.close();
+        },
+      };
+    },
   });
-  app = new Celery({ broker, backend, taskDefaultQueue: tsQ, resultExtended: true });
-  app.task("peer.identity", (_ctx, x: unknown) => x);
-  app.task("peer.add", (_ctx, x: number, y: number) => x + y);
-  app.task("peer.fail", (_ctx, ...args: unknown[]) => {
-    throw new PythonError("ExpectedException", ["Task expected to fail", ...args], "canvas_peer");
-  });
-  tsWorker = app.worker({ queues: [tsQ], concurrency: 4, hostname: TS_HOST });
-  await tsWorker.start();
+  ({ broker, backend } = pair);
   redis = new Redis(broker);
 }, 90_000);
 
 afterAll(async () => {
   redis?.disconnect();
-  await tsWorker?.close({ timeout: 5000 });
-  await app?.close();
-  await pyWorker?.stop();
+  await pair?.close();
 });
 
 const PRELUDE = `

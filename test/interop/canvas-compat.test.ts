@@ -8,13 +8,13 @@ import { Celery } from "../../src/app.js";
 import { chord, type Signature, s } from "../../src/canvas/index.js";
 import { applyAsync } from "../../src/client/canvas-apply.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { type CeleryWorker, startCeleryWorker } from "../support/celery.js";
-import { allocateRedisDb, uniqueQueue } from "../support/services.js";
+import { uniqueQueue } from "../support/services.js";
 import { createTsStack, type TsStack } from "../support/ts-worker/stack.js";
+import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
-let pyWorker: CeleryWorker;
+let pair: WorkerPair;
 let stack: TsStack;
 let tsWorker: Worker;
 let app: Celery;
@@ -27,20 +27,25 @@ const py = (name: string, ...args: unknown[]): Signature => s(`interop.${name}`,
 const ts = (name: string, ...args: unknown[]): Signature => s(`ts.${name}`, ...args).set({ queue: tsQ });
 
 beforeAll(async () => {
-  broker = (await allocateRedisDb()).url;
-  backend = (await allocateRedisDb()).url;
-  pyWorker = await startCeleryWorker({
-    brokerUrl: broker,
-    backendUrl: backend,
-    queues: [pyQ],
-    defaultQueue: pyQ,
-    celeryVersion: "5.6",
+  pair = await startWorkerPair({
+    pyQ,
+    tsQ,
+    python: { celeryVersion: "5.6" },
+    ts: async (urls) => {
+      ({ broker, backend } = urls);
+      stack = createTsStack({ broker, backend, compat: "5.6" }, { lines: [] });
+      stack.task("ts.add", (_ctx, a: number, b: number) => a + b);
+      stack.task("ts.xsum", (_ctx, values: number[]) => values.reduce((x, y) => x + y, 0));
+      tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: "c56-ts@localhost" });
+      await tsWorker.start();
+      return {
+        close: async () => {
+          await tsWorker?.close({ timeout: 5000 });
+          await stack?.close();
+        },
+      };
+    },
   });
-  stack = createTsStack({ broker, backend, compat: "5.6" }, { lines: [] });
-  stack.task("ts.add", (_ctx, a: number, b: number) => a + b);
-  stack.task("ts.xsum", (_ctx, values: number[]) => values.reduce((x, y) => x + y, 0));
-  tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: "c56-ts@localhost" });
-  await tsWorker.start();
   app = new Celery({ broker, backend, taskDefaultQueue: pyQ, compat: "5.6" });
   redis = new Redis(backend);
 });
@@ -48,9 +53,7 @@ beforeAll(async () => {
 afterAll(async () => {
   redis?.disconnect();
   await app?.close();
-  await tsWorker?.close({ timeout: 5000 });
-  await stack?.close();
-  await pyWorker?.stop();
+  await pair?.close();
 });
 
 describe("chords with Celery 5.6 (pipeline join)", () => {

@@ -18,12 +18,13 @@ import { applyAsync } from "../../src/client/canvas-apply.js";
 import type { ErrbackRequest } from "../../src/index.js";
 import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
-import { allocateRedisDb, uniqueQueue } from "../support/services.js";
+import { pythonJson } from "../support/celery.js";
+import { uniqueQueue } from "../support/services.js";
+import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
-let pyWorker: CeleryWorker;
+let pair: WorkerPair;
 let app: Celery;
 let tsWorker: Worker;
 let records: Redis;
@@ -31,64 +32,68 @@ const pyQ = uniqueQueue("ebpy");
 const tsQ = uniqueQueue("ebts");
 
 beforeAll(async () => {
-  broker = (await allocateRedisDb()).url;
-  backend = (await allocateRedisDb()).url;
-  pyWorker = await startCeleryWorker({
-    brokerUrl: broker,
-    backendUrl: backend,
-    queues: [pyQ],
-    defaultQueue: pyQ,
-    extraArgs: ["-I", "canvas_peer"],
-    pool: "threads",
-    concurrency: 4,
-  });
-  records = new Redis(backend);
-  app = new Celery({ broker, backend, taskDefaultQueue: tsQ, resultExtended: true });
-  app.task("peer.identity", (_ctx, x: unknown) => x);
-  app.task("peer.add", (_ctx, x: number, y: number) => x + y);
-  app.task("peer.fail", (_ctx, ...args: unknown[]) => {
-    throw new PythonError("ExpectedException", ["Task expected to fail", ...args], "canvas_peer");
-  });
-  app.task("peer.redis_echo", async (ctx, message: string, redisKey?: string) => {
-    await records.rpush(String(redisKey ?? ctx.kwargs.redis_key ?? "redis-echo"), message);
-  });
-  app.task("peer.redis_count", async (ctx, redisKey?: string) => {
-    await records.incr(String(redisKey ?? ctx.kwargs.redis_key ?? "redis-count"));
-  });
-  app.task("peer.errback_old_style", async (_ctx, requestId: string) => {
-    await records.incr(requestId);
-    return requestId;
-  });
-  app.task("peer.errback_new_style", async (_ctx, request: ErrbackRequest, _exc: unknown, _tb: unknown) => {
-    await records.incr(request.id);
-    return request.id;
-  });
-  app.task(
-    "peer.errback_record",
-    async (_ctx, request: ErrbackRequest, exc: unknown, tb: unknown, ...stored: unknown[]) => {
-      const e = exc as { excType?: string; name?: string; excArgs?: unknown[]; excMessage?: unknown[] };
-      const seen = {
-        id: request.id,
-        task: request.task,
-        exc_type: e.excType ?? e.name,
-        exc_args: (e.excArgs ?? e.excMessage ?? []).map((a) =>
-          typeof a === "string" ? `'${a}'` : String(a),
-        ),
-        traceback: tb !== null && tb !== undefined,
-        stored,
+  pair = await startWorkerPair({
+    pyQ,
+    tsQ,
+    python: { extraArgs: ["-I", "canvas_peer"], pool: "threads", concurrency: 4 },
+    ts: async (urls) => {
+      records = new Redis(urls.backend);
+      app = new Celery({ ...urls, taskDefaultQueue: tsQ, resultExtended: true });
+      app.task("peer.identity", (_ctx, x: unknown) => x);
+      app.task("peer.add", (_ctx, x: number, y: number) => x + y);
+      app.task("peer.fail", (_ctx, ...args: unknown[]) => {
+        throw new PythonError("ExpectedException", ["Task expected to fail", ...args], "canvas_peer");
+      });
+      app.task("peer.redis_echo", async (ctx, message: string, redisKey?: string) => {
+        await records.rpush(String(redisKey ?? ctx.kwargs.redis_key ?? "redis-echo"), message);
+      });
+      app.task("peer.redis_count", async (ctx, redisKey?: string) => {
+        await records.incr(String(redisKey ?? ctx.kwargs.redis_key ?? "redis-count"));
+      });
+      app.task("peer.errback_old_style", async (_ctx, requestId: string) => {
+        await records.incr(requestId);
+        return requestId;
+      });
+      app.task(
+        "peer.errback_new_style",
+        async (_ctx, request: ErrbackRequest, _exc: unknown, _tb: unknown) => {
+          await records.incr(request.id);
+          return request.id;
+        },
+      );
+      app.task(
+        "peer.errback_record",
+        async (_ctx, request: ErrbackRequest, exc: unknown, tb: unknown, ...stored: unknown[]) => {
+          const e = exc as { excType?: string; name?: string; excArgs?: unknown[]; excMessage?: unknown[] };
+          const seen = {
+            id: request.id,
+            task: request.task,
+            exc_type: e.excType ?? e.name,
+            exc_args: (e.excArgs ?? e.excMessage ?? []).map((a) =>
+              typeof a === "string" ? `'${a}'` : String(a),
+            ),
+            traceback: tb !== null && tb !== undefined,
+            stored,
+          };
+          await records.rpush(`errback:${request.id}`, JSON.stringify(seen, Object.keys(seen).sort()));
+        },
+      );
+      tsWorker = app.worker({ queues: [tsQ], concurrency: 4, hostname: "errbacks-ts@localhost" });
+      await tsWorker.start();
+      return {
+        close: async () => {
+          records?.disconnect();
+          await tsWorker?.close({ timeout: 5000 });
+          await app?.close();
+        },
       };
-      await records.rpush(`errback:${request.id}`, JSON.stringify(seen, Object.keys(seen).sort()));
     },
-  );
-  tsWorker = app.worker({ queues: [tsQ], concurrency: 4, hostname: "errbacks-ts@localhost" });
-  await tsWorker.start();
+  });
+  ({ broker, backend } = pair);
 }, 90_000);
 
 afterAll(async () => {
-  records?.disconnect();
-  await tsWorker?.close({ timeout: 5000 });
-  await app?.close();
-  await pyWorker?.stop();
+  await pair?.close();
 });
 
 const PRELUDE = `

@@ -13,13 +13,14 @@ import type { AsyncResult } from "../../src/client/result.js";
 import { RemoteTaskError } from "../../src/errors.js";
 import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
-import { allocateRedisDb, uniqueQueue } from "../support/services.js";
+import { pythonJson } from "../support/celery.js";
+import { uniqueQueue } from "../support/services.js";
 import { createTsStack, type TsStack } from "../support/ts-worker/stack.js";
+import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
-let pyWorker: CeleryWorker;
+let pair: WorkerPair;
 let stack: TsStack;
 let tsWorker: Worker;
 let app: Celery;
@@ -33,27 +34,32 @@ const py = (name: string, ...args: unknown[]): Signature => s(`interop.${name}`,
 const ts = (name: string, ...args: unknown[]): Signature => s(`ts.${name}`, ...args).set({ queue: tsQ });
 
 beforeAll(async () => {
-  broker = (await allocateRedisDb()).url;
-  backend = (await allocateRedisDb()).url;
-  pyWorker = await startCeleryWorker({
-    brokerUrl: broker,
-    backendUrl: backend,
-    queues: [pyQ],
-    defaultQueue: pyQ,
+  pair = await startWorkerPair({
+    pyQ,
+    tsQ,
+    ts: async (urls) => {
+      ({ broker, backend } = urls);
+      stack = createTsStack({ broker, backend, resultExtended: true }, { lines: [] });
+      stack.task("ts.add", (_ctx, a: number, b: number) => a + b);
+      stack.task("ts.mul", (_ctx, a: number, b: number) => a * b);
+      stack.task("ts.xsum", (_ctx, values: number[]) => values.reduce((x, y) => x + y, 0));
+      stack.task("ts.fail", (_ctx, ...args: unknown[]) => {
+        throw new PythonError("ValueError", ["ts failed", ...args]);
+      });
+      stack.task("ts.on_error", (_ctx, failedId: string) => {
+        tsErrbackCalls.push(failedId);
+        return failedId;
+      });
+      tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: "canvas-ts@localhost" });
+      await tsWorker.start();
+      return {
+        close: async () => {
+          await tsWorker?.close({ timeout: 5000 });
+          await stack?.close();
+        },
+      };
+    },
   });
-  stack = createTsStack({ broker, backend, resultExtended: true }, { lines: [] });
-  stack.task("ts.add", (_ctx, a: number, b: number) => a + b);
-  stack.task("ts.mul", (_ctx, a: number, b: number) => a * b);
-  stack.task("ts.xsum", (_ctx, values: number[]) => values.reduce((x, y) => x + y, 0));
-  stack.task("ts.fail", (_ctx, ...args: unknown[]) => {
-    throw new PythonError("ValueError", ["ts failed", ...args]);
-  });
-  stack.task("ts.on_error", (_ctx, failedId: string) => {
-    tsErrbackCalls.push(failedId);
-    return failedId;
-  });
-  tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: "canvas-ts@localhost" });
-  await tsWorker.start();
   app = new Celery({ broker, backend, taskDefaultQueue: pyQ });
   redis = new Redis(backend);
 });
@@ -61,9 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   redis?.disconnect();
   await app?.close();
-  await tsWorker?.close({ timeout: 5000 });
-  await stack?.close();
-  await pyWorker?.stop();
+  await pair?.close();
 });
 
 const env = () => ({ brokerUrl: broker, backendUrl: backend, defaultQueue: pyQ });

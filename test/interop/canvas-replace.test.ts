@@ -15,13 +15,14 @@ import { applyAsync } from "../../src/client/canvas-apply.js";
 import type { SignatureDict } from "../../src/protocol/task-message.js";
 import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { type CeleryWorker, pythonJson, startCeleryWorker } from "../support/celery.js";
-import { allocateRedisDb, uniqueQueue } from "../support/services.js";
+import { pythonJson } from "../support/celery.js";
+import { uniqueQueue } from "../support/services.js";
 import { createTsStack, type TsStack } from "../support/ts-worker/stack.js";
+import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
-let pyWorker: CeleryWorker;
+let pair: WorkerPair;
 let stack: TsStack;
 let tsWorker: Worker;
 let app: Celery;
@@ -31,68 +32,70 @@ const tsQ = uniqueQueue("rts");
 const TS_HOST = "replace-ts@localhost";
 
 beforeAll(async () => {
-  broker = (await allocateRedisDb()).url;
-  backend = (await allocateRedisDb()).url;
-  pyWorker = await startCeleryWorker({
-    brokerUrl: broker,
-    backendUrl: backend,
-    queues: [pyQ],
-    defaultQueue: pyQ,
-    pool: "threads",
-    concurrency: 4,
-  });
-  // The TS side routes celery.accumulate to its own queue, so a group replacement made by the
-  // TS worker is collected by the TS built-in; Python's goes to the default (Python) queue.
-  stack = createTsStack(
-    {
-      broker,
-      backend,
-      resultExtended: true,
-      taskDefaultQueue: pyQ,
-      taskRoutes: { "celery.accumulate": { queue: tsQ } },
+  pair = await startWorkerPair({
+    pyQ,
+    tsQ,
+    python: { pool: "threads", concurrency: 4 },
+    ts: async (urls) => {
+      ({ broker, backend } = urls);
+      // The TS side routes celery.accumulate to its own queue, so a group replacement made by the
+      // TS worker is collected by the TS built-in; Python's goes to the default (Python) queue.
+      stack = createTsStack(
+        {
+          broker,
+          backend,
+          resultExtended: true,
+          taskDefaultQueue: pyQ,
+          taskRoutes: { "celery.accumulate": { queue: tsQ } },
+        },
+        { lines: [] },
+      );
+      app = new Celery({ broker, backend, taskDefaultQueue: pyQ });
+      stack.task("ts.add", (_ctx, a: number, b: number) => a + b);
+      stack.task("ts.mul", (_ctx, a: number, b: number) => a * b);
+      stack.task("ts.xsum", (_ctx, values: number[]) => values.reduce((x, y) => x + y, 0));
+      stack.task("ts.fail", (_ctx, kind: string, ...args: unknown[]) => {
+        throw new PythonError(kind, args);
+      });
+      stack.task("ts.sleep", async (_ctx, seconds: number) => {
+        await new Promise((r) => setTimeout(r, seconds * 1000));
+        return seconds;
+      });
+      stack.task("ts.replace_with", (ctx) => ctx.replace(ctx.kwargs.replacement as SignatureDict));
+      stack.task("ts.nesting", (ctx) => ({
+        nesting: ctx.replacedTaskNesting,
+        id: ctx.id,
+        group: ctx.groupId,
+        group_index: ctx.groupIndex,
+        in_chord: ctx.chord !== null,
+      }));
+      stack.task("ts.grow_chord", async (ctx) => {
+        const replacement = ctx.kwargs.replacement as SignatureDict;
+        if (ctx.kwargs.lazy === true) {
+          const sig: Signature = await ctx.addToChord(replacement, true);
+          await applyAsync(app, sig);
+        } else {
+          await ctx.addToChord(replacement);
+        }
+        return 0;
+      });
+      tsWorker = stack.worker({ queues: [tsQ], concurrency: 8, hostname: TS_HOST });
+      await tsWorker.start();
+      return {
+        close: async () => {
+          await tsWorker?.close({ timeout: 5000 });
+          await stack?.close();
+        },
+      };
     },
-    { lines: [] },
-  );
-  app = new Celery({ broker, backend, taskDefaultQueue: pyQ });
-  stack.task("ts.add", (_ctx, a: number, b: number) => a + b);
-  stack.task("ts.mul", (_ctx, a: number, b: number) => a * b);
-  stack.task("ts.xsum", (_ctx, values: number[]) => values.reduce((x, y) => x + y, 0));
-  stack.task("ts.fail", (_ctx, kind: string, ...args: unknown[]) => {
-    throw new PythonError(kind, args);
   });
-  stack.task("ts.sleep", async (_ctx, seconds: number) => {
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    return seconds;
-  });
-  stack.task("ts.replace_with", (ctx) => ctx.replace(ctx.kwargs.replacement as SignatureDict));
-  stack.task("ts.nesting", (ctx) => ({
-    nesting: ctx.replacedTaskNesting,
-    id: ctx.id,
-    group: ctx.groupId,
-    group_index: ctx.groupIndex,
-    in_chord: ctx.chord !== null,
-  }));
-  stack.task("ts.grow_chord", async (ctx) => {
-    const replacement = ctx.kwargs.replacement as SignatureDict;
-    if (ctx.kwargs.lazy === true) {
-      const sig: Signature = await ctx.addToChord(replacement, true);
-      await applyAsync(app, sig);
-    } else {
-      await ctx.addToChord(replacement);
-    }
-    return 0;
-  });
-  tsWorker = stack.worker({ queues: [tsQ], concurrency: 8, hostname: TS_HOST });
-  await tsWorker.start();
   redis = new Redis(backend);
 });
 
 afterAll(async () => {
   redis?.disconnect();
   await app?.close();
-  await tsWorker?.close({ timeout: 5000 });
-  await stack?.close();
-  await pyWorker?.stop();
+  await pair?.close();
 });
 
 /**
@@ -315,7 +318,7 @@ emit(out)
       { brokerUrl: broker, backendUrl: backend, defaultQueue: pyQ },
     );
     expect(workers).toEqual({
-      py: [[2, 4], "celery.accumulate", pyWorker.hostname],
+      py: [[2, 4], "celery.accumulate", pair.py.hostname],
       ts: [[2, 4], "celery.accumulate", TS_HOST],
     });
   });

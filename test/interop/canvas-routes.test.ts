@@ -10,11 +10,11 @@ import { Celery } from "../../src/app.js";
 import { chain, chord, s } from "../../src/canvas/index.js";
 import { applyAsync } from "../../src/client/canvas-apply.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { type CeleryWorker, startCeleryWorker } from "../support/celery.js";
 import { waitUntil } from "../support/process.js";
-import { allocateRedisDb, uniqueQueue } from "../support/services.js";
+import { uniqueQueue } from "../support/services.js";
+import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
 
-let pyWorker: CeleryWorker;
+let pair: WorkerPair;
 let producer: Celery;
 let tsApp: Celery;
 let tsWorker: Worker;
@@ -25,40 +25,43 @@ const recorded: unknown[] = [];
 const errbacks: string[] = [];
 
 beforeAll(async () => {
-  const broker = (await allocateRedisDb()).url;
-  const backend = (await allocateRedisDb()).url;
-  pyWorker = await startCeleryWorker({
-    brokerUrl: broker,
-    backendUrl: backend,
-    queues: [pyQ],
-    defaultQueue: pyQ,
+  pair = await startWorkerPair({
+    pyQ,
+    tsQ,
+    ts: async ({ broker, backend }) => {
+      tsApp = new Celery({ broker, backend, taskDefaultQueue: pyQ });
+      tsApp.task("ts.double", (_ctx, n: number) => n * 2);
+      tsApp.task("ts.xsum", (_ctx, values: number[]) => values.reduce((a, b) => a + b, 0));
+      tsApp.task("ts.record", (_ctx, value: unknown) => {
+        recorded.push(value);
+        return value;
+      });
+      tsApp.task("ts.on_error", (_ctx, failedId: string) => {
+        errbacks.push(failedId);
+        return failedId;
+      });
+      tsWorker = tsApp.worker({
+        queues: [tsQ],
+        concurrency: 4,
+        hostname: "routes-ts@localhost",
+        handleSignals: false,
+      });
+      await tsWorker.start();
+      return {
+        close: async () => {
+          await tsWorker?.close({ timeoutMs: 5000 });
+          await tsApp?.close();
+        },
+      };
+    },
   });
-  tsApp = new Celery({ broker, backend, taskDefaultQueue: pyQ });
-  tsApp.task("ts.double", (_ctx, n: number) => n * 2);
-  tsApp.task("ts.xsum", (_ctx, values: number[]) => values.reduce((a, b) => a + b, 0));
-  tsApp.task("ts.record", (_ctx, value: unknown) => {
-    recorded.push(value);
-    return value;
-  });
-  tsApp.task("ts.on_error", (_ctx, failedId: string) => {
-    errbacks.push(failedId);
-    return failedId;
-  });
-  tsWorker = tsApp.worker({
-    queues: [tsQ],
-    concurrency: 4,
-    hostname: "routes-ts@localhost",
-    handleSignals: false,
-  });
-  await tsWorker.start();
+  const { broker, backend } = pair;
   producer = new Celery({ broker, backend, taskDefaultQueue: pyQ, taskRoutes: { "ts.*": { queue: tsQ } } });
 });
 
 afterAll(async () => {
   await producer?.close();
-  await tsWorker?.close({ timeoutMs: 5000 });
-  await tsApp?.close();
-  await pyWorker?.stop();
+  await pair?.close();
 });
 
 describe("a workflow built in Node is routed by the Node app's taskRoutes at every hop", () => {

@@ -1,0 +1,78 @@
+/**
+ * A stock Celery worker and a TS worker side by side on one Redis broker and backend, the shape
+ * of the mixed-language suites (canvas-*, ...): each consumes its own unique queue, and a test
+ * routes every step to the language it wants. Started once per file in `beforeAll`:
+ *
+ *   pair = await startWorkerPair({
+ *     pyQ, tsQ,
+ *     python: { pool: "threads", concurrency: 4, extraArgs: ["-I", "canvas_peer"] },
+ *     ts: async ({ broker, backend }) => {
+ *       app = new Celery({ broker, backend, taskDefaultQueue: tsQ });
+ *       app.task("peer.add", (_ctx, x: number, y: number) => x + y);
+ *       const worker = app.worker({ queues: [tsQ], concurrency: 4 });
+ *       await worker.start();
+ *       return { close: async () => { await worker.close({ timeout: 5000 }); await app.close(); } };
+ *     },
+ *   });
+ *   afterAll(() => pair?.close());
+ *
+ * The TS side is built while the Python worker boots (a Celery worker takes seconds to be ready;
+ * nothing on the TS side waits for it), and both are closed together. The broker and the backend
+ * are fresh Redis databases of the file's own; the Python worker's default queue is `pyQ` unless
+ * `python.defaultQueue` says otherwise.
+ */
+import { type CeleryWorker, type CeleryWorkerOptions, startCeleryWorker } from "./celery.js";
+import { allocateRedisDb } from "./services.js";
+
+export interface PairUrls {
+  readonly broker: string;
+  readonly backend: string;
+}
+
+export interface TsSide {
+  close(): Promise<void>;
+}
+
+export interface WorkerPairOptions {
+  readonly pyQ: string;
+  readonly tsQ: string;
+  /** The Python worker's options besides its broker, backend and queue (pool, concurrency, -I, version). */
+  readonly python?: Omit<CeleryWorkerOptions, "brokerUrl" | "backendUrl" | "queues">;
+  /** Builds and starts the TS side (its app or stack, tasks and worker); resolves once it consumes. */
+  ts(urls: PairUrls): Promise<TsSide>;
+}
+
+export interface WorkerPair extends PairUrls {
+  readonly py: CeleryWorker;
+  /** Closes the TS side and stops the Python worker (warm shutdown), both at once. */
+  close(): Promise<void>;
+}
+
+export async function startWorkerPair(options: WorkerPairOptions): Promise<WorkerPair> {
+  const [brokerDb, backendDb] = await Promise.all([allocateRedisDb(), allocateRedisDb()]);
+  const urls = { broker: brokerDb.url, backend: backendDb.url };
+  const [py, ts] = await Promise.allSettled([
+    startCeleryWorker({
+      brokerUrl: urls.broker,
+      backendUrl: urls.backend,
+      queues: [options.pyQ],
+      defaultQueue: options.pyQ,
+      ...options.python,
+    }),
+    options.ts(urls),
+  ]);
+  if (py.status === "rejected" || ts.status === "rejected") {
+    await Promise.allSettled([
+      py.status === "fulfilled" ? py.value.kill() : undefined,
+      ts.status === "fulfilled" ? ts.value.close() : undefined,
+    ]);
+    throw py.status === "rejected" ? py.reason : (ts as PromiseRejectedResult).reason;
+  }
+  return {
+    ...urls,
+    py: py.value,
+    close: async () => {
+      await Promise.all([ts.value.close(), py.value.stop()]);
+    },
+  };
+}
