@@ -4,12 +4,22 @@
  * so each pool child imports this module itself. Every handler that succeeds
  * reports the pid of the process it ran in.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Blocks the process (no event loop turn) for `ms`. */
 function blockFor(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Writes this process's pid to `path` atomically (a temp file renamed into place): a test that
+ * polls for the file and reads it must never see it created but still empty, which reads as pid
+ * 0, and `process.kill(0, ...)` signals the test's whole process group.
+ */
+function writePid(path: string): void {
+  writeFileSync(`${path}.${process.pid}.tmp`, String(process.pid));
+  renameSync(`${path}.${process.pid}.tmp`, path);
 }
 
 /** Where it ran, and the value it was given back. */
@@ -36,7 +46,7 @@ export function barrier(_ctx: unknown, dir: string, parties: number, giveUpMs: n
 
 /** Never returns, never yields: only killing the process stops it. Writes its pid to `pidFile` first. */
 export function spinForever(_ctx: unknown, pidFile: string): never {
-  writeFileSync(pidFile, String(process.pid));
+  writePid(pidFile);
   let x = 0;
   for (;;) x = (x + 1) % 1_000_003;
 }
@@ -54,7 +64,7 @@ export function exitWith(_ctx: unknown, code: number): void {
 /** Dies the first time (marker file absent), succeeds when run again: a requeued task. */
 export function dieOnce(_ctx: unknown, marker: string) {
   if (existsSync(marker)) return { pid: process.pid, secondRun: true };
-  writeFileSync(marker, String(process.pid));
+  writePid(marker);
   process.kill(process.pid, "SIGKILL");
   return { pid: process.pid, secondRun: false };
 }
@@ -62,7 +72,7 @@ export function dieOnce(_ctx: unknown, marker: string) {
 /** Spins past its hard time limit the first time, returns at once when run again. */
 export function slowOnce(_ctx: unknown, marker: string) {
   if (existsSync(marker)) return { pid: process.pid, secondRun: true };
-  writeFileSync(marker, String(process.pid));
+  writePid(marker);
   return spinForever(_ctx, `${marker}.pid`);
 }
 
@@ -107,7 +117,7 @@ export async function softLimited(ctx: { signal: AbortSignal }): Promise<string>
 
 /** Writes its pid to `pidFile`, then returns after `ms` without blocking the event loop. */
 export async function napAfterPid(_ctx: unknown, pidFile: string, ms: number) {
-  writeFileSync(pidFile, String(process.pid));
+  writePid(pidFile);
   await new Promise((resolve) => setTimeout(resolve, ms));
   return { pid: process.pid };
 }

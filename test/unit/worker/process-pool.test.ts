@@ -18,6 +18,9 @@ import { waitUntil } from "../../support/process.js";
 
 const TASKS = new URL("../../support/ts-worker/process-tasks.ts", import.meta.url).href;
 const pool = new ProcessPool({ size: 2, logger: createLogger({ level: "silent" }) });
+// A test that needs a new child waits for a Node + tsx start: seconds on a loaded 2-core box, so
+// the waits below that include one are bounded generously (they end as soon as the child is there).
+const CHILD_START_MS = 60_000;
 const run = (exportName: string, args: unknown[] = []) =>
   pool.run({ module: TASKS, exportName, args, context: {} });
 
@@ -37,41 +40,53 @@ describe("ProcessPool", () => {
     });
   });
 
-  it("a child that dies mid-task fails it with WorkerLostError, and the next task gets a new child", async () => {
-    const lost = await run("die").result.catch((e: unknown) => e);
-    expect(lost).toBeInstanceOf(WorkerLostError);
-    expect((lost as WorkerLostError).excArgs).toEqual([
-      expect.stringMatching(/^Worker exited prematurely: signal 9 \(SIGKILL\) Job: \d+\.$/),
-    ]);
-    const next = (await run("whoami", [1]).result) as { pid: number };
-    expect(next.pid).not.toBe(process.pid);
-  });
+  it(
+    "a child that dies mid-task fails it with WorkerLostError, and the next task gets a new child",
+    async () => {
+      const lost = await run("die").result.catch((e: unknown) => e);
+      expect(lost).toBeInstanceOf(WorkerLostError);
+      expect((lost as WorkerLostError).excArgs).toEqual([
+        expect.stringMatching(/^Worker exited prematurely: signal 9 \(SIGKILL\) Job: \d+\.$/),
+      ]);
+      const next = (await run("whoami", [1]).result) as { pid: number };
+      expect(next.pid).not.toBe(process.pid);
+    },
+    2 * CHILD_START_MS,
+  );
 
-  it("terminate() kills a child stuck in a synchronous loop; the pool keeps serving", async () => {
-    const pidFile = join(mkdtempSync(join(tmpdir(), "celeriac-pp-")), "spin.pid");
-    const spin = run("spinForever", [pidFile]);
-    await waitUntil("the spinning child to write its pid", async () => existsSync(pidFile), {
-      timeoutMs: 10_000,
-    });
-    const spinPid = Number(readFileSync(pidFile, "utf8"));
-    spin.control.terminate();
-    await waitUntil(`child ${spinPid} to be killed`, async () => !alive(spinPid), { timeoutMs: 10_000 });
-    const after = (await run("whoami", [2]).result) as { pid: number; n: number };
-    expect(after).toEqual({ pid: expect.any(Number), n: 2 });
-    expect(after.pid).not.toBe(spinPid);
-  });
+  it(
+    "terminate() kills a child stuck in a synchronous loop; the pool keeps serving",
+    async () => {
+      const pidFile = join(mkdtempSync(join(tmpdir(), "celeriac-pp-")), "spin.pid");
+      const spin = run("spinForever", [pidFile]);
+      await waitUntil("the spinning child to write its pid", async () => existsSync(pidFile), {
+        timeoutMs: CHILD_START_MS,
+      });
+      const spinPid = Number(readFileSync(pidFile, "utf8"));
+      spin.control.terminate();
+      await waitUntil(`child ${spinPid} to be killed`, async () => !alive(spinPid), { timeoutMs: 10_000 });
+      const after = (await run("whoami", [2]).result) as { pid: number; n: number };
+      expect(after).toEqual({ pid: expect.any(Number), n: 2 });
+      expect(after.pid).not.toBe(spinPid);
+    },
+    2 * CHILD_START_MS,
+  );
 
-  it("a child ignores SIGINT (Ctrl-C reaches the whole process group): its task completes", async () => {
-    const pidFile = join(mkdtempSync(join(tmpdir(), "celeriac-pp-")), "nap.pid");
-    const nap = run("napAfterPid", [pidFile, 500]);
-    await waitUntil("the napping child to write its pid", async () => existsSync(pidFile), {
-      timeoutMs: 10_000,
-    });
-    const pid = Number(readFileSync(pidFile, "utf8"));
-    process.kill(pid, "SIGINT");
-    await expect(nap.result).resolves.toEqual({ pid });
-    expect(alive(pid)).toBe(true);
-  });
+  it(
+    "a child ignores SIGINT (Ctrl-C reaches the whole process group): its task completes",
+    async () => {
+      const pidFile = join(mkdtempSync(join(tmpdir(), "celeriac-pp-")), "nap.pid");
+      const nap = run("napAfterPid", [pidFile, 500]);
+      await waitUntil("the napping child to write its pid", async () => existsSync(pidFile), {
+        timeoutMs: CHILD_START_MS,
+      });
+      const pid = Number(readFileSync(pidFile, "utf8"));
+      process.kill(pid, "SIGINT");
+      await expect(nap.result).resolves.toEqual({ pid });
+      expect(alive(pid)).toBe(true);
+    },
+    2 * CHILD_START_MS,
+  );
 });
 
 function alive(pid: number): boolean {
@@ -84,27 +99,35 @@ function alive(pid: number): boolean {
 }
 
 describe("ProcessPool size (pool_grow / pool_shrink)", () => {
-  it("follows a size function: one child at 1, two in parallel after growing, back to one after shrinking", async () => {
-    let size = 1;
-    const sized = new ProcessPool({ size: () => size, logger: createLogger({ level: "silent" }) });
-    const job = (exportName: string, args: unknown[]) =>
-      sized.run({ module: TASKS, exportName, args, context: {} }).result as Promise<{ pid: number }>;
-    try {
-      const one = await Promise.all([job("whoami", [1]), job("whoami", [2])]);
-      expect(new Set(one.map((r) => r.pid)).size).toBe(1);
-      size = 2;
-      const dir = mkdtempSync(join(tmpdir(), "celeriac-pp-grow-"));
-      const two = await Promise.all([job("barrier", [dir, 2, 10_000]), job("barrier", [dir, 2, 10_000])]);
-      expect(new Set(two.map((r) => r.pid)).size).toBe(2);
-      size = 1;
-      await Promise.all([job("whoami", [3]), job("whoami", [4])]);
-      await waitUntil("the pool to shrink to one child", async () => sized.pids.length === 1, {
-        timeoutMs: 10_000,
-      });
-    } finally {
-      await sized.close();
-    }
-  });
+  it(
+    "follows a size function: one child at 1, two in parallel after growing, back to one after shrinking",
+    async () => {
+      let size = 1;
+      const sized = new ProcessPool({ size: () => size, logger: createLogger({ level: "silent" }) });
+      const job = (exportName: string, args: unknown[]) =>
+        sized.run({ module: TASKS, exportName, args, context: {} }).result as Promise<{ pid: number }>;
+      try {
+        const one = await Promise.all([job("whoami", [1]), job("whoami", [2])]);
+        expect(new Set(one.map((r) => r.pid)).size).toBe(1);
+        size = 2;
+        const dir = mkdtempSync(join(tmpdir(), "celeriac-pp-grow-"));
+        // The second child starts only now: the barrier waits for it as long as a child start may take.
+        const two = await Promise.all([
+          job("barrier", [dir, 2, CHILD_START_MS]),
+          job("barrier", [dir, 2, CHILD_START_MS]),
+        ]);
+        expect(new Set(two.map((r) => r.pid)).size).toBe(2);
+        size = 1;
+        await Promise.all([job("whoami", [3]), job("whoami", [4])]);
+        await waitUntil("the pool to shrink to one child", async () => sized.pids.length === 1, {
+          timeoutMs: 10_000,
+        });
+      } finally {
+        await sized.close();
+      }
+    },
+    2 * CHILD_START_MS,
+  );
 });
 
 describe("humanStatus (billiard/common.py human_status)", () => {
