@@ -10,6 +10,9 @@ import { type BenchContext, type FigureBody, fmt } from "./figure.js";
 interface Rounds {
   celeriac: number[];
   raw: number[];
+  /** CPU µs per message of the producing process, per round. */
+  celeriacCpuUs: number[];
+  rawCpuUs: number[];
 }
 
 function counts(ctx: BenchContext): { tasks: number; rounds: number; pythonTasks: number } {
@@ -18,23 +21,28 @@ function counts(ctx: BenchContext): { tasks: number; rounds: number; pythonTasks
     : { tasks: 20_000, rounds: 3, pythonTasks: 5_000 };
 }
 
-/** Python's `send_task` loop, timed inside Python after 200 warm-up sends. */
-async function pythonSendLoop(broker: string, backend: string, tasks: number): Promise<number> {
-  const rate = await runPython(
+/** Python's `send_task` loop after 200 warm-up sends: rate and CPU ms per send, timed inside Python. */
+async function pythonSendLoop(
+  broker: string,
+  backend: string,
+  tasks: number,
+): Promise<{ rate: number; cpuMs: number }> {
+  const out = await runPython(
     `
-import time
+import json, time
 from interop_app import app
 for i in range(200):
     app.send_task("interop.add", (i, i), queue="bench-py")
 n = ${tasks}
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 for i in range(n):
     app.send_task("interop.add", (i, i), queue="bench-py")
-print(n / (time.perf_counter() - t0))
+print(json.dumps([n / (time.perf_counter() - t0), (time.process_time() - c0) * 1000 / n]))
 `,
     benchPythonEnv(broker, backend),
   );
-  return Number(rate);
+  const [rate, cpuMs] = JSON.parse(out) as [number, number];
+  return { rate, cpuMs };
 }
 
 function body(
@@ -42,7 +50,7 @@ function body(
   title: string,
   c: ReturnType<typeof counts>,
   rounds: Rounds,
-  python: number,
+  python: { rate: number; cpuMs: number },
   raw: { name: string; note: string; target: number; issued: string },
 ): FigureBody {
   const celeriac = median(rounds.celeriac);
@@ -58,13 +66,21 @@ function body(
         value: celeriac,
         unit: "tasks/s",
         note: `built package, ${fmt(c.tasks)} sends ${raw.issued}, median of ${c.rounds}`,
+        cpuMsPerTask: median(rounds.celeriacCpuUs) / 1000,
       },
-      { name: raw.name, value: rawRate, unit: "msgs/s", note: raw.note },
+      {
+        name: raw.name,
+        value: rawRate,
+        unit: "msgs/s",
+        note: raw.note,
+        cpuMsPerTask: median(rounds.rawCpuUs) / 1000,
+      },
       {
         name: "Python send_task loop",
-        value: python,
+        value: python.rate,
         unit: "tasks/s",
         note: `Celery 5.7, ${fmt(c.pythonTasks)} sends in a loop`,
+        cpuMsPerTask: python.cpuMs,
       },
     ],
     checks: [
@@ -77,7 +93,7 @@ function body(
       },
       {
         label: "Celeriac / Python",
-        value: celeriac / python,
+        value: celeriac / python.rate,
         format: "times",
         target: "reported",
         met: null,

@@ -38,10 +38,14 @@ async function raw(n) {
     await channel.waitForConfirms();
   }
 }
+/** Rate (msgs/s) and this process's CPU µs per message (user + system) of one burst. */
 async function timed(fn, n) {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await fn(n);
-  return n / ((performance.now() - t0) / 1000);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return [n / seconds, (cpu.user + cpu.system) / n];
 }
 for (let i = 0; i < 2; i++) {
   await celeriac(Math.min(tasks, 5000));
@@ -49,11 +53,15 @@ for (let i = 0; i < 2; i++) {
 }
 await channel.purgeQueue("bench-ts");
 await channel.purgeQueue("bench-raw");
-const out = { celeriac: [], raw: [] };
+const out = { celeriac: [], raw: [], celeriacCpuUs: [], rawCpuUs: [] };
 for (let r = 0; r < rounds; r++) {
-  out.celeriac.push(await timed(celeriac, tasks));
+  const [celeriacRate, celeriacCpu] = await timed(celeriac, tasks);
+  out.celeriac.push(celeriacRate);
+  out.celeriacCpuUs.push(celeriacCpu);
   await channel.purgeQueue("bench-ts");
-  out.raw.push(await timed(raw, tasks));
+  const [rawRate, rawCpu] = await timed(raw, tasks);
+  out.raw.push(rawRate);
+  out.rawCpuUs.push(rawCpu);
   await channel.purgeQueue("bench-raw");
 }
 await channel.deleteQueue("bench-ts");

@@ -26,10 +26,14 @@ async function raw(n) {
   for (let i = 0; i < n; i++) pipe.lpush("bench-raw", envelope);
   await pipe.exec();
 }
+/** Rate (msgs/s) and this process's CPU µs per message (user + system) of one burst. */
 async function timed(fn, n) {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await fn(n);
-  return n / ((performance.now() - t0) / 1000);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return [n / seconds, (cpu.user + cpu.system) / n];
 }
 // Warm-up (connections, JIT) outside the timing.
 for (let i = 0; i < 2; i++) {
@@ -37,11 +41,15 @@ for (let i = 0; i < 2; i++) {
   await raw(Math.min(tasks, 5000));
 }
 await redis.del("bench-ts", "bench-raw");
-const out = { celeriac: [], raw: [] };
+const out = { celeriac: [], raw: [], celeriacCpuUs: [], rawCpuUs: [] };
 for (let r = 0; r < rounds; r++) {
-  out.celeriac.push(await timed(celeriac, tasks));
+  const [celeriacRate, celeriacCpu] = await timed(celeriac, tasks);
+  out.celeriac.push(celeriacRate);
+  out.celeriacCpuUs.push(celeriacCpu);
   if ((await redis.llen("bench-ts")) !== tasks) throw new Error("sendTask: wrong queue length");
-  out.raw.push(await timed(raw, tasks));
+  const [rawRate, rawCpu] = await timed(raw, tasks);
+  out.raw.push(rawRate);
+  out.rawCpuUs.push(rawCpu);
   if ((await redis.llen("bench-raw")) !== tasks) throw new Error("raw LPUSH: wrong queue length");
   await redis.del("bench-ts", "bench-raw");
 }
