@@ -207,3 +207,33 @@ function rebuildError(e: ModuleReply["error"]): unknown {
   if (e.stack) err.stack = e.stack;
   return err;
 }
+
+/**
+ * The message loop of a pool child, thread or process alike: a `run` message runs its job and
+ * hands the outcome to `onReply`; `abort` aborts the running job's `ctx.signal` (soft time limit,
+ * revoke); a state acknowledgement settles the `ctx.updateState` it answers. `post` sends a state
+ * write to the worker.
+ */
+export function childJobHandler(
+  post: (msg: StateMessage) => void,
+  onReply: (reply: ModuleReply) => void,
+): (msg: { type: string; job?: ModuleJob }) => void {
+  let controller = new AbortController();
+  const states = stateChannel(post);
+  return (msg) => {
+    if (isStateAck(msg)) {
+      states.onAck(msg);
+      return;
+    }
+    if (msg.type === "abort") {
+      controller.abort(Object.assign(new Error("SoftTimeLimitExceeded()"), { name: "AbortError" }));
+      return;
+    }
+    if (msg.type === "run" && msg.job) {
+      controller = new AbortController();
+      runModuleJob(msg.job, controller.signal, states.updateState).then(onReply, (err: unknown) =>
+        onReply(errorReply(err)),
+      );
+    }
+  };
+}

@@ -1,11 +1,4 @@
-import {
-  errorReply,
-  isStateAck,
-  type ModuleJob,
-  type ModuleReply,
-  runModuleJob,
-  stateChannel,
-} from "./module-job.js";
+import { childJobHandler, errorReply, type ModuleReply } from "./module-job.js";
 import { type ChildLimits, type ChildReply, EX_RECYCLE } from "./process-pool.js";
 
 /**
@@ -18,9 +11,7 @@ import { type ChildLimits, type ChildReply, EX_RECYCLE } from "./process-pool.js
  * with `EX_RECYCLE` once its reply is written; the pool starts another.
  */
 const limits = JSON.parse(process.argv[2] ?? "{}") as ChildLimits;
-let controller = new AbortController();
 let completed = 0;
-const states = stateChannel((msg) => process.send?.(msg));
 
 /** The warning when this child's peak RSS is over the limit after a task, or null. */
 function memoryExceeded(): string | null {
@@ -50,22 +41,10 @@ function finish(reply: ModuleReply): void {
   });
 }
 
-process.on("message", (msg: { type: string; job?: ModuleJob }) => {
-  if (isStateAck(msg)) {
-    states.onAck(msg);
-    return;
-  }
-  if (msg.type === "abort") {
-    controller.abort(Object.assign(new Error("SoftTimeLimitExceeded()"), { name: "AbortError" }));
-    return;
-  }
-  if (msg.type === "run" && msg.job) {
-    controller = new AbortController();
-    runModuleJob(msg.job, controller.signal, states.updateState).then(finish, (err: unknown) =>
-      finish(errorReply(err)),
-    );
-  }
-});
+process.on(
+  "message",
+  childJobHandler((msg) => process.send?.(msg), finish),
+);
 
 // celery/concurrency/prefork.py process_initializer (5.7): children ignore SIGINT (WORKER_SIGIGNORE), so
 // Ctrl-C on the terminal, which reaches the whole process group, leaves the worker's warm shutdown to
