@@ -25,6 +25,13 @@
  * graph, and a loop through it is still a file cycle. Type-only imports count: a type names a
  * dependency as much as a value does.
  *
+ * Above the io layer nothing names a concrete broker, backend or client library: no import of a
+ * client library (ioredis, amqplib, pg), of a file in a broker's folder (transports/redis/,
+ * transports/amqp/, ...), or of a concrete result backend (backends/redis*.ts, backends/rpc*.ts).
+ * The layers above reach brokers and backends through transports/transport.ts,
+ * backends/backend.ts and the factories. The few exceptions are listed in CONCRETE_ALLOWED with
+ * their reason.
+ *
  *   node scripts/check-imports.mjs           check; exit 1 with the offending edges
  *   node scripts/check-imports.mjs --graph   also print the folder graph (who imports whom)
  */
@@ -67,6 +74,19 @@ const ROOT_FILE_LAYER = {
   "redact.ts": "base",
 };
 
+const LAYERS_ABOVE_IO = new Set(["canvas", "behaviour", "app", "cli"]);
+/** Client libraries only transports/ and backends/ may import. */
+const CLIENT_LIBRARIES = new Set(["ioredis", "amqplib", "pg"]);
+/** A file in a broker's folder, or a concrete result backend. */
+const CONCRETE_IO = [/^transports\/[^/]+\//, /^backends\/redis[^/]*\.ts$/, /^backends\/rpc[^/]*\.ts$/];
+/** File above io -> why it may still import a concrete io file. */
+const CONCRETE_ALLOWED = {
+  // The `celeriac/internal` entry point exists to hand the Redis pieces to tools and tests.
+  "internal.ts": "the celeriac/internal entry point re-exports the Redis transport and backend",
+  // Still to move behind the Transport interface (RabbitMQ's native delayed delivery routing).
+  "client/native-delay.ts": "RabbitMQ native delayed delivery routing, not yet a transport capability",
+};
+
 function listSources(dir) {
   const out = [];
   for (const name of readdirSync(dir)) {
@@ -105,13 +125,20 @@ function layerOf(relFile) {
 
 const files = listSources(SRC).filter((f) => !f.endsWith(".d.ts"));
 const edges = new Map(); // relFile -> Set(relFile)
+const externalImports = []; // [relFile, package] for client libraries
 const problems = [];
 for (const file of files) {
   const from = rel(file);
   const info = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
   const targets = new Set();
   for (const { fileName } of info.importedFiles) {
-    if (!fileName.startsWith(".")) continue;
+    if (!fileName.startsWith(".")) {
+      const pkg = fileName.startsWith("@")
+        ? fileName.split("/").slice(0, 2).join("/")
+        : fileName.split("/")[0];
+      if (CLIENT_LIBRARIES.has(pkg)) externalImports.push([from, pkg]);
+      continue;
+    }
     const target = resolve(file, fileName);
     if (!target) {
       problems.push(`${from}: cannot resolve import "${fileName}"`);
@@ -135,6 +162,23 @@ for (const [from, targets] of edges) {
     const toRank = LAYERS.indexOf(layerOf(to));
     if (fromRank >= 0 && toRank > fromRank) {
       problems.push(`upward import: ${from} (${layerOf(from)}) -> ${to} (${layerOf(to)})`);
+    }
+  }
+}
+
+// Concrete brokers, backends and client libraries above io.
+for (const [from, pkg] of externalImports) {
+  if (LAYERS_ABOVE_IO.has(layerOf(from))) {
+    problems.push(`client library above io: ${from} (${layerOf(from)}) imports ${pkg}`);
+  }
+}
+for (const [from, targets] of edges) {
+  if (!LAYERS_ABOVE_IO.has(layerOf(from)) || from in CONCRETE_ALLOWED) continue;
+  for (const to of targets) {
+    if (CONCRETE_IO.some((re) => re.test(to))) {
+      problems.push(
+        `concrete io above io: ${from} (${layerOf(from)}) -> ${to} (use the Transport/ResultBackend interface or a factory)`,
+      );
     }
   }
 }
