@@ -1,7 +1,7 @@
 /**
  * Round trip over Redis, all through the built package: a TS client's `sendTask` -> a Celeriac
  * worker (defaults) -> `get()`, one task at a time, first with the worker idle, then while
- * another process streams 2 000 tasks/s into the same queue.
+ * another process streams 2 000 tasks/s into the same queue (200 with --quick).
  */
 import { join } from "node:path";
 import { ROOT, runProcJson, startCeleriacWorker, startProc, waitReady } from "./common.js";
@@ -24,7 +24,7 @@ interface StreamReport {
 
 export async function roundTrip(ctx: BenchContext): Promise<FigureBody> {
   const samples = ctx.quick ? 50 : 2_000;
-  const streamRate = 2_000;
+  const streamRate = ctx.quick ? 200 : 2_000;
   const broker = ctx.servers.redisUrl(5);
   const backend = ctx.servers.redisUrl(6);
   const queue = "bench-rt";
