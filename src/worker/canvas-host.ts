@@ -140,6 +140,17 @@ export async function runWorkerContinuations(
   outcome: ContinuationOutcome,
   store: (children: unknown[]) => Promise<void>,
 ): Promise<void> {
+  const { callbacks, errbacks, chain, chord } = request.embed;
+  if (!callbacks?.length && !errbacks?.length && !chain?.length && !chord) {
+    // Nothing to send, join or fail: only the request's own meta (no children), as the full path
+    // below would store it, and an error there is logged the same way.
+    try {
+      await store([]);
+    } catch (err) {
+      logContinuationError(canvas, request, err);
+    }
+    return;
+  }
   let stored = false;
   const guardedStore = async (children: unknown[]) => {
     stored = true;
@@ -151,11 +162,15 @@ export async function runWorkerContinuations(
     // Sending the callbacks or the next chain step failed before the result was stored: Celery's
     // tracer turns that into on_error (FAILURE, chain failed, errbacks); the caller does it.
     if (outcome.kind === "success" && !stored) throw err;
-    canvas.deps.log?.(
-      "error",
-      `Canvas continuation of ${request.name}[${request.id}] failed: ${String(err)}`,
-      err,
-    );
+    logContinuationError(canvas, request, err);
     if (!stored) await store([]);
   }
+}
+
+function logContinuationError(canvas: WorkerCanvas, request: WorkerRequest, err: unknown): void {
+  canvas.deps.log?.(
+    "error",
+    `Canvas continuation of ${request.name}[${request.id}] failed: ${String(err)}`,
+    err,
+  );
 }

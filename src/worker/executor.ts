@@ -1,4 +1,5 @@
 import { SoftTimeLimitExceeded, TimeLimitExceeded } from "./errors.js";
+import type { AbortHandle } from "./run-control.js";
 
 /**
  * Runs one handler invocation under Celery's two time limits
@@ -24,7 +25,8 @@ export type Outcome =
 export interface LimitOptions {
   soft: number | null;
   hard: number | null;
-  controller: AbortController;
+  /** `ctx.signal`'s owner: an `AbortController` or a lazy one (run-control.ts). */
+  controller: AbortHandle;
   onSoftTimeout?: (seconds: number) => void;
   /** Kills the run at the hard limit (thread pool: terminate the thread); absent = cannot be killed. */
   onHardTimeout?: (seconds: number) => void;

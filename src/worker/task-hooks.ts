@@ -56,10 +56,16 @@ export type RunSignal =
 
 /** What the runner tells the worker, in Celery's order (the worker turns these into typed events). */
 export interface RunHooks {
-  /** `task_prerun`: after the early ack, before STARTED is stored and the handler runs. */
-  prerun(request: WorkerRequest): Promise<void>;
-  /** `task_success` / `task_failure` / `task_retry` then `task_postrun`, after the meta is stored, before a late ack. */
-  settled(request: WorkerRequest, signal: RunSignal): Promise<void>;
+  /**
+   * `task_prerun`: after the early ack, before STARTED is stored and the handler runs. Undefined
+   * when nothing is to be waited for (no listener, or only synchronous ones).
+   */
+  prerun(request: WorkerRequest): Promise<void> | undefined;
+  /**
+   * `task_success` / `task_failure` / `task_retry` then `task_postrun`, after the meta is stored,
+   * before a late ack. Undefined when nothing is to be waited for.
+   */
+  settled(request: WorkerRequest, signal: RunSignal): Promise<void> | undefined;
 }
 
 /** The {@link HookRequest} view of a worker request (a copy: hooks cannot change the run). */

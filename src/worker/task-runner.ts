@@ -11,11 +11,13 @@ import { PythonError, Retry, type RetryOptions, Terminated } from "./errors.js";
 import { excRepr, tracebackOf } from "./exc-info.js";
 import { type Outcome, runWithLimits } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
-import { namedStamps, requestLabel, type WorkerRequest } from "./request.js";
+import { requestLabel, type WorkerRequest } from "./request.js";
 import { type MetaContext, requestResultMeta } from "./result-meta.js";
 import { retryDecision } from "./retry-decision.js";
+import { type AbortHandle, LazyAbortController, type RunControl } from "./run-control.js";
 import type { RunnerDeps, RunnerOutcome } from "./runner-deps.js";
 import { errorMessage, Settlement } from "./settlement.js";
+import { plainTaskContext, workerTaskContext } from "./task-context.js";
 import {
   OutcomeRecorder,
   type Recorded,
@@ -28,29 +30,6 @@ import { type UpdateStateDeps, updateTaskState } from "./update-state.js";
 
 export type { ModulePool, RunnerDeps, RunnerOutcome } from "./runner-deps.js";
 export { replyDestination } from "./task-outcome.js";
-
-/**
- * Resolves when `signal` aborts with a {@link Terminated} reason (remote terminate); `forward`
- * runs first on an abort that comes while listening; `dispose` stops listening.
- */
-function terminatedBy(
-  signal: AbortSignal,
-  forward: () => void,
-): { promise: Promise<Terminated>; dispose(): void } {
-  let onAbort = () => {};
-  const promise = new Promise<Terminated>((resolve) => {
-    const check = () => {
-      if (signal.reason instanceof Terminated) resolve(signal.reason);
-    };
-    onAbort = () => {
-      forward();
-      check();
-    };
-    if (signal.aborted) check();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
-}
 
 /** celery/worker/request.py + celery/backends/base.py `get_actual_ignore_result` (5.6.3+ override rule). */
 export function effectiveIgnoreResult(
@@ -106,7 +85,7 @@ export class TaskRunner implements RecorderHost {
    * {@link Settlement} below. Events are reported after the settle, as
    * Celery's `Request.on_success` acks before `send_event`.
    *
-   * `signalOnShutdown` is the run's own signal: aborting it aborts `ctx.signal`;
+   * `control` is the run's own stop switch: aborting it aborts `ctx.signal`;
    * aborting it with a {@link Terminated} reason also abandons the run as
    * revoked (Celery's pool kills the process on terminate).
    */
@@ -114,7 +93,7 @@ export class TaskRunner implements RecorderHost {
     request: WorkerRequest,
     task: TaskDefinition,
     delivery: Delivery,
-    signalOnShutdown: AbortSignal,
+    control: RunControl,
   ): Promise<void> {
     const settlement = new Settlement(delivery, this.deps.logger);
     const options = task.options;
@@ -129,7 +108,8 @@ export class TaskRunner implements RecorderHost {
     // hold the handler back on the round trip either. A failed ack is logged by the settlement.
     if (!options.acksLate) void settlement.settle("ack");
     // build_tracer: task_prerun, then STARTED, then the body.
-    await this.deps.hooks?.prerun(request);
+    const prerun = this.deps.hooks?.prerun(request);
+    if (prerun) await prerun;
     let recorded: Recorded;
     let unkillable: Promise<void> | null = null;
     try {
@@ -146,7 +126,7 @@ export class TaskRunner implements RecorderHost {
         );
       }
       const started = performance.now();
-      const outcome = await this.attempt(request, task, signalOnShutdown);
+      const outcome = await this.attempt(request, task, control);
       plan.runtime = (performance.now() - started) / 1000;
       if (outcome.kind === "timeout" && !outcome.killed) unkillable = outcome.settled;
       recorded = await this.recorder.record(request, task, outcome, plan);
@@ -154,7 +134,8 @@ export class TaskRunner implements RecorderHost {
       recorded = await this.fatal(request, task, plan, fatal);
     }
     // Signals run in the tracer, after the meta is stored and before Request.on_success acks late.
-    if (recorded.signal) await this.deps.hooks?.settled(request, recorded.signal);
+    const hooked = recorded.signal ? this.deps.hooks?.settled(request, recorded.signal) : undefined;
+    if (hooked) await hooked;
     await settlement.settle(recorded.decision);
     if (recorded.report) this.report(request, recorded.report);
     if (unkillable) await this.holdSlot(plan.label, unkillable);
@@ -230,32 +211,41 @@ export class TaskRunner implements RecorderHost {
   private async attempt(
     request: WorkerRequest,
     task: TaskDefinition,
-    signalOnShutdown: AbortSignal,
+    control: RunControl,
   ): Promise<Outcome | { kind: "terminated"; reason: Terminated }> {
     const [hardHeader, softHeader] = request.timeLimit;
     const hard = hardHeader ?? task.options.timeLimit;
     const soft = softHeader ?? task.options.softTimeLimit;
-    // ctx.signal's own controller (a time limit aborts it, not the run's signal); one listener
-    // on the run's signal both forwards its abort and notices a remote terminate.
-    const controller = new AbortController();
-    const terminated = terminatedBy(signalOnShutdown, () => controller.abort(signalOnShutdown.reason));
+    // ctx.signal's own controller (a time limit aborts it, not the run's control); one listener
+    // on the run's control both forwards its abort and notices a remote terminate.
+    const controller = new LazyAbortController();
+    let stopListening = () => {};
     try {
-      const raced = await Promise.race([
-        this.execute(request, task, controller, soft, hard),
-        terminated.promise.then((reason) => ({ kind: "terminated" as const, reason })),
-      ]);
+      const raced = await new Promise<Outcome | { kind: "terminated"; reason: Terminated }>(
+        (resolve, reject) => {
+          if (control.aborted) {
+            if (control.reason instanceof Terminated) resolve({ kind: "terminated", reason: control.reason });
+          } else {
+            stopListening = control.listen((reason) => {
+              controller.abort(reason);
+              if (reason instanceof Terminated) resolve({ kind: "terminated", reason });
+            });
+          }
+          this.execute(request, task, controller, soft, hard).then(resolve, reject);
+        },
+      );
       // A handler that settled on the abort itself still counts as terminated.
-      const reason: unknown = signalOnShutdown.reason;
+      const reason: unknown = control.reason;
       return reason instanceof Terminated ? { kind: "terminated", reason } : raced;
     } finally {
-      terminated.dispose();
+      stopListening();
     }
   }
 
   private execute(
     request: WorkerRequest,
     task: TaskDefinition,
-    controller: AbortController,
+    controller: AbortHandle,
     soft: number | null,
     hard: number | null,
   ): Promise<Outcome> {
@@ -283,7 +273,7 @@ export class TaskRunner implements RecorderHost {
         (err) => err instanceof Retry,
       );
     if (typeof handler === "function") {
-      const ctx = this.context(request, task, controller.signal, hard, soft);
+      const ctx = this.context(request, task, () => controller.signal, hard, soft);
       request.children ??= [];
       const current = {
         id: request.id,
@@ -301,7 +291,7 @@ export class TaskRunner implements RecorderHost {
         module: handler.module,
         exportName: handler.exportName,
         args,
-        context: this.plainContext(request, hard, soft),
+        context: plainTaskContext(request, this.deps.hostname, hard, soft),
       },
       {
         updateState: (state, meta, options) =>
@@ -317,54 +307,15 @@ export class TaskRunner implements RecorderHost {
     return runWithLimits(() => traced(() => result), { ...limits, onHardTimeout: () => control.terminate() });
   }
 
-  private plainContext(
-    request: WorkerRequest,
-    hard: number | null,
-    soft: number | null,
-  ): Record<string, unknown> {
-    return {
-      id: request.id,
-      name: request.name,
-      args: request.args,
-      kwargs: request.kwargs,
-      retries: request.retries,
-      rootId: request.rootId,
-      parentId: request.parentId,
-      groupId: request.groupId,
-      groupIndex: request.groupIndex,
-      eta: request.eta,
-      expires: request.expires,
-      timeLimit: [hard, soft],
-      origin: request.origin,
-      replyTo: request.replyTo,
-      correlationId: request.correlationId,
-      headers: request.customHeaders,
-      deliveryInfo: { ...request.deliveryInfo },
-      properties: request.properties,
-      chord: request.embed.chord,
-      replacedTaskNesting: request.replacedTaskNesting,
-      stampedHeaders: request.stampedHeaders ?? [],
-      stamps: namedStamps(request),
-      isEager: false,
-      hostname: this.deps.hostname,
-    };
-  }
-
   private context(
     request: WorkerRequest,
     task: TaskDefinition,
-    signal: AbortSignal,
+    signal: () => AbortSignal,
     hard: number | null,
     soft: number | null,
   ): TaskContext {
-    const plain = this.plainContext(request, hard, soft) as Omit<
-      TaskContext,
-      "signal" | "retry" | "replace" | "addToChord" | "updateState"
-    >;
     const { canvas, backend } = this.deps;
-    return {
-      ...plain,
-      signal,
+    return workerTaskContext(plainTaskContext(request, this.deps.hostname, hard, soft), signal, {
       retry: (options: RetryOptions = {}): never => {
         throw this.prepareRetry(request, task, options);
       },
@@ -375,7 +326,7 @@ export class TaskRunner implements RecorderHost {
         addToChord(request, sig, lazy, canvas, backend)) as TaskContext["addToChord"],
       updateState: (state, meta = null, options) =>
         updateTaskState(this.updateStateDeps(), request, state, meta, options),
-    };
+    });
   }
 
   /**
@@ -384,7 +335,8 @@ export class TaskRunner implements RecorderHost {
    * of re-sending, as `Task.retry` does when `request.called_directly`.
    */
   directContext(request: WorkerRequest, task: TaskDefinition): TaskContext {
-    const ctx = this.context(request, task, new AbortController().signal, null, null);
+    const controller = new LazyAbortController();
+    const ctx = this.context(request, task, () => controller.signal, null, null);
     return {
       ...ctx,
       retry: (options: RetryOptions = {}): never => {

@@ -1,5 +1,12 @@
 import { EventEmitter } from "node:events";
-import { type HookRequest, hookRequest, type PostrunState, type RunHooks } from "./task-hooks.js";
+import type { WorkerRequest } from "./request.js";
+import {
+  type HookRequest,
+  hookRequest,
+  type PostrunState,
+  type RunHooks,
+  type RunSignal,
+} from "./task-hooks.js";
 
 /**
  * What a worker tells its observers (metrics, the CLI, user code): one typed
@@ -109,6 +116,11 @@ export class WorkerEvents {
     (this.emitter.on as (e: K, l: WorkerEventListener<K>) => unknown)(event, listener);
   }
 
+  /** True when `event` has a listener (the payload of an event nobody hears is not built). */
+  has(event: WorkerEventName): boolean {
+    return this.emitter.listenerCount(event) > 0;
+  }
+
   off<K extends WorkerEventName>(event: K, listener: WorkerEventListener<K>): void {
     (this.emitter.off as (e: K, l: WorkerEventListener<K>) => unknown)(event, listener);
   }
@@ -172,9 +184,19 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * `Reject(requeue=False)` after it, as Request.on_failure sends it).
  */
 export function taskSignalHooks(events: WorkerEvents): RunHooks {
+  // The task signals a finished run may send; with none of them listened to, a run builds no
+  // payload and awaits nothing (the common case: no hooks, thousands of tasks a second).
+  const settledEvents: readonly WorkerEventName[] = [
+    "task-success",
+    "task-failure",
+    "task-retry",
+    "task-revoked",
+    "task-postrun",
+  ];
   return {
-    prerun: async (r) => {
-      await events.emit("task-prerun", {
+    prerun: (r) => {
+      if (!events.has("task-prerun")) return undefined;
+      return events.emit("task-prerun", {
         id: r.id,
         name: r.name,
         args: r.args,
@@ -182,49 +204,55 @@ export function taskSignalHooks(events: WorkerEvents): RunHooks {
         request: hookRequest(r),
       });
     },
-    settled: async (r, signal) => {
-      const request = hookRequest(r);
-      const task = { id: r.id, name: r.name };
-      const failure = async () => {
-        if (signal.kind !== "failure") return;
-        await events.emit("task-failure", {
-          ...task,
-          exception: signal.exception,
-          args: r.args,
-          kwargs: r.kwargs,
-          traceback: signal.traceback,
-          request,
-        });
-      };
-      if (signal.kind === "success")
-        await events.emit("task-success", { ...task, result: signal.result, request });
-      else if (signal.kind === "retry")
-        await events.emit("task-retry", {
-          ...task,
-          request,
-          reason: signal.reason,
-          traceback: signal.traceback,
-        });
-      else if (signal.kind === "failure" && !signal.afterPostrun) await failure();
-      else if (signal.kind === "terminated")
-        await events.emit("task-revoked", {
-          ...task,
-          expired: false,
-          terminated: true,
-          signum: signal.signum,
-          request,
-        });
-      if (signal.postrun) {
-        await events.emit("task-postrun", {
-          ...task,
-          args: r.args,
-          kwargs: r.kwargs,
-          retval: signal.postrun.retval,
-          state: signal.postrun.state,
-          request,
-        });
-      }
-      if (signal.kind === "failure" && signal.afterPostrun) await failure();
+    settled: (r, signal) => {
+      if (!settledEvents.some((event) => events.has(event))) return undefined;
+      return emitSettled(events, r, signal);
     },
   };
+}
+
+/** The signals of a finished run, in the tracer's order (see {@link taskSignalHooks}). */
+async function emitSettled(events: WorkerEvents, r: WorkerRequest, signal: RunSignal): Promise<void> {
+  const request = hookRequest(r);
+  const task = { id: r.id, name: r.name };
+  const failure = async () => {
+    if (signal.kind !== "failure") return;
+    await events.emit("task-failure", {
+      ...task,
+      exception: signal.exception,
+      args: r.args,
+      kwargs: r.kwargs,
+      traceback: signal.traceback,
+      request,
+    });
+  };
+  if (signal.kind === "success")
+    await events.emit("task-success", { ...task, result: signal.result, request });
+  else if (signal.kind === "retry")
+    await events.emit("task-retry", {
+      ...task,
+      request,
+      reason: signal.reason,
+      traceback: signal.traceback,
+    });
+  else if (signal.kind === "failure" && !signal.afterPostrun) await failure();
+  else if (signal.kind === "terminated")
+    await events.emit("task-revoked", {
+      ...task,
+      expired: false,
+      terminated: true,
+      signum: signal.signum,
+      request,
+    });
+  if (signal.postrun) {
+    await events.emit("task-postrun", {
+      ...task,
+      args: r.args,
+      kwargs: r.kwargs,
+      retval: signal.postrun.retval,
+      state: signal.postrun.state,
+      request,
+    });
+  }
+  if (signal.kind === "failure" && signal.afterPostrun) await failure();
 }

@@ -23,6 +23,7 @@ import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import { requestLabel, type WorkerRequest } from "./request.js";
 import { requestResultMeta } from "./result-meta.js";
 import { TaskRevokedErrorInfo } from "./revoked.js";
+import { RunControl } from "./run-control.js";
 import { errorMessage, settleOnce } from "./settlement.js";
 import { handleShutdownSignals } from "./shutdown-signals.js";
 import { hookRequest } from "./task-hooks.js";
@@ -83,8 +84,8 @@ export class Worker {
   private readonly etaTimers = new Map<EtaTimer, Held>();
   private readonly buckets = new Map<string, RateLimitedQueue<Held>>();
   private readonly shutdown = new AbortController();
-  /** The own signal of every run in progress (aborted together by a cold shutdown). */
-  private readonly runSignals = new Set<AbortController>();
+  /** The stop switch of every run in progress (aborted together by a cold shutdown). */
+  private readonly runControls = new Set<RunControl>();
   private readonly pools: WorkerPools;
   private readonly poolOptions: WorkerOptions;
   private state: "new" | "running" | "closing" | "closed" = "new";
@@ -117,7 +118,7 @@ export class Worker {
     this.shutdown.signal.addEventListener(
       "abort",
       () => {
-        for (const run of this.runSignals) run.abort(this.shutdown.signal.reason);
+        for (const run of this.runControls) run.abort(this.shutdown.signal.reason);
       },
       { once: true },
     );
@@ -538,24 +539,23 @@ export class Worker {
       if (this.expired(held) || this.revoked(held, true)) continue;
       this.running++;
       const id = held.request.id;
-      // The run's own signal: aborted by a cold shutdown, or with Terminated by remote
-      // `revoke(terminate=True)` through the controller WorkerOps holds while it runs.
-      // One controller per run: the shutdown listener above reaches it through `runSignals`, and
-      // terminate is a plain function, not a second controller with a listener.
-      const runSignal = new AbortController();
-      this.runSignals.add(runSignal);
-      this.ops?.started(id, { abort: (reason) => runSignal.abort(new Terminated(signumOf(reason))) });
+      // The run's own stop switch: aborted by a cold shutdown, or with Terminated by remote
+      // `revoke(terminate=True)` through the function WorkerOps holds while it runs. The shutdown
+      // listener above reaches it through `runControls`; no AbortController per task.
+      const control = new RunControl();
+      this.runControls.add(control);
+      this.ops?.started(id, { abort: (reason) => control.abort(new Terminated(signumOf(reason))) });
       this.startedAt.set(id, performance.now());
       this.events.emit("task-started", { id, name: held.request.name });
       const run = this.runner
-        .run(held.request, held.task, held.delivery, runSignal.signal)
+        .run(held.request, held.task, held.delivery, control)
         .catch((err: unknown) => {
           // Not reached (run() settles on every path); if it were, the message must not stay held.
           this.logger.error({ err }, `internal error running ${id}: ${errorMessage(err)}`);
           void held.delivery.ack().catch(() => undefined);
         })
         .finally(() => {
-          this.runSignals.delete(runSignal);
+          this.runControls.delete(control);
           this.ops?.released(id);
           this.startedAt.delete(id);
           this.running--;

@@ -87,6 +87,8 @@ export class RedisConsumer implements Consumer {
   private unsettled = 0;
   private cancelled = false;
   private wake: (() => void) | null = null;
+  /** A wake of the take loop is due at the end of this event-loop turn ({@link released}). */
+  private refillScheduled = false;
   private loopDone: Promise<void> = Promise.resolve();
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweepTicks = 0;
@@ -327,9 +329,23 @@ export class RedisConsumer implements Consumer {
     } catch (err) {
       this.options.onError?.(asError(err, `could not remove discarded message ${tag} from unacked`));
     } finally {
-      this.unsettled--;
-      this.wake?.();
+      this.released();
     }
+  }
+
+  /**
+   * A settled delivery frees a prefetch slot. The take loop is woken once per event-loop turn:
+   * the acks one pipeline reply settles free their slots together and are refilled by one take,
+   * not by one script call (a socket write and a round trip) each.
+   */
+  private released(): void {
+    this.unsettled--;
+    if (this.refillScheduled) return;
+    this.refillScheduled = true;
+    setImmediate(() => {
+      this.refillScheduled = false;
+      this.wake?.();
+    });
   }
 
   /** The one Redis envelope codec (envelope.ts), within the budget; null (logged) for a bad one. */
@@ -370,8 +386,7 @@ export class RedisConsumer implements Consumer {
       try {
         await action();
       } finally {
-        this.unsettled--;
-        this.wake?.();
+        this.released();
       }
     };
     const delivery: RedisDelivery = {
