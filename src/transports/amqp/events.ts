@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { eventMessage } from "../event-message.js";
 import type {
   BrokerEvents,
   ConsumeOptions,
@@ -41,15 +42,7 @@ export async function publishAmqpEvent(
   const exchange = eventExchange(event.exchange);
   const declarations = { exchanges: [exchange], queues: [], bindings: [] };
   await transport.declareRaw(`events-exchange\u0000${exchange.name}`, declarations);
-  await transport.publish({
-    body: event.body,
-    contentType: "application/json",
-    contentEncoding: "utf-8",
-    headers: { ...event.headers },
-    properties: { delivery_mode: 1 },
-    exchange: exchange.name,
-    routingKey: event.routingKey,
-  });
+  await transport.publish(eventMessage({ ...event, exchange: exchange.name }));
 }
 
 export interface AmqpEventReceiverOptions

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { eventMessage } from "../event-message.js";
 import type { BrokerEvents, EventStream, EventStreamOptions } from "../transport.js";
 import { bindExpiring, type ExpiringBinding, keepBinding, unbind } from "./binding.js";
 import { ensureConnecting } from "./connection.js";
@@ -60,18 +61,7 @@ export async function publishRedisEvent(
     bodyEncoding: BodyEncoding;
   },
 ): Promise<void> {
-  const envelope = buildEnvelope(
-    {
-      body: event.body,
-      contentType: "application/json",
-      contentEncoding: "utf-8",
-      headers: { ...event.headers },
-      properties: { delivery_mode: 1 },
-      exchange: event.exchange,
-      routingKey: event.routingKey,
-    },
-    { bodyEncoding: event.bodyEncoding },
-  );
+  const envelope = buildEnvelope(eventMessage(event), { bodyEncoding: event.bodyEncoding });
   ensureConnecting(host.client);
   await host.client.publish(
     host.keys.fanoutPublishChannel(event.exchange, event.routingKey),
