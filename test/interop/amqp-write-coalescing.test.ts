@@ -5,14 +5,15 @@
  *   and in order; so do 24 messages of 300 KiB (several body frames each, far past the socket's
  *   high-water mark: back-pressure still holds);
  * - a TS worker on the rpc:// backend with acksLate answers 200 tasks a Python producer sent:
- *   Python's `AsyncResult.get()` reads every result, and the worker's replies and acks went out
- *   in fewer socket writes than frames.
+ *   Python's `AsyncResult.get()` reads every result, each SUCCESS reply was confirmed by the
+ *   broker before its task was acked, and the replies and acks went out in fewer socket writes
+ *   than frames.
  */
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
 import { createLogger } from "../../src/logging.js";
-import { type AmqpTransport, createAmqpTransport } from "../../src/transports/amqp/index.js";
+import { AmqpConsumer, AmqpTransport, createAmqpTransport } from "../../src/transports/amqp/index.js";
 import type { Delivery, OutgoingMessage } from "../../src/transports/transport.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { pythonJson } from "../support/celery.js";
@@ -49,6 +50,35 @@ function countBrokerWrites() {
     restore() {
       proto._write = write;
       proto._writev = writev;
+    },
+  };
+}
+
+/**
+ * Records, in order, "replied <task id>" when a reply publish (exchange "", correlation id = the
+ * task id) is confirmed by the broker, and "acked <task id>" when a delivery is acked.
+ */
+function recordReplyAndAckOrder() {
+  const events: string[] = [];
+  const transportProto = AmqpTransport.prototype;
+  const consumerProto = AmqpConsumer.prototype;
+  const publish = transportProto.publish;
+  const settle = consumerProto.settle;
+  transportProto.publish = async function (this: AmqpTransport, ...args: Parameters<typeof publish>) {
+    await publish.apply(this, args);
+    const [m] = args;
+    if (m.exchange === "") events.push(`replied ${String(m.properties.correlation_id)}`);
+  };
+  consumerProto.settle = function (this: AmqpConsumer, ...args: Parameters<typeof settle>) {
+    const [, , msg, requeue] = args;
+    if (requeue === null) events.push(`acked ${String(msg.properties.headers?.id)}`);
+    return settle.apply(this, args);
+  };
+  return {
+    events,
+    restore() {
+      transportProto.publish = publish;
+      consumerProto.settle = settle;
     },
   };
 }
@@ -162,6 +192,7 @@ describe("a TS worker on rpc:// with acksLate", () => {
 
   it("answers 200 tasks sent by Python, replies and acks batched into fewer writes than frames", async () => {
     const spy = countBrokerWrites();
+    const order = recordReplyAndAckOrder();
     let results: number[];
     try {
       results = await pythonJson<number[]>(
@@ -174,8 +205,16 @@ emit([r.get(timeout=60) for r in rs])
       );
     } finally {
       spy.restore();
+      order.restore();
     }
     expect(results).toEqual(Array.from({ length: 200 }, (_, i) => i * 2));
+    // acksLate: each task's SUCCESS reply was confirmed by the broker before its message was acked.
+    expect(order.events.filter((e) => e.startsWith("acked ")).length).toBe(200);
+    for (const event of order.events.filter((e) => e.startsWith("acked "))) {
+      const id = event.slice("acked ".length);
+      expect(order.events.indexOf(`replied ${id}`)).toBeGreaterThanOrEqual(0);
+      expect(order.events.indexOf(`replied ${id}`)).toBeLessThan(order.events.indexOf(event));
+    }
     // 200 replies plus the acks: without coalescing every frame is its own write.
     expect(spy.counts.chunks).toBeGreaterThanOrEqual(200);
     expect(spy.counts.writes).toBeLessThan(spy.counts.chunks);
