@@ -88,18 +88,26 @@ async function main(): Promise<number> {
   log(
     `== machine: ${machine.nproc} cpu, node ${machine.node}, redis ${machine.redis}, rabbitmq ${machine.rabbitmq}, ${machine.celery}, git ${machine.gitSha}`,
   );
-  log("== starting redis-server and RabbitMQ");
-  const [redis, rabbit] = await Promise.all([startRedis(), startRabbitMq()]);
+  const selected = [...FIGURES, ...(scale ? [SCALE_FIGURE] : [])].filter(
+    ([id]) => only === null || only.includes(id),
+  );
+  // RabbitMQ takes seconds to boot: only when an AMQP figure runs (`--only redis-worker` A/B runs).
+  const needsAmqp = selected.some(([id]) => id.startsWith("amqp-"));
+  log(`== starting redis-server${needsAmqp ? " and RabbitMQ" : ""}`);
+  const [redis, rabbit] = await Promise.all([startRedis(), needsAmqp ? startRabbitMq() : undefined]);
   const ctx: BenchContext = {
-    servers: { redisUrl: (db) => redis.dbUrl(db), amqpUrl: rabbit.url },
+    servers: {
+      redisUrl: (db) => redis.dbUrl(db),
+      get amqpUrl() {
+        if (!rabbit) throw new Error("RabbitMQ was not started: name the figure amqp-*");
+        return rabbit.url;
+      },
+    },
     quick,
     log,
   };
   const figures: Figure[] = [];
   const failures: { id: string; error: string }[] = [];
-  const selected = [...FIGURES, ...(scale ? [SCALE_FIGURE] : [])].filter(
-    ([id]) => only === null || only.includes(id),
-  );
   try {
     for (const [id, fn] of selected) {
       log(`== ${id}`);
@@ -120,7 +128,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    await Promise.allSettled([redis.dispose(), rabbit.dispose()]);
+    await Promise.allSettled([redis.dispose(), rabbit?.dispose()]);
   }
   const run: RunRecord = {
     startedAt: started.toISOString(),
