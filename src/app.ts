@@ -113,13 +113,17 @@ export class Celery {
    * Sends a task by name (celery/app/base.py `Celery.send_task`). Resolves
    * once the message is in the broker; every option is checked first.
    */
-  async sendTask<R = unknown>(
+  sendTask<R = unknown>(
     name: string,
     args?: readonly unknown[] | null,
     kwargs?: Record<string, unknown> | null,
     options?: SendTaskOptions,
   ): Promise<AsyncResult<R>> {
-    checkSendOptions(name, args, kwargs, options);
+    try {
+      checkSendOptions(name, args, kwargs, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.publishTask<R>(name, args ?? [], kwargs ?? {}, options ?? {});
   }
 
@@ -145,41 +149,59 @@ export class Celery {
    * The internal send used by `sendTask`, task retries and chain steps: no
    * public-option validation, accepts the internal fields of {@link PublishOptions}.
    */
-  async publishTask<R = unknown>(
+  publishTask<R = unknown>(
     name: string,
     args: readonly unknown[],
     kwargs: Record<string, unknown>,
     options: PublishOptions = {},
   ): Promise<AsyncResult<R>> {
-    const prepared = this.prepareTask(name, args, kwargs, options);
-    // OpenTelemetry (src/tracing.ts): a producer span whose context travels in the headers.
-    const span = startPublishSpan(
-      { name, id: prepared.taskMessage.headers.id, routingKey: prepared.message.routingKey },
-      prepared.message.headers,
-    );
+    // Not async: the message goes to the transport in this call (no tick in between), so a
+    // burst of sends reaches the publisher's batch while it is built and nothing of a message
+    // but its id outlives the publish (the per-message cost of a burst is mostly GC).
+    let span: ReturnType<typeof startPublishSpan> = null;
     try {
-      if (options.ignoreResult !== true) {
-        // celery/app/base.py send_task: `backend.on_task_call` before the publish. For rpc:// this
-        // declares the reply queue first; a reply sent to a queue not yet declared is dropped.
-        await this.backend?.onTaskCall?.(prepared.taskMessage.headers.id);
-      }
-      await this.transport.publish(prepared.message, prepared.declare);
+      const prepared = this.prepareTask(name, args, kwargs, options);
+      const id = prepared.taskMessage.headers.id;
+      // OpenTelemetry (src/tracing.ts): a producer span whose context travels in the headers.
+      span = startPublishSpan(
+        { name, id, routingKey: prepared.message.routingKey },
+        prepared.message.headers,
+      );
+      // celery/app/base.py send_task: `backend.on_task_call` before the publish. For rpc:// this
+      // declares the reply queue first; a reply sent to a queue not yet declared is dropped.
+      const backend = options.ignoreResult === true ? null : this.backend;
+      const published = backend?.onTaskCall
+        ? backend.onTaskCall(id).then(() => this.transport.publish(prepared.message, prepared.declare))
+        : this.transport.publish(prepared.message, prepared.declare);
+      // celery/app/amqp.py send_task_message: task-sent after the publish (src/events).
+      const sentEvent = this.settings.taskSendSentEvent
+        ? {
+            message: prepared.taskMessage,
+            route: {
+              queue: prepared.route.queue.name,
+              exchange: prepared.message.exchange,
+              routingKey: prepared.message.routingKey,
+            },
+          }
+        : null;
+      const publishSpan = span;
+      return published.then(
+        () => {
+          publishSpan?.end();
+          if (sentEvent) this.events.taskSent(sentEvent.message, sentEvent.route);
+          // send_task(add_to_parent=True): a task sent from inside a task joins its children.
+          addTrail(asyncResultTuple(id));
+          return new AsyncResult<R>(id, this.backend, name);
+        },
+        (err: unknown) => {
+          publishSpan?.end(err);
+          throw err;
+        },
+      );
     } catch (err) {
       span?.end(err);
-      throw err;
+      return Promise.reject(err);
     }
-    span?.end();
-    if (this.settings.taskSendSentEvent) {
-      // celery/app/amqp.py send_task_message: task-sent after the publish (src/events).
-      this.events.taskSent(prepared.taskMessage, {
-        queue: prepared.route.queue.name,
-        exchange: prepared.message.exchange,
-        routingKey: prepared.message.routingKey,
-      });
-    }
-    // send_task(add_to_parent=True): a task sent from inside a task joins its children.
-    addTrail(asyncResultTuple(prepared.taskMessage.headers.id));
-    return new AsyncResult<R>(prepared.taskMessage.headers.id, this.backend, name);
   }
 
   /** A handle on an existing task id (`app.AsyncResult(id)`). */

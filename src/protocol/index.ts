@@ -3,12 +3,12 @@ export {
   type BuildTaskInput,
   buildTaskMessage,
   buildTaskMessageV1,
-  type IsoDatetimeText,
   REPR_MAXLEVELS,
   REPR_MAXSIZE,
   taskSentEventFields,
   usesBalancedRepr,
 } from "./build.js";
+export type { IsoDatetimeText } from "./build-input.js";
 export { formatIsoUtc, formatPythonIsoformat, parseIsoDatetime } from "./datetime.js";
 export {
   type ExcInfo,
@@ -27,6 +27,7 @@ export {
   type TaskProtocol,
   type TaskRequest,
 } from "./parse.js";
+export { pyNumberRepr } from "./py-scalar-repr.js";
 export {
   asyncResultTuple,
   type BuildResultMetaInput,
@@ -48,7 +49,7 @@ export {
   type StartedInfo,
   startedResult,
 } from "./result-meta.js";
-export { PyTuple, pyNumberRepr, type SafereprOptions, saferepr } from "./saferepr.js";
+export { PyTuple, type SafereprOptions, saferepr } from "./saferepr.js";
 export {
   ALL_STATES,
   type BuiltinTaskState,

@@ -1,5 +1,5 @@
 import { isRecord } from "./guards.js";
-import { pyNumberRepr } from "./saferepr.js";
+import { pyNumberRepr } from "./py-scalar-repr.js";
 
 /**
  * Python's `repr(str)` (Objects/unicodeobject.c `unicode_repr`), for text from the wire that goes

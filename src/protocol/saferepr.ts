@@ -20,6 +20,7 @@
  * a JS Set keeps insertion order (Python's follows hashes), and JS moves
  * integer-like object keys first.
  */
+import { scalarRepr, unrepresentable } from "./py-scalar-repr.js";
 
 /** Marks a JS array as a Python tuple for {@link saferepr} (`(1,)`, `(1, 2)`). */
 export class PyTuple {
@@ -150,131 +151,6 @@ function formatChars(value: string | Uint8Array, maxlen: number | null): string 
   if (typeof value === "string") return `'${truncate(value, maxlen).replace(/'/g, "\\'")}'`;
   if (maxlen && value.length > maxlen) return `b'${reprBinaryBytes(value.subarray(0, maxlen))}...'`;
   return `b'${reprBinaryBytes(value)}'`;
-}
-
-/**
- * Python `repr(float)` of the value Python decodes from `JSON.stringify(n)`:
- * an integral number below 1e21 is written as digits and decodes to `int`.
- */
-export function pyNumberRepr(n: number): string {
-  if (Number.isNaN(n)) return "nan";
-  if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf";
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return String(n === 0 ? 0 : n);
-  const [mantissa = "0", expText = "0"] = n.toExponential().split("e");
-  const negative = mantissa.startsWith("-");
-  const digitsText = mantissa.replace("-", "").replace(".", "");
-  const exp = Number(expText);
-  let body: string;
-  if (exp >= -4 && exp < 16) {
-    if (exp >= 0) {
-      const intPart = digitsText.slice(0, exp + 1).padEnd(exp + 1, "0");
-      const frac = digitsText.slice(exp + 1);
-      body = `${intPart}.${frac || "0"}`;
-    } else {
-      body = `0.${"0".repeat(-exp - 1)}${digitsText}`;
-    }
-  } else {
-    const rest = digitsText.slice(1);
-    body = `${digitsText[0]}${rest ? `.${rest}` : ""}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
-  }
-  return negative ? `-${body}` : body;
-}
-
-/** `datetime.timezone(...)` repr for an offset in seconds east of UTC. */
-function tzRepr(offsetSeconds: number): string {
-  if (offsetSeconds === 0) return "datetime.timezone.utc";
-  // timedelta normalizes negatives to days=-1, seconds=86400-x.
-  const delta = offsetSeconds > 0 ? `seconds=${offsetSeconds}` : `days=-1, seconds=${86_400 + offsetSeconds}`;
-  return `datetime.timezone(datetime.timedelta(${delta}))`;
-}
-
-/** datetime/time `__repr__`: a trailing zero microsecond, then a zero second, are dropped. */
-function temporalRepr(kind: "datetime" | "time", fields: number[], offsetSeconds: number | null): string {
-  const parts = [...fields];
-  if (parts[parts.length - 1] === 0) parts.pop();
-  if (parts[parts.length - 1] === 0) parts.pop();
-  const tz = offsetSeconds === null ? "" : `, tzinfo=${tzRepr(offsetSeconds)}`;
-  return `datetime.${kind}(${parts.join(", ")}${tz})`;
-}
-
-function datetimeRepr(d: Date): string {
-  if (Number.isNaN(d.getTime())) return "datetime.datetime(invalid)";
-  const fields = [
-    d.getUTCFullYear(),
-    d.getUTCMonth() + 1,
-    d.getUTCDate(),
-    d.getUTCHours(),
-    d.getUTCMinutes(),
-  ];
-  return temporalRepr("datetime", [...fields, d.getUTCSeconds(), d.getUTCMilliseconds() * 1000], 0);
-}
-
-const TIME_TEXT = /^(\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
-function offsetSecondsOf(text: string | undefined): number | null {
-  if (text === undefined) return null;
-  if (text === "Z") return 0;
-  const digits = text.slice(1).replace(":", "");
-  const seconds = (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4))) * 60;
-  return text.startsWith("-") ? -seconds : seconds;
-}
-
-function timeFields(text: string): [number[], number | null] | null {
-  const m = TIME_TEXT.exec(text);
-  if (!m) return null;
-  const micro = Number((m[4] ?? "").padEnd(6, "0"));
-  return [[Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0), micro], offsetSecondsOf(m[5])];
-}
-
-/**
- * Reprs of the serializer's lossless wrappers (src/serialization/pytypes.ts),
- * recognised by class name and their `value` text so that protocol/ does not
- * import serialization/: exactly what Python's repr of the decoded value prints.
- */
-function pyWrapperRepr(name: string, text: string): string | null {
-  switch (name) {
-    case "PyDecimal":
-      return `Decimal('${text}')`;
-    case "PyUUID":
-      return `UUID('${text}')`;
-    case "PyDate": {
-      const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-      return m ? `datetime.date(${Number(m[1])}, ${Number(m[2])}, ${Number(m[3])})` : null;
-    }
-    case "PyTime": {
-      const parsed = timeFields(text);
-      return parsed ? temporalRepr("time", ...parsed) : null;
-    }
-    case "PyDateTime": {
-      const m = /^(\d{4})-(\d{2})-(\d{2})[T ](.*)$/.exec(text);
-      const parsed = m ? timeFields(m[4] ?? "") : null;
-      if (!m || !parsed) return null;
-      return temporalRepr("datetime", [Number(m[1]), Number(m[2]), Number(m[3]), ...parsed[0]], parsed[1]);
-    }
-    default:
-      return null;
-  }
-}
-
-/** The text of a value Python would `repr()` directly (saferepr's "other object" branch). */
-function scalarRepr(value: unknown): string | null {
-  if (value === null || value === undefined) return "None";
-  if (typeof value === "boolean") return value ? "True" : "False";
-  if (typeof value === "number") return pyNumberRepr(value);
-  if (typeof value === "bigint") return value.toString();
-  if (typeof value === "function") return `<function ${value.name || "<anonymous>"}>`;
-  if (typeof value === "symbol") return String(value);
-  if (value instanceof Date) return datetimeRepr(value);
-  if (typeof value === "object") {
-    const hook = (value as { toPythonRepr?: unknown }).toPythonRepr;
-    if (typeof hook === "function") return String(hook.call(value));
-    const text = (value as { value?: unknown }).value;
-    if (typeof text === "string") {
-      const wrapped = pyWrapperRepr(value.constructor?.name ?? "", text);
-      if (wrapped !== null) return wrapped;
-    }
-  }
-  return null;
 }
 
 type Container = { start: Lit; end: Lit; inner: Generator<unknown>; obj: object } | { empty: string };
@@ -412,24 +288,68 @@ function* saferepStream(o: unknown, maxlenIn: number | null, maxlevels: number, 
   }
 }
 
-/** The text of an error without trusting it (its `message` may itself be a throwing getter). */
-function errorText(err: unknown): string {
+/**
+ * The same text for the values producers send most (numbers, short strings, small lists, tuples
+ * and plain dicts) without the token stream: when the whole repr is shorter than `maxlen` the
+ * stream never truncates, so it is each container's items joined by `, `. Null when the value
+ * needs the full algorithm (bytes, Maps, Sets, class instances, a repeated container, a repr as
+ * long as the budget); the property test in test/unit/protocol/saferepr-fast.test.ts holds the
+ * two to the same output.
+ */
+function shortRepr(value: unknown, maxlen: number | null, maxlevels: number): string | null {
+  // Past this UTF-16 length the repr has at least `maxlen` code points: give up early.
+  const cap = maxlen === null ? Number.POSITIVE_INFINITY : 2 * maxlen;
+  const path: object[] = [];
+  const quote = (s: string) => `'${s.includes("'") ? s.replace(/'/g, "\\'") : s}'`;
+  const repr = (v: unknown, level: number): string | null => {
+    if (typeof v === "string") return v.length > cap ? null : quote(v);
+    if (typeof v !== "object" || v === null) {
+      if (typeof v === "function" || typeof v === "symbol") return null;
+      return scalarRepr(v);
+    }
+    if (v instanceof Date) return scalarRepr(v);
+    const tuple = v instanceof PyTuple;
+    const proto: unknown = Object.getPrototypeOf(v);
+    const dict = proto === Object.prototype;
+    if (!tuple && !dict && proto !== Array.prototype) return null;
+    // A toPythonRepr()/toJSON() method makes it a scalar (scalarRepr, asContainer).
+    const hooks = v as { toPythonRepr?: unknown; toJSON?: unknown };
+    if (typeof hooks.toPythonRepr === "function" || typeof hooks.toJSON === "function") return null;
+    // A `value` text makes a serializer wrapper of that class name a scalar (pyWrapperRepr).
+    const expected = tuple ? PyTuple : dict ? Object : Array;
+    if (typeof (v as { value?: unknown }).value === "string" && v.constructor !== expected) return null;
+    const items = tuple ? v.items : dict ? null : (v as unknown[]);
+    const [open, close] = tuple ? ["(", items?.length === 1 ? ",)" : ")"] : dict ? ["{", "}"] : ["[", "]"];
+    if (maxlevels && level >= maxlevels) return `${open}...${close}`;
+    if (path.includes(v)) return null;
+    path.push(v);
+    let out = open;
+    if (items) {
+      for (let i = 0; i < items.length; i++) {
+        const item = repr(items[i], level + 1);
+        if (item === null || out.length + item.length > cap) return null;
+        out += i === 0 ? item : `, ${item}`;
+      }
+    } else {
+      let first = true;
+      for (const [key, item] of Object.entries(v)) {
+        const text = repr(item, level + 1);
+        if (text === null || out.length + key.length + text.length > cap) return null;
+        out += `${first ? "" : ", "}${quote(key)}: ${text}`;
+        first = false;
+      }
+    }
+    path.pop();
+    return out + close;
+  };
+  let text: string | null;
   try {
-    return err instanceof Error ? `${err.name}: ${err.message}` : typeof err === "string" ? err : typeof err;
+    text = repr(value, 0);
   } catch {
-    return "error";
+    return null; // a throwing getter or hook: the full algorithm writes `<Unrepresentable ...>`
   }
-}
-
-/** kombu/utils/encoding.py `_safe_str` for a value whose repr raised: `<Unrepresentable T: error>`. */
-function unrepresentable(value: unknown, err: unknown): string {
-  let type: string = typeof value;
-  try {
-    if (typeof value === "object" && value !== null) type = value.constructor?.name ?? "Object";
-  } catch {
-    // a Proxy or a throwing `constructor` getter: keep typeof
-  }
-  return `<Unrepresentable ${type}: ${errorText(err)}>`;
+  if (text === null || maxlen === null) return text;
+  return text.length < maxlen || pyLen(text) < maxlen ? text : null;
 }
 
 /**
@@ -439,6 +359,16 @@ function unrepresentable(value: unknown, err: unknown): string {
  */
 export function saferepr(value: unknown, options: SafereprOptions = {}): string {
   const { maxlen = null, maxlevels = 3, balanced = true } = options;
+  return shortRepr(value, maxlen, maxlevels) ?? safereprStreamed(value, maxlen, maxlevels, balanced);
+}
+
+/** {@link saferepr} by the token stream alone (celery/utils/saferepr.py `_saferepr`). */
+export function safereprStreamed(
+  value: unknown,
+  maxlen: number | null,
+  maxlevels: number,
+  balanced: boolean,
+): string {
   let out = "";
   try {
     for (const piece of saferepStream(value, maxlen, maxlevels, balanced)) out += piece;

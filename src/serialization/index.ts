@@ -2,6 +2,8 @@
  * Serialization: kombu's codecs (json with type markers, msgpack, yaml), the accept policy and
  * message compression. Pure: no I/O. See each module for the kombu function it mirrors.
  */
+
+export { pyFloatRepr } from "../protocol/py-float.js";
 export {
   BUDGET_SETTING,
   BudgetExceededError,
@@ -34,7 +36,6 @@ export {
   pyJsonString,
 } from "./json.js";
 export { checkMsgpackDepth, msgpackDumps, msgpackLoads } from "./msgpack.js";
-export { pyFloatRepr } from "./py-float.js";
 export { formatDateUtc, PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
 export {
   AcceptPolicy,

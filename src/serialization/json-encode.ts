@@ -6,7 +6,7 @@
  *   astral characters as their UTF-16 surrogate pair, DEL 0x7F included), as json/encoder.py
  *   `py_encode_basestring_ascii` does;
  * - `allow_nan=True`: NaN and ±Infinity are written `NaN`, `Infinity`, `-Infinity`;
- * - floats as `float.__repr__` (see py-float.ts); a JS number that is a safe integer is written as
+ * - floats as `float.__repr__` (see protocol/py-float.ts); a JS number that is a safe integer is written as
  *   a Python int, any other number (fractional, or integral beyond 2^53) as a Python float, and
  *   `-0` as `-0.0`. A `bigint` is written as a bare integer (Python ints are unbounded).
  *
@@ -21,7 +21,7 @@
  * json converts dict keys (str as is, int/float to text, `true`/`false`/`null`).
  */
 import { EncodeError } from "../errors.js";
-import { pyFloatRepr } from "./py-float.js";
+import { pyFloatRepr } from "../protocol/py-float.js";
 import { formatDateUtc, PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "./pytypes.js";
 
 const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;

@@ -10,7 +10,7 @@
  */
 import type { ScalarTag, Tags } from "yaml";
 import { EncodeError } from "../errors.js";
-import { pyFloatRepr } from "./py-float.js";
+import { pyFloatRepr } from "../protocol/py-float.js";
 import { formatDateUtc, PyDate, PyDateTime } from "./pytypes.js";
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { PyTuple, pyNumberRepr, saferepr } from "../../../src/protocol/saferepr.js";
+import { pyNumberRepr } from "../../../src/protocol/py-scalar-repr.js";
+import { PyTuple, saferepr } from "../../../src/protocol/saferepr.js";
 import { PyDate, PyDateTime, PyDecimal, PyTime, PyUUID } from "../../../src/serialization/pytypes.js";
 
 /**
