@@ -167,12 +167,7 @@ export class Celery {
         { name, id, routingKey: prepared.message.routingKey },
         prepared.message.headers,
       );
-      // celery/app/base.py send_task: `backend.on_task_call` before the publish. For rpc:// this
-      // declares the reply queue first; a reply sent to a queue not yet declared is dropped.
-      const backend = options.ignoreResult === true ? null : this.backend;
-      const published = backend?.onTaskCall
-        ? backend.onTaskCall(id).then(() => this.transport.publish(prepared.message, prepared.declare))
-        : this.transport.publish(prepared.message, prepared.declare);
+      const published = this.sendPrepared(prepared, options.ignoreResult === true);
       // celery/app/amqp.py send_task_message: task-sent after the publish (src/events).
       const sentEvent = this.settings.taskSendSentEvent
         ? {
@@ -202,6 +197,22 @@ export class Celery {
       span?.end(err);
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Publishes a prepared message. Its own function so that the callbacks of
+   * {@link publishTask} do not keep the message alive until the broker answers.
+   */
+  private sendPrepared(prepared: PreparedMessage, ignoreResult: boolean): Promise<void> {
+    // celery/app/base.py send_task: `backend.on_task_call` before the publish. For rpc:// this
+    // declares the reply queue first; a reply sent to a queue not yet declared is dropped.
+    const backend = ignoreResult ? null : this.backend;
+    if (backend?.onTaskCall) {
+      return backend
+        .onTaskCall(prepared.taskMessage.headers.id)
+        .then(() => this.transport.publish(prepared.message, prepared.declare));
+    }
+    return this.transport.publish(prepared.message, prepared.declare);
   }
 
   /** A handle on an existing task id (`app.AsyncResult(id)`). */

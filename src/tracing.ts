@@ -56,6 +56,8 @@ export interface TaskSpan {
   end(error?: unknown): void;
 }
 
+const NOT_RECORDING: TaskSpan = { end() {} };
+
 /**
  * Starts the PRODUCER span of one task message and writes its context into `headers` (the
  * message's headers, before they are sent). Null when tracing is off.
@@ -67,7 +69,13 @@ export function startPublishSpan(task: TaskSpanInfo, headers: Record<string, unk
     kind: api.SpanKind.PRODUCER,
     attributes: attributes("apply_async", task),
   });
-  api.propagation.inject(api.trace.setSpan(api.context.active(), span), headers);
+  // No propagator registered (the API's no-op one names no fields): nothing to write.
+  if (api.propagation.fields().length > 0) {
+    api.propagation.inject(api.trace.setSpan(api.context.active(), span), headers);
+  }
+  // A span that records nothing (no SDK registered, or sampled out) ignores end/recordException/
+  // setStatus (the API's NonRecordingSpan): one shared handle instead of one per message.
+  if (!span.isRecording()) return NOT_RECORDING;
   return {
     end(error?: unknown) {
       if (error !== undefined) fail(api, span, error);

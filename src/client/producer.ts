@@ -119,15 +119,18 @@ export function prepareTaskMessage(
     headers.compression = compressed.mime;
   }
   // On RabbitMQ with quorum queues the broker holds an ETA task (celery/app/base.py send_task).
-  const delayed = nativeDelayRoute({
-    broker: settings.broker,
-    appQueues: router.appQueues(),
-    queue: route.queue,
-    countdown: options.countdown,
-    etaGiven: options.eta !== undefined || options.etaIso !== undefined,
-    eta: taskMessage.headers.eta,
-    now: Date.now(),
-  });
+  const delayed =
+    taskMessage.headers.eta === null
+      ? null
+      : nativeDelayRoute({
+          broker: settings.broker,
+          appQueues: router.appQueues(),
+          queue: route.queue,
+          countdown: options.countdown,
+          etaGiven: options.eta !== undefined || options.etaIso !== undefined,
+          eta: taskMessage.headers.eta,
+          now: Date.now(),
+        });
   const message: OutgoingMessage = {
     body,
     contentType: serialized.contentType,

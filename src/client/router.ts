@@ -213,10 +213,11 @@ export class Router {
     args: readonly unknown[] = [],
     kwargs: Record<string, unknown> = {},
   ): ResolvedRoute {
-    const fromRoute = this.lookup(name, args, kwargs, { ...explicit }) ?? {};
+    const fromRoute = this.compiled.length === 0 ? null : this.lookup(name, args, kwargs, { ...explicit });
     // lpmerge(route, options): explicit values that are set win.
-    const merged: RouteOptions = { ...fromRoute };
-    for (const [key, value] of Object.entries(explicit)) {
+    const merged: RouteOptions = fromRoute ? { ...fromRoute } : {};
+    for (const key of Object.keys(explicit) as (keyof RouteOptions)[]) {
+      const value = explicit[key];
       if (value !== undefined && value !== null) (merged as Record<string, unknown>)[key] = value;
     }
     const queue = this.queue(merged.queue ?? this.settings.taskDefaultQueue);

@@ -86,8 +86,10 @@ export function buildEnvelope(
   const bodyEncoding = options.bodyEncoding ?? "base64";
   const body = toBuffer(message.body);
   const properties: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(message.properties)) {
-    if (!TRANSPORT_PROPERTIES.has(key) && value !== undefined) properties[key] = value;
+  const own = message.properties;
+  for (const key of Object.keys(own)) {
+    const value = own[key];
+    if (value !== undefined && !TRANSPORT_PROPERTIES.has(key)) properties[key] = value;
   }
   properties.delivery_info = { exchange: message.exchange, routing_key: message.routingKey };
   properties.priority = storedPriority(message.properties);

@@ -51,8 +51,21 @@ type Op =
 
 interface Batch {
   ops: Op[];
-  waiters: { resolve(): void; reject(err: unknown): void }[];
+  /** Settles once the batch is written or has failed: every publish in it shares this promise. */
+  done: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
   sent: boolean;
+}
+
+function newBatch(): Batch {
+  let resolve: () => void = () => {};
+  let reject: (err: unknown) => void = () => {};
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { ops: [], done, resolve, reject, sent: false };
 }
 
 /** Ops per pipeline write; larger bursts are split into several back-to-back writes. */
@@ -109,7 +122,7 @@ export class RedisPublisher {
    * connection). Resolves once Redis has acknowledged the push.
    */
   publish(message: OutgoingMessage, declare: readonly QueueSpec[] = []): Promise<void> {
-    // Not async on the hot path: one promise per message (the batch waiter), no extra ticks.
+    // Not async on the hot path: no promise of its own (the batch's), no extra ticks.
     if (this.barrier) return this.barrier.then(() => this.publish(message, declare));
     const binds: Op[] = [];
     for (const spec of declare) {
@@ -120,7 +133,8 @@ export class RedisPublisher {
       // Anonymous exchange: the routing key is the queue (virtual `_lookup`).
       const value = JSON.stringify(envelope);
       const key = this.keys.queueKey(message.routingKey, messagePriority(envelope));
-      return this.enqueue([...binds, { kind: "push", key, value }]);
+      binds.push({ kind: "push", key, value });
+      return this.enqueue(binds);
     }
     const type = this.options.exchangeTypes?.get(message.exchange) ?? "direct";
     if (type === "fanout") {
@@ -207,20 +221,18 @@ export class RedisPublisher {
 
   private enqueue(ops: Op[]): Promise<void> {
     if (this.batch === null) {
-      const batch: Batch = { ops: [], waiters: [], sent: false };
+      const batch = newBatch();
       this.batch = batch;
       // Everything published in this tick joins the batch; flush once the tick's code has run.
       setImmediate(() => this.send(batch));
     }
     const batch = this.batch;
     for (const op of ops) batch.ops.push(op);
-    const done = new Promise<void>((resolve, reject) => {
-      batch.waiters.push({ resolve, reject });
-    });
     // A full batch goes out at once, so Redis works while we build the next one (2 cores)
     // and a burst does not pile up in memory.
     if (batch.ops.length >= MAX_BATCH_OPS) this.send(batch);
-    return done;
+    // One promise per batch, not per message: a burst's messages all wait for Redis at once.
+    return batch.done;
   }
 
   private send(batch: Batch): void {
@@ -250,9 +262,9 @@ export class RedisPublisher {
         this.write(batch.ops),
       );
       for (const op of batch.ops) if (op.kind === "bind") this.declared.add(this.declaredKey(op.spec));
-      for (const w of batch.waiters) w.resolve();
+      batch.resolve();
     } catch (err) {
-      for (const w of batch.waiters) w.reject(err);
+      batch.reject(err);
     }
   }
 
