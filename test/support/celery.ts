@@ -13,12 +13,14 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ChildExit, ChildHandle, tail } from "./process.js";
+import { runForked } from "./python-forkserver.js";
 import { celeryVenvPython } from "./services.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Directory holding interop_app.py; it is put on PYTHONPATH for workers and snippets. */
 export const INTEROP_APP_DIR = join(REPO_ROOT, "python-interop", "app");
 export const INTEROP_APP_MODULE = "interop_app";
+const FORKSERVER_SCRIPT = join(INTEROP_APP_DIR, "snippet_forkserver.py");
 
 /** How the interop app is configured (see the docstring of interop_app.py). */
 export interface CeleryEnvOptions {
@@ -198,6 +200,24 @@ export async function runPython(codeOrScript: string, options: RunPythonOptions 
   const isScript = codeOrScript.endsWith(".py") && !codeOrScript.includes("\n") && existsSync(codeOrScript);
   const argv = isScript ? [codeOrScript] : ["-c", dedent(codeOrScript)];
   argv.push(...(options.args ?? []));
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  if (options.env === undefined && process.env.CELERIAC_TEST_PYTHON_FORK !== "0") {
+    // The same `python -c` run, forked from a server that has the libraries imported already
+    // (python-forkserver.ts); CELERIAC_TEST_PYTHON_FORK=0 starts a fresh interpreter instead.
+    const run = await runForked(python, FORKSERVER_SCRIPT, celeryEnv({}), {
+      argv,
+      env: celeryEnv(options),
+      cwd: INTEROP_APP_DIR,
+      input: options.input,
+      timeoutMs,
+    });
+    if (run.signal === "SIGKILL") {
+      throw new Error(
+        `python was killed after ${timeoutMs} ms\n--- stdout ---\n${tail(run.stdout)}\n--- stderr ---\n${tail(run.stderr)}`,
+      );
+    }
+    return { stdout: run.stdout, stderr: run.stderr, code: run.code };
+  }
   let stdout = "";
   let stderr = "";
   const child = new ChildHandle(python, argv, {
@@ -209,7 +229,6 @@ export async function runPython(codeOrScript: string, options: RunPythonOptions 
       else stderr += text;
     },
   });
-  const timeoutMs = options.timeoutMs ?? 60_000;
   const timer = setTimeout(() => child.signal("SIGKILL"), timeoutMs);
   const exit = await child.exited;
   clearTimeout(timer);
