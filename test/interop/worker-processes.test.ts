@@ -293,7 +293,7 @@ emit({
     const marker = join(scratch, "slow-once");
     const out = await py<{ states: string[]; final: Meta }>(`
 r = app.send_task("ts.proc.slow_once", (${JSON.stringify(marker)},), queue=Q)
-states, deadline = [], time.time() + 30
+states, deadline = [], time.time() + 50
 while time.time() < deadline:
     raw = app.backend.get(app.backend.get_key_for_task(r.id))
     meta = json.loads(raw) if raw else {"status": "PENDING"}
@@ -310,7 +310,7 @@ emit({"states": states, "final": meta})
     expect(out.states).toContain("FAILURE");
     expect(existsSync(`${marker}.pid`)).toBe(true);
     expect(alive(Number(readFileSync(`${marker}.pid`, "utf8")))).toBe(false);
-  });
+  }, 90_000); // the requeued run needs a new child (Node + tsx start): tens of seconds on a loaded box
 
   it("maxTasksPerChild: each child is replaced after that many tasks", async () => {
     const out = await py<{ runs: { pid: number }[]; stats: Meta }>(`
