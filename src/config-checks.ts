@@ -388,7 +388,8 @@ export function resolveSettings(options: CeleryOptions = {}): Settings {
       DEFAULT_PUBLISH_RETRY_POLICY,
     ),
     taskRoutes: checkRoutes(options.taskRoutes),
-    // celery/app/amqp.py: the default exchange and routing key follow the default queue's name.
+    // celery/app/utils.py Settings.task_default_exchange / task_default_routing_key (5.7.0): both
+    // fall back to the default queue's name.
     taskDefaultExchange: options.taskDefaultExchange ?? queue,
     taskDefaultRoutingKey: options.taskDefaultRoutingKey ?? queue,
     brokerUseSsl: checkTls("brokerUseSsl", options.brokerUseSsl),

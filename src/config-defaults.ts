@@ -28,7 +28,7 @@ export const DEFAULT_BROKER_TRANSPORT_OPTIONS: Resolved<BrokerTransportOptions> 
   sentinelKwargs: null,
 };
 
-/** celery/app/defaults.py `task_publish_retry_policy`. */
+/** celery/app/defaults.py, the `task` namespace's `publish_retry_policy` Option (5.7.0). */
 export const DEFAULT_PUBLISH_RETRY_POLICY: Resolved<RetryPolicy> = {
   maxRetries: 3,
   intervalStart: 0,

@@ -23,7 +23,7 @@ export interface TlsSettings {
   servername?: string;
 }
 
-/** kombu Redis transport options (kombu/transport/redis.py `Channel.from_transport_options`). */
+/** kombu Redis transport options (kombu/transport/redis.py `Channel.from_transport_options`, 5.7.0). */
 export interface BrokerTransportOptions {
   globalKeyprefix?: string;
   /** Seconds an unacked message stays with its consumer before it is redelivered (default 3600). */

@@ -98,7 +98,7 @@ export interface CeleryOptions {
   taskInheritParentPriority?: boolean;
   /** `"10/s"`, `"100/m"`, `"1000/h"`, or a number (tasks per second), as Celery's rate limits. */
   taskDefaultRateLimit?: string | number | null;
-  /** AMQP: `x-max-priority` on every queue without one (celery/app/amqp.py Queues._set_max_priority). */
+  /** AMQP: `x-max-priority` on every queue without one (celery/app/amqp.py `Queues._set_max_priority`, 5.7.0). */
   taskQueueMaxPriority?: number | null;
   /** AMQP: `quorum` adds `x-queue-type: quorum` to the default queue (Celery 5.5+). */
   taskDefaultQueueType?: "classic" | "quorum";
@@ -168,7 +168,7 @@ export interface CeleryOptions {
   eventQueuePrefix?: string;
   controlExchange?: string;
   // time
-  /** IANA zone name; null (default) = UTC with `enableUtc`, else the system zone (celery/app/base.py `Celery.timezone`). */
+  /** IANA zone name; null (default) = UTC with `enableUtc`, else the system zone (celery/app/base.py `Celery.timezone`, 5.7.0). */
   timezone?: string | null;
   enableUtc?: boolean;
   // beat (src/beat)

@@ -4,7 +4,7 @@ import { Chord, Group, Signature } from "./signature.js";
 
 /**
  * The rules for what runs after a task finishes (the plans; the worker carries
- * them out in src/worker/continuations.ts), mirroring celery/app/trace.py
+ * them out in src/worker/continuations.ts), mirroring celery/app/trace.py (5.7.0)
  * `_dispatch_callbacks_and_chain` + `Backend.mark_as_done` on success and
  * `Backend.mark_as_failure` (`_fail_chain`, `_call_task_errbacks`) on
  * failure, with the Redis chord join of `on_chord_part_return`.

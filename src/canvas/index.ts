@@ -1,5 +1,5 @@
 /**
- * Canvas: signatures and workflows (celery/canvas.py) as data, plus the rules
+ * Canvas: signatures and workflows (celery/canvas.py, 5.7.0) as data, plus the rules
  * for what runs next. Sending a workflow is `applyAsync` (src/client/canvas-apply.ts);
  * what a worker does after a task is src/worker/continuations.ts (docs/canvas.md).
  */

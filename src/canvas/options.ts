@@ -11,7 +11,7 @@ export type SignatureLike = Signature | SignatureDict;
 /**
  * Every option `sendTask` / `applyAsync` takes: Celery's `apply_async`
  * options in camelCase (celery/app/task.py `Task.apply_async`,
- * celery/app/base.py `Celery.send_task`). Checked before anything is sent.
+ * celery/app/base.py `Celery.send_task`, 5.7.0). Checked before anything is sent.
  */
 export interface SendTaskOptions {
   /** Seconds from now before the worker may run it (sets the `eta` header). */

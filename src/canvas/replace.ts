@@ -12,7 +12,7 @@ import { Chain, Group, Signature } from "./signature.js";
  * (`Task.on_replace`).
  */
 
-/** Celery's `celery.accumulate` built-in (celery/app/builtins.py `add_accumulate_task`). */
+/** Celery's `celery.accumulate` built-in (celery/app/builtins.py `add_accumulate_task`, 5.7.0). */
 export const ACCUMULATE_TASK = "celery.accumulate";
 
 /** The request fields `Task.replace` reads. */

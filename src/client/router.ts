@@ -45,7 +45,12 @@ interface CompiledRoute {
   ): RouteTarget | null;
 }
 
-/** celery/app/routes.py `glob_to_re`: punctuation escaped, `*` -> `.+?`, matched with `re.match` (start only). */
+/**
+ * Celery 4's celery/app/routes.py `glob_to_re`: punctuation escaped, `*` -> `.+?`, matched with
+ * `re.match` (start only). Celery 5.7 `MapRoute.__init__` compiles `fnmatch.translate(key)`
+ * instead, where `*` may match nothing, `?` and `[...]` are wildcards and the match must reach the
+ * end of the name: `*.add` routes `x.addition` here but not in Python 5.7 (not yet aligned).
+ */
 export function routeGlobToRegExp(glob: string): RegExp {
   let out = "^";
   for (const ch of glob) {

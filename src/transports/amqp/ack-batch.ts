@@ -4,7 +4,8 @@
  * acks them all (AMQP 0-9-1 `basic.ack`, "multiple": every unacknowledged tag up to and
  * including this one); any other ack of the turn is sent alone. A tag still unsettled or
  * settled otherwise is never covered by a multiple ack, so the outcome on the broker is exactly
- * the per-message acks kombu sends (kombu/transport/pyamqp.py `Channel.basic_ack`, 5.5).
+ * the per-message acks kombu sends (py-amqp amqp/channel.py `Channel.basic_ack`, 5.4.2, which
+ * kombu/transport/pyamqp.py's `Channel` inherits).
  *
  * Rejects are not deferred: they are written at once, before the turn's acks.
  */
