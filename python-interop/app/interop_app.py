@@ -227,6 +227,15 @@ def record(tag, key="interop:record"):
     return _record_redis().rpush(key, str(tag))
 
 
+@app.task(name="interop.record_at")
+def record_at(tag, key):
+    """interop.record, and the time (time.time()) the task FIRST ran under `tag` in the hash
+    `<key>:at` (HSETNX: a re-run does not move it): when a countdown task really ran."""
+    client = _record_redis()
+    client.hsetnx(f"{key}:at", str(tag), repr(time.time()))
+    return client.rpush(key, str(tag))
+
+
 @app.task(name="interop.time_limited")
 def time_limited(seconds):
     """Sleeps; returns "soft-time-limit" when the soft time limit fired first, else "completed"."""
