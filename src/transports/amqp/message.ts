@@ -48,15 +48,42 @@ function safeHeaderValue(value: unknown): unknown {
   return out;
 }
 
+/**
+ * True when amqplib writes `value` exactly as {@link safeHeaderValue}'s copy: only primitives,
+ * arrays and plain objects (amqplib's encodeTable walks `for...in`, so a prototype's keys would
+ * count), no `!` or `__proto__` key, no bytes or Date to convert. The usual Celery headers are
+ * such a table, and are then handed over without a copy.
+ */
+function isPlainTable(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== "object") return true;
+  if (depth > 32) return false;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    for (const item of value) if (!isPlainTable(item, depth + 1)) return false;
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  if (Object.hasOwn(value, "!") || Object.hasOwn(value, "__proto__")) return false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) return false;
+    if (!isPlainTable((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
+/** PROPERTY_TO_OPTION as pairs, walked once per message. */
+const PROPERTY_OPTIONS = Object.entries(PROPERTY_TO_OPTION) as [PropertyName, keyof Options.Publish][];
+
 /** The amqplib publish options for a kombu-shaped message. */
 export function amqpPublishOptions(message: OutgoingMessage): Options.Publish {
   const options: Options.Publish = {
     contentType: message.contentType,
     contentEncoding: message.contentEncoding,
-    headers: safeHeaderValue(message.headers),
+    headers: isPlainTable(message.headers) ? message.headers : safeHeaderValue(message.headers),
     mandatory: false,
   };
-  for (const [name, option] of Object.entries(PROPERTY_TO_OPTION)) {
+  for (const [name, option] of PROPERTY_OPTIONS) {
     const value = message.properties[name];
     if (value === undefined || value === null) continue;
     if (name === "expiration") {

@@ -29,6 +29,9 @@ interface InFlight {
   settled: boolean;
   resolve(): void;
   reject(err: Error): void;
+  /** `Date.now()` past which it rejects with `expired()` (Infinity: no timeout). */
+  deadline: number;
+  expired: (() => Error) | undefined;
 }
 
 export class BrokerNackError extends CeleryError {
@@ -49,6 +52,9 @@ export class AmqpPublisher {
   private closed = false;
   private readonly maxAttempts: number;
   private readonly confirm: boolean;
+  /** One timer for every publish's timeout, due at the earliest deadline in flight. */
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweepAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -66,29 +72,35 @@ export class AmqpPublisher {
   publish(message: OutgoingMessage, timeoutMs?: number, expired?: () => Error): Promise<void> {
     if (this.closed) return Promise.reject(new ConnectionLostError("the AMQP publisher is closed"));
     return new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const entry: InFlight = {
-        message,
-        attempts: 0,
-        settled: false,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      };
+      const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+      const entry: InFlight = { message, attempts: 0, settled: false, resolve, reject, deadline, expired };
       this.inFlight.add(entry);
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(
-          () => this.settle(entry, expired?.() ?? new ConnectionLostError("publish timed out")),
-          timeoutMs,
-        );
-      }
+      if (timeoutMs !== undefined) this.armSweep(deadline);
       this.send(entry);
     });
+  }
+
+  /** Times out publishes by one timer (not one per message): due at the earliest deadline. */
+  private armSweep(at: number): void {
+    if (this.sweepTimer !== null && this.sweepAt <= at) return;
+    if (this.sweepTimer !== null) clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now()));
+  }
+
+  private sweep(): void {
+    this.sweepTimer = null;
+    this.sweepAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of this.inFlight) {
+      if (entry.deadline <= now) {
+        this.settle(entry, entry.expired?.() ?? new ConnectionLostError("publish timed out"));
+      } else if (entry.deadline < next) {
+        next = entry.deadline;
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armSweep(next);
   }
 
   /** Messages written but not yet confirmed (or waiting for a channel). */
@@ -100,6 +112,12 @@ export class AmqpPublisher {
     if (entry.settled) return;
     entry.settled = true;
     this.inFlight.delete(entry);
+    if (this.inFlight.size === 0 && this.sweepTimer !== null) {
+      // Nothing left to time out: no timer keeps the process alive.
+      clearTimeout(this.sweepTimer);
+      this.sweepTimer = null;
+      this.sweepAt = Number.POSITIVE_INFINITY;
+    }
     if (err) entry.reject(err);
     else entry.resolve();
   }

@@ -85,6 +85,10 @@ function declarationKey(kind: string, name: string, extra = ""): string {
   return `${kind}\u0000${name}\u0000${extra}`;
 }
 
+function taskDeclarationKey(queue: QueueSpec): string {
+  return declarationKey("task", queue.name, `${queue.exchange}\u0000${queue.routingKey}`);
+}
+
 export class AmqpTransport implements Transport {
   readonly driverType = "amqp";
   readonly capabilities: TransportCapabilities = { priority: "higher-first", fanout: true, messageTtl: true };
@@ -98,6 +102,8 @@ export class AmqpTransport implements Transport {
   /** Declarations done (or in progress) on the current connection generation. */
   private declaredGeneration = -1;
   private readonly declaredNow = new Map<string, Promise<void>>();
+  /** Keys of {@link declaredNow} whose declarations the broker took on this connection. */
+  private readonly declaredDone = new Set<string>();
   private readonly consumers = new Set<AmqpConsumer>();
   private closed = false;
   /**
@@ -134,12 +140,14 @@ export class AmqpTransport implements Transport {
     this.admin = null;
     this.declaredGeneration = generation;
     this.declaredNow.clear();
+    this.declaredDone.clear();
     if (this.remembered.size === 0) return;
     const channel = await this.connection.openChannel(model, false);
     try {
       for (const [key, declarations] of this.remembered) {
         await applyDeclarations(channel, declarations);
         this.declaredNow.set(key, Promise.resolve());
+        this.declaredDone.add(key);
       }
     } finally {
       await channel.close().catch(() => {});
@@ -178,11 +186,14 @@ export class AmqpTransport implements Transport {
     if (this.declaredGeneration !== this.connection.generation) {
       this.declaredGeneration = this.connection.generation;
       this.declaredNow.clear();
+      this.declaredDone.clear();
     }
     let done = this.declaredNow.get(key);
     if (done === undefined) {
+      const generation = this.declaredGeneration;
       done = this.onAdmin((channel) => applyDeclarations(channel, declarations)).then(() => {
         this.remembered.set(key, declarations);
+        if (this.declaredGeneration === generation && this.declaredNow.has(key)) this.declaredDone.add(key);
       });
       this.declaredNow.set(key, done);
       done.catch(() => this.declaredNow.delete(key));
@@ -194,6 +205,7 @@ export class AmqpTransport implements Transport {
   forget(key: string): void {
     this.remembered.delete(key);
     this.declaredNow.delete(key);
+    this.declaredDone.delete(key);
   }
 
   /** Task queues as Celery declares them (exchange, queue with x-arguments, binding). */
@@ -203,12 +215,15 @@ export class AmqpTransport implements Transport {
 
   async declare(queues: QueueSpec[]): Promise<void> {
     for (const queue of queues) {
-      const d = this.taskQueueDeclarations(queue);
-      await this.declareRaw(
-        declarationKey("task", queue.name, `${queue.exchange}\u0000${queue.routingKey}`),
-        d,
-      );
+      await this.declareRaw(taskDeclarationKey(queue), this.taskQueueDeclarations(queue));
     }
+  }
+
+  /** Every queue of `queues` is declared on the open connection (kombu's `maybe_declare` cache hit). */
+  private alreadyDeclared(queues: readonly QueueSpec[]): boolean {
+    if (!this.connection.isOpen || this.declaredGeneration !== this.connection.generation) return false;
+    for (const queue of queues) if (!this.declaredDone.has(taskDeclarationKey(queue))) return false;
+    return true;
   }
 
   /**
@@ -217,12 +232,26 @@ export class AmqpTransport implements Transport {
    * ConnectionLostError after `publishTimeoutMs` when the broker does not
    * take it (kombu's `Producer.publish` under `retry_policy` gives up too).
    */
-  async publish(message: OutgoingMessage, declare: readonly QueueSpec[] = []): Promise<void> {
+  publish(message: OutgoingMessage, declare: readonly QueueSpec[] = []): Promise<void> {
     const timeoutMs = this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     const expired = () =>
       new ConnectionLostError(
         `publish to ${describeAmqpEndpoints(this.connection.endpoints)}: the broker did not take the message within ${(timeoutMs / 1000).toFixed(1)}s`,
       );
+    // Queues already declared on this connection: straight to the publisher, with no promise,
+    // timer or tick of the declaration path per message.
+    if (message.exchange !== DELAYED_PUBLISH_EXCHANGE && this.alreadyDeclared(declare)) {
+      return this.publisher.publish(message, timeoutMs, expired);
+    }
+    return this.declareThenPublish(message, declare, timeoutMs, expired);
+  }
+
+  private async declareThenPublish(
+    message: OutgoingMessage,
+    declare: readonly QueueSpec[],
+    timeoutMs: number,
+    expired: () => Error,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     if (declare.length > 0) await withDeadline(this.declare([...declare]), timeoutMs, expired);
     if (message.exchange === DELAYED_PUBLISH_EXCHANGE && declare.length > 0) {
@@ -304,10 +333,7 @@ export class AmqpTransport implements Transport {
     );
     // Remember them too, so a reconnect re-declares them before consuming.
     for (const q of options.queues) {
-      this.remembered.set(
-        declarationKey("task", q.name, `${q.exchange}\u0000${q.routingKey}`),
-        this.taskQueueDeclarations(q),
-      );
+      this.remembered.set(taskDeclarationKey(q), this.taskQueueDeclarations(q));
     }
     await consumer.start();
     this.consumers.add(consumer);
