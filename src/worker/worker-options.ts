@@ -58,6 +58,13 @@ export interface WorkerOptions {
    * application (the `celeriac worker` CLI handles them itself).
    */
   handleSignals?: boolean;
+  /**
+   * Caps V8's old-generation growth at 100 % of what is live (`--heap-growing-percent=100`, set
+   * at `start()`): the worker's RSS stays near its working set instead of growing to ~4x it
+   * (heap-policy.ts). Default true; false leaves V8's defaults. Not applied when the process was
+   * started with its own old-generation flags (`--max-old-space-size`, `--heap-growing-percent`).
+   */
+  heapPolicy?: boolean;
   /** Where this worker logs (pino, or pino's call shape); default the app's `logger`, else stderr text. */
   logger?: Logger;
 }
@@ -103,6 +110,7 @@ export const WORKER_OPTION_KEYS = [
   "withoutMingle",
   "statedb",
   "handleSignals",
+  "heapPolicy",
   "logger",
 ] as const satisfies readonly (keyof WorkerOptions)[];
 // ...and every WorkerOptions key is listed (a compile-time check).
@@ -167,6 +175,7 @@ const WORKER_OPTION_CHECKS: Record<(typeof WORKER_OPTION_KEYS)[number], Check> =
   withoutMingle: isBool,
   statedb: text({ nonEmpty: true }),
   handleSignals: isBool,
+  heapPolicy: isBool,
   logger: (_option, value) => void checkLogger(value),
 };
 

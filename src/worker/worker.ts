@@ -17,6 +17,7 @@ import { registerChordUnlock } from "./chord-unlock.js";
 import { errbackCaller } from "./errbacks.js";
 import { Terminated } from "./errors.js";
 import { EtaTimer } from "./eta-timer.js";
+import { applyWorkerHeapPolicy } from "./heap-policy.js";
 import { workerOpsSurface } from "./ops-surface.js";
 import { QueueConsumption } from "./queue-consumption.js";
 import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
@@ -244,6 +245,7 @@ export class Worker {
       );
     }
     checkProcessPoolTasks(this.poolOptions, this.deps.registry);
+    if (this.poolOptions.heapPolicy !== false) applyWorkerHeapPolicy();
     this.state = "running";
     // celery/worker/state.py Persistent: the state file is merged when the worker is built,
     // before mingle, so its revoked ids are in our hello too.

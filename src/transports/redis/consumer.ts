@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { ConnectionLostError } from "../../errors.js";
 import type { WireBudget } from "../../serialization/index.js";
@@ -8,9 +7,9 @@ import {
   type ReconnectPolicy,
   RetrySchedule,
 } from "../retry-policy.js";
-import type { ConsumeOptions, Consumer, Delivery, QueueSpec } from "../transport.js";
+import type { ConsumeOptions, Consumer, QueueSpec } from "../transport.js";
 import { ensureConnecting } from "./connection.js";
-import { type DecodedEnvelope, decodeEnvelope } from "./envelope.js";
+import { asError, type ParsedMessage, parseTaken, redisDelivery } from "./delivery.js";
 import { DEFAULT_PRIORITY_STEPS, DEFAULT_SEP } from "./keys.js";
 import type { QosKeys } from "./qos.js";
 import { RedisQoS } from "./qos.js";
@@ -63,21 +62,6 @@ export interface RedisConsumeOptions extends ConsumeOptions {
   reconnect?: ReconnectPolicy;
   /** The broker URL with the password masked, for log lines. */
   brokerUrl?: string;
-}
-
-/** A message popped off a Redis list, with its raw envelope for diagnostics. */
-export interface RedisDelivery extends Delivery {
-  readonly rawEnvelope: string;
-}
-
-interface Parsed {
-  raw: string;
-  envelope: DecodedEnvelope;
-  properties: Record<string, unknown>;
-  deliveryInfo: Record<string, unknown>;
-  tag: string;
-  exchange: string;
-  routingKey: string;
 }
 
 export class RedisConsumer implements Consumer {
@@ -310,7 +294,7 @@ export class RedisConsumer implements Consumer {
 
   /** Hands over what one take returned, in order; each is already in `unacked`. */
   private async handleTaken(taken: TakenMessage[]): Promise<void> {
-    const batch: { base: string; one: Parsed }[] = [];
+    const batch: { base: string; one: ParsedMessage }[] = [];
     for (const { key, raw, tag } of taken) {
       const base = this.queueFromKey(key);
       this.rotate(base);
@@ -349,36 +333,11 @@ export class RedisConsumer implements Consumer {
   }
 
   /** The one Redis envelope codec (envelope.ts), within the budget; null (logged) for a bad one. */
-  private parse(base: string, raw: string): Parsed | null {
-    let envelope: DecodedEnvelope;
-    try {
-      envelope = decodeEnvelope(raw, {
-        what: `message from ${JSON.stringify(base)}`,
-        ...(this.options.budget !== undefined ? { budget: this.options.budget } : {}),
-      });
-    } catch (err) {
-      // kombu's loads() would raise here and the message is gone; we log it loudly with a prefix of what we saw.
-      this.options.onError?.(
-        asError(
-          err,
-          `discarded a message from ${JSON.stringify(base)} that is not a usable envelope: ${JSON.stringify(raw.slice(0, 200))}`,
-        ),
-      );
-      return null;
-    }
-    return {
-      raw,
-      envelope,
-      properties: envelope.properties,
-      deliveryInfo: envelope.deliveryInfo,
-      tag: envelope.deliveryTag ?? randomUUID(),
-      exchange: envelope.exchange,
-      routingKey: typeof envelope.deliveryInfo.routing_key === "string" ? envelope.routingKey : base,
-    };
+  private parse(base: string, raw: string): ParsedMessage | null {
+    return parseTaken(base, raw, this.options.budget, (err) => this.options.onError?.(err));
   }
 
-  private deliver(base: string, one: Parsed): void {
-    const { raw, envelope, properties, deliveryInfo, tag, exchange, routingKey } = one;
+  private deliver(base: string, one: ParsedMessage): void {
     let settled = false;
     const settle = async (action: () => Promise<void>): Promise<void> => {
       if (settled) return;
@@ -389,26 +348,8 @@ export class RedisConsumer implements Consumer {
         this.released();
       }
     };
-    const delivery: RedisDelivery = {
-      rawEnvelope: raw,
-      body: envelope.body,
-      contentType: typeof envelope.raw["content-type"] === "string" ? envelope.contentType : "",
-      contentEncoding: typeof envelope.raw["content-encoding"] === "string" ? envelope.contentEncoding : "",
-      headers: envelope.headers,
-      properties,
-      deliveryInfo: {
-        exchange,
-        routingKey,
-        priority: typeof properties.priority === "number" ? properties.priority : 0,
-        redelivered: deliveryInfo.redelivered === true,
-        deliveryTag: tag,
-        queue: base,
-      },
-      ack: () => settle(() => this.qos.ack(tag)),
-      reject: (requeue: boolean) => settle(() => this.qos.reject(tag, requeue)),
-    };
     try {
-      this.options.onMessage(delivery);
+      this.options.onMessage(redisDelivery(base, one, settle, this.qos));
     } catch (err) {
       this.options.onError?.(asError(err, "message handler threw"));
     }
@@ -454,9 +395,4 @@ export async function consumeRedis(options: RedisConsumeOptions): Promise<RedisC
   const consumer = new RedisConsumer(options);
   consumer.start();
   return consumer;
-}
-
-function asError(err: unknown, context: string): Error {
-  const message = err instanceof Error ? err.message : String(err);
-  return new Error(`${context}: ${message}`, { cause: err });
 }
