@@ -2,14 +2,15 @@ import type { Settings } from "../config.js";
 import type { QueueSetting, RouteTarget, TaskRoutes } from "../config-values.js";
 import { ConfigError } from "../errors.js";
 import type { QueueSpec } from "../transports/transport.js";
+import { routeGlobToRegExp } from "./route-glob.js";
 
 /**
  * Picks queue, exchange and routing key for a task the way Celery does
- * (celery/app/routes.py `Router.route`, `MapRoute`, `glob_to_re`,
+ * (celery/app/routes.py `Router.route`, `MapRoute`,
  * `expand_destination`; celery/app/amqp.py `send_task_message`):
  *
  * 1. `task_routes` entries in order: exact name, then glob patterns
- *    (`*` = one or more characters, matched from the start of the name),
+ *    (fnmatch: the whole name must match, `*` may match nothing),
  *    `[pattern, route]` pairs, router functions. First hit wins.
  * 2. Explicit `sendTask` options override the route's values.
  * 3. No queue: the default queue (`task_default_queue`, `celery`).
@@ -45,38 +46,35 @@ interface CompiledRoute {
   ): RouteTarget | null;
 }
 
-/**
- * Celery 4's celery/app/routes.py `glob_to_re`: punctuation escaped, `*` -> `.+?`, matched with
- * `re.match` (start only). Celery 5.7 `MapRoute.__init__` compiles `fnmatch.translate(key)`
- * instead, where `*` may match nothing, `?` and `[...]` are wildcards and the match must reach the
- * end of the name: `*.add` routes `x.addition` here but not in Python 5.7 (not yet aligned).
- */
-export function routeGlobToRegExp(glob: string): RegExp {
-  let out = "^";
-  for (const ch of glob) {
-    if (ch === "*") out += ".+?";
-    else out += /[\\^$.|?+()[\]{}/-]/.test(ch) ? `\\${ch}` : ch;
-  }
-  return new RegExp(out, "u");
-}
-
+/** Celery's `re.match`: a RegExp route matches from the start of the name (not to the end). */
 function matchesFromStart(re: RegExp, name: string): boolean {
   const m = re.exec(name);
   return m !== null && m.index === 0;
 }
 
+/**
+ * How `MapRoute.__init__` (celery/app/routes.py, 5.7.0) reads one key: a RegExp is used as it is,
+ * a string holding `*` is a glob ({@link routeGlobToRegExp}), any other string is an exact name.
+ */
+function keyMatcher(key: string | RegExp): (name: string) => boolean {
+  if (typeof key !== "string") return (name) => matchesFromStart(key, name);
+  if (!key.includes("*")) return (name) => name === key;
+  const re = routeGlobToRegExp(key);
+  return (name) => re.test(name);
+}
+
 function compileMap(map: Record<string, RouteTarget>): CompiledRoute {
   const exact = new Map<string, RouteTarget>();
-  const patterns: [RegExp, RouteTarget][] = [];
+  const patterns: [(name: string) => boolean, RouteTarget][] = [];
   for (const [key, target] of Object.entries(map)) {
-    if (key.includes("*")) patterns.push([routeGlobToRegExp(key), target]);
+    if (key.includes("*")) patterns.push([keyMatcher(key), target]);
     else exact.set(key, target);
   }
   return {
     match(name) {
       const hit = exact.get(name);
       if (hit !== undefined) return hit;
-      for (const [re, target] of patterns) if (matchesFromStart(re, name)) return target;
+      for (const [matches, target] of patterns) if (matches(name)) return target;
       return null;
     },
   };
@@ -90,8 +88,8 @@ function compileRoutes(routes: TaskRoutes): CompiledRoute[] {
     }
     if (Array.isArray(entry)) {
       const [pattern, target] = entry;
-      const re = typeof pattern === "string" ? routeGlobToRegExp(pattern) : pattern;
-      return { match: (name) => (matchesFromStart(re, name) ? target : null) };
+      const matches = keyMatcher(pattern);
+      return { match: (name) => (matches(name) ? target : null) };
     }
     return compileMap(entry);
   });

@@ -12,11 +12,16 @@ describe("Router", () => {
     expect(r.queue).toMatchObject({ exchange: "celery", routingKey: "celery", exchangeType: "direct" });
   });
 
-  it("uses exact names before glob patterns, and globs match from the start with * = one or more", () => {
-    const r = router({ taskRoutes: { "proj.*": "globbed", "proj.add": { queue: "exact" } } });
+  it("uses exact names before glob patterns, and globs match the whole name with * = zero or more", () => {
+    const r = router({
+      taskRoutes: { "proj.*": "globbed", "proj.add": { queue: "exact" }, "*.add": "adds" },
+    });
     expect(r.route("proj.add", {}).queue.name).toBe("exact");
     expect(r.route("proj.mul", {}).queue.name).toBe("globbed");
-    expect(r.route("proj.", {}).queue.name).toBe("celery");
+    // Celery 5's fnmatch.translate: `*` may match nothing, and the match must reach the end.
+    expect(r.route("proj.", {}).queue.name).toBe("globbed");
+    expect(r.route("x.add", {}).queue.name).toBe("adds");
+    expect(r.route("x.addition", {}).queue.name).toBe("celery");
     expect(r.route("other.proj.x", {}).queue.name).toBe("celery");
   });
 
