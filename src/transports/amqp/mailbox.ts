@@ -27,43 +27,43 @@ import {
 export function amqpMailbox(transport: AmqpEventsHost, options: MailboxOptions): BrokerMailbox {
   const pidbox: PidboxOptions = { namespace: options.namespace, exclusive: options.exclusive };
   const exchange = pidboxExchange(options.namespace);
+  /** Declares `exchange` once per connection (under `key`), then publishes a JSON body to it. */
+  async function declareAndPublish(
+    key: string,
+    target: Declarations["exchanges"][number],
+    body: Uint8Array,
+    headers: Record<string, unknown>,
+    deliveryMode: 1 | 2,
+    routingKey: string,
+  ): Promise<void> {
+    await transport.declareRaw(key, { exchanges: [target], queues: [], bindings: [] });
+    await transport.publish({
+      body,
+      contentType: "application/json",
+      contentEncoding: "utf-8",
+      headers,
+      properties: { delivery_mode: deliveryMode },
+      exchange: target.name,
+      routingKey,
+    });
+  }
+
   return {
     // `Mailbox._publish` declares the fanout before publishing (declare=[exchange]).
-    async broadcast(body, headers) {
-      await transport.declareRaw(`pidbox-exchange\u0000${exchange.name}`, {
-        exchanges: [exchange],
-        queues: [],
-        bindings: [],
-      });
-      await transport.publish({
-        body,
-        contentType: "application/json",
-        contentEncoding: "utf-8",
-        headers,
-        properties: { delivery_mode: 2 },
-        exchange: exchange.name,
-        routingKey: "",
-      });
-    },
+    broadcast: (body, headers) =>
+      declareAndPublish(`pidbox-exchange\u0000${exchange.name}`, exchange, body, headers, 2, ""),
 
     // `Mailbox._publish_reply`: the reply exchange is declared first (direct, transient); a
     // reply nobody is bound for is dropped by RabbitMQ (mandatory=False), as kombu's is.
-    async reply(to, body, headers) {
-      await transport.declareRaw(`pidbox-reply-exchange\u0000${to.exchange}`, {
-        exchanges: [{ name: to.exchange, type: "direct", durable: false, autoDelete: false }],
-        queues: [],
-        bindings: [],
-      });
-      await transport.publish({
+    reply: (to, body, headers) =>
+      declareAndPublish(
+        `pidbox-reply-exchange\u0000${to.exchange}`,
+        { name: to.exchange, type: "direct", durable: false, autoDelete: false },
         body,
-        contentType: "application/json",
-        contentEncoding: "utf-8",
         headers,
-        properties: { delivery_mode: 1 },
-        exchange: to.exchange,
-        routingKey: to.routingKey,
-      });
-    },
+        1,
+        to.routingKey,
+      ),
 
     async listen(hostname, handlers): Promise<MailboxListener> {
       const declarations = pidboxNodeDeclarations(hostname, pidbox);
