@@ -29,7 +29,7 @@
  * client library (ioredis, amqplib, pg), of a file in a broker's folder (transports/redis/,
  * transports/amqp/, ...), or of a concrete result backend (backends/redis*.ts, backends/rpc*.ts).
  * The layers above reach brokers and backends through transports/transport.ts,
- * backends/backend.ts and the factories. The few exceptions are listed in CONCRETE_ALLOWED with
+ * backends/backend.ts and the factories. Exceptions are listed in CONCRETE_ALLOWED with
  * their reason.
  *
  *   node scripts/check-imports.mjs           check; exit 1 with the offending edges
@@ -83,8 +83,6 @@ const CONCRETE_IO = [/^transports\/[^/]+\//, /^backends\/redis[^/]*\.ts$/, /^bac
 const CONCRETE_ALLOWED = {
   // The `celeriac/internal` entry point exists to hand the Redis pieces to tools and tests.
   "internal.ts": "the celeriac/internal entry point re-exports the Redis transport and backend",
-  // Still to move behind the Transport interface (RabbitMQ's native delayed delivery routing).
-  "client/native-delay.ts": "RabbitMQ native delayed delivery routing, not yet a transport capability",
 };
 
 function listSources(dir) {

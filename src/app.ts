@@ -20,8 +20,13 @@ import { AppEvents } from "./events/app-events.js";
 import { checkLogger, type Logger } from "./logging.js";
 import { asyncResultTuple } from "./protocol/result-meta.js";
 import { startPublishSpan } from "./tracing.js";
-import { checkBrokerSettings, createBrokerTransport, isAmqpBrokerUrl } from "./transports/factory.js";
-import type { Transport } from "./transports/transport.js";
+import {
+  brokerNativeDelay,
+  checkBrokerSettings,
+  createBrokerTransport,
+  isAmqpBrokerUrl,
+} from "./transports/factory.js";
+import type { NativeDelay, Transport } from "./transports/transport.js";
 import { createTaskRegistry, createWorker } from "./worker/app-hooks.js";
 import { applyEagerly, applyThroughApp } from "./worker/eager-canvas.js";
 import { type TaskHandle, taskHandle } from "./worker/task-handle.js";
@@ -50,6 +55,12 @@ export class Celery {
   readonly brokerIsAmqp: boolean;
   /** The TS tasks this app can run (`app.task(...)`; Celery's `app.tasks`). */
   readonly registry: TaskRegistry;
+  /**
+   * Native delay as the broker's transport offers it (RabbitMQ; undefined on Redis), wired
+   * from the broker URL and queue table without opening the transport: where a message with
+   * an ETA is published.
+   */
+  readonly nativeDelay: NativeDelay | undefined;
   private transportInstance: Transport | null = null;
   private controlInstance: Control | null = null;
   private eventsInstance: AppEvents | null = null;
@@ -74,6 +85,7 @@ export class Celery {
     this.brokerIsAmqp = isAmqpBrokerUrl(s.broker);
     checkBackendSettings(s);
     this.router = new Router(s);
+    this.nativeDelay = brokerNativeDelay(s.broker, this.router.appQueues());
     this.registry = createTaskRegistry(s);
     this.origin = `gen${process.pid}@${hostname()}`;
     this.oid = randomUUID();
@@ -142,6 +154,7 @@ export class Celery {
       args,
       kwargs,
       options,
+      this.nativeDelay,
     );
   }
 

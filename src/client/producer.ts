@@ -4,10 +4,9 @@ import type { Settings } from "../config.js";
 import { type BuildTaskInput, buildTaskMessage } from "../protocol/build.js";
 import type { SignatureDict, TaskMessage } from "../protocol/task-message.js";
 import type { CompressionName, SerializerName } from "../serialization/index.js";
-import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";
+import type { NativeDelay, OutgoingMessage, QueueSpec } from "../transports/transport.js";
 import { compressBody, serializeBody } from "./codecs.js";
 import { currentWorkerTask } from "./current-task.js";
-import { nativeDelayRoute } from "./native-delay.js";
 import type { ResolvedRoute, Router } from "./router.js";
 import { signatureList } from "./send-options.js";
 
@@ -29,7 +28,8 @@ export interface ProducerIdentity {
  * (celery/app/routes.py), `buildTaskMessage` (celery/app/amqp.py
  * `as_task_v2`), serializer + compression (kombu `Producer._prepare`: the
  * `compression` header carries the MIME type, content type stays the
- * serializer's).
+ * serializer's). `nativeDelay` is the broker transport's native delay (absent
+ * on Redis): asked only for a message with an ETA.
  */
 export function prepareTaskMessage(
   settings: Settings,
@@ -39,6 +39,7 @@ export function prepareTaskMessage(
   args: readonly unknown[],
   kwargs: Record<string, unknown>,
   options: PublishOptions,
+  nativeDelay?: NativeDelay,
 ): PreparedMessage {
   const route = router.route(
     options.routeName ?? name,
@@ -118,13 +119,11 @@ export function prepareTaskMessage(
     body = compressed.data;
     headers.compression = compressed.mime;
   }
-  // On RabbitMQ with quorum queues the broker holds an ETA task (celery/app/base.py send_task).
+  // A broker with native delay (RabbitMQ, quorum queues) holds an ETA task (celery/app/base.py send_task).
   const delayed =
-    taskMessage.headers.eta === null
+    taskMessage.headers.eta === null || nativeDelay === undefined
       ? null
-      : nativeDelayRoute({
-          broker: settings.broker,
-          appQueues: router.appQueues(),
+      : nativeDelay({
           queue: route.queue,
           countdown: options.countdown,
           etaGiven: options.eta !== undefined || options.etaIso !== undefined,
@@ -141,7 +140,7 @@ export function prepareTaskMessage(
     routingKey: delayed?.routingKey ?? route.routingKey,
   };
   // A delayed message still names its queue: the AMQP transport declares it, the delay levels
-  // and the queue's delivery binding first (native-delayed-delivery.ts), so nothing published
+  // and the queue's delivery binding first (transports/amqp/), so nothing published
   // before any worker started is dropped at the end of its delay.
   return { message, taskMessage, route, declare: [route.queue] };
 }

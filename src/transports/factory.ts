@@ -1,10 +1,10 @@
 import type { Settings } from "../config.js";
 import { wireBudget } from "../serialization/index.js";
-import { amqpEndpointFromSettings, createAmqpTransport } from "./amqp/index.js";
+import { amqpEndpointFromSettings, amqpNativeDelay, createAmqpTransport } from "./amqp/index.js";
 import { RedisTransport } from "./redis/index.js";
 import { parseRedisUrl, type RedisEndpoint } from "./redis/url.js";
 import { brokerReconnectPolicy } from "./retry-policy.js";
-import type { QueueSpec, Transport } from "./transport.js";
+import type { NativeDelay, QueueSpec, Transport } from "./transport.js";
 
 /**
  * Which broker transport a `broker` URL opens (kombu/transport/__init__.py `TRANSPORT_ALIASES`,
@@ -24,6 +24,8 @@ interface BrokerKind {
   /** Parses the URL (ConfigError on a bad one) without connecting. */
   check(url: string, settings: Settings): void;
   create(url: string, context: BrokerContext): Transport;
+  /** The transport's {@link Transport.nativeDelay}, without opening it; absent when the broker offers none. */
+  nativeDelay?(appQueues: readonly QueueSpec[]): NativeDelay;
 }
 
 /** kombu's `amqp`/`pyamqp` transport on RabbitMQ. */
@@ -31,6 +33,7 @@ const amqpKind: BrokerKind = {
   accepts: isAmqpBrokerUrl,
   check: (url, settings) => void amqpEndpointFromSettings(url, settings),
   create: (url, { settings, appQueues }) => createAmqpTransport(url, settings, appQueues),
+  nativeDelay: amqpNativeDelay,
 };
 
 /** kombu/transport/redis.py (redis://, rediss://, redis+socket://, socket://, unix://). */
@@ -81,6 +84,15 @@ export function isAmqpBrokerUrl(url: string): boolean {
 /** Validates `broker` (at app construction: a bad URL fails before anything is sent). */
 export function checkBrokerSettings(settings: Settings): void {
   kindOf(settings.broker).check(settings.broker, settings);
+}
+
+/**
+ * Native delay as the transport of `broker` offers it (undefined on Redis), for an app whose
+ * queue table is `appQueues`: the producer asks it for a message with an ETA without opening
+ * the transport (a dry-run `prepareTask` stays offline).
+ */
+export function brokerNativeDelay(broker: string, appQueues: readonly QueueSpec[]): NativeDelay | undefined {
+  return kindOf(broker).nativeDelay?.(appQueues);
 }
 
 /** The broker transport `settings.broker` names; it connects on first use. */

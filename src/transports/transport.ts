@@ -63,6 +63,37 @@ export interface QueueSpec {
   arguments?: Record<string, unknown>;
 }
 
+/**
+ * A task message with an ETA on its way out, as celery/app/base.py `Celery.send_task` (5.7.0)
+ * weighs it for native delay.
+ */
+export interface EtaMessage {
+  /** The queue the message is routed to. */
+  queue: QueueSpec;
+  /** `countdown` as the caller gave it (seconds), if any. */
+  countdown: number | undefined;
+  /** The caller gave an `eta` (rather than a countdown). */
+  etaGiven: boolean;
+  /** The message's `eta` header (ISO 8601). */
+  eta: string;
+  /** Now, in ms since the epoch. */
+  now: number;
+}
+
+/** Where a message the broker holds until its ETA is published, instead of its queue's exchange and routing key. */
+export interface DelayedRoute {
+  exchange: string;
+  routingKey: string;
+}
+
+/**
+ * Native delay: where a message with an ETA goes so the broker holds it until it is due
+ * (RabbitMQ's delay levels when the app has a quorum queue). Null: it is published to its
+ * queue's route at once and the worker holds it until its ETA. Throws a ConfigError naming
+ * `countdown` for a delay longer than the broker can hold.
+ */
+export type NativeDelay = (message: EtaMessage) => DelayedRoute | null;
+
 export interface TransportCapabilities {
   /** Priorities honoured; `"lower-first"` on Redis (bucket 0 wins), `"higher-first"` on RabbitMQ. */
   priority: "lower-first" | "higher-first";
@@ -236,5 +267,10 @@ export interface Transport {
   ping?(): Promise<void>;
   /** The pidbox mailbox on this broker (remote control, mingle); a transport without one leaves it out. */
   mailbox?(options: MailboxOptions): BrokerMailbox;
+  /**
+   * Native delay on this broker (RabbitMQ); a broker that cannot hold a message until its ETA
+   * (Redis) leaves it out, and its worker holds ETA tasks.
+   */
+  readonly nativeDelay?: NativeDelay;
   close(): Promise<void>;
 }

@@ -19,7 +19,7 @@ export interface WorkerHost {
   readonly settings: Settings;
   /** The app's registered tasks. */
   readonly registry: TaskRegistry;
-  readonly transport: Pick<Transport, "consume" | "publish" | "events" | "mailbox">;
+  readonly transport: Pick<Transport, "consume" | "publish" | "events" | "mailbox" | "nativeDelay">;
   readonly backend: ResultBackend | null;
   readonly logger?: Logger;
   /** The app's oid (mingle's reply queue); a fresh one when absent. */
@@ -97,7 +97,7 @@ export function createWorker(
         ? {
             resolveQueue: (name: string) => router.queue(name),
             delayRetry: (message: OutgoingMessage, request: WorkerRequest, retry: Retry) =>
-              delayedRetry(message, request, retry, router, host.settings.broker),
+              delayedRetry(message, request, retry, router, host.transport.nativeDelay),
           }
         : {}),
       ...((options.logger ?? host.logger) ? { logger: options.logger ?? host.logger } : {}),

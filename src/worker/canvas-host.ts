@@ -8,7 +8,7 @@ import { prepareTaskMessage } from "../client/producer.js";
 import { Router } from "../client/router.js";
 import type { Settings } from "../config.js";
 import type { Logger } from "../logging.js";
-import type { OutgoingMessage } from "../transports/transport.js";
+import type { NativeDelay, OutgoingMessage } from "../transports/transport.js";
 import { type ContinuationDeps, runContinuations } from "./continuations.js";
 import type { WorkerRequest } from "./request.js";
 import { type MetaContext, requestResultMeta } from "./result-meta.js";
@@ -27,6 +27,8 @@ export interface WorkerCanvasHost {
   settings: Settings;
   backend: ResultBackend | null;
   publish(message: OutgoingMessage): Promise<void>;
+  /** The broker transport's native delay (RabbitMQ); absent = messages with an ETA go to their queue. */
+  nativeDelay?: NativeDelay | undefined;
   hostname: string;
   logger?: Logger;
 }
@@ -40,7 +42,16 @@ export function workerCanvas(host: WorkerCanvasHost): WorkerCanvas {
   const router = new Router(settings);
   const identity = { origin: `gen${process.pid}@${osHostname()}`, replyTo: randomUUID() };
   const publishTask: CanvasPublisher["publishTask"] = async (name, args, kwargs, options) => {
-    const prepared = prepareTaskMessage(settings, router, identity, name, args, kwargs, options);
+    const prepared = prepareTaskMessage(
+      settings,
+      router,
+      identity,
+      name,
+      args,
+      kwargs,
+      options,
+      host.nativeDelay,
+    );
     await host.publish(prepared.message);
   };
   const publisher: CanvasPublisher = {

@@ -1,11 +1,10 @@
-import { nativeDelayRoute } from "../client/native-delay.js";
 import type { Router } from "../client/router.js";
-import type { OutgoingMessage, QueueSpec } from "../transports/transport.js";
+import type { NativeDelay, OutgoingMessage, QueueSpec } from "../transports/transport.js";
 import type { Retry } from "./errors.js";
 import type { WorkerRequest } from "./request.js";
 
 /** The app's queue table and routes, as a retry resolves its queue (`app.amqp.queues`, `app.amqp.router`). */
-export type RetryQueueTable = Pick<Router, "queue" | "route" | "appQueues">;
+export type RetryQueueTable = Pick<Router, "queue" | "route">;
 
 /** A retry the broker delays: the message re-addressed, and the queue to declare (with its delay bindings) first. */
 export interface DelayedRetry {
@@ -23,16 +22,17 @@ export interface DelayedRetry {
  * anonymous exchange is routed by its queue name; otherwise the task's
  * `task_routes` entry or `task_default_queue`. When that queue sits on a topic
  * or fanout exchange, `send_task` publishes to `celery_delayed_27` with the
- * delay's whole seconds in front of the queue's routing key
- * (src/client/native-delay.ts). Null when the retry is not delayed that way:
- * it is then published as built (the worker holds it until its eta).
+ * delay's whole seconds in front of the queue's routing key: the broker
+ * transport's `nativeDelay` answers where (src/transports/amqp/native-delay-route.ts).
+ * Null when the retry is not delayed that way (or the broker has no native
+ * delay): it is then published as built (the worker holds it until its eta).
  */
 export function delayedRetry(
   message: OutgoingMessage,
   request: WorkerRequest,
   retry: Retry,
   table: RetryQueueTable,
-  broker: string,
+  nativeDelay: NativeDelay | undefined,
   now = Date.now(),
 ): DelayedRetry | null {
   const eta = message.headers.eta;
@@ -49,9 +49,9 @@ export function delayedRetry(
       options.args ?? request.args,
       options.kwargs ?? request.kwargs,
     ).queue;
-  const route = nativeDelayRoute({
-    broker,
-    appQueues: table.appQueues(),
+  // Resolved before the broker is asked: an unknown queue fails a retry on every broker.
+  if (nativeDelay === undefined) return null;
+  const route = nativeDelay({
     queue,
     countdown: typeof retry.when === "number" ? retry.when : undefined,
     etaGiven: retry.when instanceof Date,

@@ -72,7 +72,8 @@ export interface WorkerOptions {
 export interface WorkerDeps {
   settings: Settings;
   registry: TaskRegistry;
-  transport: Pick<Transport, "consume">;
+  /** The broker: consumed from; its native delay (RabbitMQ) routes chain steps and callbacks with an ETA. */
+  transport: Pick<Transport, "consume" | "nativeDelay">;
   backend: ResultBackend | null;
   /** Publishes a task message (used for retries); usually `transport.publish`. */
   publish(message: OutgoingMessage, declare?: readonly QueueSpec[]): Promise<void>;

@@ -167,6 +167,7 @@ export class Worker {
       settings: s,
       backend: deps.backend,
       publish: deps.publish,
+      nativeDelay: deps.transport.nativeDelay,
       hostname: this.hostname,
       logger: this.logger,
     });

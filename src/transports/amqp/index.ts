@@ -15,6 +15,7 @@ export {
 export { AmqpConsumer } from "./consumer.js";
 export { AmqpDeclarationError, applyDeclarations, pyAmqpTypedArguments } from "./declare.js";
 export { amqpPublishOptions, fromMessageProperties, headersOf } from "./message.js";
+export { amqpNativeDelay } from "./native-delay-route.js";
 export * from "./native-delayed-delivery.js";
 export { AmqpPublisher, BrokerNackError } from "./publisher.js";
 export * from "./topology.js";

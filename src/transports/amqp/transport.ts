@@ -7,6 +7,7 @@ import type {
   ConsumeOptions,
   Consumer,
   MailboxOptions,
+  NativeDelay,
   OutgoingMessage,
   QueueSpec,
   Transport,
@@ -17,6 +18,7 @@ import { AmqpConsumer } from "./consumer.js";
 import { applyDeclarations } from "./declare.js";
 import { amqpEvents } from "./events.js";
 import { amqpMailbox } from "./mailbox.js";
+import { amqpNativeDelay } from "./native-delay-route.js";
 import {
   DELAYED_PUBLISH_EXCHANGE,
   delayedDeliveryBindings,
@@ -110,11 +112,14 @@ export class AmqpTransport implements Transport {
    * The app has a quorum queue (celery/utils/quorum_queues.py `detect_quorum_queues`):
    * ETA tasks go through the native delayed delivery levels, workers declare them.
    */
-  readonly nativeDelay: boolean;
+  readonly quorumQueuesDetected: boolean;
+  /** Where an ETA task goes on this broker (native-delay-route.ts). */
+  readonly nativeDelay: NativeDelay;
 
   constructor(readonly options: AmqpTransportOptions) {
     this.topology = { ...DEFAULT_TASK_TOPOLOGY, ...options.topology };
-    this.nativeDelay = detectQuorumQueues(options.appQueues ?? []);
+    this.quorumQueuesDetected = detectQuorumQueues(options.appQueues ?? []);
+    this.nativeDelay = amqpNativeDelay(options.appQueues ?? []);
     this.connection = new AmqpConnection({
       endpoint: options.endpoint,
       ...(options.endpoints ? { endpoints: options.endpoints } : {}),
@@ -327,7 +332,7 @@ export class AmqpTransport implements Transport {
         },
         ...(this.options.maxDepth !== undefined ? { maxDepth: this.options.maxDepth } : {}),
         // celery/worker/consumer/tasks.py `Tasks.qos_global`: quorum queues in the app -> per consumer.
-        perConsumerQos: this.nativeDelay && (this.options.detectQuorumQueues ?? true),
+        perConsumerQos: this.quorumQueuesDetected && (this.options.detectQuorumQueues ?? true),
       },
       options,
     );
@@ -337,7 +342,7 @@ export class AmqpTransport implements Transport {
     }
     await consumer.start();
     this.consumers.add(consumer);
-    if (this.nativeDelay) {
+    if (this.quorumQueuesDetected) {
       await this.setUpNativeDelay(options.queues, (err) => options.onError?.(err));
     }
     return consumer;

@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from "vitest";
 import { Celery } from "../../../src/app.js";
-import { nativeDelayRoute } from "../../../src/client/native-delay.js";
 import { ConfigError } from "../../../src/errors.js";
 import {
   calculateRoutingKey,
@@ -15,7 +14,8 @@ import {
   MAX_NATIVE_DELAY_SECONDS,
   nativeDelayedDeliveryDeclarations,
 } from "../../../src/transports/amqp/native-delayed-delivery.js";
-import type { QueueSpec } from "../../../src/transports/transport.js";
+import { brokerNativeDelay } from "../../../src/transports/factory.js";
+import type { EtaMessage, QueueSpec } from "../../../src/transports/transport.js";
 
 const quorumTopic: QueueSpec = {
   name: "q",
@@ -33,6 +33,15 @@ const base = {
   eta: "2030-01-01T00:00:10+00:00",
   now: Date.parse("2030-01-01T00:00:00Z"),
 };
+
+/** The question as the producer asks it: a message with an eta, to the broker's native delay if any. */
+function nativeDelayRoute(
+  input: Omit<EtaMessage, "eta"> & { broker: string; appQueues: QueueSpec[]; eta: string | null },
+) {
+  const { broker, appQueues, eta, ...message } = input;
+  if (eta === null) return null;
+  return brokerNativeDelay(broker, appQueues)?.({ ...message, eta }) ?? null;
+}
 
 describe("nativeDelayRoute (send_task's quorum branch)", () => {
   it("routes a countdown on a quorum app through celery_delayed_27 with the delay in binary", () => {
@@ -77,6 +86,26 @@ describe("nativeDelayRoute (send_task's quorum branch)", () => {
     expect(delayed.declare[0]?.arguments).toEqual({ "x-queue-type": "quorum" });
     const classic = new Celery({ broker: "amqp://h", taskDefaultExchangeType: "topic" });
     expect(classic.prepareTask("t", [], {}, { countdown: 5 }).message.exchange).toBe("celery");
+  });
+});
+
+describe("native delay as a transport capability", () => {
+  it("the AMQP transport answers as the app's wired function does; Redis offers none", async () => {
+    const quorum = new Celery({
+      broker: "amqp://h",
+      taskDefaultQueueType: "quorum",
+      taskDefaultExchangeType: "topic",
+    });
+    const message: EtaMessage = { ...base, queue: quorum.router.queue("celery") };
+    expect(quorum.transport.nativeDelay?.(message)).toEqual({
+      exchange: DELAYED_PUBLISH_EXCHANGE,
+      routingKey: calculateRoutingKey(10, "celery"),
+    });
+    expect(quorum.nativeDelay?.(message)).toEqual(quorum.transport.nativeDelay?.(message));
+    const redis = new Celery({ broker: "redis://127.0.0.1:1/0" });
+    expect(redis.nativeDelay).toBeUndefined();
+    expect(redis.transport.nativeDelay).toBeUndefined();
+    await Promise.all([quorum.close(), redis.close()]);
   });
 });
 

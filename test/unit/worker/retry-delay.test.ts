@@ -66,7 +66,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
       request("main", "main.rk"),
       retry(),
       a.router,
-      a.settings.broker,
+      a.nativeDelay,
       NOW,
     );
     expect(out?.message.exchange).toBe(DELAYED_PUBLISH_EXCHANGE);
@@ -81,7 +81,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
       request("celery_delayed_1", calculateRoutingKey(5, "main.rk")),
       retry(),
       a.router,
-      a.settings.broker,
+      a.nativeDelay,
       NOW,
     );
     expect(out?.message.routingKey).toBe(calculateRoutingKey(10, "main.rk"));
@@ -94,7 +94,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
       request("main", "main.rk"),
       retry(),
       routed.router,
-      routed.settings.broker,
+      routed.nativeDelay,
       NOW,
     );
     expect(byRoute?.message.routingKey).toBe(calculateRoutingKey(10, "other.rk"));
@@ -104,7 +104,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
       request("main", "main.rk"),
       retry({ queue: "other" }),
       a.router,
-      a.settings.broker,
+      a.nativeDelay,
       NOW,
     );
     expect(byOption?.declare.map((q) => q.name)).toEqual(["other"]);
@@ -118,16 +118,16 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
       request("main", "main.rk"),
       retry({}, at),
       a.router,
-      a.settings.broker,
+      a.nativeDelay,
       NOW,
     );
     expect(byEta?.message.routingKey).toBe(calculateRoutingKey(3, "main.rk"));
     expect(
-      delayedRetry(message(null), request("main", "main.rk"), retry({}, 0), a.router, a.settings.broker, NOW),
+      delayedRetry(message(null), request("main", "main.rk"), retry({}, 0), a.router, a.nativeDelay, NOW),
     ).toBeNull();
     // Sent through the anonymous exchange: routed by queue name, here a direct queue.
     expect(
-      delayedRetry(message(ETA_10S), request("", "plain"), retry(), a.router, a.settings.broker, NOW),
+      delayedRetry(message(ETA_10S), request("", "plain"), retry(), a.router, a.nativeDelay, NOW),
     ).toBeNull();
     expect(
       delayedRetry(
@@ -135,7 +135,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
         request("main", "main.rk"),
         retry({}, 0.5),
         a.router,
-        a.settings.broker,
+        a.nativeDelay,
         NOW,
       ),
     ).toBeNull();
@@ -146,7 +146,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
         request("main", "main.rk"),
         retry(),
         redis.router,
-        redis.settings.broker,
+        redis.nativeDelay,
         NOW,
       ),
     ).toBeNull();
@@ -160,7 +160,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
         request("main", "main.rk"),
         retry({}, 2 ** 28),
         a.router,
-        a.settings.broker,
+        a.nativeDelay,
         NOW,
       );
     expect(tooLong).toThrow(ConfigError);
