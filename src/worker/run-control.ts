@@ -66,3 +66,16 @@ export class RunControl {
     };
   }
 }
+
+/** Whether every run in `runs` ends within `timeoutMs` (a warm shutdown's wait); the timer is cleared. */
+export async function runsFinishedWithin(runs: Iterable<Promise<void>>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const finished = await Promise.race([
+    Promise.all([...runs]).then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  return finished;
+}

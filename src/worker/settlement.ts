@@ -80,3 +80,24 @@ export function settleOnce(delivery: Delivery): Delivery {
     reject: (requeue) => once(() => delivery.reject(requeue)),
   };
 }
+
+/**
+ * Puts a message the worker will not run back on its queue (kombu restores unacked messages at
+ * shutdown). A refused restore is logged, unless `brokerGone()`: the visibility sweep restores it.
+ */
+export async function restoreMessage(
+  delivery: Delivery,
+  logger: Logger,
+  brokerGone: () => boolean,
+): Promise<void> {
+  try {
+    await delivery.reject(true);
+  } catch (err) {
+    // With the broker gone each of these would repeat the one fatal line; the sweep restores them.
+    if (brokerGone()) return;
+    logger.error(
+      { err },
+      `could not restore message ${delivery.deliveryInfo.deliveryTag}; the visibility sweep will`,
+    );
+  }
+}

@@ -136,6 +136,16 @@ export function toQueueSpec(q: string | QueueSpec): QueueSpec {
     : q;
 }
 
+/**
+ * The queues a worker starts consuming: `options.queues` (a name as the app's queue table has it),
+ * else the default queue.
+ */
+export function startQueues(options: WorkerOptions, deps: WorkerDeps): QueueSpec[] {
+  return (options.queues ?? [deps.settings.taskDefaultQueue]).map((q) =>
+    typeof q === "string" && deps.resolveQueue ? deps.resolveQueue(q) : toQueueSpec(q),
+  );
+}
+
 type Check = (option: string, value: unknown) => void;
 
 const stringList: Check = (option, value) => {
