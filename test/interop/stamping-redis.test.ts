@@ -286,6 +286,12 @@ def run(first, queue):
         r.get(timeout=30)
         return ["no error"]
     except Exception as exc:
+        # get() follows parents: it can raise the first step's FAILURE before the worker stored
+        # the same FAILURE on the failed chain's last step (Backend.mark_as_failure stores its own
+        # meta first, then each remaining chain step's), so wait for that second store.
+        deadline = time.monotonic() + 10
+        while r.state == "PENDING" and time.monotonic() < deadline:
+            time.sleep(0.05)
         return [r.state, r.parent.state, type(exc).__name__, str(exc)]
 emit({"ts": run("ts.add", ${q(tsQ)}), "py": run("interop.add", ${q(pyQ)})})
 `,
