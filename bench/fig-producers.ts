@@ -103,44 +103,52 @@ function body(
   };
 }
 
-export async function redisProducer(ctx: BenchContext): Promise<FigureBody> {
+/** One producer figure: the package and the raw client alternated in one process, then Python. */
+async function producerFigure(
+  ctx: BenchContext,
+  broker: string,
+  proc: string,
+  id: string,
+  title: string,
+  raw: Parameters<typeof body>[5],
+): Promise<FigureBody> {
   const c = counts(ctx);
-  const broker = ctx.servers.redisUrl(0);
   const backend = ctx.servers.redisUrl(1);
-  ctx.log(`  Celeriac vs raw LPUSH: ${c.rounds} × ${c.tasks}`);
-  const rounds = await runProcJson<Rounds>("produce-redis.mjs", [
-    broker,
-    backend,
-    String(c.tasks),
-    String(c.rounds),
-  ]);
+  ctx.log(`  Celeriac vs ${raw.name}: ${c.rounds} × ${c.tasks}`);
+  const rounds = await runProcJson<Rounds>(proc, [broker, backend, String(c.tasks), String(c.rounds)]);
   ctx.log(`  Python send_task loop: ${c.pythonTasks}`);
   const python = await pythonSendLoop(broker, backend, c.pythonTasks);
-  return body("redis-producer", "Redis producer", c, rounds, python, {
-    name: "raw pipelined LPUSH",
-    note: "one ioredis pipeline of LPUSH of the envelope the package pushed",
-    target: 0.7,
-    issued: "issued at once",
-  });
+  return body(id, title, c, rounds, python, raw);
 }
 
-export async function amqpProducer(ctx: BenchContext): Promise<FigureBody> {
-  const c = counts(ctx);
-  const broker = ctx.servers.amqpUrl;
-  const backend = ctx.servers.redisUrl(1);
-  ctx.log(`  Celeriac vs raw confirm publish: ${c.rounds} × ${c.tasks}`);
-  const rounds = await runProcJson<Rounds>("produce-amqp.mjs", [
-    broker,
-    backend,
-    String(c.tasks),
-    String(c.rounds),
-  ]);
-  ctx.log(`  Python send_task loop: ${c.pythonTasks}`);
-  const python = await pythonSendLoop(broker, backend, c.pythonTasks);
-  return body("amqp-producer", "AMQP producer (publisher confirms on)", c, rounds, python, {
-    name: "raw amqplib confirm publish",
-    note: "ConfirmChannel.publish of the same body and properties, waitForConfirms per 5 000",
-    target: 0.9,
-    issued: "issued 5 000 at a time",
-  });
+export function redisProducer(ctx: BenchContext): Promise<FigureBody> {
+  return producerFigure(
+    ctx,
+    ctx.servers.redisUrl(0),
+    "produce-redis.mjs",
+    "redis-producer",
+    "Redis producer",
+    {
+      name: "raw pipelined LPUSH",
+      note: "one ioredis pipeline of LPUSH of the envelope the package pushed",
+      target: 0.7,
+      issued: "issued at once",
+    },
+  );
+}
+
+export function amqpProducer(ctx: BenchContext): Promise<FigureBody> {
+  return producerFigure(
+    ctx,
+    ctx.servers.amqpUrl,
+    "produce-amqp.mjs",
+    "amqp-producer",
+    "AMQP producer (publisher confirms on)",
+    {
+      name: "raw amqplib confirm publish",
+      note: "ConfirmChannel.publish of the same body and properties, waitForConfirms per 5 000",
+      target: 0.9,
+      issued: "issued 5 000 at a time",
+    },
+  );
 }
