@@ -303,16 +303,27 @@ describe("schedules agree with Celery 5.7's celery.schedules (real Python oracle
           const py = await ask({ kind: "solar", event, lat, lon, tz: "UTC", last_run_at: last, now });
           expect(py.error, py.message).toBeUndefined();
           const s = new SolarSchedule(event, lat, lon);
-          const remaining = s.remainingEstimate(last, now);
-          expect(Math.abs(remaining - (py.remaining as number))).toBeLessThan(TOLERANCE_MS);
+          const pyNextEvent = now + (py.remaining as number);
+          // When last_run_at falls within seconds of the event, the two models can put it on
+          // opposite sides (ephem's 18:51:22.7 vs suncalc's 18:51:25.5 for dusk_nautical at 0,0 on
+          // 2026-04-03, with last_run_at 18:51:25.455): Celery then answers the next day's event.
+          // There, Celery's event must be one of ours: this one or the one after.
+          const onBoundary = (t: number) => Math.abs(s.nextEvent(t - TOLERANCE_MS) - t) < TOLERANCE_MS;
+          const ours = onBoundary(last)
+            ? [s.nextEvent(last), s.nextEvent(last + TOLERANCE_MS)]
+            : [s.nextEvent(last)];
+          const gap = Math.min(...ours.map((t) => Math.abs(t - pyNextEvent)));
+          expect(gap, `ours ${ours.map((t) => new Date(t).toISOString())}`).toBeLessThan(TOLERANCE_MS);
+          const sameSide = Math.abs(s.nextEvent(last) - pyNextEvent) < TOLERANCE_MS;
           const due = s.isDue(last, now);
-          if (Math.abs(py.remaining as number) > TOLERANCE_MS) {
+          if (sameSide && !onBoundary(now) && Math.abs(py.remaining as number) > TOLERANCE_MS) {
             expect(due.isDue).toBe(py.is_due);
             expect(Math.abs(due.next - (py.next as number))).toBeLessThan(TOLERANCE_MS / 1000);
           }
         },
       ),
-      { numRuns: 300 },
+      // The boundary case fast-check found in CI (seed 1755756725), checked on every run.
+      { numRuns: 300, examples: [["dusk_nautical", { lat: 0, lon: 0 }, 1775242285455, 0]] },
     );
   });
 
