@@ -1,4 +1,4 @@
-import type { Channel, ChannelModel } from "amqplib";
+import type { Channel } from "amqplib";
 import { CeleryError, ConnectionLostError } from "../../errors.js";
 import { type ReconnectPolicy, withDeadline } from "../retry-policy.js";
 import type {
@@ -16,6 +16,7 @@ import type {
 import { AmqpConnection, type FailoverStrategy } from "./connection.js";
 import { AmqpConsumer } from "./consumer.js";
 import { applyDeclarations } from "./declare.js";
+import { DeclaredEntities } from "./declared-entities.js";
 import { amqpEvents } from "./events.js";
 import { amqpMailbox } from "./mailbox.js";
 import { amqpNativeDelay } from "./native-delay-route.js";
@@ -42,7 +43,7 @@ import { type AmqpEndpoint, describeAmqpEndpoints } from "./url.js";
  * declarations, purge and size; one ConfirmChannel for every publish
  * ({@link AmqpPublisher}); one channel per `consume()` ({@link AmqpConsumer}).
  * Every declaration made is remembered and made again, first, after a
- * reconnect, then the consumers come back.
+ * reconnect, then the consumers come back ({@link DeclaredEntities}).
  */
 export interface AmqpTransportOptions {
   endpoint: AmqpEndpoint;
@@ -99,13 +100,7 @@ export class AmqpTransport implements Transport {
   private readonly publisher: AmqpPublisher;
   private admin: Channel | null = null;
   private adminOpening: Promise<Channel> | null = null;
-  /** Everything ever declared, in order, for re-declaration after a reconnect. */
-  private readonly remembered = new Map<string, Declarations>();
-  /** Declarations done (or in progress) on the current connection generation. */
-  private declaredGeneration = -1;
-  private readonly declaredNow = new Map<string, Promise<void>>();
-  /** Keys of {@link declaredNow} whose declarations the broker took on this connection. */
-  private readonly declaredDone = new Set<string>();
+  private readonly declared: DeclaredEntities;
   private readonly consumers = new Set<AmqpConsumer>();
   private closed = false;
   /**
@@ -128,8 +123,12 @@ export class AmqpTransport implements Transport {
       connectionName: options.connectionName ?? "celeriac",
       onError: (err) => options.onError?.(err),
     });
+    this.declared = new DeclaredEntities(this.connection, (run) => this.onAdmin(run));
     // Runs before consumers' hooks (registered later): topology first.
-    this.connection.addSetupHook((model, generation) => this.redeclareAll(model, generation));
+    this.connection.addSetupHook((model, generation) => {
+      this.admin = null;
+      return this.declared.redeclareAll(model, generation);
+    });
     this.publisher = new AmqpPublisher(this.connection, {
       confirm: options.confirmPublish ?? true,
       maxAttempts: options.publishMaxAttempts ?? 10,
@@ -139,24 +138,6 @@ export class AmqpTransport implements Transport {
   /** The node connected to now (or tried next, while reconnecting). */
   get endpoint(): AmqpEndpoint {
     return this.connection.endpoint;
-  }
-
-  private async redeclareAll(model: ChannelModel, generation: number): Promise<void> {
-    this.admin = null;
-    this.declaredGeneration = generation;
-    this.declaredNow.clear();
-    this.declaredDone.clear();
-    if (this.remembered.size === 0) return;
-    const channel = await this.connection.openChannel(model, false);
-    try {
-      for (const [key, declarations] of this.remembered) {
-        await applyDeclarations(channel, declarations);
-        this.declaredNow.set(key, Promise.resolve());
-        this.declaredDone.add(key);
-      }
-    } finally {
-      await channel.close().catch(() => {});
-    }
   }
 
   private adminChannel(): Promise<Channel> {
@@ -186,31 +167,13 @@ export class AmqpTransport implements Transport {
    * Declares raw declarations once per connection and remembers them for
    * reconnects (events, pidbox and the RPC reply queue use this).
    */
-  async declareRaw(key: string, declarations: Declarations): Promise<void> {
-    await this.connection.model();
-    if (this.declaredGeneration !== this.connection.generation) {
-      this.declaredGeneration = this.connection.generation;
-      this.declaredNow.clear();
-      this.declaredDone.clear();
-    }
-    let done = this.declaredNow.get(key);
-    if (done === undefined) {
-      const generation = this.declaredGeneration;
-      done = this.onAdmin((channel) => applyDeclarations(channel, declarations)).then(() => {
-        this.remembered.set(key, declarations);
-        if (this.declaredGeneration === generation && this.declaredNow.has(key)) this.declaredDone.add(key);
-      });
-      this.declaredNow.set(key, done);
-      done.catch(() => this.declaredNow.delete(key));
-    }
-    return done;
+  declareRaw(key: string, declarations: Declarations): Promise<void> {
+    return this.declared.declare(key, declarations);
   }
 
   /** Forgets remembered declarations (an exclusive/auto-delete queue no longer wanted). */
   forget(key: string): void {
-    this.remembered.delete(key);
-    this.declaredNow.delete(key);
-    this.declaredDone.delete(key);
+    this.declared.forget(key);
   }
 
   /** Task queues as Celery declares them (exchange, queue with x-arguments, binding). */
@@ -222,13 +185,6 @@ export class AmqpTransport implements Transport {
     for (const queue of queues) {
       await this.declareRaw(taskDeclarationKey(queue), this.taskQueueDeclarations(queue));
     }
-  }
-
-  /** Every queue of `queues` is declared on the open connection (kombu's `maybe_declare` cache hit). */
-  private alreadyDeclared(queues: readonly QueueSpec[]): boolean {
-    if (!this.connection.isOpen || this.declaredGeneration !== this.connection.generation) return false;
-    for (const queue of queues) if (!this.declaredDone.has(taskDeclarationKey(queue))) return false;
-    return true;
   }
 
   /**
@@ -245,7 +201,7 @@ export class AmqpTransport implements Transport {
       );
     // Queues already declared on this connection: straight to the publisher, with no promise,
     // timer or tick of the declaration path per message.
-    if (message.exchange !== DELAYED_PUBLISH_EXCHANGE && this.alreadyDeclared(declare)) {
+    if (message.exchange !== DELAYED_PUBLISH_EXCHANGE && this.declared.allDone(declare, taskDeclarationKey)) {
       return this.publisher.publish(message, timeoutMs, expired);
     }
     return this.declareThenPublish(message, declare, timeoutMs, expired);
@@ -338,7 +294,7 @@ export class AmqpTransport implements Transport {
     );
     // Remember them too, so a reconnect re-declares them before consuming.
     for (const q of options.queues) {
-      this.remembered.set(taskDeclarationKey(q), this.taskQueueDeclarations(q));
+      this.declared.remember(taskDeclarationKey(q), this.taskQueueDeclarations(q));
     }
     await consumer.start();
     this.consumers.add(consumer);
