@@ -1,5 +1,5 @@
-import { PgDatabase } from "../backends/database/pg.js";
-import { databaseTarget } from "../backends/database/url.js";
+import { createDjangoBeatTables } from "../backends/beat-store-factory.js";
+import type { DjangoBeatTables, PeriodicTaskRow } from "../backends/django-beat-tables.js";
 import type { Logger } from "../logging.js";
 import { CrontabSchedule } from "./crontab.js";
 import type { BeatEntry } from "./entry.js";
@@ -35,6 +35,8 @@ export interface DjangoBeatStoreOptions {
   databaseUrl: string;
   log: Logger;
   now?: () => number;
+  /** The tables (default: django-celery-beat's on `databaseUrl`). */
+  tables?: DjangoBeatTables;
 }
 
 /** django_celery_beat/utils.py NEVER_CHECK_TIMEOUT. */
@@ -49,39 +51,6 @@ const PERIOD_SECONDS: Record<string, number> = {
   seconds: 1,
   microseconds: 1e-6,
 };
-
-interface TaskRow {
-  id: string;
-  name: string;
-  task: string;
-  args: string | null;
-  kwargs: string | null;
-  queue: string | null;
-  exchange: string | null;
-  routing_key: string | null;
-  headers: string | null;
-  priority: number | null;
-  expires: Date | null;
-  expire_seconds: number | null;
-  one_off: boolean;
-  start_time: Date | null;
-  enabled: boolean;
-  last_run_at: Date | null;
-  total_run_count: number;
-  date_changed: Date | null;
-  every: number | null;
-  period: string | null;
-  minute: string | null;
-  hour: string | null;
-  day_of_week: string | null;
-  day_of_month: string | null;
-  month_of_year: string | null;
-  cron_tz: string | null;
-  clocked_time: Date | null;
-  solar_event: string | null;
-  solar_lat: number | null;
-  solar_lon: number | null;
-}
 
 /** What the store keeps about each entry's row (BeatEntry.storeData). */
 interface RowData {
@@ -147,22 +116,10 @@ class ClockedSchedule implements Schedule {
   }
 }
 
-const SELECT = `SELECT t.id::text AS id, t.name, t.task, t.args, t.kwargs, t.queue, t.exchange, t.routing_key,
-  t.headers, t.priority, t.expires, t.expire_seconds, t.one_off, t.start_time, t.enabled, t.last_run_at,
-  t.total_run_count, t.date_changed, i.every, i.period, c.minute, c.hour, c.day_of_week, c.day_of_month,
-  c.month_of_year, c.timezone AS cron_tz, k.clocked_time, s.event AS solar_event,
-  s.latitude::float8 AS solar_lat, s.longitude::float8 AS solar_lon
-  FROM django_celery_beat_periodictask t
-  LEFT JOIN django_celery_beat_intervalschedule i ON i.id = t.interval_id
-  LEFT JOIN django_celery_beat_crontabschedule c ON c.id = t.crontab_id
-  LEFT JOIN django_celery_beat_solarschedule s ON s.id = t.solar_id
-  LEFT JOIN django_celery_beat_clockedschedule k ON k.id = t.clocked_id
-  WHERE t.enabled`;
-
 export class DjangoBeatStore implements ScheduleStore {
   readonly info: string;
   readonly defaultMaxInterval = 5;
-  readonly db: PgDatabase;
+  readonly tables: DjangoBeatTables;
   private map: ReadonlyMap<string, BeatEntry> = new Map();
   private lastChange: number | null = null;
   private lastFullRead = 0;
@@ -171,11 +128,8 @@ export class DjangoBeatStore implements ScheduleStore {
   private readonly pendingDisable = new Map<string, { resetCount: boolean; markChanged: boolean }>();
 
   constructor(private readonly o: DjangoBeatStoreOptions) {
-    const target = { ...databaseTarget("django-db", o.databaseUrl) };
-    this.db = new PgDatabase(target, {
-      howToCreate: "python manage.py migrate django_celery_beat (Celeriac never creates Django's tables)",
-    });
-    this.info = `    . db -> ${target.masked} (django-celery-beat DatabaseScheduler tables)`;
+    this.tables = o.tables ?? createDjangoBeatTables(o.databaseUrl);
+    this.info = `    . db -> ${this.tables.maskedUrl} (django-celery-beat DatabaseScheduler tables)`;
     this.now = o.now ?? Date.now;
   }
 
@@ -188,20 +142,12 @@ export class DjangoBeatStore implements ScheduleStore {
     await this.read();
   }
 
-  private async changeMarker(): Promise<number | null> {
-    const rows = await this.db.query<{ last_update: Date }>(
-      "read the periodic task change marker",
-      "SELECT last_update FROM django_celery_beat_periodictasks WHERE ident = 1",
-    );
-    return rows[0] ? rows[0].last_update.getTime() : null;
-  }
-
   /** `all_as_schedule`: the enabled rows as entries. */
   private async read(): Promise<void> {
     await this.sync();
-    this.lastChange = await this.changeMarker();
+    this.lastChange = await this.tables.changeMarker();
     this.lastFullRead = this.now();
-    const rows = await this.db.query<TaskRow>("read periodic tasks", SELECT);
+    const rows = await this.tables.enabledTasks();
     const map = new Map<string, BeatEntry>();
     for (const row of rows) {
       const entry = this.entryOf(row);
@@ -210,7 +156,7 @@ export class DjangoBeatStore implements ScheduleStore {
     this.map = map;
   }
 
-  private scheduleOf(row: TaskRow): Schedule | null {
+  private scheduleOf(row: PeriodicTaskRow): Schedule | null {
     if (row.every !== null && row.period !== null) {
       const unit = PERIOD_SECONDS[row.period];
       if (unit === undefined) throw new Error(`unknown interval period ${JSON.stringify(row.period)}`);
@@ -236,7 +182,7 @@ export class DjangoBeatStore implements ScheduleStore {
   }
 
   /** `ModelEntry.__init__`; null (logged) for a row that cannot be an entry. */
-  private entryOf(row: TaskRow): BeatEntry | null {
+  private entryOf(row: PeriodicTaskRow): BeatEntry | null {
     const where = `periodic task ${JSON.stringify(row.name)} (django_celery_beat_periodictask id ${row.id})`;
     let schedule: Schedule | null;
     try {
@@ -303,7 +249,7 @@ export class DjangoBeatStore implements ScheduleStore {
     if (this.pendingDisable.size > 0) await this.read();
     else if (this.now() - this.lastFullRead >= FULL_SYNC_MS) await this.read();
     else {
-      const marker = await this.changeMarker();
+      const marker = await this.tables.changeMarker();
       if (marker !== null && (this.lastChange === null || marker > this.lastChange)) {
         this.o.log.info("beat: DatabaseScheduler: Schedule changed.");
         await this.read();
@@ -335,12 +281,7 @@ export class DjangoBeatStore implements ScheduleStore {
     const next: BeatEntry = { ...entry, lastRunAt: runAt, totalRunCount: entry.totalRunCount + 1 };
     const data = entry.storeData as RowData | undefined;
     if (data) {
-      await this.db.query(
-        "record a periodic task run",
-        `UPDATE django_celery_beat_periodictask SET last_run_at = $2, total_run_count = $3, date_changed = now()
-         WHERE id = $1::bigint`,
-        [data.id, new Date(runAt), next.totalRunCount],
-      );
+      await this.tables.recordRun(data.id, runAt, next.totalRunCount);
     }
     this.map = new Map(this.map).set(entry.name, next);
     return next;
@@ -352,19 +293,8 @@ export class DjangoBeatStore implements ScheduleStore {
       this.pendingDisable.delete(id);
       // PeriodicTask.save(): a disabled task's last_run_at is cleared; the model's `no_changes`
       // attribute (not a column) decides whether the change marker moves.
-      await this.db.query(
-        "disable a periodic task",
-        `UPDATE django_celery_beat_periodictask SET enabled = false, last_run_at = NULL, date_changed = now(),
-           total_run_count = CASE WHEN $2 THEN 0 ELSE total_run_count END WHERE id = $1::bigint`,
-        [id, how.resetCount],
-      );
-      if (how.markChanged) {
-        await this.db.query(
-          "bump the periodic task change marker",
-          `INSERT INTO django_celery_beat_periodictasks (ident, last_update) VALUES (1, now())
-           ON CONFLICT (ident) DO UPDATE SET last_update = EXCLUDED.last_update`,
-        );
-      }
+      await this.tables.disable(id, how.resetCount);
+      if (how.markChanged) await this.tables.bumpChangeMarker();
     }
   }
 
@@ -372,7 +302,7 @@ export class DjangoBeatStore implements ScheduleStore {
     try {
       await this.sync();
     } finally {
-      await this.db.close();
+      await this.tables.close();
     }
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createRedBeatStore, type RedBeatStore } from "../backends/redbeat-store.js";
+import { createRedBeatStore } from "../backends/beat-store-factory.js";
+import type { RedBeatStore } from "../backends/redbeat-store.js";
 import type { Settings } from "../config.js";
 import type { Logger } from "../logging.js";
 import type { BeatEntry } from "./entry.js";
