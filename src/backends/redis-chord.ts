@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { ConfigError } from "../errors.js";
 import { isRecord } from "../protocol/guards.js";
-import { pyRepr } from "../protocol/py-repr.js";
 import { parseResultTuple, type ResultTupleNode } from "../protocol/result-meta.js";
 import type { ResultKeys } from "../transports/redis/keys.js";
 import type { ChordErrorInfo, ChordJoin, ChordJoiner, ChordPart } from "./backend.js";
+import { chordError, excDictRepr } from "./chord-results.js";
 import type { MetaCodec } from "./meta-codec.js";
 
 /**
@@ -82,28 +82,6 @@ export interface ChordMember {
   taskId: string;
   state: string;
   result: unknown;
-}
-
-export function chordError(message: string): ChordErrorInfo {
-  return { exc_type: "ChordError", exc_message: [message], exc_module: "celery.exceptions" };
-}
-
-/**
- * Python's `repr(exc)` of a stored exception dict once `exception_to_python` rebuilt it:
- * `ValueError('bad value', 7)` (the builtin repr of each arg, not saferepr: a str holding `'`
- * is double-quoted, as `_unpack_chord_result`'s `{retval!r}` shows it).
- */
-export function excDictRepr(value: unknown): string {
-  if (value !== null && typeof value === "object" && "exc_type" in value) {
-    const v = value as { exc_type: unknown; exc_message?: unknown };
-    const args = Array.isArray(v.exc_message)
-      ? v.exc_message
-      : v.exc_message === undefined
-        ? []
-        : [v.exc_message];
-    return `${String(v.exc_type)}(${args.map((a) => pyRepr(a)).join(", ")})`;
-  }
-  return pyRepr(value);
 }
 
 const PROPAGATE = new Set(["FAILURE", "REVOKED"]);

@@ -1,5 +1,5 @@
 import type { ResultBackend, ResultMetaRecord } from "../backends/backend.js";
-import { joinResults, tupleTaskIds } from "../backends/database/content.js";
+import { joinResults, tupleTaskIds } from "../backends/chord-results.js";
 import { applySignature } from "../canvas/apply.js";
 import { Signature } from "../canvas/signature.js";
 import { CHORD_UNLOCK_TASK } from "../client/chord-unlock.js";

@@ -6,7 +6,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Celery } from "../../src/app.js";
-import { joinResults, pythonJsonDumps, tupleTaskIds } from "../../src/backends/database/content.js";
+import { joinResults, tupleTaskIds } from "../../src/backends/chord-results.js";
+import { pythonJsonDumps } from "../../src/backends/database/content.js";
 import { databaseTarget, isDatabaseBackend, maskUrl } from "../../src/backends/database/url.js";
 import { ConfigError } from "../../src/errors.js";
 import { parseResultTuple } from "../../src/protocol/result-meta.js";

@@ -9,7 +9,8 @@ import type {
   ResultMetaRecord,
   WaitOptions,
 } from "../backend.js";
-import { type ContentCodec, joinResults, pythonJsonDumps, tupleTaskIds } from "./content.js";
+import { joinResults, tupleTaskIds } from "../chord-results.js";
+import { type ContentCodec, pythonJsonDumps } from "./content.js";
 import { type DatabaseRetryPolicy, PgDatabase } from "./pg.js";
 import { pollUntilReady } from "./polling.js";
 import type { DatabaseTarget } from "./url.js";
