@@ -3,7 +3,7 @@
  * 5.7.0): a request reaches a listening node with its headers, a reply reaches the client's reply
  * queue, a reply after the broadcast is over or for a routing key nobody is bound for is dropped,
  * and (Redis) a reply-queue entry that is no kombu envelope (not JSON, truncated, not an object) is skipped. What Python's nodes and
- * clients make of these bytes is in control-replies.test.ts and the control-redis-* / ops-amqp tiers.
+ * clients make of these bytes is in control-replies.test.ts and the control-redis-* / worker-ops-* tiers.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * The TS side of the operations suites (worker-ops-redis, ops-amqp): the tasks every TS worker
+ * The TS side of the operations suites (test/interop/worker-ops/): the tasks every TS worker
  * there registers, what they record, extra workers for mingle/duplicate-name cases, and a bounded
  * poll. One copy for both brokers.
  */

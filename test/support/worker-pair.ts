@@ -17,9 +17,10 @@
  *   afterAll(() => pair?.close());
  *
  * The TS side is built while the Python worker boots (a Celery worker takes seconds to be ready;
- * nothing on the TS side waits for it), and both are closed together. The broker and the backend
- * are fresh Redis databases of the file's own; the Python worker's default queue is `pyQ` unless
- * `python.defaultQueue` says otherwise.
+ * nothing on the TS side waits for it), and both are closed together. The backend is a fresh Redis
+ * database of the file's own, and so is the broker unless `broker` names one (a suite run per
+ * transport passes the shared RabbitMQ's `amqpUrl()`); the Python worker's default queue is `pyQ`
+ * unless `python.defaultQueue` says otherwise.
  */
 import { type CeleryWorker, type CeleryWorkerOptions, startCeleryWorker } from "./celery.js";
 import { allocateRedisDb } from "./services.js";
@@ -36,6 +37,8 @@ export interface TsSide {
 export interface WorkerPairOptions {
   readonly pyQ: string;
   readonly tsQ: string;
+  /** The broker URL both workers use; default a fresh Redis database. */
+  readonly broker?: string;
   /** The Python worker's options besides its broker, backend and queue (pool, concurrency, -I, version). */
   readonly python?: Omit<CeleryWorkerOptions, "brokerUrl" | "backendUrl" | "queues">;
   /** Builds and starts the TS side (its app or stack, tasks and worker); resolves once it consumes. */
@@ -49,8 +52,11 @@ export interface WorkerPair extends PairUrls {
 }
 
 export async function startWorkerPair(options: WorkerPairOptions): Promise<WorkerPair> {
-  const [brokerDb, backendDb] = await Promise.all([allocateRedisDb(), allocateRedisDb()]);
-  const urls = { broker: brokerDb.url, backend: backendDb.url };
+  const [broker, backendDb] = await Promise.all([
+    options.broker ?? allocateRedisDb().then((db) => db.url),
+    allocateRedisDb(),
+  ]);
+  const urls = { broker, backend: backendDb.url };
   const [py, ts] = await Promise.allSettled([
     startCeleryWorker({
       brokerUrl: urls.broker,

@@ -2,7 +2,7 @@
  * kombu's pidbox protocol (control/mailbox-client.ts, control/worker-pidbox.ts) over an in-memory
  * BrokerMailbox: what the control layer puts on the wire and how it reads replies, including
  * hostile bytes. The brokers' own mailboxes are proven against real Celery in
- * test/interop/control-replies.test.ts (both brokers) and the control-redis-* / ops-amqp tiers.
+ * test/interop/control-replies.test.ts (both brokers) and the control-redis-* / worker-ops-* tiers.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
