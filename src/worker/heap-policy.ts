@@ -1,36 +1,98 @@
-import { setFlagsFromString } from "node:v8";
+import { PerformanceObserver } from "node:perf_hooks";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 
 /**
- * The V8 heap setting a worker process takes at `worker.start()` (WorkerOptions.heapPolicy).
+ * The V8 heap settings a worker process takes at `worker.start()` (WorkerOptions.heapPolicy).
  *
- * V8 lets the old generation grow to about 4x what is live before its next full collection when
+ * Old generation: V8 lets it grow to about 4x what is live before its next full collection when
  * the machine has gigabytes of memory (its heap-growing factor). A worker draining a queue keeps
  * promoting short-lived per-task objects, so its RSS climbs to that bound and stays there: a worker
  * with ~12 MB live peaked at 131 MB. With the growth capped at 100 % (2x live) it peaked at
- * 104-110 MB, at the same CPU per task and GC pause total within noise (bench/RESULTS.md, "Worker
- * memory"). The flag is read at every full collection, so it takes effect when set after start.
+ * 104-110 MB, at the same CPU per task. The flag is read at every full collection, so it takes
+ * effect when set after start.
  *
- * Node has no API for heap sizes after start; `v8.setFlagsFromString` changes a process-wide
- * setting, which is why it is the worker's (a worker process is dedicated to it, as a Celery
- * worker process is) and can be turned off. Not applied either when the process was started with
- * its own old-generation flags (in `execArgv` or NODE_OPTIONS): those win. The young generation
- * cannot be sized after start; `node --max-semi-space-size=2` (or NODE_OPTIONS) with this policy
- * measured 80 MB.
+ * Young generation: V8 doubles the new space (two semi-spaces) whenever most of it survives a
+ * scavenge, up to 2 x 16 MB on Node 20 and 2 x 32 MB on Node 24, and never gives it back while the
+ * process is busy. A draining worker reaches that maximum, which is most of what stays above the
+ * old-generation bound. Its maximum (`--max-semi-space-size`) is read once when the heap is set up,
+ * but the growth factor (`--semi-space-growth-factor`) is read at every growth step, so setting it
+ * to 1 once the new space has reached YOUNG_GENERATION_CAP_BYTES freezes it there: peak 83-87 MB
+ * instead of 106-110, CPU per task within noise (bench/RESULTS.md, "Memory"; 2 x 1 MB did cost
+ * about 5 %, so a smaller new space is left to grow to the cap first).
+ *
+ * Node has no API for heap sizes after start; `v8.setFlagsFromString` changes process-wide
+ * settings, which is why they are the worker's (a worker process is dedicated to it, as a Celery
+ * worker process is) and can be turned off. Flags the process was started with (in `execArgv` or
+ * NODE_OPTIONS) win, each generation separately.
  */
 export const WORKER_HEAP_FLAGS: readonly string[] = ["--heap-growing-percent=100"];
 
-/**
- * Flags that size the old generation: when the user passed one, the worker leaves it alone. The
- * young generation's flags (`--max-semi-space-size`) are independent of it and combine with it.
- */
-const USER_HEAP_FLAG = /--(max-old-space-size|max-heap-size|heap-growing-percent)\b/;
+/** Both semi-spaces together, as `v8.getHeapSpaceStatistics()` reports `new_space`'s size. */
+export const YOUNG_GENERATION_CAP_BYTES = 8 * 1024 * 1024;
+const FREEZE_YOUNG_GENERATION = "--semi-space-growth-factor=1";
 
-/** True when the flags were set; false when the process already carries old-generation flags. */
+/** Flags that size the old generation: when the user passed one, the worker leaves it alone. */
+const USER_OLD_GENERATION_FLAG = /--(max-old-space-size|max-heap-size|heap-growing-percent)\b/;
+/** Flags that size the young generation (`--max-heap-size` sizes both). */
+const USER_YOUNG_GENERATION_FLAG =
+  /--(max-semi-space-size|min-semi-space-size|semi-space-growth-factor|max-heap-size)\b/;
+
+export interface HeapPolicyPlan {
+  /** Set WORKER_HEAP_FLAGS. */
+  oldGeneration: boolean;
+  /** Freeze the new space once it reaches YOUNG_GENERATION_CAP_BYTES. */
+  youngGeneration: boolean;
+}
+
+/** What the policy may change, given the flags the process was started with. */
+export function planWorkerHeapPolicy(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions: string = process.env.NODE_OPTIONS ?? "",
+): HeapPolicyPlan {
+  // V8 accepts `--max_semi_space_size` as well as `--max-semi-space-size`.
+  const given = [nodeOptions, ...execArgv].join(" ").replaceAll("_", "-");
+  return {
+    oldGeneration: !USER_OLD_GENERATION_FLAG.test(given),
+    youngGeneration: !USER_YOUNG_GENERATION_FLAG.test(given),
+  };
+}
+
+function newSpaceBytes(): number {
+  return getHeapSpaceStatistics().find((space) => space.space_name === "new_space")?.space_size ?? 0;
+}
+
+let youngGenerationWatch: PerformanceObserver | null = null;
+let youngGenerationFrozen = false;
+
+/** Freezes the new space now if it is at the cap, else after the garbage collection that grows it there. */
+function capYoungGeneration(): void {
+  if (youngGenerationFrozen || youngGenerationWatch !== null) return;
+  const freezeAtCap = (): boolean => {
+    if (newSpaceBytes() < YOUNG_GENERATION_CAP_BYTES) return false;
+    setFlagsFromString(FREEZE_YOUNG_GENERATION);
+    youngGenerationFrozen = true;
+    return true;
+  };
+  if (freezeAtCap()) return;
+  // A scavenge grows the new space by one step (2x); checking after each collection freezes it at
+  // the first size at or above the cap. The observer ends there; it holds no handle open.
+  const watch = new PerformanceObserver(() => {
+    if (freezeAtCap()) {
+      watch.disconnect();
+      youngGenerationWatch = null;
+    }
+  });
+  watch.observe({ entryTypes: ["gc"] });
+  youngGenerationWatch = watch;
+}
+
+/** Applies the policy; returns what it changed (nothing of what the process's own flags size). */
 export function applyWorkerHeapPolicy(
   execArgv: readonly string[] = process.execArgv,
   nodeOptions: string = process.env.NODE_OPTIONS ?? "",
-): boolean {
-  if (USER_HEAP_FLAG.test(nodeOptions) || execArgv.some((arg) => USER_HEAP_FLAG.test(arg))) return false;
-  for (const flag of WORKER_HEAP_FLAGS) setFlagsFromString(flag);
-  return true;
+): HeapPolicyPlan {
+  const plan = planWorkerHeapPolicy(execArgv, nodeOptions);
+  if (plan.oldGeneration) for (const flag of WORKER_HEAP_FLAGS) setFlagsFromString(flag);
+  if (plan.youngGeneration) capYoungGeneration();
+  return plan;
 }
