@@ -40,9 +40,14 @@ export interface EnvelopeOptions {
 }
 
 /** Properties kombu writes itself; a producer's own values for these are replaced. */
-const TRANSPORT_PROPERTIES = new Set(["delivery_info", "priority", "body_encoding", "delivery_tag"]);
+export const TRANSPORT_PROPERTIES: ReadonlySet<string> = new Set([
+  "delivery_info",
+  "priority",
+  "body_encoding",
+  "delivery_tag",
+]);
 
-function toBuffer(body: Uint8Array): Buffer {
+export function toBuffer(body: Uint8Array): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
@@ -73,6 +78,11 @@ export function messagePriority(envelope: unknown): number {
   else if (typeof raw === "string" && /^\s*[+-]?\d+(?:_\d+)*\s*$/.test(raw))
     n = Number(raw.replaceAll("_", ""));
   else return 0;
+  return priorityLevel(n);
+}
+
+/** `int(priority)` clamped to 0-9 (see {@link messagePriority}) of a number. */
+export function priorityLevel(n: number): number {
   if (Number.isNaN(n)) return 0;
   if (!Number.isFinite(n)) throw new Error(`cannot convert float ${n} to integer`);
   return Math.max(0, Math.min(9, Math.trunc(n)));

@@ -3,7 +3,8 @@ import type { RetryPolicy } from "../../config-values.js";
 import { CeleryError, ConnectionLostError } from "../../errors.js";
 import type { OutgoingMessage, QueueSpec } from "../transport.js";
 import { ensureConnecting, withRetry } from "./connection.js";
-import { type BodyEncoding, buildEnvelope, messagePriority } from "./envelope.js";
+import type { BodyEncoding } from "./envelope.js";
+import { type EncodedEnvelope, EnvelopeEncoder } from "./envelope-encoder.js";
 import type { RedisKeys } from "./keys.js";
 import type { RedisEndpoint } from "./url.js";
 
@@ -85,7 +86,7 @@ export class RedisPublisher {
   private readonly options: RedisPublisherOptions;
   private readonly client: Redis;
   private readonly keys: RedisKeys;
-  private readonly bodyEncoding: BodyEncoding;
+  private readonly encoder: EnvelopeEncoder;
   private readonly declared = new Set<string>();
   private readonly regexCache = new Map<string, RegExp>();
   private batch: Batch | null = null;
@@ -98,7 +99,7 @@ export class RedisPublisher {
     this.options = options;
     this.client = options.client;
     this.keys = options.keys;
-    this.bodyEncoding = options.bodyEncoding ?? "base64";
+    this.encoder = new EnvelopeEncoder(options.bodyEncoding ?? "base64");
     this.client.on("ready", () => this.declared.clear());
   }
 
@@ -128,18 +129,17 @@ export class RedisPublisher {
     for (const spec of declare) {
       if (!this.declared.has(this.declaredKey(spec))) binds.push({ kind: "bind", spec });
     }
-    const envelope = buildEnvelope(message, { bodyEncoding: this.bodyEncoding });
+    const envelope = this.encoder.encode(message);
     if (message.exchange === "") {
       // Anonymous exchange: the routing key is the queue (virtual `_lookup`).
-      const value = JSON.stringify(envelope);
-      const key = this.keys.queueKey(message.routingKey, messagePriority(envelope));
-      binds.push({ kind: "push", key, value });
+      const key = this.keys.queueKey(message.routingKey, envelope.priority);
+      binds.push({ kind: "push", key, value: envelope.value });
       return this.enqueue(binds);
     }
     const type = this.options.exchangeTypes?.get(message.exchange) ?? "direct";
     if (type === "fanout") {
       const channel = this.keys.fanoutPublishChannel(message.exchange, message.routingKey);
-      return this.enqueue([...binds, { kind: "publish", channel, value: JSON.stringify(envelope) }]);
+      return this.enqueue([...binds, { kind: "publish", channel, value: envelope.value }]);
     }
     return this.publishNamed(message, binds, envelope, type);
   }
@@ -151,7 +151,7 @@ export class RedisPublisher {
   private async publishNamed(
     message: OutgoingMessage,
     binds: Op[],
-    envelope: Record<string, unknown>,
+    envelope: EncodedEnvelope,
     type: "direct" | "topic",
   ): Promise<void> {
     let release: () => void = () => {};
@@ -170,8 +170,7 @@ export class RedisPublisher {
           `No queue is bound to exchange ${JSON.stringify(message.exchange)} with routing key ${JSON.stringify(message.routingKey)} (_kombu.binding.${message.exchange} has no match); message not sent`,
         );
       }
-      const value = JSON.stringify(envelope);
-      const priority = messagePriority(envelope);
+      const { value, priority } = envelope;
       pushed = this.enqueue(
         queues.map((q) => ({ kind: "push" as const, key: this.keys.queueKey(q, priority), value })),
       );
