@@ -10,6 +10,7 @@ import {
 import type { ConsumeOptions, Consumer, QueueSpec } from "../transport.js";
 import { ensureConnecting } from "./connection.js";
 import { asError, type ParsedMessage, parseTaken, redisDelivery } from "./delivery.js";
+import { IdleWait } from "./idle-wait.js";
 import { DEFAULT_PRIORITY_STEPS, DEFAULT_SEP } from "./keys.js";
 import type { QosKeys } from "./qos.js";
 import { RedisQoS } from "./qos.js";
@@ -27,8 +28,9 @@ import { type TakenMessage, takeMessages } from "./take.js";
  *   (`take.ts`): a SIGKILL at any instant loses nothing, where kombu's
  *   BRPOP-then-HSET can lose one message.
  * - Idle, it waits on a bounded, non-destructive BLMOVE (1 s server timeout
- *   like kombu's BRPOP, shorter while other lists need polling), with a
- *   client-side watchdog that drops a half-dead socket.
+ *   like kombu's BRPOP, shorter while other lists need polling) with the
+ *   take pipelined behind it, and a client-side watchdog that drops a
+ *   half-dead socket (`idle-wait.ts`).
  * - No new take while `prefetch` deliveries are unsettled (kombu
  *   `QoS.can_consume`).
  * - A lost connection is retried under the broker reconnect policy
@@ -79,14 +81,10 @@ export class RedisConsumer implements Consumer {
   private readonly steps: number[];
   private readonly sep: string;
   private readonly handling = new Set<Promise<void>>();
-  /** BLMOVE known (Redis >= 6.2); false after an "unknown command" reply. */
-  private blmove = true;
-  /** When a take last found work (performance.now()); drives the idle poll interval. */
-  private lastTakeAt = Number.NEGATIVE_INFINITY;
+  /** The wait between takes when the queues are empty. */
+  private readonly idle: IdleWait;
   /** Each bucket list key of the consumed queues -> its queue. */
   private readonly queueOfKey = new Map<string, string>();
-  /** Which queue's bucket-0 list the next idle wait watches (round-robin). */
-  private doorbell = 0;
   /** The connection was lost and is not back yet (for onReconnected). */
   private lost = false;
   private unlisten: () => void = () => {};
@@ -104,6 +102,14 @@ export class RedisConsumer implements Consumer {
     this.prefetch = options.prefetch;
     this.steps = options.prioritySteps ?? [...DEFAULT_PRIORITY_STEPS];
     this.sep = options.sep ?? DEFAULT_SEP;
+    this.idle = new IdleWait({
+      client: options.blockingClient,
+      keys: options.keys,
+      steps: this.steps,
+      brpopTimeout: options.brpopTimeout ?? 1,
+      pause: (ms) => this.pause(ms),
+      onLateTake: (taken) => this.handOver(taken),
+    });
     // Built once: with many queues a per-message search over queues x priority steps costs.
     for (const q of options.queues) {
       for (const p of this.steps) this.queueOfKey.set(options.keys.queueKey(q.name, p), q.name);
@@ -200,11 +206,15 @@ export class RedisConsumer implements Consumer {
         schedule.succeeded();
         this.markBack();
         if (taken.length > 0) {
-          this.lastTakeAt = performance.now();
-          this.track(this.handleTaken(taken));
+          this.handOver(taken);
           continue;
         }
-        await this.waitForMessage();
+        this.handOver(
+          await this.idle.wait(
+            this.queueOrder.map((q) => q.name),
+            this.takeCount(),
+          ),
+        );
       } catch (err) {
         if (this.cancelled) break;
         const delay = schedule.next();
@@ -237,59 +247,24 @@ export class RedisConsumer implements Consumer {
 
   /** Up to the free prefetch (64 at most per round trip), in kombu's priority and round-robin order. */
   private take(): Promise<TakenMessage[]> {
-    const free = this.prefetch > 0 ? this.prefetch - this.unsettled : 64;
     return takeMessages(
       this.options.blockingClient,
       this.options.keys,
       this.queueOrder.map((q) => q.name),
       this.steps,
-      Math.min(free, 64),
+      this.takeCount(),
     );
   }
 
-  /**
-   * Idle: block until a message is in the next queue's bucket-0 list
-   * (`BLMOVE k k RIGHT RIGHT`, the list is left as it was) or the bounded
-   * wait ends, so the next take sees it at once. A client-side deadline
-   * drops a half-dead socket (ioredis would wait forever for its reply).
-   * Without BLMOVE (Redis < 6.2) the wait is a plain pause.
-   */
-  private async waitForMessage(): Promise<void> {
-    const keysWatched = this.queueOrder.length * this.steps.length;
-    const brpopTimeout = this.options.brpopTimeout ?? 1;
-    // Lists other than the one watched are seen at the next take: poll them often when there are
-    // any (every 0.25 s), and every 0.05 s for a few seconds after a take found work, so a burst
-    // on another queue or priority bucket is picked up within ~50 ms without a busy loop.
-    const recentlyBusy = performance.now() - this.lastTakeAt < RECENT_ACTIVITY_MS;
-    const idlePoll = recentlyBusy ? BUSY_POLL_S : IDLE_POLL_S;
-    const timeout =
-      keysWatched === 1 && brpopTimeout > 0 ? brpopTimeout : Math.min(brpopTimeout || 1, idlePoll);
-    if (!this.blmove) {
-      await this.pause(timeout * 1000);
-      return;
-    }
-    const queue = this.queueOrder[this.doorbell++ % this.queueOrder.length];
-    if (queue === undefined) return;
-    const key = this.options.keys.queueKey(queue.name, 0);
-    const client = this.options.blockingClient;
-    const reply = client.blmove(key, key, "RIGHT", "RIGHT", timeout);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<"deadline">((resolve) => {
-      timer = setTimeout(() => resolve("deadline"), (timeout + 4) * 1000);
-    });
-    try {
-      const won = await Promise.race([reply, deadline]);
-      if (won !== "deadline") return;
-      reply.catch(() => undefined);
-      // The socket went quiet: drop it (ioredis reconnects); nothing was taken, nothing is lost.
-      client.disconnect(true);
-      throw new Error(`BLMOVE got no reply within ${timeout + 4}s; reconnecting`);
-    } catch (err) {
-      if (/unknown command/i.test(String((err as Error).message))) this.blmove = false;
-      else throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+  private takeCount(): number {
+    const free = this.prefetch > 0 ? this.prefetch - this.unsettled : 64;
+    return Math.min(free, 64);
+  }
+
+  private handOver(taken: TakenMessage[]): void {
+    if (taken.length === 0) return;
+    this.idle.tookWork();
+    this.track(this.handleTaken(taken));
   }
 
   /** Hands over what one take returned, in order; each is already in `unacked`. */
@@ -385,11 +360,6 @@ export class RedisConsumer implements Consumer {
     });
   }
 }
-
-/** Idle poll of the lists not watched by the blocking wait (seconds), and after recent work. */
-const IDLE_POLL_S = 0.25;
-const BUSY_POLL_S = 0.05;
-const RECENT_ACTIVITY_MS = 5000;
 
 export async function consumeRedis(options: RedisConsumeOptions): Promise<RedisConsumer> {
   const consumer = new RedisConsumer(options);

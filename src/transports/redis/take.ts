@@ -98,6 +98,36 @@ export interface TakeKeys {
   queueKey(queue: string, priority: number): string;
 }
 
+/** The EVALSHA arguments of one take: keys and argv as {@link TAKE_SCRIPT} reads them. */
+function takeArgs(
+  keys: TakeKeys,
+  queues: readonly string[],
+  steps: readonly number[],
+  count: number,
+): [number, ...string[]] {
+  const redisKeys = [keys.unackedIndex, keys.unacked];
+  for (const step of steps) for (const q of queues) redisKeys.push(keys.queueKey(q, step));
+  return [
+    redisKeys.length,
+    ...redisKeys,
+    String(Date.now() / 1000),
+    String(count),
+    String(queues.length),
+    `${randomUUID()}-`,
+    ...queues,
+  ];
+}
+
+/** The script's flat reply as messages. */
+function takenOf(reply: unknown): TakenMessage[] {
+  const flat = Array.isArray(reply) ? (reply as string[]) : [];
+  const taken: TakenMessage[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    taken.push({ key: flat[i] as string, raw: flat[i + 1] as string, tag: flat[i + 2] as string });
+  }
+  return taken;
+}
+
 /**
  * Pops up to `count` messages from `queues` (in the given round-robin order)
  * and records them as unacked, atomically. Runs the cached script (EVALSHA),
@@ -111,26 +141,50 @@ export async function takeMessages(
   count: number,
 ): Promise<TakenMessage[]> {
   if (queues.length === 0 || count <= 0) return [];
-  const redisKeys = [keys.unackedIndex, keys.unacked];
-  for (const step of steps) for (const q of queues) redisKeys.push(keys.queueKey(q, step));
-  const args = [
-    String(Date.now() / 1000),
-    String(count),
-    String(queues.length),
-    `${randomUUID()}-`,
-    ...queues,
-  ];
+  const args = takeArgs(keys, queues, steps, count);
   let reply: unknown;
   try {
-    reply = await client.evalsha(TAKE_SHA, redisKeys.length, ...redisKeys, ...args);
+    reply = await client.evalsha(TAKE_SHA, ...args);
   } catch (err) {
-    if (!/NOSCRIPT/.test(String((err as Error).message))) throw err;
-    reply = await client.eval(TAKE_SCRIPT, redisKeys.length, ...redisKeys, ...args);
+    if (!isNoScript(err)) throw err;
+    reply = await client.eval(TAKE_SCRIPT, ...args);
   }
-  const flat = Array.isArray(reply) ? (reply as string[]) : [];
-  const taken: TakenMessage[] = [];
-  for (let i = 0; i + 2 < flat.length; i += 3) {
-    taken.push({ key: flat[i] as string, raw: flat[i + 1] as string, tag: flat[i + 2] as string });
-  }
-  return taken;
+  return takenOf(reply);
+}
+
+function isNoScript(err: unknown): boolean {
+  return /NOSCRIPT/.test(String((err as Error | null)?.message));
+}
+
+/** What {@link waitThenTake} saw: the wait's error (null when it returned) and what the take took. */
+export interface WaitedTake {
+  waitError: Error | null;
+  taken: TakenMessage[];
+}
+
+/**
+ * The idle wait and the take after it in ONE write: `BLMOVE door door RIGHT RIGHT <timeout>`
+ * followed by the take script, pipelined on the blocking connection. Redis runs a blocked
+ * client's next command as soon as the blocking one returns, so a message pushed while the
+ * consumer waits is taken in the same server turn that wakes the wait, instead of one round trip
+ * later (a wake reply, then a take request). When the wait times out the take still runs, and
+ * sees the lists the wait does not watch. A server that does not know the script yet answers
+ * NOSCRIPT and takes nothing: the caller's next plain take loads it.
+ */
+export async function waitThenTake(
+  client: Redis,
+  keys: TakeKeys,
+  door: string,
+  timeoutSeconds: number,
+  queues: readonly string[],
+  steps: readonly number[],
+  count: number,
+): Promise<WaitedTake> {
+  const pipeline = client.pipeline().blmove(door, door, "RIGHT", "RIGHT", timeoutSeconds);
+  if (queues.length > 0 && count > 0) pipeline.evalsha(TAKE_SHA, ...takeArgs(keys, queues, steps, count));
+  const replies = (await pipeline.exec()) ?? [];
+  const [waitError = null] = replies[0] ?? [];
+  const [takeError = null, takeReply = null] = replies[1] ?? [];
+  if (takeError && !isNoScript(takeError)) throw takeError;
+  return { waitError, taken: takeError ? [] : takenOf(takeReply) };
 }
