@@ -1,6 +1,5 @@
-"""Python twins of the TS tasks in test/interop/stamping-redis.test.ts and
-stamping-control-redis.test.ts (canvas stamping: what a task sees of its stamps, what a retry
-re-sends, revoking by stamp).
+"""Python twins of the TS tasks of the stamping suite, test/interop/stamping/ (canvas
+stamping: what a task sees of its stamps, what a retry re-sends, revoking by stamp).
 
 A worker loads them with the setting ``imports = ["stamping_tasks"]``; the tests register a TS
 task of the same name on another queue and compare what each worker stored or sent.

@@ -1,7 +1,7 @@
 /**
  * The stamp part of celery/worker/request.py `Request.revoked` and the argument handling of
  * celery/worker/control.py `revoke_by_stamped_headers` (5.7.0); the replies themselves are
- * compared with a real Python worker's in test/interop/stamping-control-redis.test.ts.
+ * compared with a real Python worker's in test/interop/stamping/revoke-by-stamp.ts.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
