@@ -113,7 +113,9 @@ export function serialize(
   switch (serializer) {
     case "json":
       return {
-        body: Buffer.from(jsonDumps(value, { typeMarkers: compat.jsonTypeMarkers }), "utf8"),
+        // ensure_ascii: jsonDumps writes only ASCII, whose latin1 bytes are its UTF-8 bytes
+        // (latin1 skips the UTF-8 encoder's scan).
+        body: Buffer.from(jsonDumps(value, { typeMarkers: compat.jsonTypeMarkers }), "latin1"),
         contentType: CONTENT_TYPES.json,
         contentEncoding: "utf-8",
       };
