@@ -1,6 +1,8 @@
 /**
- * TS `app.control` / `app.events` drive the stock Celery 5.7 worker, and mingle hands the Python
- * worker's revoked ids to a TS worker started after it. The last case stops the Python worker.
+ * TS `app.control` / `app.events` drive the stock Celery 5.7 worker (ping, inspect registered /
+ * active / query_task / revoked, revoke before a countdown, an unknown command, events `State`
+ * through heartbeats to worker-offline), and mingle hands the Python worker's revoked ids to a TS
+ * worker started after it. The last case stops the Python worker.
  */
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
@@ -25,16 +27,22 @@ export function definePythonWorkerOps(fx: OpsFixture): void {
       });
     });
 
-    it("inspect().active() lists a running Python task", async () => {
+    it("inspect registered / active / query_task list a running Python task", async () => {
       const py = fx.pyWorker.hostname;
-      const r = await fx.app.sendTask("interop.sleep", [2], {}, { queue: fx.pyQueue });
       const inspect = fx.app.control.inspect({ destination: [py] });
+      const registered = await inspect.registered();
+      expect(registered?.[py]).toContain("interop.sleep");
+      const r = await fx.app.sendTask("interop.sleep", [2], {}, { queue: fx.pyQueue });
       const active = await until("the task to be active", async () => {
         const reply = await inspect.active();
         const list = reply?.[py] as { id: string }[] | undefined;
         return list?.find((t) => t.id === r.id);
       });
       expect(active).toMatchObject({ id: r.id, name: "interop.sleep", args: [2], hostname: py });
+      const query = await inspect.queryTask(r.id);
+      const entry = (query?.[py] as Record<string, [string, { id: string }]> | undefined)?.[r.id];
+      expect(entry?.[0]).toBe("active");
+      expect(entry?.[1].id).toBe(r.id);
       await r.get({ timeout: 20_000 });
     });
 
@@ -55,6 +63,14 @@ export function definePythonWorkerOps(fx: OpsFixture): void {
       } finally {
         redis.disconnect();
       }
+      const revoked = await fx.app.control.inspect({ destination: [py] }).revoked();
+      expect(revoked?.[py]).toContain(r.id);
+    });
+
+    it("an unknown command answers Python's KeyError reply", async () => {
+      const py = fx.pyWorker.hostname;
+      const replies = await fx.app.control.broadcast("no_such_command", { reply: true, destination: [py] });
+      expect(replies).toEqual([{ [py]: { error: "KeyError('no_such_command')" } }]);
     });
 
     it("mingle: the Python worker's revoked ids reach a TS worker started after it (and --without-mingle does not)", async () => {
@@ -114,6 +130,7 @@ emit(app.control.revoke(${JSON.stringify(fromPy)}, reply=True, destination=[${JS
         const w = await until("a heartbeat from the Python worker", async () => state.workers.get(py));
         await until("the worker alive", async () => w.alive());
         expect(w.sw_ident).toBe("py-celery");
+        expect(w.freq).toBeGreaterThan(0);
         const r = await fx.app.sendTask("interop.add", [20, 22], {}, { queue: fx.pyQueue });
         expect(await r.get({ timeout: 20_000 })).toBe(42);
         const task = await until("task-succeeded in State", async () => {

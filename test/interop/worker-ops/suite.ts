@@ -6,7 +6,7 @@
  *   inspect|control` CLI (ping, registered, stats, active, query_task, rate_limit, revoke,
  *   shutdown) and `app.control.revoke` (terminate, before a countdown).
  * - python-worker.ts: TS `app.control` / `app.events` drive the Python worker (ping, active,
- *   revoke before a countdown, events `State`), and mingle hands its revoked ids to a TS worker.
+ *   revoke before a countdown, an unknown command, events `State`), and mingle hands its revoked ids to a TS worker.
  * Every case runs on both brokers; what differs (the broker URL, what `stats` says of the broker)
  * comes from transports.ts.
  */
