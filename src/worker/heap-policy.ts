@@ -16,9 +16,9 @@ import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
  * process is busy. A draining worker reaches that maximum, which is most of what stays above the
  * old-generation bound. Its maximum (`--max-semi-space-size`) is read once when the heap is set up,
  * but the growth factor (`--semi-space-growth-factor`) is read at every growth step, so setting it
- * to 1 once the new space has reached YOUNG_GENERATION_CAP_BYTES freezes it there: peak 83-87 MB
- * instead of 106-110, CPU per task within noise (bench/RESULTS.md, "Memory"; 2 x 1 MB did cost
- * about 5 %, so a smaller new space is left to grow to the cap first).
+ * to 1 while the new space is at YOUNG_GENERATION_CAP_BYTES holds it there: peak 83-89 MB instead
+ * of 106-115, CPU per task within noise (bench/RESULTS.md, "Memory"; 2 x 1 MB did cost about 5 %,
+ * so a smaller new space keeps V8's factor and grows to the cap first).
  *
  * Node has no API for heap sizes after start; `v8.setFlagsFromString` changes process-wide
  * settings, which is why they are the worker's (a worker process is dedicated to it, as a Celery
@@ -61,29 +61,39 @@ function newSpaceBytes(): number {
   return getHeapSpaceStatistics().find((space) => space.space_name === "new_space")?.space_size ?? 0;
 }
 
+/** V8's own growth factor (both Node 20 and 24); the policy runs only when the process set none. */
+const DEFAULT_YOUNG_GENERATION_GROWTH = "--semi-space-growth-factor=2";
+
+/**
+ * The growth-factor flag to set for a new space of `bytes`, given whether growth is frozen now, or
+ * null when nothing changes: frozen at or above the cap, V8's own factor below it. V8 also shrinks
+ * the new space (to twice what survived, at a scavenge while the process allocates little, e.g. a
+ * worker at rest), and a new space frozen that small measured +5-25 % CPU per task once the queue
+ * fills again, so below the cap it must be able to grow back.
+ */
+export function youngGenerationGrowthFlag(bytes: number, frozen: boolean): string | null {
+  const atCap = bytes >= YOUNG_GENERATION_CAP_BYTES;
+  if (atCap === frozen) return null;
+  return atCap ? FREEZE_YOUNG_GENERATION : DEFAULT_YOUNG_GENERATION_GROWTH;
+}
+
 let youngGenerationWatch: PerformanceObserver | null = null;
 let youngGenerationFrozen = false;
 
-/** Freezes the new space now if it is at the cap, else after the garbage collection that grows it there. */
+/** Holds the new space at the cap from now on: checked now and after every garbage collection. */
 function capYoungGeneration(): void {
-  if (youngGenerationFrozen || youngGenerationWatch !== null) return;
-  const freezeAtCap = (): boolean => {
-    if (newSpaceBytes() < YOUNG_GENERATION_CAP_BYTES) return false;
-    setFlagsFromString(FREEZE_YOUNG_GENERATION);
-    youngGenerationFrozen = true;
-    return true;
+  const check = (): void => {
+    const flag = youngGenerationGrowthFlag(newSpaceBytes(), youngGenerationFrozen);
+    if (flag === null) return;
+    setFlagsFromString(flag);
+    youngGenerationFrozen = flag === FREEZE_YOUNG_GENERATION;
   };
-  if (freezeAtCap()) return;
-  // A scavenge grows the new space by one step (2x); checking after each collection freezes it at
-  // the first size at or above the cap. The observer ends there; it holds no handle open.
-  const watch = new PerformanceObserver(() => {
-    if (freezeAtCap()) {
-      watch.disconnect();
-      youngGenerationWatch = null;
-    }
-  });
-  watch.observe({ entryTypes: ["gc"] });
-  youngGenerationWatch = watch;
+  check();
+  if (youngGenerationWatch !== null) return;
+  // One observer per process (the flags are process-wide); gc entries arrive after the collection,
+  // a few hundred per 10 000 tasks. It holds no handle open, so it never keeps a process alive.
+  youngGenerationWatch = new PerformanceObserver(check);
+  youngGenerationWatch.observe({ entryTypes: ["gc"] });
 }
 
 /** Applies the policy; returns what it changed (nothing of what the process's own flags size). */

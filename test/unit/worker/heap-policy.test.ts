@@ -1,7 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { planWorkerHeapPolicy, YOUNG_GENERATION_CAP_BYTES } from "../../../src/worker/heap-policy.js";
+import {
+  planWorkerHeapPolicy,
+  YOUNG_GENERATION_CAP_BYTES,
+  youngGenerationGrowthFlag,
+} from "../../../src/worker/heap-policy.js";
 import { checkWorkerOptions } from "../../../src/worker/worker-options.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
@@ -71,6 +75,20 @@ describe("worker heap policy", () => {
       oldGeneration: true,
       youngGeneration: true,
     });
+  });
+
+  it("freezes the young generation's growth at the cap and gives V8's factor back below it", () => {
+    const MB = 1024 * 1024;
+    // Growing toward the cap: V8's factor stays.
+    expect(youngGenerationGrowthFlag(2 * MB, false)).toBeNull();
+    // At or past the cap (already grown before start): frozen.
+    expect(youngGenerationGrowthFlag(YOUNG_GENERATION_CAP_BYTES, false)).toBe("--semi-space-growth-factor=1");
+    expect(youngGenerationGrowthFlag(4 * YOUNG_GENERATION_CAP_BYTES, false)).toBe(
+      "--semi-space-growth-factor=1",
+    );
+    expect(youngGenerationGrowthFlag(YOUNG_GENERATION_CAP_BYTES, true)).toBeNull();
+    // V8 shrank it while the worker was at rest: it may grow back to the cap.
+    expect(youngGenerationGrowthFlag(2 * MB, true)).toBe("--semi-space-growth-factor=2");
   });
 
   it("heapPolicy is a boolean worker option", () => {
