@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { runStoreScript, type ScriptOutcome, type ScriptWrite } from "./redis-store-script.js";
 
 /**
  * One meta write waiting for the next flush: `SETEX key ttl value` (or `SET`) + `PUBLISH key value`,
@@ -27,12 +28,13 @@ export interface StoreBatchHost {
 }
 
 /**
- * Coalesces the result writes of one event-loop turn: the stored-SUCCESS check of the whole
- * batch is one MGET, and every SETEX+PUBLISH pair goes out in one MULTI/EXEC (one socket write,
- * one round trip) instead of a transaction per task.
+ * Coalesces the result writes of one event-loop turn: the stored-SUCCESS check and every
+ * SETEX+PUBLISH pair of the whole batch go out in one script call ({@link runStoreScript}: one
+ * socket write, one round trip) instead of a transaction per task; only entries whose key already
+ * held a value written elsewhere take a second call, after their stored value is decoded here.
  *
  * Celery's order is kept exactly: writes are applied in the order they were asked for, a flush
- * starts only after the previous one has finished (so its MGET sees every earlier write), and
+ * starts only after the previous one has finished (so its check sees every earlier write), and
  * within a batch a key written with SUCCESS earlier in the same batch counts as stored. Each
  * caller's promise settles when its own write is on the server, so a worker that awaits the
  * store before acking (acks_late) still acks only after the SUCCESS is stored.
@@ -92,47 +94,74 @@ export class StoreBatch {
   }
 
   private async apply(batch: PendingWrite[]): Promise<void> {
-    const guardedKeys = [...new Set(batch.filter((e) => e.guardTaskId !== null).map((e) => e.key))];
-    // The whole flush (the read and the writes) retries together: a retry re-reads what is stored.
-    const outcome = await this.host.run("SET", async (client) => {
-      const stored = guardedKeys.length === 0 ? [] : await client.mgetBuffer(...guardedKeys);
-      const storedByKey = new Map<string, Buffer | null>();
-      for (const [i, key] of guardedKeys.entries()) storedByKey.set(key, stored[i] ?? null);
-      const successKeys = new Set<string>();
-      const written: PendingWrite[] = [];
-      const skipped: PendingWrite[] = [];
-      const failed: Array<[PendingWrite, unknown]> = [];
-      const multi = client.multi();
-      for (const entry of batch) {
-        if (entry.guardTaskId !== null) {
-          try {
-            const data = storedByKey.get(entry.key) ?? null;
-            if (successKeys.has(entry.key) || (data && this.host.isSuccess(data, entry.guardTaskId))) {
-              successKeys.add(entry.key);
-              skipped.push(entry);
-              continue;
-            }
-          } catch (err) {
-            failed.push([entry, err]);
+    // The whole flush (both script calls) retries together: a retry re-reads what is stored,
+    // and an entry written by the failed attempt then reads as stored by this batch.
+    const outcomes = await this.host.run("SET", async (client) => {
+      const first = await runStoreScript(client, batch.map(toScriptWrite));
+      const deferredAt: number[] = [];
+      for (const [i, outcome] of first.entries()) if (outcome.kind === "deferred") deferredAt.push(i);
+      if (deferredAt.length === 0) return first;
+      return this.settleDeferred(client, batch, first, deferredAt);
+    });
+    for (const [i, entry] of batch.entries()) {
+      const outcome = outcomes[i];
+      if (outcome?.kind === "refused") entry.reject(outcome.error);
+      else entry.resolve();
+    }
+  }
+
+  /**
+   * The entries whose key already held a value the script did not write: decoded here (the
+   * script cannot read every serializer), then written in order as the MGET-then-write check of
+   * `_store_result` does: skipped while the key holds a SUCCESS (stored, or written earlier in
+   * this batch), written otherwise.
+   */
+  private async settleDeferred(
+    client: Redis,
+    batch: readonly PendingWrite[],
+    outcomes: ScriptOutcome[],
+    deferredAt: readonly number[],
+  ): Promise<ScriptOutcome[]> {
+    const storedByKey = new Map<string, Buffer>();
+    for (const i of deferredAt) {
+      const outcome = outcomes[i];
+      const entry = batch[i] as PendingWrite;
+      if (outcome?.kind === "deferred" && outcome.stored) storedByKey.set(entry.key, outcome.stored);
+    }
+    const successKeys = new Set<string>();
+    const writes: ScriptWrite[] = [];
+    const writtenAt: number[] = [];
+    for (const i of deferredAt) {
+      const entry = batch[i] as PendingWrite;
+      if (entry.guardTaskId !== null) {
+        try {
+          const data = storedByKey.get(entry.key);
+          if (successKeys.has(entry.key) || (data && this.host.isSuccess(data, entry.guardTaskId))) {
+            successKeys.add(entry.key);
+            outcomes[i] = { kind: "skipped" };
             continue;
           }
+        } catch (err) {
+          outcomes[i] = { kind: "refused", error: err instanceof Error ? err : new Error(String(err)) };
+          continue;
         }
-        if (entry.ttl) multi.setex(entry.key, entry.ttl, entry.value);
-        else multi.set(entry.key, entry.value);
-        multi.publish(entry.key, entry.value);
-        written.push(entry);
-        if (entry.guardTaskId !== null && entry.state === "SUCCESS") successKeys.add(entry.key);
+        if (entry.state === "SUCCESS") successKeys.add(entry.key);
       }
-      const replies = written.length === 0 ? [] : ((await multi.exec()) ?? []);
-      return { written, skipped, failed, replies };
-    });
-    const { written, skipped, failed, replies } = outcome;
-    written.forEach((entry, i) => {
-      const err = replies[2 * i]?.[0] ?? replies[2 * i + 1]?.[0];
-      if (err) entry.reject(err);
-      else entry.resolve();
-    });
-    for (const entry of skipped) entry.resolve();
-    for (const [entry, err] of failed) entry.reject(err);
+      writes.push({ ...toScriptWrite(entry), guarded: false });
+      writtenAt.push(i);
+    }
+    const second = await runStoreScript(client, writes);
+    for (const [j, i] of writtenAt.entries()) outcomes[i] = second[j] ?? { kind: "written" };
+    return outcomes;
   }
+}
+
+function toScriptWrite(entry: PendingWrite): ScriptWrite {
+  return {
+    key: entry.key,
+    value: entry.value,
+    ttl: entry.ttl,
+    state: entry.state,
+    guarded: entry.guardTaskId !== null,
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * The Redis result backend writes the results of one event-loop turn together (issue 17 item 1):
- * one MGET checks the whole batch for a stored SUCCESS and one MULTI carries every SETEX+PUBLISH
- * pair, seen with Redis MONITOR. Celery's semantics are compared with what Python's own
+ * one script call checks the whole batch for a stored SUCCESS and carries every SETEX+PUBLISH
+ * pair, seen with Redis MONITOR (which also lists the commands a script runs, from source "lua"). Celery's semantics are compared with what Python's own
  * `backend.store_result` does in the same run: a stored SUCCESS is never overwritten (stored by
  * Python, or earlier in the same batch), and Python reads every batched result.
  */
@@ -18,7 +18,8 @@ let app: Celery;
 let backend: ResultBackend;
 let redis: Redis;
 let monitor: Redis;
-const seen: string[][] = [];
+/** Commands MONITOR saw: their arguments and whether a script ran them. */
+const seen: Array<{ args: string[]; lua: boolean }> = [];
 
 function meta(taskId: string, status: string, result: unknown): ResultMetaRecord {
   return {
@@ -36,17 +37,17 @@ function id(label: string): string {
 }
 
 /** The commands MONITOR saw up to (excluding) a marker sent after `action` settled. */
-async function commandsDuring(action: () => Promise<void>): Promise<string[][]> {
+async function commandsDuring(action: () => Promise<void>): Promise<Array<{ args: string[]; lua: boolean }>> {
   seen.length = 0;
   await action();
   const marker = id("marker");
   await redis.echo(marker);
-  await waitUntil("MONITOR to see the marker", async () => seen.some((c) => c[1] === marker), {
+  await waitUntil("MONITOR to see the marker", async () => seen.some((c) => c.args[1] === marker), {
     timeoutMs: 10_000,
   });
   return seen.slice(
     0,
-    seen.findIndex((c) => c[1] === marker),
+    seen.findIndex((c) => c.args[1] === marker),
   );
 }
 
@@ -59,9 +60,12 @@ beforeAll(async () => {
   backend = b;
   redis = new Redis(backendUrl);
   monitor = await new Redis(backendUrl).monitor();
-  monitor.on("monitor", (_time: string, args: string[], _source: string, database: string) => {
-    if (Number(database) === allocated.db) seen.push(args);
+  monitor.on("monitor", (_time: string, args: string[], source: string, database: string) => {
+    if (Number(database) === allocated.db) seen.push({ args, lua: source === "lua" });
   });
+  // The first store of a server that has not cached the script yet loads it (EVALSHA refused,
+  // then EVAL): done here, so the counts below are those of every later flush.
+  await backend.storeResult(meta(id("warm-up"), "SUCCESS", 0), { replyTo: null, correlationId: null });
 });
 
 afterAll(async () => {
@@ -71,7 +75,7 @@ afterAll(async () => {
 });
 
 describe("Redis backend: the results of one turn are written together", () => {
-  it("40 results asked for in one turn: one MGET, one MULTI of 40 SETEX + 40 PUBLISH; Python reads them", async () => {
+  it("40 results asked for in one turn: one script call runs 40 GET + SETEX + PUBLISH; Python reads them", async () => {
     const ids = Array.from({ length: 40 }, (_, i) => id(String(i)));
     const commands = await commandsDuring(async () => {
       await Promise.all(
@@ -80,17 +84,22 @@ describe("Redis backend: the results of one turn are written together", () => {
         ),
       );
     });
-    const names = commands.map((c) => c[0]?.toLowerCase());
-    expect(names.filter((n) => n === "mget")).toHaveLength(1);
-    expect(names.filter((n) => n === "get")).toHaveLength(0);
-    expect(names.filter((n) => n === "multi")).toHaveLength(1);
-    expect(names.filter((n) => n === "exec")).toHaveLength(1);
-    const multiAt = names.indexOf("multi");
-    const execAt = names.indexOf("exec");
-    const inside = names.slice(multiAt + 1, execAt);
-    expect(inside).toEqual(ids.flatMap(() => ["setex", "publish"]));
-    const mget = commands[names.indexOf("mget")] ?? [];
-    expect(mget.slice(1)).toEqual(ids.map((taskId) => `celery-task-meta-${taskId}`));
+    const sent = commands.filter((c) => !c.lua).map((c) => c.args[0]?.toLowerCase());
+    expect(sent).toEqual(["evalsha"]);
+    const call = commands.find((c) => !c.lua)?.args ?? [];
+    expect(call[2]).toBe("40");
+    expect(call.slice(3, 43)).toEqual(ids.map((taskId) => `celery-task-meta-${taskId}`));
+    const scripted = commands.filter((c) => c.lua).map((c) => [c.args[0]?.toLowerCase(), c.args[1]]);
+    expect(scripted).toEqual(
+      ids.flatMap((taskId) => {
+        const key = `celery-task-meta-${taskId}`;
+        return [
+          ["get", key],
+          ["setex", key],
+          ["publish", key],
+        ];
+      }),
+    );
 
     const read = await pythonJson<unknown[]>(
       `
@@ -146,7 +155,50 @@ emit({"stored": b.get_task_meta(${JSON.stringify(tsStored)})["status"], "seq": b
     expect(ts).toEqual(python);
     expect(python).toEqual({ stored: "SUCCESS", seq: "SUCCESS", seq_result: 2 });
     // Only the STARTED and the SUCCESS of the sequence were written (and published), in order.
-    const writes = commands.filter((c) => c[0]?.toLowerCase() === "setex").map((c) => c[1]);
+    const writes = commands.filter((c) => c.args[0]?.toLowerCase() === "setex").map((c) => c.args[1]);
     expect(writes).toEqual([`celery-task-meta-${tsSeq}`, `celery-task-meta-${tsSeq}`]);
+  });
+
+  it("a key already holding another state (STARTED stored by Python) is decoded, then written in a second call, in order", async () => {
+    const started = id("py-started");
+    const fresh = id("fresh");
+    const python = await pythonJson<Record<string, unknown>>(
+      `
+from interop_app import app, emit
+b = app.backend
+b.store_result(${JSON.stringify(started)}, None, "STARTED")
+b.store_result(${JSON.stringify(started)}, 3, "SUCCESS")
+b.store_result(${JSON.stringify(started)}, ValueError("late"), "FAILURE")
+m = b.get_task_meta(${JSON.stringify(started)})
+b.forget(${JSON.stringify(started)})
+b.store_result(${JSON.stringify(started)}, None, "STARTED")
+emit({"status": m["status"], "result": m["result"]})
+`,
+      { brokerUrl: backendUrl, backendUrl },
+    );
+    const failure = { exc_type: "ValueError", exc_message: ["late"], exc_module: "builtins" };
+    const commands = await commandsDuring(async () => {
+      const dest = { replyTo: null, correlationId: null };
+      await Promise.all([
+        backend.storeResult(meta(started, "SUCCESS", 3), dest),
+        backend.storeResult(meta(fresh, "SUCCESS", 4), dest),
+        backend.storeResult(meta(started, "FAILURE", failure), dest),
+      ]);
+    });
+    const ts = await pythonJson<Record<string, unknown>>(
+      `
+from interop_app import app, emit
+b = app.backend
+m = b.get_task_meta(${JSON.stringify(started)})
+emit({"status": m["status"], "result": m["result"], "fresh": b.get_task_meta(${JSON.stringify(fresh)})["result"]})
+`,
+      { brokerUrl: backendUrl, backendUrl },
+    );
+    expect(ts).toEqual({ ...python, fresh: 4 });
+    expect(python).toEqual({ status: "SUCCESS", result: 3 });
+    const sent = commands.filter((c) => !c.lua).map((c) => c.args[0]?.toLowerCase());
+    expect(sent).toEqual(["evalsha", "evalsha"]);
+    const writes = commands.filter((c) => c.args[0]?.toLowerCase() === "setex").map((c) => c.args[1]);
+    expect(writes).toEqual([`celery-task-meta-${fresh}`, `celery-task-meta-${started}`]);
   });
 });
