@@ -1,0 +1,4 @@
+/** The celeriac CLI suite against a Python worker (test/interop/cli-python-worker/suite.ts) over Redis. */
+import { defineCliPythonWorkerSuite } from "./cli-python-worker/suite.js";
+
+defineCliPythonWorkerSuite("redis");
