@@ -8,7 +8,7 @@ import { prepareTaskMessage } from "../client/producer.js";
 import { Router } from "../client/router.js";
 import type { Settings } from "../config.js";
 import type { Logger } from "../logging.js";
-import type { NativeDelay, OutgoingMessage } from "../transports/transport.js";
+import type { NativeDelay, OutgoingMessage, QueueSpec } from "../transports/transport.js";
 import { type ContinuationDeps, runContinuations } from "./continuations.js";
 import type { WorkerRequest } from "./request.js";
 import { type MetaContext, requestResultMeta } from "./result-meta.js";
@@ -26,7 +26,8 @@ import { type MetaContext, requestResultMeta } from "./result-meta.js";
 export interface WorkerCanvasHost {
   settings: Settings;
   backend: ResultBackend | null;
-  publish(message: OutgoingMessage): Promise<void>;
+  /** Publishes a task; `declare` lists the queues to declare first (Celery's `send_task_message(declare=[queue])`). */
+  publish(message: OutgoingMessage, declare?: readonly QueueSpec[]): Promise<void>;
   /** The broker transport's native delay (RabbitMQ); absent = messages with an ETA go to their queue. */
   nativeDelay?: NativeDelay | undefined;
   hostname: string;
@@ -52,7 +53,9 @@ export function workerCanvas(host: WorkerCanvasHost): WorkerCanvas {
       options,
       host.nativeDelay,
     );
-    await host.publish(prepared.message);
+    // celery/app/amqp.py send_task_message (5.7.0) declares the routed queue on every send, so a
+    // next step routed to a queue no worker consumes yet waits there instead of being dropped.
+    await host.publish(prepared.message, prepared.declare);
   };
   const publisher: CanvasPublisher = {
     oid: identity.replyTo,
