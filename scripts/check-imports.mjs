@@ -10,8 +10,8 @@
  *   canvas      src/canvas/                     signatures, chain, group, chord: data + what runs next
  *   io          src/backends/ transports/       one folder per broker/backend (ioredis, amqplib)
  *   settings    src/config.ts, config-values.ts, config-defaults.ts, config-checks.ts,
- *               option-checks.ts, logging.ts, tracing.ts   settings types, defaults and checks, the
- *               logger, OpenTelemetry spans
+ *               config-connection-checks.ts, option-checks.ts, logging.ts, tracing.ts   settings
+ *               types, defaults and checks, the logger, OpenTelemetry spans
  *   pure        src/protocol/ serialization/    build/parse messages, codecs; no I/O
  *   base        src/errors.ts, compat.ts, optional-deps.ts, redact.ts   the error tree, Celery minor
  *               versions, the loader of optional npm packages, credential masking: import nothing
@@ -65,6 +65,7 @@ const ROOT_FILE_LAYER = {
   "metrics.ts": "app",
   "config.ts": "settings",
   "config-checks.ts": "settings",
+  "config-connection-checks.ts": "settings",
   "config-defaults.ts": "settings",
   "config-values.ts": "settings",
   "option-checks.ts": "settings",
