@@ -129,7 +129,13 @@ export class RedisPublisher {
     for (const spec of declare) {
       if (!this.declared.has(this.declaredKey(spec))) binds.push({ kind: "bind", spec });
     }
-    const envelope = this.encoder.encode(message);
+    let envelope: EncodedEnvelope;
+    try {
+      envelope = this.encoder.encode(message);
+    } catch (err) {
+      // An unencodable message (a bigint header) rejects like every other publish failure.
+      return Promise.reject(err);
+    }
     if (message.exchange === "") {
       // Anonymous exchange: the routing key is the queue (virtual `_lookup`).
       const key = this.keys.queueKey(message.routingKey, envelope.priority);

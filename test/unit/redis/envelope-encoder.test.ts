@@ -5,11 +5,15 @@
  * encoder so templates are built, reused and rebuilt.
  */
 import fc from "fast-check";
+import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { Celery } from "../../../src/app.js";
 import type { PublishOptions } from "../../../src/canvas/options.js";
 import { type BodyEncoding, buildEnvelope } from "../../../src/transports/redis/envelope.js";
 import { EnvelopeEncoder } from "../../../src/transports/redis/envelope-encoder.js";
+import { RedisKeys } from "../../../src/transports/redis/keys.js";
+import { RedisPublisher } from "../../../src/transports/redis/publisher.js";
+import { parseRedisUrl } from "../../../src/transports/redis/url.js";
 import type { OutgoingMessage } from "../../../src/transports/transport.js";
 import { tree } from "../serialization/arbitraries.js";
 
@@ -145,5 +149,28 @@ describe("EnvelopeEncoder", () => {
       const { message } = app.prepareTask("t.p", [], {}, { priority });
       expect(encoder.encode(message).priority).toBe(level);
     }
+  });
+});
+
+describe("RedisPublisher.publish of a message no writer can encode", () => {
+  it("rejects (no synchronous throw) with JSON.stringify's error, on every exchange type", async () => {
+    const client = new Redis({ lazyConnect: true });
+    const publisher = new RedisPublisher({
+      client,
+      keys: new RedisKeys(0),
+      endpoint: parseRedisUrl("broker", "redis://127.0.0.1:1/0"),
+      permanentBindings: true,
+      retryPolicy: null,
+      exchangeTypes: new Map([["fan", "fanout"]]),
+    });
+    for (const exchange of ["", "fan", "direct-named"]) {
+      const { message } = app.prepareTask("t.big", [], {}, { headers: { big: 1n } });
+      let published: Promise<void> | undefined;
+      expect(() => {
+        published = publisher.publish({ ...message, exchange });
+      }).not.toThrow();
+      await expect(published).rejects.toThrow(TypeError);
+    }
+    client.disconnect();
   });
 });
