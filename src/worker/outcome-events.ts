@@ -25,15 +25,21 @@ export function reportOutcome(report: OutcomeReport, request: WorkerRequest, out
 /** The typed event for a finished run (what WorkerOps turns into task-succeeded/failed/...). */
 function emitOutcome(report: OutcomeReport, request: WorkerRequest, outcome: RunnerOutcome): void {
   const { events } = report;
-  const task = { id: request.id, name: request.name };
   // A terminated run's task-revoked is a hook (task_revoked), sent before its ack by the runner.
   if (outcome.kind === "succeeded") {
-    events.emit("task-succeeded", {
-      ...task,
-      runtime: outcome.runtime,
-      resultRepr: outcome.resultRepr,
-    });
-  } else if (outcome.kind === "failed") {
+    // Per task on the hot path: no payload when nobody listens, and a literal, not a spread.
+    if (events.has("task-succeeded")) {
+      events.emit("task-succeeded", {
+        id: request.id,
+        name: request.name,
+        runtime: outcome.runtime,
+        resultRepr: outcome.resultRepr,
+      });
+    }
+    return;
+  }
+  const task = { id: request.id, name: request.name };
+  if (outcome.kind === "failed") {
     const t0 = report.startedAt.get(request.id);
     events.emit("task-failed", {
       ...task,

@@ -131,6 +131,8 @@ export class WorkerEvents {
    * returned promise settles when all have (it never rejects).
    */
   emit<K extends WorkerEventName>(event: K, ...args: WorkerEventMap[K]): Promise<void> | undefined {
+    // Nobody listening (the usual worker: no user observers): no copy of the listener array.
+    if (this.emitter.listenerCount(event) === 0) return undefined;
     const listeners = this.emitter.listeners(event) as WorkerEventListener<K>[];
     for (let i = 0; i < listeners.length; i++) {
       const pending = this.call(event, listeners[i] as WorkerEventListener<K>, args);

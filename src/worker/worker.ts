@@ -308,7 +308,8 @@ export class Worker {
     const held: Held = { delivery, request, task: this.overrides.apply(task) };
     if (expired(this.gates, held) || revoked(this.gates, held, held.request.expires !== null)) return;
     // strategy.py: task-received once the request is known not revoked; WorkerOps tracks it from here.
-    this.events.emit("task-received", { id: request.id, name: request.name });
+    if (this.events.has("task-received"))
+      this.events.emit("task-received", { id: request.id, name: request.name });
     if (this.ops && !this.ops.received(request)) {
       discard(this.gates, held, "revoked");
       return;
@@ -366,7 +367,7 @@ export class Worker {
       this.runControls.add(control);
       this.ops?.started(id, { abort: (reason) => control.abort(new Terminated(signumOf(reason))) });
       this.startedAt.set(id, performance.now());
-      this.events.emit("task-started", { id, name: held.request.name });
+      if (this.events.has("task-started")) this.events.emit("task-started", { id, name: held.request.name });
       const run = this.runner
         .run(held.request, held.task, held.delivery, control)
         .catch((err: unknown) => {
