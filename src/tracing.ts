@@ -97,7 +97,10 @@ export function traceTaskRun<T>(
 ): Promise<T> {
   const api = otel();
   if (api === null) return run();
-  const parent = api.propagation.extract(api.ROOT_CONTEXT, headers);
+  // No propagator registered (the API's no-op one names no fields): nothing to extract, and
+  // nothing a send inside the handler could inject.
+  const propagating = api.propagation.fields().length > 0;
+  const parent = propagating ? api.propagation.extract(api.ROOT_CONTEXT, headers) : api.ROOT_CONTEXT;
   const span = api.trace
     .getTracer(TRACER_NAME)
     .startSpan(
@@ -105,6 +108,11 @@ export function traceTaskRun<T>(
       { kind: api.SpanKind.CONSUMER, attributes: attributes("run", task) },
       parent,
     );
+  // The API without an SDK and no propagator: the no-op tracer's span (invalid context, records
+  // nothing) reaches no message and parents nothing, so the handler runs without it (no context,
+  // no promise chain per task). A span an SDK sampled out keeps its valid context: its children
+  // must see it to be sampled out too.
+  if (!propagating && !api.trace.isSpanContextValid(span.spanContext())) return run();
   return api.context.with(api.trace.setSpan(parent, span), run).then(
     (value) => {
       span.end();
