@@ -10,6 +10,12 @@ import { pyNumberRepr } from "./py-scalar-repr.js";
 
 /** Python's `str.isprintable()` is false for these characters (the ASCII space excepted). */
 const NOT_PRINTABLE = /(?! )[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+/**
+ * Printable ASCII (space to `~`), every one of them printable for Python: task names and ids
+ * are, and this test is much cheaper than the Unicode property classes above (log labels of
+ * every task pass through {@link logSafe}).
+ */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 function escapeCodePoint(cp: number): string {
   if (cp <= 0xff) return `\\x${cp.toString(16).padStart(2, "0")}`;
@@ -27,6 +33,7 @@ export function pyStrRepr(s: string): string {
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
+    else if (cp >= 0x20 && cp < 0x7f) out += ch;
     else if (NOT_PRINTABLE.test(ch)) out += escapeCodePoint(cp);
     else out += ch;
   }
@@ -66,5 +73,5 @@ export function pySetRepr(items: readonly string[]): string {
  * a forged line or hide part of one.
  */
 export function logSafe(text: string): string {
-  return NOT_PRINTABLE.test(text) ? pyStrRepr(text) : text;
+  return PRINTABLE_ASCII.test(text) || !NOT_PRINTABLE.test(text) ? text : pyStrRepr(text);
 }

@@ -47,6 +47,25 @@ describe("pyStrRepr is Python's repr(str)", () => {
     expect(texts.map(pyStrRepr)).toEqual(pythonReprs(texts));
   });
 
+  it("logSafe is the text when Python's str.isprintable() holds, else its repr (ASCII fast path included)", () => {
+    const unit = fc
+      .oneof(fc.integer({ min: 0, max: 0x80 }), fc.integer({ min: 0, max: 0x7ff }))
+      .map((cp) => String.fromCodePoint(cp));
+    const texts = [
+      " ",
+      "~",
+      "\x7f",
+      "\x1f",
+      "celery@host",
+      ...fc.sample(fc.string({ unit, maxLength: 8 }), { numRuns: 300, seed: 7 }),
+    ];
+    const script =
+      "import json, sys\nprint(json.dumps([s if s.isprintable() else repr(s) for s in json.load(sys.stdin)]))";
+    const run = spawnSync(PYTHON, ["-c", script], { input: JSON.stringify(texts) });
+    if (run.status !== 0) throw new Error(`python failed (run npm run setup): ${run.stderr.toString()}`);
+    expect(texts.map(logSafe)).toEqual(JSON.parse(run.stdout.toString()) as string[]);
+  });
+
   it("logSafe leaves printable text alone and reprs the rest", () => {
     expect(logSafe("proj.tasks.add")).toBe("proj.tasks.add");
     expect(logSafe("é 中")).toBe("é 中");
