@@ -157,17 +157,21 @@ class Encoder {
     this.enter(a);
     let out = "[";
     for (let i = 0; i < a.length; i++) {
-      let item: string | undefined;
-      try {
-        item = this.value(a[i]);
-      } catch (err) {
-        if (err instanceof EncodeFailure) err.path.unshift(i);
-        throw err;
-      }
+      const item = this.member(i, a[i]);
       out += i === 0 ? (item ?? "null") : `, ${item ?? "null"}`;
     }
     this.ancestors.pop();
     return `${out}]`;
+  }
+
+  /** One member of a list, object or map; a failure below it gets `at` prepended to its path. */
+  private member(at: string | number, value: unknown): string | undefined {
+    try {
+      return this.value(value);
+    } catch (err) {
+      if (err instanceof EncodeFailure) err.path.unshift(at);
+      throw err;
+    }
   }
 
   private entries(o: Record<string, unknown>): string {
@@ -175,13 +179,7 @@ class Encoder {
     let out = "{";
     let first = true;
     for (const key of Object.keys(o)) {
-      let item: string | undefined;
-      try {
-        item = this.value(o[key]);
-      } catch (err) {
-        if (err instanceof EncodeFailure) err.path.unshift(key);
-        throw err;
-      }
+      const item = this.member(key, o[key]);
       if (item === undefined) continue;
       out += first ? `${pyJsonString(key)}: ${item}` : `, ${pyJsonString(key)}: ${item}`;
       first = false;
@@ -196,13 +194,7 @@ class Encoder {
     let first = true;
     for (const [rawKey, v] of m) {
       const key = mapKey(rawKey);
-      let item: string | undefined;
-      try {
-        item = this.value(v);
-      } catch (err) {
-        if (err instanceof EncodeFailure) err.path.unshift(key);
-        throw err;
-      }
+      const item = this.member(key, v);
       if (item === undefined) continue;
       out += first ? `${pyJsonString(key)}: ${item}` : `, ${pyJsonString(key)}: ${item}`;
       first = false;
