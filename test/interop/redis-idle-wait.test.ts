@@ -7,7 +7,7 @@
  * its query buffer (`CLIENT LIST` `qbuf`). What a user sees: every message delivered once, from
  * the watched list and the lists the wait does not watch (another queue, a priority bucket), and
  * nothing lost or doubled when the server forgets the script while the take waits (`SCRIPT
- * FLUSH`: the queued take answers NOSCRIPT and takes nothing; the next take loads the script).
+ * FLUSH`: the queued take answers NOSCRIPT and takes nothing; a plain take loads the script).
  *
  * A private redis-server (SCRIPT FLUSH would touch every other file's scripts on the shared one).
  */
@@ -123,7 +123,7 @@ describe("Redis consumer: the idle wait with its take pipelined behind it", () =
     }
   });
 
-  it("SCRIPT FLUSH while the take waits: it takes nothing, the next take loads the script, nothing lost or doubled", async () => {
+  it("SCRIPT FLUSH while the take waits: it takes nothing, a plain take loads the script, nothing lost or doubled", async () => {
     const queue = uniqueQueue("flush");
     const { consumer, taken } = await consume([queue]);
     try {

@@ -185,14 +185,19 @@ export class RedisConsumer implements Consumer {
 
   /**
    * Take (atomically pop and record as unacked, {@link takeMessages}) what
-   * the prefetch allows; when the queues are empty, wait on a bounded,
-   * non-destructive BLMOVE. A connection failure is retried under the
-   * broker reconnect policy; when that gives up, `onFatal` ends the worker.
+   * the prefetch allows; once a take found the queues empty, wait on a
+   * bounded, non-destructive BLMOVE with the next take behind it
+   * ({@link IdleWait}). A connection failure is retried under the broker
+   * reconnect policy; when that gives up, `onFatal` ends the worker.
    */
   private async loop(): Promise<void> {
     const schedule = new RetrySchedule(this.options.reconnect ?? brokerReconnectPolicy({}));
     // consume() declared the queues first, so the broker was reachable: later failures are losses.
     schedule.succeeded();
+    // The last take got fewer messages than it asked for: every list was empty then, so the next
+    // take waits for a message first. Taking again at once would find nothing one round trip later
+    // (a command, a socket write and a script run per message when messages come one at a time).
+    let drained = false;
     while (!this.cancelled) {
       if (this.prefetch > 0 && this.unsettled >= this.prefetch) {
         await new Promise<void>((resolve) => {
@@ -202,20 +207,19 @@ export class RedisConsumer implements Consumer {
         continue;
       }
       try {
-        const taken = await this.take();
+        const count = this.takeCount();
+        const taken: TakenMessage[] = drained
+          ? await this.idle.wait(
+              this.queueOrder.map((q) => q.name),
+              count,
+            )
+          : await this.take(count);
         schedule.succeeded();
         this.markBack();
-        if (taken.length > 0) {
-          this.handOver(taken);
-          continue;
-        }
-        this.handOver(
-          await this.idle.wait(
-            this.queueOrder.map((q) => q.name),
-            this.takeCount(),
-          ),
-        );
+        this.handOver(taken);
+        drained = taken.length < count;
       } catch (err) {
+        drained = false;
         if (this.cancelled) break;
         const delay = schedule.next();
         const where = this.where();
@@ -246,13 +250,13 @@ export class RedisConsumer implements Consumer {
   }
 
   /** Up to the free prefetch (64 at most per round trip), in kombu's priority and round-robin order. */
-  private take(): Promise<TakenMessage[]> {
+  private take(count: number): Promise<TakenMessage[]> {
     return takeMessages(
       this.options.blockingClient,
       this.options.keys,
       this.queueOrder.map((q) => q.name),
       this.steps,
-      this.takeCount(),
+      count,
     );
   }
 

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { type TakeKeys, type TakenMessage, waitThenTake } from "./take.js";
+import { type TakeKeys, type TakenMessage, takeMessages, waitThenTake } from "./take.js";
 
 /** Idle poll of the lists not watched by the blocking wait (seconds), and after recent work. */
 const IDLE_POLL_S = 0.25;
@@ -29,7 +29,7 @@ export interface IdleWaitOptions {
  * the wait is taken in the same server turn that ends the wait. The watched
  * queue rotates; the other lists are seen by the take that follows every wait.
  * A client-side deadline drops a half-dead socket (ioredis would wait forever
- * for its reply). Without BLMOVE (Redis < 6.2) the wait is a plain pause.
+ * for its reply). Without BLMOVE (Redis < 6.2) the wait is a plain pause, then a take.
  */
 export class IdleWait {
   /** BLMOVE known (Redis >= 6.2); false after an "unknown command" reply. */
@@ -60,7 +60,7 @@ export class IdleWait {
         : Math.min(brpopTimeout || 1, idlePoll);
     if (!this.blmove) {
       await this.options.pause(timeout * 1000);
-      return [];
+      return takeMessages(client, keys, queues, steps, count);
     }
     const queue = queues[this.doorbell++ % queues.length];
     if (queue === undefined) return [];

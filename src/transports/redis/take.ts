@@ -168,8 +168,8 @@ export interface WaitedTake {
  * client's next command as soon as the blocking one returns, so a message pushed while the
  * consumer waits is taken in the same server turn that wakes the wait, instead of one round trip
  * later (a wake reply, then a take request). When the wait times out the take still runs, and
- * sees the lists the wait does not watch. A server that does not know the script yet answers
- * NOSCRIPT and takes nothing: the caller's next plain take loads it.
+ * sees the lists the wait does not watch. A server that does not know the script answers
+ * NOSCRIPT and takes nothing; a plain take then loads the script and takes.
  */
 export async function waitThenTake(
   client: Redis,
@@ -185,6 +185,8 @@ export async function waitThenTake(
   const replies = (await pipeline.exec()) ?? [];
   const [waitError = null] = replies[0] ?? [];
   const [takeError = null, takeReply = null] = replies[1] ?? [];
-  if (takeError && !isNoScript(takeError)) throw takeError;
-  return { waitError, taken: takeError ? [] : takenOf(takeReply) };
+  if (takeError === null) return { waitError, taken: takenOf(takeReply) };
+  if (!isNoScript(takeError)) throw takeError;
+  // The server lost the script (a restart, SCRIPT FLUSH) and took nothing: a plain take loads it.
+  return { waitError, taken: await takeMessages(client, keys, queues, steps, count) };
 }
