@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { Celery } from "../app.js";
 import { redactUrl } from "../redact.js";
 import { type OptionValues, stringOption } from "./args.js";
+import type { TsxLoader } from "./context.js";
 import { CliError, EX_USAGE, usageError } from "./errors.js";
 
 /** Where the CLI's app comes from: flags first, then Celery's environment variables. */
@@ -55,6 +56,8 @@ function isCeleryLike(value: unknown): value is Celery {
 /** A Python-style `-A proj.celery` or `-A proj.celery:app` (dotted names, no file extension). */
 const PYTHON_MODULE_NAME = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+(:[A-Za-z_][\w]*)?$/;
 const JS_EXTENSION = /\.([cm]?[jt]s)$/;
+/** A TypeScript module: loads through tsx. */
+export const TS_EXTENSION = /\.[cm]?ts$/;
 
 /** What to try instead, for the two mistakes a Celery user makes first. */
 function loadHint(spec: string, exists: boolean, tsxLoaded: boolean): string {
@@ -62,24 +65,25 @@ function loadHint(spec: string, exists: boolean, tsxLoaded: boolean): string {
     const guess = `./${(spec.split(":")[0] as string).replace(/\./g, "/")}.ts`;
     return `. -A takes the path of a JavaScript or TypeScript module that exports the app (e.g. -A ${guess}), not a Python dotted module name`;
   }
-  if (exists && !tsxLoaded && /\.[cm]?ts$/.test(spec)) {
+  if (exists && !tsxLoaded && TS_EXTENSION.test(spec)) {
     return ". Loading a .ts app module needs tsx (an optional peer dependency of celeriac): run `npm install --save-dev tsx`, or compile the app and pass the .js file";
   }
   return "";
 }
 
 /**
- * Loads the app module (`-A ./tasks.ts`; `.ts` goes through tsx, which the
- * `bin/celeriac.js` shim registers). As with Celery's `-b`/`--result-backend`,
+ * Loads the app module (`-A ./tasks.ts`; `.ts` goes through tsx, which `tsx()`
+ * registers only then). As with Celery's `-b`/`--result-backend`,
  * the URLs are put into `CELERY_BROKER_URL` / `CELERY_RESULT_BACKEND` before
  * the module runs, so an app built from those variables picks them up.
  */
 export async function loadAppModule(
   source: AppSource,
   env: NodeJS.ProcessEnv,
-  tsxLoaded = false,
+  tsx: TsxLoader = async () => false,
 ): Promise<Celery> {
   const spec = source.appModule as string;
+  const tsxLoaded = TS_EXTENSION.test(spec) ? await tsx() : false;
   if (source.broker !== undefined) env.CELERY_BROKER_URL = source.broker;
   if (source.resultBackend !== undefined) env.CELERY_RESULT_BACKEND = source.resultBackend;
   const path = resolve(spec);
@@ -116,8 +120,12 @@ export async function loadAppModule(
  * one built from the URLs. Connection retries are bounded so an unreachable
  * broker fails the command instead of hanging it.
  */
-export async function openApp(source: AppSource, env: NodeJS.ProcessEnv, tsxLoaded = false): Promise<Celery> {
-  if (source.appModule !== undefined) return loadAppModule(source, env, tsxLoaded);
+export async function openApp(
+  source: AppSource,
+  env: NodeJS.ProcessEnv,
+  tsx: TsxLoader = async () => false,
+): Promise<Celery> {
+  if (source.appModule !== undefined) return loadAppModule(source, env, tsx);
   try {
     return new Celery({
       ...(source.broker !== undefined ? { broker: source.broker } : {}),

@@ -8,7 +8,7 @@ import { eventsCommand } from "./commands/events.js";
 import { controlCommand, inspectCommand, statusCommand } from "./commands/remote.js";
 import { stubsCommand } from "./commands/stubs.js";
 import { workerCommand } from "./commands/worker.js";
-import type { CliContext, Command } from "./context.js";
+import type { CliContext, Command, TsxLoader } from "./context.js";
 import { CliError, EX_FAILURE, EX_OK, EX_USAGE } from "./errors.js";
 
 export const COMMANDS: Record<string, Command> = {
@@ -54,11 +54,23 @@ function topHelp(): string {
 }
 
 export interface MainOptions {
-  /** tsx is registered (bin/celeriac.js): `.ts` app modules load. */
-  tsx?: boolean;
+  /**
+   * Whether `.ts` app modules load: true when tsx is already registered (a checkout running src/),
+   * or a loader that registers it on first need (bin/celeriac.js with the compiled CLI).
+   */
+  tsx?: boolean | TsxLoader;
   env?: NodeJS.ProcessEnv;
   stdout?: { write(text: string): unknown };
   stderr?: { write(text: string): unknown };
+}
+
+function tsxLoader(given: boolean | TsxLoader | undefined): TsxLoader {
+  if (typeof given !== "function") return async () => given ?? false;
+  let loaded: Promise<boolean> | null = null;
+  return () => {
+    loaded ??= given();
+    return loaded;
+  };
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -113,7 +125,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       out: (text) => stdout.write(`${text}\n`),
       err: (text) => stderr.write(`${text}\n`),
       confirm,
-      tsx: options.tsx ?? false,
+      tsx: tsxLoader(options.tsx),
     };
     return await cmd.run(ctx);
   } catch (err) {

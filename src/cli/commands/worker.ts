@@ -5,7 +5,7 @@ import type { MetricsServer } from "../../metrics.js";
 import { loadDependency, MissingDependencyError } from "../../optional-deps.js";
 import { createWorker, workerOpsFactory } from "../../worker/app-hooks.js";
 import type { WorkerOptions } from "../../worker/worker.js";
-import { loadAppModule, requiredAppSource } from "../app.js";
+import { loadAppModule, requiredAppSource, TS_EXTENSION } from "../app.js";
 import { type CommandSpec, flagOption, intOption, listOption, stringOption } from "../args.js";
 import { BEAT_OPTIONS, embeddedBeat } from "../beat-options.js";
 import type { CliContext, Command } from "../context.js";
@@ -220,7 +220,7 @@ async function runWorker(ctx: CliContext): Promise<number> {
   if (maxMemoryPerChild !== undefined) options.maxMemoryPerChild = maxMemoryPerChild;
   if (flagOption(v, "task-events")) options.taskEvents = true;
   if (flagOption(v, "without-mingle")) options.withoutMingle = true;
-  if (ctx.tsx && /\.[cm]?ts$/.test(source.appModule)) {
+  if (TS_EXTENSION.test(source.appModule) && (await ctx.tsx())) {
     options.threadExecArgv = ["--import", "tsx"];
     options.processExecArgv = ["--import", "tsx"];
   }

@@ -21,10 +21,11 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(argv: string[]) {
+async function cli(argv: string[], tsx?: () => Promise<boolean>) {
   let stdout = "";
   let stderr = "";
   const code = await main(argv, {
+    ...(tsx ? { tsx } : {}),
     env: {},
     stdout: { write: (t: string) => (stdout += t) },
     stderr: { write: (t: string) => (stderr += t) },
@@ -52,6 +53,26 @@ describe("-A hints", () => {
     expect(code).toBe(2);
     expect(stderr).toContain("could not be loaded");
     expect(stderr).not.toContain("dotted");
+  });
+});
+
+describe("tsx is registered only for a .ts app module (its loader thread costs ~33 MB of RSS)", () => {
+  it("a .js app module never asks for tsx; a .ts one asks before it is imported", async () => {
+    const dir = tempDir();
+    const asked: string[] = [];
+    const tsx = async () => {
+      asked.push("tsx");
+      return false;
+    };
+    writeFileSync(join(dir, "tasks.mjs"), "export const nothing = 1;\n");
+    const js = await cli(["-A", join(dir, "tasks.mjs"), "inspect", "ping"], tsx);
+    expect(js.stderr).toContain("exports no Celery app");
+    expect(asked).toEqual([]);
+    writeFileSync(join(dir, "tasks.ts"), "enum Colour { Red }\nexport const colour = Colour.Red;\n");
+    // vitest itself loads .ts, so the module loads here; what matters is that tsx was asked first.
+    const ts = await cli(["-A", join(dir, "tasks.ts"), "worker"], tsx);
+    expect(ts.stderr).toContain("exports no Celery app");
+    expect(asked).toEqual(["tsx"]);
   });
 });
 
