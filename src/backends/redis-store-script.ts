@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { Command, type Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { loadDependency } from "../optional-deps.js";
 
 /**
  * The writes of one flush of {@link StoreBatch} in one script call (one command, one round trip):
@@ -88,6 +89,8 @@ const DEFERRED_BEHIND: ScriptOutcome = { kind: "deferred", stored: null };
  * when auto-pipelining is on (`executeWithAutoPipelining` shifts the arguments a second time).
  */
 function sendBuffer(client: Redis, name: string, args: Array<string | Buffer | number>): Promise<unknown> {
+  // ioredis is an optional dependency: loaded when used, so importing the package does not load it.
+  const { Command } = loadDependency<typeof import("ioredis")>("ioredis", "A Redis result backend");
   const command = new Command(name, args, { replyEncoding: null });
   void client.sendCommand(command);
   return command.promise;
