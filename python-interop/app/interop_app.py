@@ -260,6 +260,14 @@ def retry_once(self, countdown=0):
     return {"retries": self.request.retries}
 
 
+@app.task(name="interop.retry_to", bind=True)
+def retry_to(self, queue):
+    """Retries itself once into `queue` (Task.retry(queue=...): send_task_message declares it)."""
+    if self.request.retries == 0:
+        raise self.retry(queue=queue, countdown=0, max_retries=1)
+    return {"retries": self.request.retries}
+
+
 @app.task(name="interop.retry_delivery", bind=True)
 def retry_delivery(self, countdown):
     """Retries itself once with `countdown`; the retried run returns how its message was

@@ -6,7 +6,7 @@ import { createLogger, type Logger } from "../logging.js";
 import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transport.js";
 import type { Retry } from "./errors.js";
 import type { WorkerRequest } from "./request.js";
-import { delayedRetry, type RetryQueueTable } from "./retry-delay.js";
+import { type RetryQueueTable, routeRetry } from "./retry-route.js";
 import { TaskRegistry } from "./task-registry.js";
 import { Worker, type WorkerDeps, type WorkerOptions } from "./worker.js";
 
@@ -26,7 +26,7 @@ export interface WorkerHost {
   readonly oid?: string;
   /**
    * The app's queue table and routes: worker queue names resolve through it (`app.amqp.queues`),
-   * and a retry finds the queue it is delayed for (src/worker/retry-delay.ts).
+   * and a retry finds the queue it is delayed for (src/worker/retry-route.ts).
    */
   readonly router?: RetryQueueTable;
 }
@@ -96,8 +96,8 @@ export function createWorker(
       ...(router
         ? {
             resolveQueue: (name: string) => router.queue(name),
-            delayRetry: (message: OutgoingMessage, request: WorkerRequest, retry: Retry) =>
-              delayedRetry(message, request, retry, router, host.transport.nativeDelay),
+            routeRetry: (message: OutgoingMessage, request: WorkerRequest, retry: Retry) =>
+              routeRetry(message, request, retry, router, host.transport.nativeDelay),
           }
         : {}),
       ...((options.logger ?? host.logger) ? { logger: options.logger ?? host.logger } : {}),

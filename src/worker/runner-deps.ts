@@ -8,7 +8,7 @@ import type { Retry } from "./errors.js";
 import type { ModuleJob, ModuleJobHooks } from "./module-job.js";
 import type { WorkerRequest } from "./request.js";
 import type { ResultEncoder } from "./result-value.js";
-import type { DelayedRetry } from "./retry-delay.js";
+import type { RetryRoute } from "./retry-route.js";
 import type { RunHooks } from "./task-hooks.js";
 import type { ModuleHandler } from "./task-registry.js";
 
@@ -20,8 +20,8 @@ import type { ModuleHandler } from "./task-registry.js";
 export interface RunnerDeps {
   backend: ResultBackend | null;
   publish(message: OutgoingMessage, declare?: readonly QueueSpec[]): Promise<void>;
-  /** A retry the broker delays (RabbitMQ native delayed delivery, src/worker/retry-delay.ts); absent = none. */
-  delayRetry?(message: OutgoingMessage, request: WorkerRequest, retry: Retry): DelayedRetry | null;
+  /** Where a retry goes: the queue to declare, and RabbitMQ's native delay (src/worker/retry-route.ts); absent = published as built. */
+  routeRetry?(message: OutgoingMessage, request: WorkerRequest, retry: Retry): RetryRoute | null;
   encodeBody(body: unknown[]): { body: Uint8Array; contentType: string; contentEncoding: string };
   logger: Logger;
   hostname: string;

@@ -226,8 +226,8 @@ export class OutcomeRecorder {
           compat: this.host.deps.compat,
           encodeBody: this.host.deps.encodeBody,
         });
-        const delayed = this.host.deps.delayRetry?.(message, request, error) ?? null;
-        await this.host.deps.publish(delayed?.message ?? message, delayed?.declare);
+        const routed = this.host.deps.routeRetry?.(message, request, error) ?? null;
+        await this.host.deps.publish(routed?.message ?? message, routed?.declare);
       } catch (publishError) {
         // Task.retry: a failed publish raises Reject(exc, requeue=False).
         error = new Reject(publishError, false);

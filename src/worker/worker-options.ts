@@ -8,7 +8,7 @@ import type { OutgoingMessage, QueueSpec, Transport } from "../transports/transp
 import type { BodyDecoder } from "./body-codec.js";
 import type { Retry } from "./errors.js";
 import type { WorkerRequest } from "./request.js";
-import type { DelayedRetry } from "./retry-delay.js";
+import type { RetryRoute } from "./retry-route.js";
 import type { TaskRegistry } from "./task-registry.js";
 
 /** What `app.worker(options)` takes: Celery's worker flags under their setting names. */
@@ -79,8 +79,8 @@ export interface WorkerDeps {
   backend: ResultBackend | null;
   /** Publishes a task message (used for retries); usually `transport.publish`. */
   publish(message: OutgoingMessage, declare?: readonly QueueSpec[]): Promise<void>;
-  /** A retry the broker delays (RabbitMQ native delayed delivery, src/worker/retry-delay.ts); absent = none. */
-  delayRetry?(message: OutgoingMessage, request: WorkerRequest, retry: Retry): DelayedRetry | null;
+  /** Where a retry goes: the queue to declare, and RabbitMQ's native delay (src/worker/retry-route.ts); absent = published as built. */
+  routeRetry?(message: OutgoingMessage, request: WorkerRequest, retry: Retry): RetryRoute | null;
   logger?: Logger;
   /** Body decoder (decompress + accept check + deserialize); default kombu's codecs per `acceptContent`. */
   decodeBody?: BodyDecoder;

@@ -56,7 +56,7 @@ export function wireWorker(p: WorkerWiringParts): WorkerWiring {
   const runner = new TaskRunner({
     backend: deps.backend,
     publish: deps.publish,
-    ...(deps.delayRetry ? { delayRetry: deps.delayRetry } : {}),
+    ...(deps.routeRetry ? { routeRetry: deps.routeRetry } : {}),
     encodeBody: deps.encodeBody ?? kombuBodyEncoder(s.taskSerializer, s.compat),
     encodeResult: kombuResultEncoder(s.resultSerializer, s.compat),
     logger,

@@ -4,7 +4,8 @@
  * 5.7.0), so a chain's next step or a link routed to a queue nobody has declared yet is kept.
  * Without the declaration RabbitMQ drops a message sent through the default exchange to a queue
  * that does not exist. A stock Celery 5.7 worker and a TS worker each run a first step whose next
- * step (or link) goes to a fresh queue; afterwards each fresh queue exists and holds the message.
+ * step (or link, or `retry(queue=...)`) goes to a fresh queue; afterwards each fresh queue exists
+ * and holds the message.
  */
 import { connect as amqpConnect, type Channel, type ChannelModel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,6 +35,11 @@ beforeAll(async () => {
     ts: async ({ broker, backend }) => {
       tsApp = new Celery({ broker, backend, taskDefaultQueue: tsQ });
       tsApp.task("ts.double", (_ctx, n: number) => n * 2);
+      // What interop.retry_to does: retry once into the queue given.
+      tsApp.task("ts.retry_to", (ctx, queue: string) => {
+        if (ctx.retries === 0) ctx.retry({ queue, countdown: 0, maxRetries: 1 });
+        return { retries: ctx.retries };
+      });
       tsWorker = tsApp.worker({
         queues: [tsQ],
         concurrency: 2,
@@ -101,6 +107,15 @@ describe("the worker declares the queue of a step it sends (send_task_message de
     head.link(s("interop.add", 5).set({ queue: fresh }));
     const res = await applyAsync(producer, head);
     expect(await res.get(T)).toBe(2);
+    expect(await waitForMessages(fresh)).toBe(1);
+  });
+
+  it.each([
+    ["Python", "interop.retry_to", pyQ],
+    ["TS", "ts.retry_to", tsQ],
+  ])("retry(queue=...) to a fresh queue, by the %s worker", async (_who, task, queue) => {
+    const fresh = uniqueQueue("dretry");
+    await producer.sendTask(task, [fresh], {}, { queue });
     expect(await waitForMessages(fresh)).toBe(1);
   });
 });

@@ -15,7 +15,7 @@ import {
 import type { OutgoingMessage } from "../../../src/transports/transport.js";
 import { Retry, type RetryOptions } from "../../../src/worker/errors.js";
 import type { WorkerRequest } from "../../../src/worker/request.js";
-import { delayedRetry } from "../../../src/worker/retry-delay.js";
+import { routeRetry } from "../../../src/worker/retry-route.js";
 
 const NOW = Date.parse("2030-01-01T00:00:00Z");
 
@@ -58,10 +58,10 @@ function message(eta: string | null): OutgoingMessage {
 const ETA_10S = "2030-01-01T00:00:10+00:00";
 const retry = (options: RetryOptions = {}, when: number | Date = 10) => new Retry(options, when);
 
-describe("delayedRetry (Task.retry through native delayed delivery)", () => {
+describe("routeRetry (Task.retry through native delayed delivery)", () => {
   it("a retry of a task from a topic queue goes to celery_delayed_27 with the routed queue's routing key", () => {
     const a = app();
-    const out = delayedRetry(
+    const out = routeRetry(
       message(ETA_10S),
       request("main", "main.rk"),
       retry(),
@@ -76,7 +76,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
 
   it("a message that arrived with a delay-prefixed key is not delayed twice: the queue's own key is used", () => {
     const a = app();
-    const out = delayedRetry(
+    const out = routeRetry(
       message(ETA_10S),
       request("celery_delayed_1", calculateRoutingKey(5, "main.rk")),
       retry(),
@@ -89,7 +89,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
 
   it("retry(queue=...) and task_routes pick the queue, as Router.route does", () => {
     const routed = app({ taskRoutes: { "t.retry": { queue: "other" } } });
-    const byRoute = delayedRetry(
+    const byRoute = routeRetry(
       message(ETA_10S),
       request("main", "main.rk"),
       retry(),
@@ -99,7 +99,7 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
     );
     expect(byRoute?.message.routingKey).toBe(calculateRoutingKey(10, "other.rk"));
     const a = app();
-    const byOption = delayedRetry(
+    const byOption = routeRetry(
       message(ETA_10S),
       request("main", "main.rk"),
       retry({ queue: "other" }),
@@ -110,10 +110,10 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
     expect(byOption?.declare.map((q) => q.name)).toEqual(["other"]);
   });
 
-  it("an eta counts from now; a retry without an eta, on a direct exchange, on Redis or under a second is not delayed", () => {
+  it("an eta counts from now; a retry without an eta, on a direct exchange, on Redis or under a second is not delayed (a named exchange declares nothing)", () => {
     const a = app();
     const at = new Date(NOW + 3_900);
-    const byEta = delayedRetry(
+    const byEta = routeRetry(
       message(at.toISOString()),
       request("main", "main.rk"),
       retry({}, at),
@@ -123,39 +123,39 @@ describe("delayedRetry (Task.retry through native delayed delivery)", () => {
     );
     expect(byEta?.message.routingKey).toBe(calculateRoutingKey(3, "main.rk"));
     expect(
-      delayedRetry(message(null), request("main", "main.rk"), retry({}, 0), a.router, a.nativeDelay, NOW),
+      routeRetry(message(null), request("main", "main.rk"), retry({}, 0), a.router, a.nativeDelay, NOW),
     ).toBeNull();
-    // Sent through the anonymous exchange: routed by queue name, here a direct queue.
+    // Sent through the anonymous exchange: routed by queue name, here a direct queue: not delayed,
+    // published as built, and the queue declared first (send_task_message's declare=[queue]).
+    const plain = message(ETA_10S);
+    const anonymous = routeRetry(plain, request("", "plain"), retry(), a.router, a.nativeDelay, NOW);
+    expect(anonymous?.message).toBe(plain);
+    expect(anonymous?.declare.map((q) => q.name)).toEqual(["plain"]);
     expect(
-      delayedRetry(message(ETA_10S), request("", "plain"), retry(), a.router, a.nativeDelay, NOW),
-    ).toBeNull();
-    expect(
-      delayedRetry(
-        message(ETA_10S),
-        request("main", "main.rk"),
-        retry({}, 0.5),
-        a.router,
-        a.nativeDelay,
-        NOW,
-      ),
+      routeRetry(message(ETA_10S), request("main", "main.rk"), retry({}, 0.5), a.router, a.nativeDelay, NOW),
     ).toBeNull();
     const redis = app({ broker: "redis://127.0.0.1:1/0" });
     expect(
-      delayedRetry(
-        message(ETA_10S),
-        request("main", "main.rk"),
-        retry(),
-        redis.router,
-        redis.nativeDelay,
-        NOW,
-      ),
+      routeRetry(message(ETA_10S), request("main", "main.rk"), retry(), redis.router, redis.nativeDelay, NOW),
     ).toBeNull();
+    // retry(queue=...) on Redis: not delayed, the named queue declared (bound) before the publish.
+    const asBuilt = message(ETA_10S);
+    const toOther = routeRetry(
+      asBuilt,
+      request("main", "main.rk"),
+      retry({ queue: "other" }),
+      redis.router,
+      redis.nativeDelay,
+      NOW,
+    );
+    expect(toOther?.message).toBe(asBuilt);
+    expect(toOther?.declare.map((q) => q.name)).toEqual(["other"]);
   });
 
   it("a delay past 2^28 - 1 s is a ConfigError naming countdown, as for a producer (the retry then fails as a failed publish does)", () => {
     const a = app();
     const tooLong = () =>
-      delayedRetry(
+      routeRetry(
         message(ETA_10S),
         request("main", "main.rk"),
         retry({}, 2 ** 28),
