@@ -80,6 +80,24 @@ const ROOT_FILE_LAYER = {
 const LAYERS_ABOVE_IO = new Set(["canvas", "behaviour", "app", "cli"]);
 /** Client libraries only transports/ and backends/ may import. */
 const CLIENT_LIBRARIES = new Set(["ioredis", "amqplib", "pg"]);
+/**
+ * Packages loaded when a feature first uses them (src/optional-deps.ts loadDependency, or a dynamic
+ * import()), never at import: importing the package must not load them (test/package's check).
+ * Anywhere in src/ they may be imported at the top of a file only as `import type`; with
+ * verbatimModuleSyntax even `import { type X }` stays as a bare import that loads the package.
+ */
+const LOADED_WHEN_USED = new Set([
+  "ioredis",
+  "amqplib",
+  "pg",
+  "yaml",
+  "@msgpack/msgpack",
+  "compressjs",
+  "@napi-rs/lzma",
+  "prom-client",
+  "tsx",
+  "@opentelemetry/api",
+]);
 /** The io files the layers above may import, and why each names no concrete broker, backend or store. */
 const IO_PUBLIC = {
   "backends/backend.ts": "the ResultBackend interface",
@@ -134,19 +152,40 @@ function layerOf(relFile) {
   return FOLDER_LAYER[top];
 }
 
+const packageOf = (spec) =>
+  spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
+
+/** Top-level `import`/`export ... from` of a LOADED_WHEN_USED package that is not `import type`/`export type`. */
+function valueImportsOfLazyPackages(file, text) {
+  const out = [];
+  for (const node of ts.createSourceFile(file, text, ts.ScriptTarget.Latest).statements) {
+    const isImport = ts.isImportDeclaration(node);
+    if (!isImport && !ts.isExportDeclaration(node)) continue;
+    const spec = node.moduleSpecifier;
+    if (!spec || !ts.isStringLiteral(spec) || !LOADED_WHEN_USED.has(packageOf(spec.text))) continue;
+    const typeOnly = isImport ? node.importClause?.isTypeOnly === true : node.isTypeOnly;
+    if (!typeOnly) out.push(spec.text);
+  }
+  return out;
+}
+
 const files = listSources(SRC).filter((f) => !f.endsWith(".d.ts"));
 const edges = new Map(); // relFile -> Set(relFile)
 const externalImports = []; // [relFile, package] for client libraries
 const problems = [];
 for (const file of files) {
   const from = rel(file);
-  const info = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
+  const text = readFileSync(file, "utf8");
+  const info = ts.preProcessFile(text, true, true);
+  for (const pkg of valueImportsOfLazyPackages(file, text)) {
+    problems.push(
+      `${from}: imports ${pkg} as a value at load; use \`import type\` and loadDependency (src/optional-deps.ts)`,
+    );
+  }
   const targets = new Set();
   for (const { fileName } of info.importedFiles) {
     if (!fileName.startsWith(".")) {
-      const pkg = fileName.startsWith("@")
-        ? fileName.split("/").slice(0, 2).join("/")
-        : fileName.split("/")[0];
+      const pkg = packageOf(fileName);
       if (CLIENT_LIBRARIES.has(pkg)) externalImports.push([from, pkg]);
       continue;
     }

@@ -86,6 +86,35 @@ describe.concurrent("check-imports: concrete io above io", () => {
   });
 });
 
+describe.concurrent("check-imports: packages loaded when used", () => {
+  it("fails on a value import of one, even with inline `type` specifiers; passes on `import type`", async () => {
+    const asValue = {
+      ...IO,
+      "backends/redis.ts":
+        'import { Command, type Redis } from "ioredis";\nexport const make = (r: Redis) => new Command("GET", [], {});\n',
+      "transports/redis/transport.ts":
+        'import type { Transport } from "../transport.js";\nimport { type Redis } from "ioredis";\nexport class RedisTransport implements Transport { r?: Redis; async close() {} }\n',
+      "backends/database/pg.ts": 'export { Client } from "pg";\n',
+    };
+    const failed = await check(asValue);
+    expect(failed.code).toBe(1);
+    for (const [file, pkg] of [
+      ["backends/redis.ts", "ioredis"],
+      ["transports/redis/transport.ts", "ioredis"],
+      ["backends/database/pg.ts", "pg"],
+    ]) {
+      expect(failed.output).toContain(`${file}: imports ${pkg} as a value at load`);
+    }
+    const asType = await check({
+      ...IO,
+      "backends/redis.ts": 'import type { Redis } from "ioredis";\nexport const make = (r: Redis) => r;\n',
+      "backends/database/pg.ts": 'export type { Client } from "pg";\n',
+    });
+    expect(asType.output).toContain("imports point down");
+    expect(asType.code).toBe(0);
+  });
+});
+
 describe.concurrent("check-imports: direction and cycles", () => {
   it("fails on an upward import", async () => {
     const result = await check({
