@@ -49,11 +49,11 @@ const amqp: StampingProfile = {
   transport: "amqp",
   label: "RabbitMQ",
   brokerUrl: () => amqpUrl(),
-  // The capture queues are declared before the workflow runs, as Celery's producer declares a
-  // missing queue (app.amqp.queues[name]); a worker that declares them otherwise makes one of the
-  // two declarations fail. Declared first because the TS worker sends a chain's next step, a link
-  // and a retry without declaring their queue (celery/app/amqp.py send_task_message declares it,
-  // 5.7.0), so on RabbitMQ its message to a queue nobody declared yet is dropped.
+  // The capture queues are declared before the workflow runs (as Celery's producer declares a
+  // missing queue, app.amqp.queues[name]) so that `_capture` can poll them with basic.get from the
+  // start: a get on a queue that does not exist yet is a 404 that closes the channel. Both workers
+  // also declare the queue of every step they send, as celery/app/amqp.py send_task_message does
+  // (5.7.0; test/interop/amqp-declare-on-send.test.ts).
   capturePy: `
 def capture_queues(*queues):
     with app.connection_for_write() as conn:
