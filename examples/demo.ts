@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     console.log(
       `Python -> TS: ts.greet('Python', punctuation='!') = ${JSON.stringify(answer.result)}  [task ${answer.task_id}]`,
     );
-    await worker.close({ timeout: 5_000 });
+    await worker.close({ timeoutMs: 5_000 });
     console.log("demo finished: both directions work");
   } finally {
     await app?.close();

@@ -65,7 +65,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.close({ timeout: 10_000 });
+  await worker?.close({ timeoutMs: 10_000 });
   await workerApp?.close();
   await producer?.close();
   recorder?.disconnect();

@@ -186,7 +186,7 @@ describe("a TS worker on rpc:// with acksLate", () => {
   }, 60_000);
 
   afterAll(async () => {
-    await worker?.close({ timeout: 5000 });
+    await worker?.close({ timeoutMs: 5000 });
     await app?.close();
   });
 

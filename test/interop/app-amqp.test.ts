@@ -46,7 +46,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const w of workers) await w.close({ timeout: 5000 });
+  for (const w of workers) await w.close({ timeoutMs: 5000 });
   for (const a of apps) await a.close();
   await pyWorker?.stop();
 });

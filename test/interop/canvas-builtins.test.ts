@@ -15,7 +15,7 @@ import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { pythonJson } from "../support/celery.js";
 import { uniqueQueue } from "../support/services.js";
-import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
+import { startWorkerPair, tsWorkerSide, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
@@ -41,13 +41,7 @@ beforeAll(async () => {
         throw new PythonError("ExpectedException", ["Task expected to fail", ...args], "canvas_peer");
       });
       tsWorker = app.worker({ queues: [tsQ], concurrency: 4, hostname: TS_HOST });
-      await tsWorker.start();
-      return {
-        close: async () => {
-          await tsWorker?.close({ timeout: 5000 });
-          await app?.close();
-        },
-      };
+      return tsWorkerSide(tsWorker, app);
     },
   });
   ({ broker, backend } = pair);

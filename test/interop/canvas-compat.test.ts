@@ -10,7 +10,7 @@ import { applyAsync } from "../../src/client/canvas-apply.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { uniqueQueue } from "../support/services.js";
 import { createTsStack, type TsStack } from "../support/ts-worker/stack.js";
-import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
+import { startWorkerPair, tsWorkerSide, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
@@ -37,13 +37,7 @@ beforeAll(async () => {
       stack.task("ts.add", (_ctx, a: number, b: number) => a + b);
       stack.task("ts.xsum", (_ctx, values: number[]) => values.reduce((x, y) => x + y, 0));
       tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: "c56-ts@localhost" });
-      await tsWorker.start();
-      return {
-        close: async () => {
-          await tsWorker?.close({ timeout: 5000 });
-          await stack?.close();
-        },
-      };
+      return tsWorkerSide(tsWorker, stack);
     },
   });
   app = new Celery({ broker, backend, taskDefaultQueue: pyQ, compat: "5.6" });

@@ -20,7 +20,7 @@ import { PythonError } from "../../src/worker/errors.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { pythonJson } from "../support/celery.js";
 import { uniqueQueue } from "../support/services.js";
-import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
+import { startWorkerPair, tsWorkerSide, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
@@ -79,14 +79,7 @@ beforeAll(async () => {
         },
       );
       tsWorker = app.worker({ queues: [tsQ], concurrency: 4, hostname: "errbacks-ts@localhost" });
-      await tsWorker.start();
-      return {
-        close: async () => {
-          records?.disconnect();
-          await tsWorker?.close({ timeout: 5000 });
-          await app?.close();
-        },
-      };
+      return tsWorkerSide(tsWorker, app, { closeFirst: async () => records.disconnect() });
     },
   });
   ({ broker, backend } = pair);

@@ -16,7 +16,7 @@ import type { Worker } from "../../src/worker/worker.js";
 import { pythonJson } from "../support/celery.js";
 import { uniqueQueue } from "../support/services.js";
 import { createTsStack, type TsStack } from "../support/ts-worker/stack.js";
-import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
+import { startWorkerPair, tsWorkerSide, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
@@ -51,13 +51,7 @@ beforeAll(async () => {
         return failedId;
       });
       tsWorker = stack.worker({ queues: [tsQ], concurrency: 4, hostname: "canvas-ts@localhost" });
-      await tsWorker.start();
-      return {
-        close: async () => {
-          await tsWorker?.close({ timeout: 5000 });
-          await stack?.close();
-        },
-      };
+      return tsWorkerSide(tsWorker, stack);
     },
   });
   app = new Celery({ broker, backend, taskDefaultQueue: pyQ });

@@ -18,7 +18,7 @@ import type { Worker } from "../../src/worker/worker.js";
 import { pythonJson } from "../support/celery.js";
 import { uniqueQueue } from "../support/services.js";
 import { createTsStack, type TsStack } from "../support/ts-worker/stack.js";
-import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
+import { startWorkerPair, tsWorkerSide, type WorkerPair } from "../support/worker-pair.js";
 
 let broker: string;
 let backend: string;
@@ -80,13 +80,7 @@ beforeAll(async () => {
         return 0;
       });
       tsWorker = stack.worker({ queues: [tsQ], concurrency: 8, hostname: TS_HOST });
-      await tsWorker.start();
-      return {
-        close: async () => {
-          await tsWorker?.close({ timeout: 5000 });
-          await stack?.close();
-        },
-      };
+      return tsWorkerSide(tsWorker, stack);
     },
   });
   redis = new Redis(backend);

@@ -12,7 +12,7 @@ import { applyAsync } from "../../src/client/canvas-apply.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { waitUntil } from "../support/process.js";
 import { uniqueQueue } from "../support/services.js";
-import { startWorkerPair, type WorkerPair } from "../support/worker-pair.js";
+import { startWorkerPair, tsWorkerSide, type WorkerPair } from "../support/worker-pair.js";
 
 let pair: WorkerPair;
 let producer: Celery;
@@ -46,13 +46,7 @@ beforeAll(async () => {
         hostname: "routes-ts@localhost",
         handleSignals: false,
       });
-      await tsWorker.start();
-      return {
-        close: async () => {
-          await tsWorker?.close({ timeoutMs: 5000 });
-          await tsApp?.close();
-        },
-      };
+      return tsWorkerSide(tsWorker, tsApp);
     },
   });
   const { broker, backend } = pair;

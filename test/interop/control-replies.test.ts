@@ -178,7 +178,7 @@ function repliesSuite(transport: "redis" | "amqp"): void {
   }, 120_000);
 
   afterAll(async () => {
-    await ts?.close({ timeout: 2000 });
+    await ts?.close({ timeoutMs: 2000 });
     // Its one process runs interop.sleep(60): a warm stop would wait for it.
     await py?.kill();
     await app?.close();

@@ -65,7 +65,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await tsWorker?.close({ timeout: 5000 });
+  await tsWorker?.close({ timeoutMs: 5000 });
   await app?.close();
   await pyWorker?.stop();
   await db?.end();
@@ -325,7 +325,7 @@ describe("schema and bad input", () => {
       await server.start();
       expect(await sent.get(T)).toBe(42);
     } finally {
-      await worker.close({ timeout: 5000 });
+      await worker.close({ timeoutMs: 5000 });
       await own.close();
       await server.dispose();
     }

@@ -66,7 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await tsWorker?.close({ timeout: 5000 });
+  await tsWorker?.close({ timeoutMs: 5000 });
   await app?.close();
   await pyWorker?.stop();
 });

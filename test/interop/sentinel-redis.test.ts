@@ -117,7 +117,7 @@ emit(app.control.ping(destination=[${JSON.stringify(hostname)}], timeout=5))
       );
       expect(pong).toEqual([{ [hostname]: { ok: "pong" } }]);
     } finally {
-      await worker?.close({ timeout: 5000 });
+      await worker?.close({ timeoutMs: 5000 });
       await app.close();
     }
   }, 90_000);
@@ -247,7 +247,7 @@ emit([r.get(timeout=30) for r in rs])
         `sentinel failover: promoted after ${promotedMs} ms, results back ${Date.now() - killedAt} ms after the kill`,
       );
     } finally {
-      await worker?.close({ timeout: 5000 });
+      await worker?.close({ timeoutMs: 5000 });
       await app.close();
     }
   }, 120_000);

@@ -155,7 +155,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await tsWorker?.close({ timeout: 5000 });
+  await tsWorker?.close({ timeoutMs: 5000 });
   await stack?.close();
   await app?.close();
   await pyWorker?.stop();

@@ -72,7 +72,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await worker?.close({ timeout: 2000 });
+  await worker?.close({ timeoutMs: 2000 });
   await app?.close();
 });
 

@@ -79,7 +79,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await worker?.close({ timeout: 5_000 });
+  await worker?.close({ timeoutMs: 5_000 });
   await app?.close();
 });
 
@@ -202,7 +202,7 @@ emit({"id": r.id, "result": r.get(timeout=20)})
       expect(await r.get({ timeout: 10_000 })).toBe(7);
       expect(lines.join("\n")).toContain("worker event listener for task-received raised");
     } finally {
-      await w.close({ timeout: 5_000 });
+      await w.close({ timeoutMs: 5_000 });
       await quiet.close();
     }
   });
@@ -213,7 +213,7 @@ emit({"id": r.id, "result": r.get(timeout=20)})
     w.on("worker-ready", () => order.push("ready"));
     w.on("worker-shutdown", (e) => order.push(`shutdown ${e.hostname}`));
     await w.start();
-    await w.close({ timeout: 1_000 });
+    await w.close({ timeoutMs: 1_000 });
     expect(order).toEqual(["ready", `shutdown idle-${hostname}`]);
   });
 });

@@ -89,7 +89,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await tsWorker?.close({ timeout: 5_000 });
+  await tsWorker?.close({ timeoutMs: 5_000 });
   await pyWorker?.stop();
   await app?.close();
   brokerRedis?.disconnect();

@@ -132,7 +132,7 @@ describe("an async handler past its hard time limit", () => {
       expect(log.match(/could not be killed/g)).toHaveLength(3);
       expect(log.match(/Hard time limit \(0\.2s\) exceeded/g)).toHaveLength(3);
     } finally {
-      await worker.close({ timeout: 5000 });
+      await worker.close({ timeoutMs: 5000 });
     }
   }, 60_000);
 });

@@ -48,7 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await worker?.close({ timeout: 5000 });
+  await worker?.close({ timeoutMs: 5000 });
   await stack?.close();
   await redis?.dispose();
   process.off("unhandledRejection", onUnhandled);

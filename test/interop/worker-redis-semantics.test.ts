@@ -90,7 +90,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await worker?.close({ timeout: 5000 });
+  await worker?.close({ timeoutMs: 5000 });
   await stack?.close();
 });
 
@@ -213,7 +213,7 @@ from celery.result import AsyncResult
 emit([AsyncResult(i, app=app).get(timeout=30) for i in json.loads(${JSON.stringify(JSON.stringify(ids))})])
 `);
     } finally {
-      await prioWorker.close({ timeout: 5000 });
+      await prioWorker.close({ timeoutMs: 5000 });
     }
     expect(order).toEqual([0, 0, 3, 6, 9, 9]);
   });
@@ -277,7 +277,7 @@ from celery.result import AsyncResult
 emit([AsyncResult(i, app=app).get(timeout=30) for i in json.loads(${JSON.stringify(JSON.stringify(ids))})])
 `);
     } finally {
-      await poisonWorker.close({ timeout: 5000 });
+      await poisonWorker.close({ timeoutMs: 5000 });
     }
     expect(values).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     const redis = new Redis(broker, { maxRetriesPerRequest: 1 });

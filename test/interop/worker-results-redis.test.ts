@@ -112,8 +112,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.close({ timeout: 5000 });
-  await msgpackWorker?.close({ timeout: 5000 });
+  await worker?.close({ timeoutMs: 5000 });
+  await msgpackWorker?.close({ timeoutMs: 5000 });
   await stack?.close();
   await msgpackStack?.close();
   await pyWorker?.stop();

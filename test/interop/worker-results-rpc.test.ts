@@ -52,7 +52,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.close({ timeout: 5000 });
+  await worker?.close({ timeoutMs: 5000 });
   await app?.close();
   await pyWorker?.stop();
 });

@@ -57,7 +57,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const w of workers) await w.close({ timeout: 2000 });
+  for (const w of workers) await w.close({ timeoutMs: 2000 });
   for (const a of apps) await a.close();
 });
 
@@ -74,7 +74,7 @@ describe("statedb: revoked ids survive a TS worker restart (Redis)", () => {
     expect(await cliJson(["control", "revoke", id, "-d", first, "-j"])).toEqual([
       { [first]: { ok: `tasks {'${id}'} flagged as revoked` } },
     ]);
-    await a.close({ timeout: 2000 });
+    await a.close({ timeoutMs: 2000 });
     expect(existsSync(statedb)).toBe(true);
     expect(readFileSync(statedb, "utf8")).toContain(id);
 

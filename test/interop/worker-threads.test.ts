@@ -53,7 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await worker?.close({ timeout: 5000 });
+  await worker?.close({ timeoutMs: 5000 });
   await stack?.close();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });

@@ -98,7 +98,7 @@ export async function runAdversarial(options: {
     },
     kinds: kindCounts(plan.steps),
     close: async () => {
-      await worker.close({ timeout: 5_000 });
+      await worker.close({ timeoutMs: 5_000 });
       await app.close();
     },
   };

@@ -61,7 +61,7 @@ export class OpsTasks {
   }
 
   async closeExtra(): Promise<void> {
-    for (const e of this.extra) await e.worker.close({ timeout: 2000 });
+    for (const e of this.extra) await e.worker.close({ timeoutMs: 2000 });
     for (const e of this.extra) await e.app.close();
   }
 }

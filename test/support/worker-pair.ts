@@ -9,9 +9,7 @@
  *     ts: async ({ broker, backend }) => {
  *       app = new Celery({ broker, backend, taskDefaultQueue: tsQ });
  *       app.task("peer.add", (_ctx, x: number, y: number) => x + y);
- *       const worker = app.worker({ queues: [tsQ], concurrency: 4 });
- *       await worker.start();
- *       return { close: async () => { await worker.close({ timeout: 5000 }); await app.close(); } };
+ *       return tsWorkerSide(app.worker({ queues: [tsQ], concurrency: 4 }), app);
  *     },
  *   });
  *   afterAll(() => pair?.close());
@@ -32,6 +30,39 @@ export interface PairUrls {
 
 export interface TsSide {
   close(): Promise<void>;
+}
+
+/** What a TS side starts and closes: a `Worker`, or anything that starts and drains like one. */
+export interface StartableWorker {
+  start(): Promise<void>;
+  close(options: { timeoutMs: number }): Promise<void>;
+}
+
+export interface TsSideOptions {
+  /** How long closing waits for the worker's running tasks (ms); default 5 000. */
+  readonly drainMs?: number;
+  /** Closed before the worker: what the test opened beside it (a spare client, an extra worker). */
+  readonly closeFirst?: () => Promise<void>;
+}
+
+/**
+ * Starts `worker` and returns the TS side that closes it: `closeFirst`, then the worker (draining
+ * its running tasks), then `owner`, the app or stack holding the connections the worker used.
+ * The order matters: an app closed under a draining worker fails the tasks still storing results.
+ */
+export async function tsWorkerSide(
+  worker: StartableWorker,
+  owner: { close(): Promise<void> },
+  options: TsSideOptions = {},
+): Promise<TsSide> {
+  await worker.start();
+  return {
+    close: async () => {
+      await options.closeFirst?.();
+      await worker.close({ timeoutMs: options.drainMs ?? 5000 });
+      await owner.close();
+    },
+  };
 }
 
 export interface WorkerPairOptions {

@@ -63,7 +63,7 @@ export async function startReceiptService(
     worker,
     queue,
     stop: async () => {
-      await worker.close({ timeout: 10_000 });
+      await worker.close({ timeoutMs: 10_000 });
       await app.close();
     },
   };

@@ -73,7 +73,7 @@ emit({"value": r.get(timeout=60), "state": r.state})
         expect(lines.join("\n")).not.toMatch(/Could not store result/);
       } finally {
         brk.disconnect();
-        await worker.close({ timeout: 5000 });
+        await worker.close({ timeoutMs: 5000 });
         await stack.close();
       }
     }, 120_000);

@@ -39,7 +39,7 @@ export function defineFlowerSuite(transport: BrokerTransport): void {
   }, 150_000);
 
   afterAll(async () => {
-    await worker?.close({ timeout: 2000 });
+    await worker?.close({ timeoutMs: 2000 });
     await app?.close();
     await flower?.stop();
   });

@@ -68,7 +68,7 @@ export function definePythonToTs(profile: TransportProfile): void {
     afterAll(async () => {
       releaseRetry();
       for (const close of closers.reverse()) await close();
-      await worker?.close({ timeout: 5000 });
+      await worker?.close({ timeoutMs: 5000 });
       await app?.close();
     });
 
@@ -174,7 +174,7 @@ emit(ids)
 emit([AsyncResult(i, app=app).get(timeout=30) for i in json.loads(${JSON.stringify(JSON.stringify(ids))})])
 `);
       } finally {
-        await poisonWorker.close({ timeout: 5000 });
+        await poisonWorker.close({ timeoutMs: 5000 });
       }
       expect(values).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
       expect(await profile.readyCount(broker, poisonQueue)).toBe(0);
@@ -191,7 +191,7 @@ emit([AsyncResult(i, app=app).get(timeout=30) for i in json.loads(${JSON.stringi
           hostname: "par-rpc@localhost",
         });
         closers.push(async () => {
-          await rpcWorker.close({ timeout: 5000 });
+          await rpcWorker.close({ timeoutMs: 5000 });
           await rpcApp.close();
         });
         await rpcWorker.start();

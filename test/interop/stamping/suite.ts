@@ -18,7 +18,7 @@ import { createLogger } from "../../../src/logging.js";
 import type { CeleryWorker } from "../../support/celery.js";
 import type { BrokerTransport } from "../../support/own-broker.js";
 import { uniqueQueue } from "../../support/services.js";
-import { startWorkerPair, type WorkerPair } from "../../support/worker-pair.js";
+import { startWorkerPair, tsWorkerSide, type WorkerPair } from "../../support/worker-pair.js";
 import { defineRevokeByStamp } from "./revoke-by-stamp.js";
 import { STAMPING_PROFILES, type StampingProfile } from "./transports.js";
 import { defineStampedWorkflows } from "./workflows.js";
@@ -122,14 +122,8 @@ export function defineStampingSuite(transport: BrokerTransport): StampingFixture
           return seconds;
         });
         const worker = app.worker({ queues: [fx.tsQ], concurrency: 4, hostname: fx.tsHost });
-        await worker.start();
         fx.app = app;
-        return {
-          close: async () => {
-            await worker.close({ timeout: 5000 });
-            await app.close();
-          },
-        };
+        return tsWorkerSide(worker, app);
       },
     });
     fx.broker = pair.broker;

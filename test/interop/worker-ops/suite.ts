@@ -17,7 +17,7 @@ import { type CeleryWorker, runCeleryCli } from "../../support/celery.js";
 import { OpsTasks } from "../../support/ops-tasks.js";
 import type { BrokerTransport } from "../../support/own-broker.js";
 import { uniqueQueue } from "../../support/services.js";
-import { startWorkerPair, type WorkerPair } from "../../support/worker-pair.js";
+import { startWorkerPair, tsWorkerSide, type WorkerPair } from "../../support/worker-pair.js";
 import { definePythonWorkerOps } from "./python-worker.js";
 import { OPS_PROFILES, type OpsProfile } from "./transports.js";
 import { defineTsWorkerOps } from "./ts-worker.js";
@@ -85,15 +85,8 @@ export function defineWorkerOpsSuite(transport: BrokerTransport): OpsFixture {
           concurrency: 4,
           taskEvents: true,
         });
-        await worker.start();
         fx.app = app;
-        return {
-          close: async () => {
-            await fx.ops.closeExtra();
-            await worker.close({ timeout: 2000 });
-            await app.close();
-          },
-        };
+        return tsWorkerSide(worker, app, { drainMs: 2000, closeFirst: () => fx.ops.closeExtra() });
       },
     });
     fx.broker = pair.broker;

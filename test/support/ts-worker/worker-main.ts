@@ -104,7 +104,7 @@ async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   process.stderr.write(`${signal} received: warm shutdown\n`);
-  await worker.close({ timeout: Number(env.TSW_SHUTDOWN_TIMEOUT_MS ?? 30_000) });
+  await worker.close({ timeoutMs: Number(env.TSW_SHUTDOWN_TIMEOUT_MS ?? 30_000) });
   await stack.close();
   recorder.disconnect();
   process.exit(0);
