@@ -12,7 +12,6 @@
  * (`anon_nodename()`) and parent/root inheritance belong to the caller; this
  * module is pure and takes them as inputs.
  */
-import { randomUUID } from "node:crypto";
 import type { CompatProfile } from "../compat.js";
 import { ProtocolError } from "../errors.js";
 import {
@@ -35,6 +34,7 @@ import type {
   TaskMessageV1,
   TaskProperties,
 } from "./task-message.js";
+import { uuid4 } from "./uuid4.js";
 
 /** AMQP.argsrepr_maxsize / kwargsrepr_maxsize. */
 export const REPR_MAXSIZE = 1024;
@@ -182,7 +182,7 @@ function buildProperties(input: BuildTaskInput, id: string, expiration: string |
 export function buildTaskMessage(name: string, input: BuildTaskInput, compat: CompatProfile): TaskMessage {
   if (typeof name !== "string" || name === "")
     throw new ProtocolError("task name must be a non-empty string");
-  const id = input.id ?? randomUUID();
+  const id = input.id ?? uuid4();
   if (typeof id !== "string" || id === "") throw new ProtocolError("id must be a non-empty string");
   if (typeof input.origin !== "string")
     throw new ProtocolError("origin must be a string (gen<pid>@<hostname>)");
@@ -253,7 +253,7 @@ export function buildTaskMessage(name: string, input: BuildTaskInput, compat: Co
 export function buildTaskMessageV1(name: string, input: BuildTaskInput): TaskMessageV1 {
   if (typeof name !== "string" || name === "")
     throw new ProtocolError("task name must be a non-empty string");
-  const id = input.id ?? randomUUID();
+  const id = input.id ?? uuid4();
   const { args, kwargs } = checkArgs(input);
   const times = resolveTimes(input, input.now ?? new Date());
   const group = optionalString(input.groupId, "groupId");

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { uuid4 } from "../../protocol/uuid4.js";
 import { JsonShapeCache, jsonStringLiteral } from "../../serialization/json-shape.js";
 import type { OutgoingMessage } from "../transport.js";
 import {
@@ -71,7 +71,7 @@ export class EnvelopeEncoder {
     this.bodyEncodingLiteral = jsonStringLiteral(bodyEncoding);
   }
 
-  encode(message: OutgoingMessage, deliveryTag: string = randomUUID()): EncodedEnvelope {
+  encode(message: OutgoingMessage, deliveryTag: string = uuid4()): EncodedEnvelope {
     const priority = storedPriority(message.properties);
     const value =
       this.templated(message, priority, deliveryTag) ??
