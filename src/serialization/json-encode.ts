@@ -45,6 +45,23 @@ export function pyJsonString(s: string): string {
   return NON_ASCII.test(quoted) ? quoted.replace(NON_ASCII_ALL, escapeCodeUnit) : quoted;
 }
 
+/** Keys seen before, written as `"key": ` (the embed's four keys and kwargs names repeat per message). */
+const keyTexts = new Map<string, string>();
+const MAX_KEY_TEXTS = 1024;
+
+/** `"key": ` for an object member, from {@link keyTexts} for short keys. */
+function keyJson(key: string): string {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = `${pyJsonString(key)}: `;
+    if (key.length <= 64) {
+      if (keyTexts.size >= MAX_KEY_TEXTS) keyTexts.clear();
+      keyTexts.set(key, text);
+    }
+  }
+  return text;
+}
+
 /** A number as Python's json writes it (see the module comment). */
 export function pyJsonNumber(n: number): string {
   if (Number.isSafeInteger(n)) return n === 0 && Object.is(n, -0) ? "-0.0" : String(n);
@@ -178,10 +195,13 @@ class Encoder {
     this.enter(o);
     let out = "{";
     let first = true;
-    for (const key of Object.keys(o)) {
+    // for...in with an own-key check lists what Object.keys lists, in the same order, without
+    // allocating the key array (a task body writes two small objects per message).
+    for (const key in o) {
+      if (!Object.hasOwn(o, key)) continue;
       const item = this.member(key, o[key]);
       if (item === undefined) continue;
-      out += first ? `${pyJsonString(key)}: ${item}` : `, ${pyJsonString(key)}: ${item}`;
+      out += first ? `${keyJson(key)}${item}` : `, ${keyJson(key)}${item}`;
       first = false;
     }
     this.ancestors.pop();

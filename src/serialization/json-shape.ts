@@ -130,17 +130,16 @@ export class JsonShapeCache {
     if (typeof record !== "object" || record === null) return undefined;
     if (Object.getPrototypeOf(record) !== Object.prototype) return undefined;
     if (typeof record.toJSON === "function") return undefined;
-    const keys = Object.keys(record);
     const shape = this.shapes.get(shapeKey);
-    if (shape !== undefined && shape.keys.length === keys.length) {
-      const out = fill(shape, keys, record);
+    if (shape !== undefined) {
+      const out = fill(shape, record);
       if (out !== null) return out;
     }
-    const rebuilt = this.build(keys, record, shape);
+    const rebuilt = this.build(Object.keys(record), record, shape);
     if (rebuilt === undefined) return undefined;
     if (this.shapes.size >= MAX_SHAPES && shape === undefined) this.shapes.clear();
     this.shapes.set(shapeKey, rebuilt);
-    return fill(rebuilt, keys, record) ?? undefined;
+    return fill(rebuilt, record) ?? undefined;
   }
 
   /**
@@ -189,15 +188,23 @@ export class JsonShapeCache {
   }
 }
 
-/** The record through `shape`, or null when a key or a constant value differs. */
-function fill(shape: Shape, keys: readonly string[], record: Record<string, unknown>): string | null {
-  const { constants } = shape;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
-    if (key !== shape.keys[i]) return null;
+/**
+ * The record through `shape`, or null when a key or a constant value differs. Its keys are
+ * walked with `for...in` rather than `Object.keys`, which allocated an array per record: for a
+ * plain object (its prototype checked by the caller) both list the own enumerable string keys in
+ * the same order, and an enumerable key someone added to Object.prototype comes after them, so
+ * the count differs and the record goes to `JSON.stringify`, which ignores it.
+ */
+function fill(shape: Shape, record: Record<string, unknown>): string | null {
+  const { keys, constants } = shape;
+  let i = 0;
+  for (const key in record) {
+    if (key !== keys[i]) return null;
     const constant = constants[i];
     if (constant !== VARIABLE && constant !== OMITTED && !sameValue(record[key], constant)) return null;
+    i++;
   }
+  if (i !== keys.length) return null;
   const { segments, variables } = shape;
   let out = segments[0] as string;
   for (let v = 0; v < variables.length; v++) {

@@ -66,6 +66,27 @@ describe("JsonShapeCache", () => {
     }
   });
 
+  it("ignores an enumerable key added to Object.prototype, as JSON.stringify does", () => {
+    const cache = new JsonShapeCache({ variableKeys: new Set(["id"]) });
+    const headers = (i: number) => ({ lang: "py", id: `id-${i}`, stamps: {} });
+    expect(cache.stringify(headers(0), "k")).toBe(JSON.stringify(headers(0)));
+    Object.defineProperty(Object.prototype, "polluted", {
+      value: 1,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    try {
+      for (let i = 1; i < 3; i++) {
+        const out = cache.stringify(headers(i), "k");
+        expect(out ?? JSON.stringify(headers(i))).toBe('{"lang":"py","id":"id-' + i + '","stamps":{}}');
+      }
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
+    expect(cache.stringify(headers(3), "k")).toBe(JSON.stringify(headers(3)));
+  });
+
   it("leaves out the omitted keys", () => {
     const cache = new JsonShapeCache({ variableKeys: new Set(["id"]), omitKeys: new Set(["priority"]) });
     for (const priority of [1, 2])

@@ -193,6 +193,34 @@ describe("jsonDumps: JS-only values", () => {
     expect(() => jsonDumps(new Date(Date.UTC(10000, 0, 1)))).toThrow(/1\.\.9999/);
   });
 
+  it("writes own enumerable keys only: not an inherited or Object.prototype key", () => {
+    class Base {
+      inheritedField = 1;
+    }
+    class Child extends Base {
+      own = 2;
+    }
+    Object.defineProperty(Base.prototype, "onPrototype", {
+      value: 3,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    Object.defineProperty(Object.prototype, "polluted", {
+      value: 4,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    try {
+      expect(jsonDumps({ kw: { a: 1, b: "x" }, c: new Child() })).toBe(
+        '{"kw": {"a": 1, "b": "x"}, "c": {"inheritedField": 1, "own": 2}}',
+      );
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
+  });
+
   it("uses toJSON() like kombu's __json__ hook", () => {
     class Point {
       toJSON() {
