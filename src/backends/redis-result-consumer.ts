@@ -52,6 +52,8 @@ export class RedisResultConsumer {
   private readonly pending = new Set<string>();
   private readonly early = new Map<string, ResultMetaRecord>();
   private flushScheduled = false;
+  /** Ids whose channel is to be unsubscribed (after the waiter's continuation has run). */
+  private readonly leaving = new Set<string>();
   private closed = false;
 
   constructor(options: ResultConsumerOptions) {
@@ -149,6 +151,8 @@ export class RedisResultConsumer {
   }
 
   private track(taskId: string): void {
+    // Tracked again before its UNSUBSCRIBE went out: the channel stays subscribed.
+    this.leaving.delete(taskId);
     if (this.tracked.has(taskId)) return;
     this.tracked.add(taskId);
     this.pending.add(taskId);
@@ -161,8 +165,18 @@ export class RedisResultConsumer {
   private untrack(taskId: string): void {
     if (!this.tracked.delete(taskId)) return;
     this.pending.delete(taskId);
+    // UNSUBSCRIBE on the next check phase, all ids of a turn in one command: the socket write is
+    // not worth delaying the caller whose get() this result resolves (its next sendTask goes first).
+    if (this.leaving.size === 0) setImmediate(() => this.unsubscribeLeaving());
+    this.leaving.add(taskId);
+  }
+
+  private unsubscribeLeaving(): void {
+    const ids = [...this.leaving];
+    this.leaving.clear();
     const sub = this.subscriber;
-    if (sub && sub.status === "ready") sub.unsubscribe(this.options.keys.taskMeta(taskId)).catch(() => {});
+    if (ids.length === 0 || !sub || sub.status !== "ready") return;
+    sub.unsubscribe(...ids.map((id) => this.options.keys.taskMeta(id))).catch(() => {});
   }
 
   private removeWaiter(taskId: string, waiter: Waiter): void {

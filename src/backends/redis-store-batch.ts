@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { atTurnEnd } from "../transports/turn-end.js";
 import { runStoreScript, type ScriptOutcome, type ScriptWrite } from "./redis-store-script.js";
 
 /**
@@ -63,9 +64,11 @@ export class StoreBatch {
   private schedule(): void {
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;
-    // setImmediate: every write asked for during this turn (the whole batch of finished
-    // tasks, their continuations) joins the same flush.
-    setImmediate(() => {
+    // At the end of this turn's microtask drain: every write asked for during the turn (the whole
+    // batch of finished tasks, their continuations) joins the same flush, and a lone result goes
+    // out at once instead of after the loop's check phase (behind the ack pipeline and the next
+    // take). Writes asked for while a flush is in flight wait for it and go out together after.
+    atTurnEnd(() => {
       this.scheduled = false;
       void this.flush();
     });

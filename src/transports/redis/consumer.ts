@@ -198,6 +198,7 @@ export class RedisConsumer implements Consumer {
     // take waits for a message first. Taking again at once would find nothing one round trip later
     // (a command, a socket write and a script run per message when messages come one at a time).
     let drained = false;
+    let handedOver = false;
     while (!this.cancelled) {
       if (this.prefetch > 0 && this.unsettled >= this.prefetch) {
         await new Promise<void>((resolve) => {
@@ -207,6 +208,14 @@ export class RedisConsumer implements Consumer {
         continue;
       }
       try {
+        if (drained && handedOver) {
+          // The next wait goes out after what the messages just handed over asked for in this
+          // turn (their result writes, their acks): an idle worker's result is on the critical
+          // path of a round trip, the next wait is not (it blocks until a message comes).
+          handedOver = false;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
         const count = this.takeCount();
         const taken: TakenMessage[] = drained
           ? await this.idle.wait(
@@ -217,6 +226,7 @@ export class RedisConsumer implements Consumer {
         schedule.succeeded();
         this.markBack();
         this.handOver(taken);
+        handedOver = taken.length > 0;
         drained = taken.length < count;
       } catch (err) {
         drained = false;

@@ -2,6 +2,7 @@ import type { ChainableCommander, Redis } from "ioredis";
 import type { RetryPolicy } from "../../config-values.js";
 import { CeleryError, ConnectionLostError } from "../../errors.js";
 import type { OutgoingMessage, QueueSpec } from "../transport.js";
+import { atTurnEnd } from "../turn-end.js";
 import { ensureConnecting, withRetry } from "./connection.js";
 import type { BodyEncoding } from "./envelope.js";
 import { type EncodedEnvelope, EnvelopeEncoder } from "./envelope-encoder.js";
@@ -229,7 +230,13 @@ export class RedisPublisher {
       const batch = newBatch();
       this.batch = batch;
       // Everything published in this tick joins the batch; flush once the tick's code has run.
-      setImmediate(() => this.send(batch));
+      // With nothing in flight (a lone send, or the first of a burst) that is the end of this
+      // turn's microtask drain (a loop of sendTask calls, a Promise.all all join), without the
+      // wait for the loop's check phase a lone message paid for nothing. While a batch is being
+      // written, setImmediate gathers what the next turns publish, so a sustained burst still
+      // goes out in large pipelines.
+      if (this.inflight.size === 0) atTurnEnd(() => this.send(batch));
+      else setImmediate(() => this.send(batch));
     }
     const batch = this.batch;
     for (const op of ops) batch.ops.push(op);
