@@ -27,11 +27,16 @@ import type { Redis } from "ioredis";
  */
 
 /**
- * KEYS: unacked_index, unacked, then the bucket lists step-major (for each
- * priority step, for each queue in the caller's current order).
- * ARGV: now (seconds), most messages to take, number of queues, tag prefix
- * for envelopes without a delivery tag, then the queue names (same order).
+ * KEYS: unacked_index, unacked.
+ * ARGV: now (seconds), most messages to take, number of queues, tag prefix for envelopes without
+ * a delivery tag, the key prefix, number of priority steps, each step's key suffix (step-major
+ * order: "" for bucket 0, then `<sep>3`, ...), then the queue names in the caller's current order.
  * Returns a flat list: key, envelope, tag, key, envelope, tag, ...
+ *
+ * The bucket lists are named by the script (prefix .. queue .. suffix, the names
+ * `RedisKeys.queueKey` gives) instead of being passed as KEYS: with many queues the 4 keys per
+ * queue per call cost more to encode and parse than the take itself (200 queues: 800 arguments
+ * per call). Redis allows it outside Cluster, and kombu's Redis transport has no Cluster mode.
  *
  * An envelope the script cannot parse (not JSON, nested deeper than cjson
  * allows) is still recorded, as a JSON string: the worker logs and settles
@@ -39,22 +44,30 @@ import type { Redis } from "ioredis";
  */
 export const TAKE_SCRIPT = `
 local nq = tonumber(ARGV[3])
-local ns = (#KEYS - 2) / nq
+local prefix = ARGV[5]
+local ns = tonumber(ARGV[6])
+local names = 6 + ns
 local order = {}
 for i = 1, nq do order[i] = i end
+local keyOf = {}
 local out = {}
 for n = 1, tonumber(ARGV[2]) do
   local at, q, key, raw
-  for s = 0, ns - 1 do
+  for s = 1, ns do
     for oi = 1, nq do
-      local k = KEYS[2 + s * nq + order[oi]]
+      local slot = (s - 1) * nq + order[oi]
+      local k = keyOf[slot]
+      if not k then
+        k = prefix .. ARGV[names + order[oi]] .. ARGV[6 + s]
+        keyOf[slot] = k
+      end
       local v = redis.call('RPOP', k)
       if v then at, q, key, raw = oi, order[oi], k, v break end
     end
     if raw then break end
   end
   if not raw then break end
-  local tag, ex, rk = nil, '', ARGV[4 + q]
+  local tag, ex, rk = nil, '', ARGV[names + q]
   local entry
   local ok, env = pcall(cjson.decode, raw)
   if ok and type(env) == 'table' then
@@ -98,6 +111,12 @@ export interface TakeKeys {
   queueKey(queue: string, priority: number): string;
 }
 
+/** The prefix and the per-step suffixes of the bucket list names, as `keys.queueKey` makes them. */
+function bucketNaming(keys: TakeKeys, steps: readonly number[]): string[] {
+  const prefix = keys.queueKey("", 0);
+  return [prefix, String(steps.length), ...steps.map((step) => keys.queueKey("", step).slice(prefix.length))];
+}
+
 /** The EVALSHA arguments of one take: keys and argv as {@link TAKE_SCRIPT} reads them. */
 function takeArgs(
   keys: TakeKeys,
@@ -105,15 +124,15 @@ function takeArgs(
   steps: readonly number[],
   count: number,
 ): [number, ...string[]] {
-  const redisKeys = [keys.unackedIndex, keys.unacked];
-  for (const step of steps) for (const q of queues) redisKeys.push(keys.queueKey(q, step));
   return [
-    redisKeys.length,
-    ...redisKeys,
+    2,
+    keys.unackedIndex,
+    keys.unacked,
     String(Date.now() / 1000),
     String(count),
     String(queues.length),
     `${randomUUID()}-`,
+    ...bucketNaming(keys, steps),
     ...queues,
   ];
 }
