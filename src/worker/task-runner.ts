@@ -88,12 +88,17 @@ export class TaskRunner implements RecorderHost {
    * `control` is the run's own stop switch: aborting it aborts `ctx.signal`;
    * aborting it with a {@link Terminated} reason also abandons the run as
    * revoked (Celery's pool kills the process on terminate).
+   *
+   * `handlerReturned` is called once the handler has returned (not for one past its hard time
+   * limit that could not be stopped), before its outcome is stored: the worker's concurrency slot
+   * can go to the next task (run-slots.ts).
    */
   async run(
     request: WorkerRequest,
     task: TaskDefinition,
     delivery: Delivery,
     control: RunControl,
+    handlerReturned?: () => void,
   ): Promise<void> {
     const settlement = new Settlement(delivery, this.deps.logger);
     const options = task.options;
@@ -129,6 +134,7 @@ export class TaskRunner implements RecorderHost {
       const outcome = await this.attempt(request, task, control);
       plan.runtime = (performance.now() - started) / 1000;
       if (outcome.kind === "timeout" && !outcome.killed) unkillable = outcome.settled;
+      else handlerReturned?.();
       recorded = await this.recorder.record(request, task, outcome, plan);
     } catch (fatal) {
       recorded = await this.fatal(request, task, plan, fatal);

@@ -17,6 +17,7 @@ import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
 import { requestLabel } from "./request.js";
 import { discard, expired, type Held, type RevocationContext, revoked, signumOf } from "./revocation.js";
 import { RunControl, runsFinishedWithin } from "./run-control.js";
+import { RunSlots } from "./run-slots.js";
 import { errorMessage, restoreMessage, settleOnce } from "./settlement.js";
 import { handleShutdownSignals } from "./shutdown-signals.js";
 import { TaskOverrides } from "./task-overrides.js";
@@ -53,7 +54,7 @@ export class Worker {
   private readonly logger: Logger;
   private readonly decodeBody: BodyDecoder;
   private readonly runner: TaskRunner;
-  private running = 0;
+  private readonly slots = new RunSlots(() => this.concurrency);
   private readonly ready: Held[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly etaTimers = new Map<EtaTimer, Held>();
@@ -212,7 +213,7 @@ export class Worker {
     this.state = "closing";
     const timeout = options.timeoutMs ?? options.timeout ?? 30_000;
     this.logger.info(
-      `${this.hostname}: warm shutdown, waiting up to ${timeout / 1000}s for ${this.running} task(s)`,
+      `${this.hostname}: warm shutdown, waiting up to ${timeout / 1000}s for ${this.slots.inProgress} task(s)`,
     );
     await this.consumption.stop();
     // Not started yet: back to the queue (kombu restores unacked messages at shutdown).
@@ -227,7 +228,7 @@ export class Worker {
     await Promise.all(waiting.map((h) => this.restore(h.delivery)));
     if (!(await runsFinishedWithin(this.inFlight, timeout))) {
       this.logger.warn(
-        `${this.hostname}: ${this.running} task(s) still running after ${timeout / 1000}s; abandoning them`,
+        `${this.hostname}: ${this.slots.inProgress} task(s) still running after ${timeout / 1000}s; abandoning them`,
       );
       this.shutdown.abort(new Error("worker shutdown"));
     }
@@ -355,10 +356,15 @@ export class Worker {
   }
 
   private pump(): void {
-    while (this.running < this.concurrency && this.ready.length > 0 && this.state === "running") {
+    while (this.slots.free && this.ready.length > 0 && this.state === "running") {
       const held = this.ready.shift() as Held;
       if (expired(this.gates, held) || revoked(this.gates, held, true)) continue;
-      this.running++;
+      this.slots.take();
+      let freedEarly = false;
+      const handlerReturned = () => {
+        freedEarly = this.slots.handlerReturned();
+        if (freedEarly) this.pump();
+      };
       const id = held.request.id;
       // The run's own stop switch: aborted by a cold shutdown, or with Terminated by remote
       // `revoke(terminate=True)` through the function WorkerOps holds while it runs. The shutdown
@@ -369,7 +375,7 @@ export class Worker {
       this.startedAt.set(id, performance.now());
       if (this.events.has("task-started")) this.events.emit("task-started", { id, name: held.request.name });
       const run = this.runner
-        .run(held.request, held.task, held.delivery, control)
+        .run(held.request, held.task, held.delivery, control, handlerReturned)
         .catch((err: unknown) => {
           // Not reached (run() settles on every path); if it were, the message must not stay held.
           this.logger.error({ err }, `internal error running ${id}: ${errorMessage(err)}`);
@@ -379,7 +385,7 @@ export class Worker {
           this.runControls.delete(control);
           this.ops?.released(id);
           this.startedAt.delete(id);
-          this.running--;
+          this.slots.finished(freedEarly);
           this.inFlight.delete(run);
           this.pump();
         });
