@@ -22,7 +22,18 @@ export function describe(value: unknown): string {
  * is an error instead of a default silently taken. `what` names the object
  * ("setting", "worker option", ...).
  */
+const knownNameSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
 export function rejectUnknownKeys(what: string, value: object, known: readonly string[]): void {
+  // Checked on every send: a set per list of names instead of a scan of the list per key.
+  let names = knownNameSets.get(known);
+  if (names === undefined) {
+    names = new Set(known);
+    knownNameSets.set(known, names);
+  }
+  let allKnown = true;
+  for (const key of Object.keys(value)) if (!names.has(key)) allKnown = false;
+  if (allKnown) return;
   const unknown = Object.keys(value).filter((key) => !known.includes(key));
   const [first] = unknown;
   if (first === undefined) return;

@@ -10,6 +10,9 @@ import { currentWorkerTask } from "./current-task.js";
 import type { ResolvedRoute, Router } from "./router.js";
 import { signatureList } from "./send-options.js";
 
+/** What a send outside any running task inherits: nothing (one shared, frozen object). */
+const NOTHING_INHERITED: PublishOptions = Object.freeze({});
+
 export interface PreparedMessage {
   message: OutgoingMessage;
   taskMessage: TaskMessage;
@@ -55,7 +58,7 @@ export function prepareTaskMessage(
   // celery/app/base.py send_task (5.7.0): a task sent from inside a running task gets it as
   // parent, its root (or itself) as root, and with task_inherit_parent_priority its priority.
   const parent = currentWorkerTask();
-  const inherited: PublishOptions = {};
+  const inherited: PublishOptions = parent ? {} : NOTHING_INHERITED;
   if (parent && (!options.rootId || !options.parentId)) {
     if (!options.rootId) inherited.rootId = parent.rootId || parent.id;
     if (!options.parentId) inherited.parentId = parent.id;
@@ -94,19 +97,26 @@ export function prepareTaskMessage(
   if (options.argsrepr !== undefined) input.argsrepr = options.argsrepr;
   if (options.kwargsrepr !== undefined) input.kwargsrepr = options.kwargsrepr;
   if (options.retries !== undefined) input.retries = options.retries;
-  // The signatures this message carries for later get this app's routes (src/canvas/routes.ts).
-  const lookup: RouteLookup = (task, a, k, o) => router.lookup(task, a, k, o);
-  const routed = (sig: SignatureDict) => routeSignatureDict(sig, lookup);
-  if (options.chain !== undefined) input.chain = options.chain === null ? null : options.chain.map(routed);
-  if (options.chord !== undefined) input.chord = options.chord === null ? null : routed(options.chord);
   if (options.replacedTaskNesting !== undefined) input.replacedTaskNesting = options.replacedTaskNesting;
   if (options.stampedHeaders !== undefined) input.stampedHeaders = options.stampedHeaders;
   if (options.stamps !== undefined) input.stamps = options.stamps;
   if (options.extraProperties !== undefined) input.extraProperties = options.extraProperties;
-  const callbacks = signatureList("link", options.link);
-  if (callbacks) input.callbacks = callbacks.map(routed);
-  const errbacks = signatureList("linkError", options.linkError);
-  if (errbacks) input.errbacks = errbacks.map(routed);
+  if (
+    options.chain !== undefined ||
+    options.chord !== undefined ||
+    options.link !== undefined ||
+    options.linkError !== undefined
+  ) {
+    // The signatures this message carries for later get this app's routes (src/canvas/routes.ts).
+    const lookup: RouteLookup = (task, a, k, o) => router.lookup(task, a, k, o);
+    const routed = (sig: SignatureDict) => routeSignatureDict(sig, lookup);
+    if (options.chain !== undefined) input.chain = options.chain === null ? null : options.chain.map(routed);
+    if (options.chord !== undefined) input.chord = options.chord === null ? null : routed(options.chord);
+    const callbacks = signatureList("link", options.link);
+    if (callbacks) input.callbacks = callbacks.map(routed);
+    const errbacks = signatureList("linkError", options.linkError);
+    if (errbacks) input.errbacks = errbacks.map(routed);
+  }
 
   const taskMessage = buildTaskMessage(name, input, settings.compat);
   const serializer: SerializerName = options.serializer ?? settings.taskSerializer;

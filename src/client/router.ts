@@ -218,14 +218,18 @@ export class Router {
   ): ResolvedRoute {
     const fromRoute = this.compiled.length === 0 ? null : this.lookup(name, args, kwargs, { ...explicit });
     // lpmerge(route, options): explicit values that are set win.
-    const merged: RouteOptions = fromRoute ? { ...fromRoute } : {};
-    for (const key of Object.keys(explicit) as (keyof RouteOptions)[]) {
-      const value = explicit[key];
-      if (value !== undefined && value !== null) (merged as Record<string, unknown>)[key] = value;
+    // Without a route, the explicit options as they are (a null counts as not set): no copy per send.
+    let merged: RouteOptions = explicit;
+    if (fromRoute) {
+      merged = { ...fromRoute };
+      for (const key of Object.keys(explicit) as (keyof RouteOptions)[]) {
+        const value = explicit[key];
+        if (value !== undefined && value !== null) (merged as Record<string, unknown>)[key] = value;
+      }
     }
     const queue = this.queue(merged.queue ?? this.settings.taskDefaultQueue);
-    let exchange = merged.exchange;
-    let routingKey = merged.routingKey;
+    let exchange = fromRoute ? merged.exchange : (explicit.exchange ?? undefined);
+    let routingKey = fromRoute ? merged.routingKey : (explicit.routingKey ?? undefined);
     if (!exchange && !routingKey && queue.exchangeType === "direct") {
       exchange = "";
       routingKey = queue.name;
@@ -233,6 +237,7 @@ export class Router {
       exchange = queue.exchange || this.settings.taskDefaultExchange;
       routingKey = routingKey || queue.routingKey || this.settings.taskDefaultRoutingKey;
     }
-    return { exchange, routingKey: routingKey ?? "", queue, priority: merged.priority };
+    const priority = fromRoute ? merged.priority : (explicit.priority ?? undefined);
+    return { exchange, routingKey: routingKey ?? "", queue, priority };
   }
 }

@@ -39,6 +39,20 @@ export function signatureList(
   return list.map((sig) => plain(sig) as SignatureDict);
 }
 
+function checkNumber(o: Record<string, unknown>, key: string, min: number, integer: boolean): void {
+  const v = o[key];
+  if (v === undefined) return;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
+    fail(key, `${integer ? "an integer" : "a number"} >= ${min}`, v);
+  }
+}
+
+function checkString(o: Record<string, unknown>, key: string, nonEmpty: boolean): void {
+  const v = o[key];
+  if (v !== undefined && (typeof v !== "string" || (nonEmpty && v === "")))
+    fail(key, `a${nonEmpty ? " non-empty" : ""} string`, v);
+}
+
 /** Throws a {@link ConfigError} naming the first bad option and what it accepts. */
 export function checkSendOptions(name: unknown, args: unknown, kwargs: unknown, options: unknown): void {
   if (typeof name !== "string" || name === "") fail("name", "a non-empty task name string", name);
@@ -51,19 +65,7 @@ export function checkSendOptions(name: unknown, args: unknown, kwargs: unknown, 
   if (typeof options !== "object" || Array.isArray(options)) fail("options", "an object", options);
   const o = options as Record<string, unknown>;
   rejectUnknownKeys("sendTask option", o, SEND_OPTION_NAMES);
-  const num = (key: string, min: number, integer = false) => {
-    const v = o[key];
-    if (v === undefined) return;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
-      fail(key, `${integer ? "an integer" : "a number"} >= ${min}`, v);
-    }
-  };
-  const str = (key: string, nonEmpty = false) => {
-    const v = o[key];
-    if (v !== undefined && (typeof v !== "string" || (nonEmpty && v === "")))
-      fail(key, `a${nonEmpty ? " non-empty" : ""} string`, v);
-  };
-  num("countdown", 0);
+  checkNumber(o, "countdown", 0, false);
   if (o.eta !== undefined && !(o.eta instanceof Date && !Number.isNaN(o.eta.getTime())))
     fail("eta", "a valid Date", o.eta);
   if (o.expires !== undefined) {
@@ -72,22 +74,22 @@ export function checkSendOptions(name: unknown, args: unknown, kwargs: unknown, 
       (typeof e === "number" && Number.isFinite(e)) || (e instanceof Date && !Number.isNaN(e.getTime()));
     if (!ok) fail("expires", "seconds (a number) or a valid Date", e);
   }
-  num("priority", 0, true);
+  checkNumber(o, "priority", 0, true);
   if (typeof o.priority === "number" && o.priority > 255)
     fail("priority", "an integer 0-255 (0-9 on Redis)", o.priority);
-  str("queue", true);
-  str("exchange");
-  str("routingKey");
+  checkString(o, "queue", true);
+  checkString(o, "exchange", false);
+  checkString(o, "routingKey", false);
   if (
     o.headers !== undefined &&
     (o.headers === null || typeof o.headers !== "object" || Array.isArray(o.headers))
   ) {
     fail("headers", "an object of header names to JSON values", o.headers);
   }
-  str("taskId", true);
-  str("shadow");
-  num("timeLimit", 0);
-  num("softTimeLimit", 0);
+  checkString(o, "taskId", true);
+  checkString(o, "shadow", false);
+  checkNumber(o, "timeLimit", 0, false);
+  checkNumber(o, "softTimeLimit", 0, false);
   if (o.ignoreResult !== undefined && typeof o.ignoreResult !== "boolean")
     fail("ignoreResult", "true or false", o.ignoreResult);
   if (o.serializer !== undefined && !(SERIALIZER_NAMES as readonly unknown[]).includes(o.serializer)) {
@@ -100,13 +102,13 @@ export function checkSendOptions(name: unknown, args: unknown, kwargs: unknown, 
       o.compression,
     );
   }
-  str("replyTo");
+  checkString(o, "replyTo", false);
   signatureList("link", o.link as SignatureDict | undefined);
   signatureList("linkError", o.linkError as SignatureDict | undefined);
-  str("parentId");
-  str("rootId");
-  str("groupId");
-  num("groupIndex", 0, true);
-  str("argsrepr");
-  str("kwargsrepr");
+  checkString(o, "parentId", false);
+  checkString(o, "rootId", false);
+  checkString(o, "groupId", false);
+  checkNumber(o, "groupIndex", 0, true);
+  checkString(o, "argsrepr", false);
+  checkString(o, "kwargsrepr", false);
 }

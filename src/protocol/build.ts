@@ -22,6 +22,7 @@ import {
   optionalNumber,
   optionalString,
   resolveTimes,
+  type Times,
 } from "./build-input.js";
 import { assignOwn, isPlainObject, setOwn } from "./guards.js";
 import { PyTuple, saferepr } from "./saferepr.js";
@@ -35,6 +36,11 @@ import type {
   TaskProperties,
 } from "./task-message.js";
 import { uuid4 } from "./uuid4.js";
+
+/** The times of a send with no countdown, eta or expires. */
+const NO_TIMES: Times = Object.freeze({ eta: null, expires: null, expiration: undefined });
+/** No custom headers (shared: only read). */
+const NO_HEADERS: Record<string, unknown> = Object.freeze({});
 
 /** AMQP.argsrepr_maxsize / kwargsrepr_maxsize. */
 export const REPR_MAXSIZE = 1024;
@@ -164,14 +170,15 @@ function buildProperties(input: BuildTaskInput, id: string, expiration: string |
   if (priority !== null && priority > 255)
     throw new ProtocolError(`priority must be <= 255, got ${priority}`);
   const deliveryMode = optionalNumber(input.deliveryMode, "deliveryMode", { integer: true, min: 1 }) ?? 2;
-  const extra = input.extraProperties ?? {};
-  if (!isPlainObject(extra)) throw new ProtocolError("extraProperties must be a plain object");
+  const extra = input.extraProperties;
+  if (extra !== undefined && !isPlainObject(extra))
+    throw new ProtocolError("extraProperties must be a plain object");
   // Key order of kombu: correlation_id, reply_to, leftovers, delivery_mode, expiration, priority.
-  const properties: Record<string, unknown> = {
-    correlation_id: id,
-    reply_to: optionalString(input.replyTo, "replyTo") ?? "",
-    ...extra,
-  };
+  const replyTo = optionalString(input.replyTo, "replyTo") ?? "";
+  const properties: Record<string, unknown> =
+    extra === undefined
+      ? { correlation_id: id, reply_to: replyTo }
+      : { correlation_id: id, reply_to: replyTo, ...extra };
   properties.delivery_mode = deliveryMode;
   if (expiration !== undefined) properties.expiration = expiration;
   properties.priority = input.priority === null ? null : (priority ?? 0);
@@ -187,10 +194,15 @@ export function buildTaskMessage(name: string, input: BuildTaskInput, compat: Co
   if (typeof input.origin !== "string")
     throw new ProtocolError("origin must be a string (gen<pid>@<hostname>)");
   const { args, kwargs } = checkArgs(input);
-  const now = input.now ?? new Date();
-  const times = resolveTimes(input, now);
+  // Most sends carry no countdown, eta or expires: no clock read, no Date.
+  const times =
+    input.countdown === undefined &&
+    (input.eta === undefined || input.eta === null) &&
+    (input.expires === undefined || input.expires === null)
+      ? NO_TIMES
+      : resolveTimes(input, input.now ?? new Date());
   const { argsrepr, kwargsrepr } = reprs(input, args, kwargs, compat);
-  const custom = input.headers ?? {};
+  const custom = input.headers ?? NO_HEADERS;
   if (!isPlainObject(custom)) throw new ProtocolError("headers must be a plain object");
 
   const headers: TaskHeaders = {
