@@ -6,7 +6,7 @@ import { Beat, type BeatOptions } from "./beat/service.js";
 import type { PublishOptions, SendTaskOptions } from "./canvas/options.js";
 import type { Signature } from "./canvas/signature.js";
 import { clearCurrentApp, setCurrentApp } from "./client/current-app.js";
-import { addTrail } from "./client/current-task.js";
+import { addTrail, currentWorkerTask } from "./client/current-task.js";
 import { type PreparedMessage, prepareTaskMessage } from "./client/producer.js";
 import { type AnyResult, AsyncResult } from "./client/result.js";
 import { Router } from "./client/router.js";
@@ -193,13 +193,14 @@ export class Celery {
           }
         : null;
       const publishSpan = span;
+      // The usual send (no recording span, no task-sent event): one callback, and a rejection
+      // passes through as it is.
+      if (publishSpan === null && sentEvent === null) return published.then(() => this.sent<R>(id, name));
       return published.then(
         () => {
           publishSpan?.end();
           if (sentEvent) this.events.taskSent(sentEvent.message, sentEvent.route);
-          // send_task(add_to_parent=True): a task sent from inside a task joins its children.
-          addTrail(asyncResultTuple(id));
-          return new AsyncResult<R>(id, this.backend, name);
+          return this.sent<R>(id, name);
         },
         (err: unknown) => {
           publishSpan?.end(err);
@@ -210,6 +211,13 @@ export class Celery {
       span?.end(err);
       return Promise.reject(err);
     }
+  }
+
+  /** The result handle of a published send. */
+  private sent<R>(id: string, name: string): AsyncResult<R> {
+    // send_task(add_to_parent=True): a task sent from inside a task joins its children.
+    if (currentWorkerTask() !== null) addTrail(asyncResultTuple(id));
+    return new AsyncResult<R>(id, this.backend, name);
   }
 
   /**

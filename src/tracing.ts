@@ -56,11 +56,9 @@ export interface TaskSpan {
   end(error?: unknown): void;
 }
 
-const NOT_RECORDING: TaskSpan = { end() {} };
-
 /**
  * Starts the PRODUCER span of one task message and writes its context into `headers` (the
- * message's headers, before they are sent). Null when tracing is off.
+ * message's headers, before they are sent). Null when tracing is off or the span records nothing.
  */
 export function startPublishSpan(task: TaskSpanInfo, headers: Record<string, unknown>): TaskSpan | null {
   const api = otel();
@@ -74,8 +72,8 @@ export function startPublishSpan(task: TaskSpanInfo, headers: Record<string, unk
     api.propagation.inject(api.trace.setSpan(api.context.active(), span), headers);
   }
   // A span that records nothing (no SDK registered, or sampled out) ignores end/recordException/
-  // setStatus (the API's NonRecordingSpan): one shared handle instead of one per message.
-  if (!span.isRecording()) return NOT_RECORDING;
+  // setStatus (the API's NonRecordingSpan): no handle, so the send takes its plain path.
+  if (!span.isRecording()) return null;
   return {
     end(error?: unknown) {
       if (error !== undefined) fail(api, span, error);

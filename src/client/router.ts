@@ -121,10 +121,15 @@ function toQueueSpec(q: QueueSetting): QueueSpec {
   return spec;
 }
 
+/** Most on-demand queue specs a router keeps (names built per send must not grow it forever). */
+const MAX_CREATED_QUEUES = 4096;
+
 export class Router {
   private readonly settings: Settings;
   private readonly compiled: CompiledRoute[];
   private readonly queues = new Map<string, QueueSpec>();
+  /** Queues made on demand (default queue, `task_create_missing_queues`), by name. */
+  private readonly created = new Map<string, QueueSpec>();
 
   constructor(settings: Settings) {
     this.settings = settings;
@@ -164,8 +169,18 @@ export class Router {
   }
 
   private findQueue(name: string): QueueSpec {
-    const known = this.queues.get(name);
+    const known = this.queues.get(name) ?? this.created.get(name);
     if (known) return known;
+    const spec = this.newQueue(name);
+    // celery/app/amqp.py Queues.__missing__ (5.7.0) adds the queue it makes to the table; kept
+    // here (not in the app's queue list) so every send to it shares one spec, and the transports'
+    // per-spec caches (declared?) hit.
+    if (this.created.size >= MAX_CREATED_QUEUES) this.created.clear();
+    this.created.set(name, spec);
+    return spec;
+  }
+
+  private newQueue(name: string): QueueSpec {
     const s = this.settings;
     if (name === s.taskDefaultQueue) {
       return {

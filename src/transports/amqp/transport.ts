@@ -88,8 +88,16 @@ function declarationKey(kind: string, name: string, extra = ""): string {
   return `${kind}\u0000${name}\u0000${extra}`;
 }
 
+/** Keys already made, per spec object (a route's queue spec is one object per queue). */
+const taskDeclarationKeys = new WeakMap<QueueSpec, string>();
+
 function taskDeclarationKey(queue: QueueSpec): string {
-  return declarationKey("task", queue.name, `${queue.exchange}\u0000${queue.routingKey}`);
+  let key = taskDeclarationKeys.get(queue);
+  if (key === undefined) {
+    key = declarationKey("task", queue.name, `${queue.exchange}\u0000${queue.routingKey}`);
+    taskDeclarationKeys.set(queue, key);
+  }
+  return key;
 }
 
 export class AmqpTransport implements Transport {
@@ -98,6 +106,11 @@ export class AmqpTransport implements Transport {
   readonly connection: AmqpConnection;
   readonly topology: TaskTopologySettings;
   private readonly publisher: AmqpPublisher;
+  /** The error of a publish the broker did not take in time (one function for every publish). */
+  private readonly publishExpired = (): Error =>
+    new ConnectionLostError(
+      `publish to ${describeAmqpEndpoints(this.connection.endpoints)}: the broker did not take the message within ${((this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS) / 1000).toFixed(1)}s`,
+    );
   private admin: Channel | null = null;
   private adminOpening: Promise<Channel> | null = null;
   private readonly declared: DeclaredEntities;
@@ -195,10 +208,7 @@ export class AmqpTransport implements Transport {
    */
   publish(message: OutgoingMessage, declare: readonly QueueSpec[] = []): Promise<void> {
     const timeoutMs = this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
-    const expired = () =>
-      new ConnectionLostError(
-        `publish to ${describeAmqpEndpoints(this.connection.endpoints)}: the broker did not take the message within ${(timeoutMs / 1000).toFixed(1)}s`,
-      );
+    const expired = this.publishExpired;
     // Queues already declared on this connection: straight to the publisher, with no promise,
     // timer or tick of the declaration path per message.
     if (message.exchange !== DELAYED_PUBLISH_EXCHANGE && this.declared.allDone(declare, taskDeclarationKey)) {

@@ -89,6 +89,7 @@ export class RedisPublisher {
   private readonly keys: RedisKeys;
   private readonly encoder: EnvelopeEncoder;
   private readonly declared = new Set<string>();
+  private readonly specKeys = new WeakMap<QueueSpec, string>();
   private readonly regexCache = new Map<string, RegExp>();
   private batch: Batch | null = null;
   /** Set while a named-exchange publish looks up its bindings, so later publishes queue behind it. */
@@ -222,7 +223,13 @@ export class RedisPublisher {
   }
 
   private declaredKey(spec: QueueSpec): string {
-    return `${spec.exchange}\u0000${spec.routingKey}\u0000${spec.name}`;
+    // A route's queue spec is one object per queue (the router keeps it): no string per send.
+    let key = this.specKeys.get(spec);
+    if (key === undefined) {
+      key = `${spec.exchange}\u0000${spec.routingKey}\u0000${spec.name}`;
+      this.specKeys.set(spec, key);
+    }
+    return key;
   }
 
   private enqueue(ops: Op[]): Promise<void> {
