@@ -298,58 +298,77 @@ function* saferepStream(o: unknown, maxlenIn: number | null, maxlevels: number, 
  */
 function shortRepr(value: unknown, maxlen: number | null, maxlevels: number): string | null {
   // Past this UTF-16 length the repr has at least `maxlen` code points: give up early.
-  const cap = maxlen === null ? Number.POSITIVE_INFINITY : 2 * maxlen;
-  const path: object[] = [];
-  const quote = (s: string) => `'${s.includes("'") ? s.replace(/'/g, "\\'") : s}'`;
-  const repr = (v: unknown, level: number): string | null => {
-    if (typeof v === "string") return v.length > cap ? null : quote(v);
-    if (typeof v !== "object" || v === null) {
-      if (typeof v === "function" || typeof v === "symbol") return null;
-      return scalarRepr(v);
-    }
-    if (v instanceof Date) return scalarRepr(v);
-    const tuple = v instanceof PyTuple;
-    const proto: unknown = Object.getPrototypeOf(v);
-    const dict = proto === Object.prototype;
-    if (!tuple && !dict && proto !== Array.prototype) return null;
-    // A toPythonRepr()/toJSON() method makes it a scalar (scalarRepr, asContainer).
-    const hooks = v as { toPythonRepr?: unknown; toJSON?: unknown };
-    if (typeof hooks.toPythonRepr === "function" || typeof hooks.toJSON === "function") return null;
-    // A `value` text makes a serializer wrapper of that class name a scalar (pyWrapperRepr).
-    const expected = tuple ? PyTuple : dict ? Object : Array;
-    if (typeof (v as { value?: unknown }).value === "string" && v.constructor !== expected) return null;
-    const items = tuple ? v.items : dict ? null : (v as unknown[]);
-    const [open, close] = tuple ? ["(", items?.length === 1 ? ",)" : ")"] : dict ? ["{", "}"] : ["[", "]"];
-    if (maxlevels && level >= maxlevels) return `${open}...${close}`;
-    if (path.includes(v)) return null;
-    path.push(v);
-    let out = open;
-    if (items) {
-      for (let i = 0; i < items.length; i++) {
-        const item = repr(items[i], level + 1);
-        if (item === null || out.length + item.length > cap) return null;
-        out += i === 0 ? item : `, ${item}`;
-      }
-    } else {
-      let first = true;
-      for (const [key, item] of Object.entries(v)) {
-        const text = repr(item, level + 1);
-        if (text === null || out.length + key.length + text.length > cap) return null;
-        out += `${first ? "" : ", "}${quote(key)}: ${text}`;
-        first = false;
-      }
-    }
-    path.pop();
-    return out + close;
+  const walk: ShortWalk = {
+    cap: maxlen === null ? Number.POSITIVE_INFINITY : 2 * maxlen,
+    maxlevels,
+    path: [],
   };
   let text: string | null;
   try {
-    text = repr(value, 0);
+    text = shortItem(walk, value, 0);
   } catch {
     return null; // a throwing getter or hook: the full algorithm writes `<Unrepresentable ...>`
   }
   if (text === null || maxlen === null) return text;
   return text.length < maxlen || pyLen(text) < maxlen ? text : null;
+}
+
+/** The state of one {@link shortRepr} walk (plain functions over it: no closures per call). */
+interface ShortWalk {
+  cap: number;
+  maxlevels: number;
+  /** The containers being written (a repeated one needs the full algorithm). */
+  path: object[];
+}
+
+function shortQuote(s: string): string {
+  return `'${s.includes("'") ? s.replace(/'/g, "\\'") : s}'`;
+}
+
+function shortItem(walk: ShortWalk, v: unknown, level: number): string | null {
+  const { cap, maxlevels, path } = walk;
+  if (typeof v === "string") return v.length > cap ? null : shortQuote(v);
+  if (typeof v !== "object" || v === null) {
+    if (typeof v === "function" || typeof v === "symbol") return null;
+    return scalarRepr(v);
+  }
+  if (v instanceof Date) return scalarRepr(v);
+  const tuple = v instanceof PyTuple;
+  const proto: unknown = Object.getPrototypeOf(v);
+  const dict = proto === Object.prototype;
+  if (!tuple && !dict && proto !== Array.prototype) return null;
+  // A toPythonRepr()/toJSON() method makes it a scalar (scalarRepr, asContainer).
+  const hooks = v as { toPythonRepr?: unknown; toJSON?: unknown };
+  if (typeof hooks.toPythonRepr === "function" || typeof hooks.toJSON === "function") return null;
+  // A `value` text makes a serializer wrapper of that class name a scalar (pyWrapperRepr).
+  const expected = tuple ? PyTuple : dict ? Object : Array;
+  if (typeof (v as { value?: unknown }).value === "string" && v.constructor !== expected) return null;
+  const items = tuple ? v.items : dict ? null : (v as unknown[]);
+  const open = tuple ? "(" : dict ? "{" : "[";
+  const close = tuple ? (items?.length === 1 ? ",)" : ")") : dict ? "}" : "]";
+  if (maxlevels && level >= maxlevels) return `${open}...${close}`;
+  if (path.includes(v)) return null;
+  path.push(v);
+  let out = open;
+  if (items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = shortItem(walk, items[i], level + 1);
+      if (item === null || out.length + item.length > cap) return null;
+      out += i === 0 ? item : `, ${item}`;
+    }
+  } else {
+    let first = true;
+    // Own enumerable keys in Object.entries' order, without its array of pairs.
+    for (const key in v) {
+      if (!Object.hasOwn(v, key)) continue;
+      const text = shortItem(walk, (v as Record<string, unknown>)[key], level + 1);
+      if (text === null || out.length + key.length + text.length > cap) return null;
+      out += `${first ? "" : ", "}${shortQuote(key)}: ${text}`;
+      first = false;
+    }
+  }
+  path.pop();
+  return out + close;
 }
 
 /**
