@@ -148,7 +148,7 @@ export function continuationRequest(request: WorkerRequest): ContinuationRequest
  * callbacks or next step (before `store`) is thrown, for the caller to record as the
  * task's failure; any later error is logged, and `store` is still called once.
  */
-export async function runWorkerContinuations(
+export function runWorkerContinuations(
   canvas: WorkerCanvas,
   request: WorkerRequest,
   outcome: ContinuationOutcome,
@@ -157,14 +157,25 @@ export async function runWorkerContinuations(
   const { callbacks, errbacks, chain, chord } = request.embed;
   if (!callbacks?.length && !errbacks?.length && !chain?.length && !chord) {
     // Nothing to send, join or fail: only the request's own meta (no children), as the full path
-    // below would store it, and an error there is logged the same way.
+    // below would store it, and an error there is logged the same way. No async wrapper: this
+    // is every plain task's path.
+    const failed = (err: unknown) => logContinuationError(canvas, request, err);
     try {
-      await store([]);
+      return store([]).catch(failed);
     } catch (err) {
-      logContinuationError(canvas, request, err);
+      failed(err);
+      return Promise.resolve();
     }
-    return;
   }
+  return continueAndStore(canvas, request, outcome, store);
+}
+
+async function continueAndStore(
+  canvas: WorkerCanvas,
+  request: WorkerRequest,
+  outcome: ContinuationOutcome,
+  store: (children: unknown[]) => Promise<void>,
+): Promise<void> {
   let stored = false;
   const guardedStore = async (children: unknown[]) => {
     stored = true;

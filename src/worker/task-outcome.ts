@@ -370,17 +370,23 @@ export class OutcomeRecorder {
    * it, in Celery's order (celery/app/trace.py: callbacks and next chain step
    * before `mark_as_done`; chord part, failed chain steps and errbacks after).
    */
-  private async finish(
+  private finish(
     request: WorkerRequest,
     outcome: ContinuationOutcome,
     write: boolean,
     meta: (children: unknown[]) => ResultMetaRecord,
   ): Promise<void> {
-    const store = async (children: unknown[]) => {
-      if (write) await this.host.store(meta(children), replyDestination(request));
+    // Plain functions returning the store's promise (no async wrapper per task); a throw from
+    // meta() is a rejection, as in an async function.
+    const store = (children: unknown[]): Promise<void> => {
+      if (!write) return Promise.resolve();
+      try {
+        return this.host.store(meta(children), replyDestination(request));
+      } catch (err) {
+        return Promise.reject(err);
+      }
     };
     const canvas = this.host.deps.canvas;
-    if (canvas) await runWorkerContinuations(canvas, request, outcome, store);
-    else await store([]);
+    return canvas ? runWorkerContinuations(canvas, request, outcome, store) : store([]);
   }
 }

@@ -62,12 +62,17 @@ export class TaskRunner implements RecorderHost {
    * publishes there (celery/backends/rpc.py `RPCBackend.destination_for`
    * reads them from the request); key/value backends ignore it.
    */
-  async store(meta: ResultMetaRecord, destination?: ReplyDestination): Promise<void> {
-    if (!this.deps.backend) return;
+  store(meta: ResultMetaRecord, destination?: ReplyDestination): Promise<void> {
+    const { backend, logger } = this.deps;
+    if (!backend) return Promise.resolve();
+    // Not an async function: one promise per stored meta on the per-task path, not two.
+    const failed = (err: unknown) =>
+      logger.error({ err }, `Could not store result of task ${meta.task_id}: ${errorMessage(err)}`);
     try {
-      await this.deps.backend.storeResult(meta, destination);
+      return backend.storeResult(meta, destination).catch(failed);
     } catch (err) {
-      this.deps.logger.error({ err }, `Could not store result of task ${meta.task_id}: ${errorMessage(err)}`);
+      failed(err);
+      return Promise.resolve();
     }
   }
 

@@ -328,14 +328,24 @@ export class RedisConsumer implements Consumer {
 
   private deliver(base: string, one: ParsedMessage): void {
     let settled = false;
-    const settle = async (action: () => Promise<void>): Promise<void> => {
-      if (settled) return;
+    // A plain function, not an async one: one promise per settle instead of three.
+    const settle = (action: () => Promise<void>): Promise<void> => {
+      if (settled) return Promise.resolve();
       settled = true;
+      let acting: Promise<void>;
       try {
-        await action();
-      } finally {
+        acting = action();
+      } catch (err) {
         this.released();
+        return Promise.reject(err);
       }
+      return acting.then(
+        () => this.released(),
+        (err: unknown) => {
+          this.released();
+          throw err;
+        },
+      );
     };
     try {
       this.options.onMessage(redisDelivery(base, one, settle, this.qos));

@@ -63,7 +63,9 @@ export class RedisQoS {
   private readonly budget: WireBudget;
   private readonly onError: ((err: Error) => void) | undefined;
   private restoreChain: Promise<void> = Promise.resolve();
-  private readonly pendingAcks: { tag: string; resolve(): void; reject(err: unknown): void }[] = [];
+  /** Tags acked during this event-loop turn, and the one promise their shared pipeline settles. */
+  private ackTags: string[] = [];
+  private ackBatch: Promise<void> | null = null;
 
   constructor(
     private readonly client: Redis,
@@ -82,35 +84,28 @@ export class RedisQoS {
    * kombu `QoS.ack` (and `reject(requeue=False)`): `ZREM` + `HDEL`. Acks
    * issued in the same event-loop turn share one pipeline (`ZREM idx t1 t2
    * ...`, `HDEL unacked t1 t2 ...`): the same end state as kombu's one pair
-   * per tag, in far fewer round trips.
+   * per tag, in far fewer round trips. Every ack of the turn gets the pipeline's one promise
+   * (no promise and record per message).
    */
   ack(tag: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pendingAcks.push({ tag, resolve, reject });
-      if (this.pendingAcks.length === 1) setImmediate(() => this.flushAcks());
-    });
+    this.ackTags.push(tag);
+    this.ackBatch ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushAcks());
+    return this.ackBatch;
   }
 
-  private flushAcks(): void {
-    const batch = this.pendingAcks.splice(0);
-    if (batch.length === 0) return;
-    const tags = batch.map((a) => a.tag);
+  private async flushAcks(): Promise<void> {
+    const tags = this.ackTags;
+    this.ackTags = [];
+    this.ackBatch = null;
     // After a long outage ioredis may have given up on this connection: open it again.
     ensureConnecting(this.client);
-    this.client
-      .pipeline()
-      .zrem(this.keys.unackedIndex, ...tags)
-      .hdel(this.keys.unacked, ...tags)
-      .exec()
-      .then(throwPipelineError)
-      .then(
-        () => {
-          for (const a of batch) a.resolve();
-        },
-        (err: unknown) => {
-          for (const a of batch) a.reject(err);
-        },
-      );
+    throwPipelineError(
+      await this.client
+        .pipeline()
+        .zrem(this.keys.unackedIndex, ...tags)
+        .hdel(this.keys.unacked, ...tags)
+        .exec(),
+    );
   }
 
   /** kombu `QoS.reject`: requeue restores to the far end (LPUSH), otherwise the same as ack. */
