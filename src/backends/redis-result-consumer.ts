@@ -40,6 +40,9 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+/** Longest an UNSUBSCRIBE waits to ride along with the next SUBSCRIBE. */
+const LEAVE_DELAY_MS = 20;
+
 /** Ready metas that arrived for a prefetched id before anyone waited; bounded. */
 const EARLY_CACHE_LIMIT = 10_000;
 
@@ -54,6 +57,7 @@ export class RedisResultConsumer {
   private flushScheduled = false;
   /** Ids whose channel is to be unsubscribed (after the waiter's continuation has run). */
   private readonly leaving = new Set<string>();
+  private leaveTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(options: ResultConsumerOptions) {
@@ -165,13 +169,20 @@ export class RedisResultConsumer {
   private untrack(taskId: string): void {
     if (!this.tracked.delete(taskId)) return;
     this.pending.delete(taskId);
-    // UNSUBSCRIBE on the next check phase, all ids of a turn in one command: the socket write is
-    // not worth delaying the caller whose get() this result resolves (its next sendTask goes first).
-    if (this.leaving.size === 0) setImmediate(() => this.unsubscribeLeaving());
+    // UNSUBSCRIBE later, many ids in one command: ahead of the next SUBSCRIBE (one write, and
+    // Redis answers both at once), or after LEAVE_DELAY_MS when no wait comes. Not at once: that
+    // write and its reply delayed the caller whose get() this result resolves, and then competed
+    // for the CPU with the worker running its next task.
     this.leaving.add(taskId);
+    if (this.leaveTimer === null) {
+      this.leaveTimer = setTimeout(() => this.unsubscribeLeaving(), LEAVE_DELAY_MS);
+      this.leaveTimer.unref();
+    }
   }
 
   private unsubscribeLeaving(): void {
+    if (this.leaveTimer !== null) clearTimeout(this.leaveTimer);
+    this.leaveTimer = null;
     const ids = [...this.leaving];
     this.leaving.clear();
     const sub = this.subscriber;
@@ -203,6 +214,7 @@ export class RedisResultConsumer {
     const keys = ids.map((id) => this.options.keys.taskMeta(id));
     try {
       ensureConnecting(sub);
+      this.unsubscribeLeaving();
       await sub.subscribe(...keys);
       const values = await this.options.mget(keys);
       values.forEach((data, i) => {
@@ -261,6 +273,8 @@ export class RedisResultConsumer {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.leaveTimer !== null) clearTimeout(this.leaveTimer);
+    this.leaveTimer = null;
     this.failAll(new ConnectionLostError("result backend closed while waiting"));
     const sub = this.subscriber;
     if (sub) {
