@@ -1,5 +1,6 @@
 import type { Message, Options } from "amqplib";
 import type { OutgoingMessage } from "../transport.js";
+import type { HeaderTables } from "./header-tables.js";
 
 /**
  * kombu message <-> AMQP basic properties, as kombu/transport/pyamqp.py
@@ -75,12 +76,18 @@ function isPlainTable(value: unknown, depth = 0): boolean {
 /** PROPERTY_TO_OPTION as pairs, walked once per message. */
 const PROPERTY_OPTIONS = Object.entries(PROPERTY_TO_OPTION) as [PropertyName, keyof Options.Publish][];
 
-/** The amqplib publish options for a kombu-shaped message. */
-export function amqpPublishOptions(message: OutgoingMessage): Options.Publish {
+/**
+ * The amqplib publish options for a kombu-shaped message. With `tables`, a plain headers table
+ * goes to amqplib as that shape's reused object (header-tables.ts): publish it at once.
+ */
+export function amqpPublishOptions(message: OutgoingMessage, tables?: HeaderTables): Options.Publish {
+  const plainTable = isPlainTable(message.headers);
   const options: Options.Publish = {
     contentType: message.contentType,
     contentEncoding: message.contentEncoding,
-    headers: isPlainTable(message.headers) ? message.headers : safeHeaderValue(message.headers),
+    headers: plainTable
+      ? (tables?.fill(message.headers) ?? message.headers)
+      : safeHeaderValue(message.headers),
     mandatory: false,
   };
   for (const [name, option] of PROPERTY_OPTIONS) {

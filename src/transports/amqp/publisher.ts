@@ -2,6 +2,7 @@ import type { ConfirmChannel } from "amqplib";
 import { CeleryError, ConnectionLostError } from "../../errors.js";
 import type { OutgoingMessage } from "../transport.js";
 import type { AmqpConnection } from "./connection.js";
+import { HeaderTables } from "./header-tables.js";
 import { amqpPublishOptions } from "./message.js";
 
 /**
@@ -55,6 +56,8 @@ export class AmqpPublisher {
   /** One timer for every publish's timeout, due at the earliest deadline in flight. */
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweepAt = Number.POSITIVE_INFINITY;
+  /** Reused headers objects, one per message shape (header-tables.ts says why). */
+  private readonly headerTables = new HeaderTables();
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -161,7 +164,7 @@ export class AmqpPublisher {
         m.exchange,
         m.routingKey,
         Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
-        amqpPublishOptions(m),
+        amqpPublishOptions(m, this.headerTables),
         (err: unknown) => this.onConfirm(entry, fromChannel, err),
       );
     } catch (err) {

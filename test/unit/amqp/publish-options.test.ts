@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { HeaderTables } from "../../../src/transports/amqp/header-tables.js";
 import { amqpPublishOptions } from "../../../src/transports/amqp/message.js";
 import type { OutgoingMessage } from "../../../src/transports/transport.js";
 
@@ -94,5 +95,43 @@ describe("amqpPublishOptions headers", () => {
     expect(amqpPublishOptions(message(celery)).headers).toBe(celery);
     const typed = { x: { "!": "timestamp", value: 1 } };
     expect(amqpPublishOptions(message(typed)).headers).toEqual({ x: { "!": "object", value: typed.x } });
+  });
+
+  it("a reused table per shape: amqplib writes each message's own bytes, whatever came before", () => {
+    // As amqplib's Args.publish sees it: Object.create(options.headers), walked with for...in.
+    const asAmqplibSees = (headers: unknown) => encoded(Object.create(headers as object));
+    const celeryLike = fc.record(
+      {
+        task: fc.constantFrom("t.add", "t.mul"),
+        id: fc.string({ maxLength: 8 }),
+        lang: fc.constant("py"),
+        extra: table,
+        counter: fc.oneof(fc.integer(), fc.constant(undefined), fc.string({ maxLength: 3 })),
+        "7": fc.boolean(),
+      },
+      { requiredKeys: ["task", "id"] },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.oneof(celeryLike, table), { minLength: 1, maxLength: 12 }), (sequence) => {
+        const tables = new HeaderTables();
+        for (const headers of sequence) {
+          const expected = asAmqplibSees(previousSafeHeaderValue(headers));
+          const options = amqpPublishOptions(message(headers as Record<string, unknown>), tables);
+          expect(asAmqplibSees(options.headers)).toBe(expected);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("hands every message of one task the same object, filled with that message's values", () => {
+    const tables = new HeaderTables();
+    const first = amqpPublishOptions(message({ task: "t", id: "1", argsrepr: "(1,)" }), tables).headers;
+    const second = amqpPublishOptions(message({ task: "t", id: "2", argsrepr: "(2,)" }), tables).headers;
+    expect(second).toBe(first);
+    expect(second).toEqual({ task: "t", id: "2", argsrepr: "(2,)" });
+    // A message of the same task with other keys gets a table of its own shape, no stale key.
+    const fewer = amqpPublishOptions(message({ task: "t", id: "3" }), tables).headers;
+    expect(Object.keys(fewer as object)).toEqual(["task", "id"]);
   });
 });
