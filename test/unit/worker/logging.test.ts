@@ -4,8 +4,10 @@
  * `worker_log_format` "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"),
  * pino JSON lines, level filtering, and no credentials in any output.
  */
+import fc from "fast-check";
+import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createLogger, type LoggerOptions, redactUrl } from "../../../src/logging.js";
+import { createLogger, type LoggerOptions, redactUrl, textDestination } from "../../../src/logging.js";
 
 function capture(options: Omit<LoggerOptions, "destination"> = {}) {
   const lines: string[] = [];
@@ -66,6 +68,95 @@ describe("text format (default)", () => {
     expect(stack[0]).toBe("Error: boom");
     expect(stack.length).toBeGreaterThan(1);
     expect(line.endsWith("\n")).toBe(true);
+  });
+});
+
+describe("text fast path (pino's logMethod hook)", () => {
+  // pino's own path for the same call: its JSON line, re-parsed into text by textDestination.
+  function slowPath(level: LogLevelName) {
+    const lines: string[] = [];
+    const logger = pino(
+      { level, base: undefined },
+      textDestination({ write: (l: string) => lines.push(l) }, "P-1"),
+    );
+    return { logger, lines };
+  }
+  type LogLevelName = "debug" | "info" | "warn" | "error";
+  const key = fc.oneof(
+    fc.constantFrom(
+      "task_id",
+      "task_name",
+      "state",
+      "runtime",
+      "retries",
+      "hostname",
+      "queue",
+      "n",
+      "1",
+      "0",
+    ),
+    fc
+      .string({ maxLength: 8 })
+      .filter(
+        (k) =>
+          !["level", "time", "msg", "pid", "name", "err", "__proto__"].includes(k) &&
+          !["password", "pass", "secret", "token"].includes(k),
+      ),
+  );
+  const scalar = fc.oneof(
+    fc.string({ unit: "grapheme-composite", maxLength: 20 }),
+    fc.string({ unit: "binary", maxLength: 10 }),
+    fc.constantFrom("redis://u:pw@h:6379/0", "50%s done", "line\nbreak"),
+    fc.double(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+  );
+
+  it("writes the same line as pino's JSON re-parsed, for any flat fields and message", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date(2026, 11, 6, 20, 1, 2, 3));
+    fc.assert(
+      fc.property(
+        fc.constantFrom<LogLevelName>("debug", "info", "warn", "error"),
+        fc.dictionary(key, scalar, { maxKeys: 6 }),
+        fc.option(
+          fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom("Task x[id] received", "a % b %d")),
+          { nil: undefined },
+        ),
+        (level, fields, message) => {
+          const fast = capture({ level: "debug", processName: "P-1" });
+          const slow = slowPath("debug");
+          if (message === undefined) {
+            fast.logger[level](fields);
+            slow.logger[level](fields);
+          } else {
+            fast.logger[level](fields, message);
+            slow.logger[level](fields, message);
+          }
+          expect(fast.lines).toEqual(slow.lines);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("a message alone, an Error, printf arguments and child bindings give pino's lines", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date(2026, 11, 6, 20, 1, 2, 3));
+    const fast = capture({ level: "debug", processName: "P-1" });
+    const slow = slowPath("debug");
+    for (const { logger } of [fast, slow]) {
+      logger.info("worker ready: redis://u:pw@h:6379/0");
+      logger.error(new TypeError("boom"));
+      logger.warn("%s of %d", "three", 4);
+      logger.info({ n: 1 }, "%s!", "printf");
+      logger.child({ worker: "w1" }).info({ n: 2 }, "from a child");
+      logger.debug({ nested: { a: [1, 2] } }, "nested");
+    }
+    expect(fast.lines).toEqual(slow.lines);
+    expect(fast.lines).toHaveLength(6);
   });
 });
 
@@ -141,7 +232,15 @@ describe("level filtering", () => {
 });
 
 describe("no credentials in output", () => {
-  const SECRETS = ["s3cr3t-redis", "pw-amqp", "tls-pass", "only-pass", "field-secret", "nested-token"];
+  const SECRETS = [
+    "s3cr3t-redis",
+    "pw-amqp",
+    "tls-pass",
+    "only-pass",
+    "field-secret",
+    "nested-token",
+    "flat-token",
+  ];
   const URLS = [
     "redis://user:s3cr3t-redis@10.0.0.5:6379/0",
     "amqp://guest:pw-amqp@rabbit:5672//",
@@ -157,6 +256,7 @@ describe("no credentials in output", () => {
       logger.error({ err: new Error(`cannot reach ${url}: ECONNREFUSED`) }, `consumer: ${url}`);
     }
     logger.info({ password: "field-secret", options: { token: "nested-token" } }, "options");
+    logger.info({ task_id: "t1", token: "flat-token" }, "flat fields, one of them secret");
     return lines.join("");
   }
 
