@@ -36,6 +36,10 @@ export function storedValue(value: unknown): unknown {
  * the value encodes.
  */
 export function resultEncodeError(value: unknown, encode: ResultEncoder): PythonError | null {
+  // What every result serializer (json, msgpack, yaml) encodes: no need to encode it twice,
+  // here and again inside the meta. The common return values of small tasks.
+  if (value === null || typeof value === "string" || typeof value === "boolean") return null;
+  if (typeof value === "number" && Number.isSafeInteger(value)) return null;
   try {
     encode(value);
     return null;
