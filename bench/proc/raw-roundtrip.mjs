@@ -6,6 +6,7 @@
 //   node bench/proc/raw-roundtrip.mjs echo <redis url> <list> <channel>     (until SIGTERM)
 //   node bench/proc/raw-roundtrip.mjs client <redis url> <list> <channel> <samples>
 import { Redis } from "ioredis";
+import { latencySummary, sampleRoundTrips } from "./latency.mjs";
 
 const [role = "", url = "", list = "bench-raw-rt", channel = "bench-raw-rt", samplesArg = "1000"] =
   process.argv.slice(2);
@@ -50,19 +51,11 @@ if (role === "echo") {
       waiting = { id, resolve };
       redis.lpush(list, `${id} ${padding}`).catch(reject);
     });
-  for (let i = 0; i < Math.min(200, samples); i++) await once(i);
-  const ms = [];
-  for (let i = 0; i < samples; i++) {
-    const t0 = performance.now();
-    await once(i);
-    ms.push(performance.now() - t0);
-  }
+  const ms = await sampleRoundTrips(once, samples);
   await redis.del(list, `${list}.taken`);
   redis.disconnect();
   subscriber.disconnect();
-  ms.sort((a, b) => a - b);
-  const at = (p) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)];
-  console.log(JSON.stringify({ samples, p50: at(50), p90: at(90), p99: at(99), max: ms[ms.length - 1] }));
+  console.log(JSON.stringify(latencySummary(ms)));
 } else {
   process.stderr.write("usage: raw-roundtrip.mjs echo|client <redis url> <list> <channel> [samples]\n");
   process.exit(2);

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { loadDependency } from "../optional-deps.js";
+import { isNoScript, LuaScript } from "../transports/redis/lua-script.js";
 
 /**
  * The writes of one flush of {@link StoreBatch} in one script call (one command, one round trip):
@@ -60,7 +60,7 @@ end
 return out
 `;
 
-const STORE_SHA = createHash("sha1").update(STORE_SCRIPT).digest("hex");
+const STORE = new LuaScript(STORE_SCRIPT);
 
 /** One write for the script. */
 export interface ScriptWrite {
@@ -105,7 +105,7 @@ export async function runStoreScript(
   const n = writes.length;
   // [sha or script, numkeys, ...keys, ...argv]: built once, the script's text swapped in on NOSCRIPT.
   const args: Array<string | Buffer | number> = new Array(2 + n * 5);
-  args[0] = STORE_SHA;
+  args[0] = STORE.sha;
   args[1] = n;
   for (let i = 0; i < n; i++) {
     const w = writes[i] as ScriptWrite;
@@ -120,8 +120,8 @@ export async function runStoreScript(
   try {
     reply = await sendBuffer(client, "evalsha", args);
   } catch (err) {
-    if (!/NOSCRIPT/.test(String((err as Error).message))) throw err;
-    args[0] = STORE_SCRIPT;
+    if (!isNoScript(err)) throw err;
+    args[0] = STORE.text;
     reply = await sendBuffer(client, "eval", args);
   }
   const replies = Array.isArray(reply) ? (reply as unknown[]) : [];

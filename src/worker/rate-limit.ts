@@ -123,3 +123,38 @@ export class RateLimitedQueue<T> {
     }
   }
 }
+
+/**
+ * One {@link RateLimitedQueue} per rate-limited task name, created on first use with the task's
+ * `rateLimit` (tasks/s), as the consumer's `task_buckets` are (celery/worker/consumer/consumer.py
+ * `Consumer.reset_rate_limits`, 5.7.0).
+ */
+export class TaskBuckets<T> {
+  private readonly byName = new Map<string, RateLimitedQueue<T>>();
+
+  constructor(private readonly release: (item: T) => void) {}
+
+  /** Queues `item` behind the bucket of `name` at `rate` tasks/s. */
+  push(name: string, rate: number, item: T): void {
+    let bucket = this.byName.get(name);
+    if (!bucket) {
+      bucket = new RateLimitedQueue<T>(new TokenBucket(rate, 1), this.release);
+      this.byName.set(name, bucket);
+    }
+    bucket.push(item);
+  }
+
+  /** Drops the bucket of `name` (its rate changed) and returns what was waiting in it. */
+  reset(name: string): T[] {
+    const bucket = this.byName.get(name);
+    this.byName.delete(name);
+    return bucket?.takeAll() ?? [];
+  }
+
+  /** Everything waiting in every bucket, taken out (shutdown restores it). */
+  takeAll(): T[] {
+    const all: T[] = [];
+    for (const bucket of this.byName.values()) all.push(...bucket.takeAll());
+    return all;
+  }
+}

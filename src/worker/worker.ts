@@ -13,7 +13,7 @@ import { applyWorkerHeapPolicy } from "./heap-policy.js";
 import { startOps, stopOps } from "./ops-lifecycle.js";
 import { type OutcomeReport, reportOutcome } from "./outcome-events.js";
 import { QueueConsumption } from "./queue-consumption.js";
-import { RateLimitedQueue, TokenBucket } from "./rate-limit.js";
+import { TaskBuckets } from "./rate-limit.js";
 import { requestLabel } from "./request.js";
 import { discard, expired, type Held, type RevocationContext, revoked, signumOf } from "./revocation.js";
 import { RunControl, runsFinishedWithin } from "./run-control.js";
@@ -58,7 +58,7 @@ export class Worker {
   private readonly ready: Held[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly etaTimers = new Map<EtaTimer, Held>();
-  private readonly buckets = new Map<string, RateLimitedQueue<Held>>();
+  private readonly buckets = new TaskBuckets<Held>((held) => this.enqueue(held));
   private readonly shutdown = new AbortController();
   /** The stop switch of every run in progress (aborted together by a cold shutdown). */
   private readonly runControls = new Set<RunControl>();
@@ -223,7 +223,7 @@ export class Worker {
       waiting.push(held);
     }
     this.etaTimers.clear();
-    for (const bucket of this.buckets.values()) waiting.push(...bucket.takeAll());
+    waiting.push(...this.buckets.takeAll());
     for (const h of waiting) this.ops?.released(h.request.id);
     await Promise.all(waiting.map((h) => this.restore(h.delivery)));
     if (!(await runsFinishedWithin(this.inFlight, timeout))) {
@@ -339,12 +339,7 @@ export class Worker {
     }
     const rate = held.task.options.rateLimit;
     if (rate > 0 && !this.deps.settings.workerDisableRateLimits) {
-      let bucket = this.buckets.get(held.task.name);
-      if (!bucket) {
-        bucket = new RateLimitedQueue<Held>(new TokenBucket(rate, 1), (h) => this.enqueue(h));
-        this.buckets.set(held.task.name, bucket);
-      }
-      bucket.push(held);
+      this.buckets.push(held.task.name, rate, held);
       return;
     }
     this.enqueue(held);
@@ -395,9 +390,7 @@ export class Worker {
 
   /** After a remote `rate_limit`: requests held by the old bucket go through the new rate. */
   private resetRateLimit(name: string): void {
-    const bucket = this.buckets.get(name);
-    this.buckets.delete(name);
-    for (const held of bucket?.takeAll() ?? []) {
+    for (const held of this.buckets.reset(name)) {
       this.rateGate({ ...held, task: this.overrides.apply(held.task) });
     }
   }

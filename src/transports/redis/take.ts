@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { isNoScript, LuaScript } from "./lua-script.js";
 
 /**
  * Taking messages off kombu's Redis lists without a window in which a killed
@@ -96,7 +97,7 @@ end
 return out
 `;
 
-const TAKE_SHA = createHash("sha1").update(TAKE_SCRIPT).digest("hex");
+const TAKE = new LuaScript(TAKE_SCRIPT);
 
 /** One message the script took: which list it came from, the envelope as stored, its unacked tag. */
 export interface TakenMessage {
@@ -163,16 +164,12 @@ export async function takeMessages(
   const args = takeArgs(keys, queues, steps, count);
   let reply: unknown;
   try {
-    reply = await client.evalsha(TAKE_SHA, ...args);
+    reply = await client.evalsha(TAKE.sha, ...args);
   } catch (err) {
     if (!isNoScript(err)) throw err;
-    reply = await client.eval(TAKE_SCRIPT, ...args);
+    reply = await client.eval(TAKE.text, ...args);
   }
   return takenOf(reply);
-}
-
-function isNoScript(err: unknown): boolean {
-  return /NOSCRIPT/.test(String((err as Error | null)?.message));
 }
 
 /** What {@link waitThenTake} saw: the wait's error (null when it returned) and what the take took. */
@@ -200,7 +197,7 @@ export async function waitThenTake(
   count: number,
 ): Promise<WaitedTake> {
   const pipeline = client.pipeline().blmove(door, door, "RIGHT", "RIGHT", timeoutSeconds);
-  if (queues.length > 0 && count > 0) pipeline.evalsha(TAKE_SHA, ...takeArgs(keys, queues, steps, count));
+  if (queues.length > 0 && count > 0) pipeline.evalsha(TAKE.sha, ...takeArgs(keys, queues, steps, count));
   const replies = (await pipeline.exec()) ?? [];
   const [waitError = null] = replies[0] ?? [];
   const [takeError = null, takeReply = null] = replies[1] ?? [];
