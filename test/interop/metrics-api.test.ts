@@ -71,6 +71,16 @@ describe("celeriacMetrics(registry) + observe(worker)", () => {
       { brokerUrl: server.dbUrl(0), backendUrl: server.dbUrl(1) },
     );
     expect(results).toEqual([0, 2, 4, "Exception"]);
+    // Python reads FAILURE as soon as it is stored; the worker's task-failed (what the counter
+    // follows) comes after the store and the message's settlement, as Celery's on_failure does.
+    await waitUntil(
+      "task-failed to reach the metrics",
+      async () => (await sample("celeriac_tasks_failed_total", '{task="m.fail"}')) >= 1,
+      {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      },
+    );
     expect(await sample("my_app_requests_total")).toBe(1);
     expect(await sample("celeriac_tasks_received_total", '{task="m.ok"}')).toBe(3);
     expect(await sample("celeriac_tasks_succeeded_total", '{task="m.ok"}')).toBe(3);

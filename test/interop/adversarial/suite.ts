@@ -44,7 +44,7 @@ export function defineAdversarialSuite(transport: BrokerTransport): void {
       expect(failed).toEqual([]);
       expect(run.results.length).toBe(run.goods);
 
-      profile.expectOnTransport(run);
+      await profile.expectOnTransport(run);
 
       // Each bad message that must be refused left a reason line; the worker never broke.
       const refused = run.bad.filter(mustBeRefused).length;
