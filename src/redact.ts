@@ -9,6 +9,7 @@
  * to the last `@` of the URL (a password may contain `@` or `/`; over-masking beats leaking).
  */
 export function redactUrl(text: string): string {
+  if (!text.includes("://")) return text;
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@"'`]*:)([^\s"'`]*)@/gi, "$1***@");
 }
 

@@ -1,4 +1,4 @@
-import type { Logger } from "../logging.js";
+import { flushLogLines, type Logger } from "../logging.js";
 
 /** What the signal handlers drive: a warm shutdown, and the cold one a second signal asks for. */
 export interface Drainable {
@@ -27,7 +27,11 @@ export function handleShutdownSignals(worker: Drainable, logger: Logger): () => 
   };
   const reraise = (signal: NodeJS.Signals) => {
     remove();
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    if (process.listenerCount(signal) === 0) {
+      // Death by signal emits no `exit` event: the lines of this turn (the shutdown's) go out now.
+      flushLogLines();
+      process.kill(process.pid, signal);
+    }
   };
   function onSignal(signal: NodeJS.Signals): void {
     if (received !== null) {

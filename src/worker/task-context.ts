@@ -39,6 +39,17 @@ export function plainTaskContext(
   };
 }
 
+/** Where a context keeps the function that builds its `signal` (not enumerable: no spread copies it). */
+const SIGNAL_SOURCE = Symbol("celeriac.signalSource");
+
+const SIGNAL_PROPERTY: PropertyDescriptor = {
+  get(this: { [SIGNAL_SOURCE]: () => AbortSignal }): AbortSignal {
+    return this[SIGNAL_SOURCE]();
+  },
+  enumerable: true,
+  configurable: true,
+};
+
 /** What a context does beyond carrying data: `ctx.retry()`, `replace()`, `addToChord()`, `updateState()`. */
 export type ContextActions = Pick<TaskContext, "retry" | "replace" | "addToChord" | "updateState">;
 
@@ -53,7 +64,11 @@ export function workerTaskContext(
   signal: () => AbortSignal,
   actions: ContextActions,
 ): TaskContext {
-  Object.defineProperty(plain, "signal", { get: signal, enumerable: true, configurable: true });
+  // One getter function for every context, its source in a hidden slot: a getter of its own per
+  // context gave every context its own hidden class (V8 shares a property transition only for the
+  // same accessor functions), a map allocated per task and megamorphic reads of every field.
+  Object.defineProperty(plain, SIGNAL_SOURCE, { value: signal });
+  Object.defineProperty(plain, "signal", SIGNAL_PROPERTY);
   plain.retry = actions.retry;
   plain.replace = actions.replace;
   plain.addToChord = actions.addToChord;

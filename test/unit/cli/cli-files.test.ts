@@ -117,11 +117,13 @@ describe("--pidfile (celery.platforms.Pidfile)", () => {
 });
 
 describe("--logfile (createLogger file)", () => {
-  it("appends the lines to the file, two loggers sharing it", () => {
+  it("appends the lines to the file, two loggers sharing it", async () => {
     const path = join(tempDir(), "w.log");
     writeFileSync(path, "earlier\n");
     createLogger({ file: path, processName: "MainProcess" }).info("first");
     createLogger({ file: path }).warn("second redis://u:secret@h/0");
+    // The lines of a turn are written together when it ends (src/logging.ts turnBatched).
+    await new Promise((resolve) => setImmediate(resolve));
     const lines = readFileSync(path, "utf8").split("\n");
     expect(lines[0]).toBe("earlier");
     expect(lines[1]).toMatch(/^\[\d{4}-\d\d-\d\d [\d:,]+: INFO\/MainProcess\] first$/);

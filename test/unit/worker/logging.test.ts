@@ -4,6 +4,10 @@
  * `worker_log_format` "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"),
  * pino JSON lines, level filtering, and no credentials in any output.
  */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -276,5 +280,75 @@ describe("no credentials in output", () => {
     const text = "redis://localhost:6379/0 amqp://guest@rabbit// and user:pass without a scheme";
     expect(redactUrl(text)).toBe(text);
     expect(redactUrl("a amqp://u:p@h// b redis://v:q@i/0")).toBe("a amqp://u:***@h// b redis://v:***@i/0");
+  });
+});
+
+describe("stderr and log files: the lines of one turn in one write", () => {
+  const ROOT = join(import.meta.dirname, "..", "..", "..");
+
+  it("a log file gets a turn's lines together when the turn ends", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "celeriac-log-"));
+    try {
+      const file = join(dir, "worker.log");
+      const logger = createLogger({ file });
+      logger.info({ task_id: "a", attempt: 2 }, "Task t[a] received");
+      logger.info("Task t[a] succeeded in 0.001s: 1");
+      logger.warn("third");
+      expect(readFileSync(file, "utf8")).toBe("");
+      await new Promise((resolve) => setImmediate(resolve));
+      const lines = readFileSync(file, "utf8").split("\n");
+      expect(lines.map((line) => line.replace(/^\[[^\]]*\] /, ""))).toEqual([
+        "Task t[a] received attempt=2",
+        "Task t[a] succeeded in 0.001s: 1",
+        "third",
+        "",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("stderr keeps the order of log lines and everything else printed there, up to the exit", () => {
+    // A fresh process: the batching wraps process.stderr.write, which is the test runner's here.
+    const script = `
+import { createLogger } from ${JSON.stringify(join(ROOT, "src", "logging.ts"))};
+const logger = createLogger();
+logger.info("one");
+logger.info({ task_id: "x" }, "two");
+console.error("printed by a task");
+logger.warn("three");
+process.stderr.write("written to the stream\\n");
+logger.error({ err: new Error("boom") }, "four");
+setImmediate(() => {
+  logger.info("five, in the last turn");
+  process.exit(3);
+});
+`;
+    let stderr = "";
+    try {
+      execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+        cwd: ROOT,
+        encoding: "utf8",
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+    } catch (err) {
+      const exited = err as { status: number; stderr: string };
+      expect(exited.status).toBe(3);
+      stderr = exited.stderr;
+    }
+    const heads = stderr
+      .split("\n")
+      .filter((line) => line !== "" && !line.startsWith("    at "))
+      .map((line) => line.replace(/^\[[^\]]*: (\w+)\/MainProcess\] /, "$1 "));
+    expect(heads).toEqual([
+      "INFO one",
+      "INFO two",
+      "printed by a task",
+      "WARNING three",
+      "written to the stream",
+      "ERROR four",
+      "Error: boom",
+      "INFO five, in the last turn",
+    ]);
   });
 });
