@@ -26,10 +26,14 @@ describe("workerTaskContext", () => {
     let built = 0;
     const controllers = [new AbortController(), new AbortController()];
     const contexts = controllers.map((controller, i) =>
-      workerTaskContext({ id: `t${i}`, name: "n" }, () => {
-        built++;
-        return controller.signal;
-      }, noActions),
+      workerTaskContext(
+        { id: `t${i}`, name: "n" },
+        () => {
+          built++;
+          return controller.signal;
+        },
+        noActions,
+      ),
     );
     expect(built).toBe(0);
     expect(contexts[1]?.signal).toBe(controllers[1]?.signal);
