@@ -90,9 +90,11 @@ export function startPublishSpan(task: TaskSpanInfo, headers: Record<string, unk
 export function traceTaskRun<T>(
   task: TaskSpanInfo,
   headers: Record<string, unknown>,
-  run: () => Promise<T>,
+  run: () => T | Promise<T>,
   isRetry: (err: unknown) => boolean = () => false,
-): Promise<T> {
+): T | Promise<T> {
+  // Untraced, `run`'s own answer (a sync handler's value, or what it throws) goes back as it is:
+  // no promise is made for it here (the caller makes the one it needs).
   const api = otel();
   if (api === null) return run();
   // No propagator registered (the API's no-op one names no fields): nothing to extract, and
@@ -111,7 +113,11 @@ export function traceTaskRun<T>(
   // no promise chain per task). A span an SDK sampled out keeps its valid context: its children
   // must see it to be sampled out too.
   if (!propagating && !api.trace.isSpanContextValid(span.spanContext())) return run();
-  return api.context.with(api.trace.setSpan(parent, span), run).then(
+  // Traced: a throw or a plain value of `run` becomes a promise, so the span ends either way.
+  const running = new Promise<T>((resolve) =>
+    resolve(api.context.with(api.trace.setSpan(parent, span), run)),
+  );
+  return running.then(
     (value) => {
       span.end();
       return value;

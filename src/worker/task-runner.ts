@@ -277,12 +277,7 @@ export class TaskRunner implements RecorderHost {
     // OpenTelemetry (src/tracing.ts): a consumer span, child of the sender's, active while it runs.
     const span = { name: request.name, id: request.id, routingKey: request.deliveryInfo.routingKey };
     const traced = <T>(run: () => T | Promise<T>) =>
-      traceTaskRun(
-        span,
-        request.customHeaders,
-        async () => run(),
-        (err) => err instanceof Retry,
-      );
+      traceTaskRun(span, request.customHeaders, run, (err) => err instanceof Retry);
     if (typeof handler === "function") {
       const ctx = this.context(request, task, () => controller.signal, hard, soft);
       request.children ??= [];

@@ -17,7 +17,7 @@ const noActions = {
   replace: () => {
     throw new Error("replace");
   },
-  addToChord: () => Promise.resolve(),
+  addToChord: () => Promise.reject(new Error("addToChord")),
   updateState: () => Promise.resolve(),
 };
 
