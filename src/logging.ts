@@ -278,6 +278,8 @@ function turnBatched(out: LineSink): LineSink & { flush(): void } {
     out.write(text);
   };
   process.on("exit", flush);
+  // Before Node prints an uncaught exception, so the lines logged before it come first.
+  process.on("uncaughtExceptionMonitor", flush);
   const sink = {
     flush,
     write(line: string) {

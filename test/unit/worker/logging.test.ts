@@ -308,9 +308,11 @@ describe("stderr and log files: the lines of one turn in one write", () => {
     }
   });
 
-  it("stderr keeps the order of log lines and everything else printed there, up to the exit", () => {
-    // A fresh process: the batching wraps process.stderr.write, which is the test runner's here.
-    const script = `
+  it.each(["exit", "crash"])(
+    "stderr keeps the order of log lines and everything else printed there, up to the %s",
+    (ending) => {
+      // A fresh process: the batching wraps process.stderr.write, which is the test runner's here.
+      const script = `
 import { createLogger } from ${JSON.stringify(join(ROOT, "src", "logging.ts"))};
 const logger = createLogger();
 logger.info("one");
@@ -321,34 +323,45 @@ process.stderr.write("written to the stream\\n");
 logger.error({ err: new Error("boom") }, "four");
 setImmediate(() => {
   logger.info("five, in the last turn");
+  if (process.argv.includes("crash")) throw new Error("crash");
   process.exit(3);
 });
 `;
-    let stderr = "";
-    try {
-      execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-        cwd: ROOT,
-        encoding: "utf8",
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-    } catch (err) {
-      const exited = err as { status: number; stderr: string };
-      expect(exited.status).toBe(3);
-      stderr = exited.stderr;
-    }
-    const heads = stderr
-      .split("\n")
-      .filter((line) => line !== "" && !line.startsWith("    at "))
-      .map((line) => line.replace(/^\[[^\]]*: (\w+)\/MainProcess\] /, "$1 "));
-    expect(heads).toEqual([
-      "INFO one",
-      "INFO two",
-      "printed by a task",
-      "WARNING three",
-      "written to the stream",
-      "ERROR four",
-      "Error: boom",
-      "INFO five, in the last turn",
-    ]);
-  });
+      let stderr = "";
+      try {
+        execFileSync(
+          process.execPath,
+          ["--import", "tsx", "--input-type=module", "-e", script, "--", ending],
+          {
+            cwd: ROOT,
+            encoding: "utf8",
+            stdio: ["ignore", "ignore", "pipe"],
+          },
+        );
+      } catch (err) {
+        const exited = err as { status: number; stderr: string };
+        expect(exited.status).toBe(ending === "crash" ? 1 : 3);
+        stderr = exited.stderr;
+      }
+      // A crash: Node's report of the uncaught error comes after every line logged before it.
+      const lastLine = stderr.indexOf("\n", stderr.indexOf("five, in the last turn"));
+      const crashReport = stderr.slice(lastLine + 1);
+      expect(crashReport.includes("Error: crash")).toBe(ending === "crash");
+      const heads = stderr
+        .slice(0, lastLine)
+        .split("\n")
+        .filter((line) => line !== "" && !line.startsWith("    at "))
+        .map((line) => line.replace(/^\[[^\]]*: (\w+)\/MainProcess\] /, "$1 "));
+      expect(heads).toEqual([
+        "INFO one",
+        "INFO two",
+        "printed by a task",
+        "WARNING three",
+        "written to the stream",
+        "ERROR four",
+        "Error: boom",
+        "INFO five, in the last turn",
+      ]);
+    },
+  );
 });
