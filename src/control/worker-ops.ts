@@ -157,7 +157,9 @@ export class WorkerOps implements WorkerControlHost {
 
   /** A task message was accepted; returns false when its id is revoked (do not run it). */
   received(request: TrackedRequest): boolean {
-    this.events.send("task-received", taskEventFields.received(request));
+    // Task events are off by default (worker_send_task_events): no fields built for nothing.
+    if (this.events.wants("task-received"))
+      this.events.send("task-received", taskEventFields.received(request));
     return this.state.track(request);
   }
 
@@ -174,12 +176,14 @@ export class WorkerOps implements WorkerControlHost {
   /** Just before the handler runs; `abort` is what `terminate` fires. */
   started(id: string, abort: RunAbort): void {
     const request = this.state.start(id, abort);
-    if (request) this.events.send("task-started", taskEventFields.started(request));
+    if (request && this.events.wants("task-started"))
+      this.events.send("task-started", taskEventFields.started(request));
   }
 
   finished(id: string, outcome: RunOutcome): void {
     const r = this.state.finish(id);
-    if (!r) return;
+    // Every task-* event is in the "task" group: one check answers for all four.
+    if (!r || !this.events.wants("task-succeeded")) return;
     if (outcome.kind === "succeeded")
       this.events.send("task-succeeded", taskEventFields.succeeded(r, outcome.resultRepr, outcome.runtime));
     else if (outcome.kind === "failed")

@@ -3,6 +3,7 @@ import { hostname as osHostname } from "node:os";
 import type { WorkerOps } from "../control/worker-ops.js";
 import { createLogger, type Logger } from "../logging.js";
 import { wireBudget } from "../serialization/index.js";
+import { loadTracing } from "../tracing.js";
 import type { Delivery, QueueSpec } from "../transports/transport.js";
 import { admitMessage } from "./admission.js";
 import { type BodyDecoder, kombuBodyDecoder } from "./body-codec.js";
@@ -187,6 +188,7 @@ export class Worker {
     }
     checkProcessPoolTasks(this.poolOptions, this.deps.registry);
     if (this.poolOptions.heapPolicy !== false) applyWorkerHeapPolicy();
+    loadTracing();
     this.state = "running";
     await startOps(this.ops, this.statedb, this.logger);
     await this.consumption.start();
