@@ -1,5 +1,5 @@
-import { SoftTimeLimitExceeded, TimeLimitExceeded } from "./errors.js";
-import type { AbortHandle } from "./run-control.js";
+import { SoftTimeLimitExceeded, Terminated, TimeLimitExceeded } from "./errors.js";
+import type { AbortHandle, RunControl } from "./run-control.js";
 
 /**
  * Runs one handler invocation under Celery's two time limits
@@ -22,28 +22,50 @@ export type Outcome =
   | { kind: "error"; error: unknown }
   | { kind: "timeout"; seconds: number; killed: boolean; settled: Promise<void> };
 
+/** An {@link Outcome}, or the run ended by a remote `revoke(terminate=True)`. */
+export type RunEnd = Outcome | { kind: "terminated"; reason: Terminated };
+
 export interface LimitOptions {
   soft: number | null;
   hard: number | null;
   /** `ctx.signal`'s owner: an `AbortController` or a lazy one (run-control.ts). */
   controller: AbortHandle;
+  /**
+   * The run's own stop switch: its abort aborts `controller` too, and an abort with
+   * {@link Terminated} ends the run as terminated at once (Celery's pool kills the process).
+   */
+  stop: Pick<RunControl, "aborted" | "reason" | "listen">;
   onSoftTimeout?: (seconds: number) => void;
   /** Kills the run at the hard limit (thread pool: terminate the thread); absent = cannot be killed. */
   onHardTimeout?: (seconds: number) => void;
 }
 
-export function runWithLimits(run: () => unknown, options: LimitOptions): Promise<Outcome> {
-  const { controller } = options;
+export function runWithLimits(run: () => unknown, options: LimitOptions): Promise<RunEnd> {
+  const { controller, stop } = options;
   let softFired = false;
-  return new Promise<Outcome>((resolve) => {
+  return new Promise<RunEnd>((resolve) => {
     let done = false;
     const timers: NodeJS.Timeout[] = [];
-    const finish = (outcome: Outcome) => {
+    let stopListening: (() => void) | null = null;
+    const finish = (outcome: RunEnd) => {
       if (done) return;
       done = true;
       for (const t of timers) clearTimeout(t);
-      resolve(outcome);
+      stopListening?.();
+      // A handler that settled on the abort itself still counts as terminated.
+      const reason: unknown = stop.reason;
+      resolve(reason instanceof Terminated ? { kind: "terminated", reason } : outcome);
     };
+    // One listener on the run's stop switch forwards its abort to ctx.signal and notices a
+    // remote terminate; the handler still starts when the switch was already thrown, as before.
+    if (stop.aborted) {
+      if (stop.reason instanceof Terminated) finish({ kind: "terminated", reason: stop.reason });
+    } else {
+      stopListening = stop.listen((reason) => {
+        controller.abort(reason);
+        if (reason instanceof Terminated) finish({ kind: "terminated", reason });
+      });
+    }
     if (options.soft !== null && (options.hard === null || options.soft < options.hard)) {
       const soft = options.soft;
       timers.push(

@@ -9,7 +9,7 @@ import { addToChord, replaceError } from "./canvas-context.js";
 import type { TaskContext } from "./context.js";
 import { PythonError, Retry, type RetryOptions, Terminated } from "./errors.js";
 import { excRepr, tracebackOf } from "./exc-info.js";
-import { type Outcome, runWithLimits } from "./executor.js";
+import { type RunEnd, runWithLimits } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
 import { requestLabel, type WorkerRequest } from "./request.js";
 import { type MetaContext, requestResultMeta } from "./result-meta.js";
@@ -218,53 +218,29 @@ export class TaskRunner implements RecorderHost {
     logger.warn(`Task ${label}: handler returned after its hard time limit; concurrency slot released`);
   }
 
-  /** The handler under its time limits, raced against a remote terminate. */
-  private async attempt(
-    request: WorkerRequest,
-    task: TaskDefinition,
-    control: RunControl,
-  ): Promise<Outcome | { kind: "terminated"; reason: Terminated }> {
+  /** The handler under its time limits, ended early by a remote terminate (executor.ts). */
+  private attempt(request: WorkerRequest, task: TaskDefinition, control: RunControl): Promise<RunEnd> {
     const [hardHeader, softHeader] = request.timeLimit;
     const hard = hardHeader ?? task.options.timeLimit;
     const soft = softHeader ?? task.options.softTimeLimit;
-    // ctx.signal's own controller (a time limit aborts it, not the run's control); one listener
-    // on the run's control both forwards its abort and notices a remote terminate.
-    const controller = new LazyAbortController();
-    let stopListening = () => {};
-    try {
-      const raced = await new Promise<Outcome | { kind: "terminated"; reason: Terminated }>(
-        (resolve, reject) => {
-          if (control.aborted) {
-            if (control.reason instanceof Terminated) resolve({ kind: "terminated", reason: control.reason });
-          } else {
-            stopListening = control.listen((reason) => {
-              controller.abort(reason);
-              if (reason instanceof Terminated) resolve({ kind: "terminated", reason });
-            });
-          }
-          this.execute(request, task, controller, soft, hard).then(resolve, reject);
-        },
-      );
-      // A handler that settled on the abort itself still counts as terminated.
-      const reason: unknown = control.reason;
-      return reason instanceof Terminated ? { kind: "terminated", reason } : raced;
-    } finally {
-      stopListening();
-    }
+    // ctx.signal's own controller: a time limit aborts it, not the run's control.
+    return this.execute(request, task, new LazyAbortController(), control, soft, hard);
   }
 
   private execute(
     request: WorkerRequest,
     task: TaskDefinition,
     controller: AbortHandle,
+    stop: RunControl,
     soft: number | null,
     hard: number | null,
-  ): Promise<Outcome> {
+  ): Promise<RunEnd> {
     const label = requestLabel(request);
     const limits = {
       soft,
       hard,
       controller,
+      stop,
       onSoftTimeout: (s: number) => this.deps.logger.warn(`Soft time limit (${s}s) exceeded for ${label}`),
     };
     const handler = task.handler;

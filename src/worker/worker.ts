@@ -371,20 +371,22 @@ export class Worker {
       this.ops?.started(id, { abort: (reason) => control.abort(new Terminated(signumOf(reason))) });
       this.startedAt.set(id, performance.now());
       if (this.events.has("task-started")) this.events.emit("task-started", { id, name: held.request.name });
+      const released = () => {
+        this.runControls.delete(control);
+        this.ops?.released(id);
+        this.startedAt.delete(id);
+        this.slots.finished(freedEarly);
+        this.inFlight.delete(run);
+        this.pump();
+      };
+      // One `then` for both ends (`.catch().finally()` made four promises per task).
       const run = this.runner
         .run(held.request, held.task, held.delivery, control, handlerReturned)
-        .catch((err: unknown) => {
+        .then(released, (err: unknown) => {
           // Not reached (run() settles on every path); if it were, the message must not stay held.
           this.logger.error({ err }, `internal error running ${id}: ${errorMessage(err)}`);
           void held.delivery.ack().catch(() => undefined);
-        })
-        .finally(() => {
-          this.runControls.delete(control);
-          this.ops?.released(id);
-          this.startedAt.delete(id);
-          this.slots.finished(freedEarly);
-          this.inFlight.delete(run);
-          this.pump();
+          released();
         });
       this.inFlight.add(run);
     }

@@ -12,11 +12,12 @@ import { saferepr } from "../../../src/protocol/saferepr.js";
 import { serialize } from "../../../src/serialization/index.js";
 import type { Delivery } from "../../../src/transports/transport.js";
 import { kombuResultEncoder } from "../../../src/worker/body-codec.js";
-import { PythonError } from "../../../src/worker/errors.js";
+import { PythonError, Terminated } from "../../../src/worker/errors.js";
 import { EtaTimer, MAX_TIMER_DELAY_MS } from "../../../src/worker/eta-timer.js";
 import { excInfoOf } from "../../../src/worker/exc-info.js";
 import { runWithLimits } from "../../../src/worker/executor.js";
 import { resultEncodeError, serializableExcInfo, storedValue } from "../../../src/worker/result-value.js";
+import { RunControl } from "../../../src/worker/run-control.js";
 import { Settlement, settleOnce } from "../../../src/worker/settlement.js";
 
 const json = kombuResultEncoder("json", LATEST_COMPAT);
@@ -181,6 +182,7 @@ describe("hard time limit", () => {
       soft: null,
       hard: 0.01,
       controller: new AbortController(),
+      stop: new RunControl(),
     });
     expect(outcome.kind).toBe("timeout");
     if (outcome.kind !== "timeout") return;
@@ -202,10 +204,70 @@ describe("hard time limit", () => {
       soft: null,
       hard: 0.01,
       controller: new AbortController(),
+      stop: new RunControl(),
       onHardTimeout: (s) => killed.push(s),
     });
     expect(outcome).toMatchObject({ kind: "timeout", killed: true });
     expect(killed).toEqual([0.01]);
+  });
+});
+
+describe("the run's stop switch (remote terminate, cold shutdown)", () => {
+  it("a terminate ends the run at once as terminated and aborts ctx.signal; the switch is let go", async () => {
+    const stop = new RunControl();
+    const controller = new AbortController();
+    const ending = runWithLimits(() => new Promise(() => undefined), {
+      soft: null,
+      hard: null,
+      controller,
+      stop,
+    });
+    stop.abort(new Terminated(15));
+    const end = await ending;
+    expect(end).toMatchObject({ kind: "terminated", reason: { signum: 15 } });
+    expect(controller.signal.reason).toBeInstanceOf(Terminated);
+    // Nothing listens any more: a second run can take the switch's one listener.
+    expect(() => stop.abort(new Error("again"))).not.toThrow();
+  });
+
+  it("a handler that settles on the terminate itself still counts as terminated", async () => {
+    const stop = new RunControl();
+    const controller = new AbortController();
+    const ending = runWithLimits(
+      () =>
+        new Promise((_resolve, reject) => {
+          controller.signal.addEventListener("abort", () => reject(controller.signal.reason));
+        }),
+      { soft: null, hard: null, controller, stop },
+    );
+    stop.abort(new Terminated(9));
+    expect((await ending).kind).toBe("terminated");
+  });
+
+  it("a cold-shutdown abort reaches ctx.signal and the handler's own end is the outcome", async () => {
+    const stop = new RunControl();
+    const controller = new AbortController();
+    const ending = runWithLimits(
+      () =>
+        new Promise((resolve) => {
+          controller.signal.addEventListener("abort", () => resolve("stopped cleanly"));
+        }),
+      { soft: null, hard: null, controller, stop },
+    );
+    stop.abort(new Error("cold shutdown"));
+    expect(await ending).toEqual({ kind: "ok", value: "stopped cleanly" });
+  });
+
+  it("a switch already thrown with a terminate ends the run as terminated", async () => {
+    const stop = new RunControl();
+    stop.abort(new Terminated(15));
+    const end = await runWithLimits(() => 1, {
+      soft: null,
+      hard: null,
+      controller: new AbortController(),
+      stop,
+    });
+    expect(end.kind).toBe("terminated");
   });
 });
 
