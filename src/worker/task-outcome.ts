@@ -4,7 +4,6 @@ import { saferepr } from "../protocol/saferepr.js";
 import { autoretryOptions } from "./backoff.js";
 import { sendReplacement } from "./canvas-context.js";
 import { runWorkerContinuations } from "./canvas-host.js";
-import type { Terminated } from "./errors.js";
 import {
   Ignore,
   Reject,
@@ -15,7 +14,7 @@ import {
   WorkerLostError,
 } from "./errors.js";
 import { excInfoOf, excRepr, type StoredExcInfo, tracebackOf } from "./exc-info.js";
-import type { Outcome } from "./executor.js";
+import type { RunEnd } from "./executor.js";
 import { lateSettlement } from "./late-ack.js";
 import type { WorkerRequest } from "./request.js";
 import { childTuple, type MetaContext, requestResultMeta } from "./result-meta.js";
@@ -96,10 +95,16 @@ export function replyDestination(
 export class OutcomeRecorder {
   constructor(private readonly host: RecorderHost) {}
 
-  async record(
+  record(request: WorkerRequest, task: TaskDefinition, outcome: RunEnd, plan: RunPlan): Promise<Recorded> {
+    // A success (nearly every task) goes straight to success(): no async wrapper around its promise.
+    if (outcome.kind === "ok") return this.success(request, task, outcome.value, plan);
+    return this.recordUnsuccessful(request, task, outcome, plan);
+  }
+
+  private async recordUnsuccessful(
     request: WorkerRequest,
     task: TaskDefinition,
-    outcome: Outcome | { kind: "terminated"; reason: Terminated },
+    outcome: Exclude<RunEnd, { kind: "ok" }>,
     plan: RunPlan,
   ): Promise<Recorded> {
     const { logger } = this.host.deps;
@@ -131,7 +136,6 @@ export class OutcomeRecorder {
         signal: { kind: "terminated", signum, postrun: null },
       };
     }
-    if (outcome.kind === "ok") return this.success(request, task, outcome.value, plan);
     if (outcome.kind === "timeout") {
       const exc = new TimeLimitExceeded(outcome.seconds);
       logger.error(
