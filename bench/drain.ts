@@ -69,8 +69,16 @@ export async function fill(
   });
 }
 
+/** Tasks left out of {@link DrainResult.warmRate}: V8 compiles the worker's code meanwhile. */
+export const WARM_UP_TASKS = 3000;
+
 export interface DrainResult {
   rate: number;
+  /**
+   * The rate after the first {@link WARM_UP_TASKS} results (null when fewer than twice that ran):
+   * what a worker that has been running a while sustains. Reported beside `rate`, which counts all.
+   */
+  warmRate: number | null;
   seconds: number;
   peakRssMb: number;
   peakMainRssMb: number;
@@ -119,10 +127,19 @@ export async function drain(start: () => Proc, backend: string, expected: number
   const seconds = (last - first) / 1000;
   return {
     rate: done.length / seconds,
+    warmRate: warmRateOf(done),
     seconds,
     peakRssMb: rss.treeMb,
     peakMainRssMb: rss.mainMb,
     cpuMsPerTask: (cpu.to - cpu.from) / Math.max(1, cpu.atEnd - cpu.atStored),
     done,
   };
+}
+
+/** Results per second from the one after the first WARM_UP_TASKS to the last. */
+function warmRateOf(done: readonly Done[]): number | null {
+  if (done.length < 2 * WARM_UP_TASKS) return null;
+  const from = done[WARM_UP_TASKS - 1]?.at ?? 0;
+  const to = done[done.length - 1]?.at ?? 0;
+  return (done.length - WARM_UP_TASKS) / ((to - from) / 1000);
 }
