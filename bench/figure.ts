@@ -22,7 +22,7 @@ export interface Check {
   /** e.g. "Celeriac / raw LPUSH". */
   label: string;
   value: number;
-  /** "ratio" prints 0.44 as "44 %", "times" as "9.1×", "ms" and "MB" as numbers. */
+  /** "ratio" prints 0.44 as "44 %", "times" as "9.12×" (under 10×) or "13.9×", "ms" and "MB" as numbers. */
   format: "ratio" | "times" | "ms" | "MB" | "points";
   /** Human form of the target, e.g. "≥ 70 %"; "reported" when the issue sets none. */
   target: string;
@@ -100,7 +100,8 @@ export function formatCheck(check: Pick<Check, "value" | "format">): string {
     case "ratio":
       return `${fmt(100 * check.value)} %`;
     case "times":
-      return `${fmt(check.value, 1)}×`;
+      // Two decimals under 10×: 1.45× must not print as a "1.5×" that reads as the 1.5× target.
+      return `${fmt(check.value, check.value < 10 ? 2 : 1)}×`;
     case "ms":
       return `${fmt(check.value, 2)} ms`;
     case "MB":
