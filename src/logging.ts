@@ -222,7 +222,8 @@ function fileDestination(path: string): LineSink {
   let out = logFiles.get(path);
   if (out === undefined) {
     const fd = openSync(path, "a");
-    // Synchronous writes: the last lines before an exit (a fatal error, a shutdown) are not lost.
+    // Synchronous writes, the waiting ones flushed on exit: the last lines before an exit (a fatal
+    // error, a shutdown) are not lost.
     out = turnBatched({ write: (line: string) => writeSync(fd, line) });
     logFiles.set(path, out);
   }
@@ -271,7 +272,6 @@ function turnBatched(out: LineSink): LineSink & { flush(): void } {
   let pending = "";
   let scheduled = false;
   const flush = () => {
-    scheduled = false;
     if (pending === "") return;
     const text = pending;
     pending = "";
@@ -286,8 +286,12 @@ function turnBatched(out: LineSink): LineSink & { flush(): void } {
       pending += line;
       if (pending.length >= BATCH_FLUSH_CHARS) flush();
       else if (!scheduled) {
+        // One turn-end write at a time; lines flushed early meanwhile leave it nothing to do.
         scheduled = true;
-        setImmediate(flush);
+        setImmediate(() => {
+          scheduled = false;
+          flush();
+        });
       }
     },
   };

@@ -14,7 +14,7 @@ import { lateSettlement } from "./late-ack.js";
 import { requestLabel, type WorkerRequest } from "./request.js";
 import { type MetaContext, requestResultMeta } from "./result-meta.js";
 import { retryDecision } from "./retry-decision.js";
-import { type AbortHandle, LazyAbortController, type RunControl } from "./run-control.js";
+import { LazyAbortController, type RunControl } from "./run-control.js";
 import type { RunnerDeps, RunnerOutcome } from "./runner-deps.js";
 import { errorMessage, Settlement } from "./settlement.js";
 import { plainTaskContext, workerTaskContext } from "./task-context.js";
@@ -219,22 +219,12 @@ export class TaskRunner implements RecorderHost {
   }
 
   /** The handler under its time limits, ended early by a remote terminate (executor.ts). */
-  private attempt(request: WorkerRequest, task: TaskDefinition, control: RunControl): Promise<RunEnd> {
+  private attempt(request: WorkerRequest, task: TaskDefinition, stop: RunControl): Promise<RunEnd> {
     const [hardHeader, softHeader] = request.timeLimit;
     const hard = hardHeader ?? task.options.timeLimit;
     const soft = softHeader ?? task.options.softTimeLimit;
-    // ctx.signal's own controller: a time limit aborts it, not the run's control.
-    return this.execute(request, task, new LazyAbortController(), control, soft, hard);
-  }
-
-  private execute(
-    request: WorkerRequest,
-    task: TaskDefinition,
-    controller: AbortHandle,
-    stop: RunControl,
-    soft: number | null,
-    hard: number | null,
-  ): Promise<RunEnd> {
+    // ctx.signal's own controller: a time limit aborts it, not the run's stop switch.
+    const controller = new LazyAbortController();
     const label = requestLabel(request);
     const limits = {
       soft,

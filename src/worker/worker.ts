@@ -363,9 +363,8 @@ export class Worker {
         if (freedEarly) this.pump();
       };
       const id = held.request.id;
-      // The run's own stop switch: aborted by a cold shutdown, or with Terminated by remote
-      // `revoke(terminate=True)` through the function WorkerOps holds while it runs. The shutdown
-      // listener above reaches it through `runControls`; no AbortController per task.
+      // The run's stop switch (no AbortController per task): a cold shutdown aborts it through
+      // `runControls`, remote `revoke(terminate=True)` with Terminated through WorkerOps.
       const control = new RunControl();
       this.runControls.add(control);
       this.ops?.started(id, { abort: (reason) => control.abort(new Terminated(signumOf(reason))) });
@@ -379,11 +378,11 @@ export class Worker {
         this.inFlight.delete(run);
         this.pump();
       };
-      // One `then` for both ends (`.catch().finally()` made four promises per task).
       const run = this.runner
         .run(held.request, held.task, held.delivery, control, handlerReturned)
         .then(released, (err: unknown) => {
-          // Not reached (run() settles on every path); if it were, the message must not stay held.
+          // One `then` for both ends (`.catch().finally()` made four promises per task). Not
+          // reached (run() settles on every path); if it were, the message must not stay held.
           this.logger.error({ err }, `internal error running ${id}: ${errorMessage(err)}`);
           void held.delivery.ack().catch(() => undefined);
           released();
