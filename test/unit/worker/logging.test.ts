@@ -308,6 +308,26 @@ describe("stderr and log files: the lines of one turn in one write", () => {
     }
   });
 
+  it("a turn that logs more than 64 KiB writes as it goes, and loses no line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "celeriac-log-"));
+    try {
+      const file = join(dir, "worker.log");
+      const logger = createLogger({ file });
+      const long = "x".repeat(1000);
+      for (let i = 0; i < 100; i++) logger.info(`line ${i} ${long}`);
+      const early = readFileSync(file, "utf8");
+      expect(early.length).toBeGreaterThanOrEqual(64 * 1024);
+      expect(early.endsWith("\n")).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+      expect(lines.map((line) => /\] line (\d+) /.exec(line)?.[1])).toEqual(
+        Array.from({ length: 100 }, (_, i) => String(i)),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.each(["exit", "crash"])(
     "stderr keeps the order of log lines and everything else printed there, up to the %s",
     (ending) => {
